@@ -1,0 +1,177 @@
+"""Base images: a built-in distroless/static-like base, or one pulled from a registry.
+
+Static base choices (see docs/oci.md):
+
+* The CA bundle defaults to the ``certifi`` package's ``cacert.pem``. Its content is fixed by
+  the installed certifi version, which the project pins, so the base layer digest is the same
+  on every machine with that version; a system bundle would differ between distributions and
+  update levels. Pass ``ca_bundle=`` to use another file (e.g. ``/etc/ssl/certs/...``).
+* tzdata is opt-in (``tzdata=True``) because it is copied from the build machine's
+  ``/usr/share/zoneinfo``, which is not reproducible across machines.
+* The base layer uses its own fixed epoch (0 by default), not the commit time, so its digest
+  does not change between commits and registries share the blob across releases.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .digest import (
+    DOCKER_LAYER_GZIP,
+    INDEX_MEDIA_TYPES,
+    MANIFEST_MEDIA_TYPES,
+    MEDIA_TYPE_LAYER_GZIP,
+)
+from .layer import Dir, EntrySource, File, Layer, build_layer
+from .platforms import Platform
+from .reference import Reference
+
+if TYPE_CHECKING:
+    from .registry import RegistryClient
+
+PASSWD = b"""root:x:0:0:root:/root:/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
+nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin
+"""
+GROUP = b"""root:x:0:
+nobody:x:65534:
+nonroot:x:65532:
+"""
+NSSWITCH = b"hosts: files dns\n"
+CA_PATH = "/etc/ssl/certs/ca-certificates.crt"
+
+
+@dataclass(frozen=True)
+class ResolvedBase:
+    """What one platform's image inherits: layers, the base config JSON and history."""
+
+    layers: tuple[Layer, ...]
+    config: Mapping[str, Any] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+
+
+class Base(Protocol):
+    def resolve(self, platforms: Sequence[Platform], scratch: Path) -> dict[Platform, ResolvedBase]:
+        """Produce the base for each platform; layer files go under *scratch*."""
+        ...
+
+
+def default_ca_bundle() -> tuple[Path, str]:
+    """The certifi bundle path and a label naming its version."""
+    try:
+        import certifi
+    except ImportError as exc:  # pragma: no cover - certifi is a declared dependency
+        raise RuntimeError("certifi is not installed; pass StaticBase(ca_bundle=PATH)") from exc
+    return Path(certifi.where()), f"certifi {certifi.__version__}"
+
+
+@dataclass(frozen=True)
+class StaticBase:
+    """A minimal static base like distroless/static, built locally (no registry needed)."""
+
+    ca_bundle: Path | None = None
+    tzdata: bool = False
+    zoneinfo: Path = Path("/usr/share/zoneinfo")
+    epoch: int = 0
+
+    def entries(self) -> tuple[dict[str, EntrySource], str]:
+        """The base file tree and a human description for the image history."""
+        if self.ca_bundle is None:
+            ca, ca_label = default_ca_bundle()
+        else:
+            ca, ca_label = self.ca_bundle, f"CA bundle {self.ca_bundle.name}"
+        tree: dict[str, EntrySource] = {
+            "/etc/passwd": PASSWD,
+            "/etc/group": GROUP,
+            "/etc/nsswitch.conf": NSSWITCH,
+            CA_PATH: File(ca.read_bytes()),
+            "/home/nonroot": Dir(mode=0o700, uid=65532, gid=65532),
+            "/root": Dir(mode=0o700),
+            "/tmp": Dir(mode=0o1777),
+        }
+        desc = f"gopipe static base ({ca_label})"
+        if self.tzdata:
+            if not self.zoneinfo.is_dir():
+                raise FileNotFoundError(f"tzdata requested but {self.zoneinfo} is missing")
+            tree["/usr/share/zoneinfo"] = self.zoneinfo
+            desc += ", tzdata"
+        return tree, desc
+
+    def resolve(self, platforms: Sequence[Platform], scratch: Path) -> dict[Platform, ResolvedBase]:
+        tree, desc = self.entries()
+        layer = build_layer(tree, scratch / "static-base.tar.gz", epoch=self.epoch)
+        resolved = ResolvedBase(layers=(layer,), description=desc)
+        return {p: resolved for p in platforms}
+
+
+@dataclass(frozen=True)
+class RegistryBase:
+    """A base image pulled by reference (``host/repo:tag`` or ``host/repo@sha256:...``)."""
+
+    reference: str
+    client: RegistryClient | None = None
+
+    def resolve(self, platforms: Sequence[Platform], scratch: Path) -> dict[Platform, ResolvedBase]:
+        from .registry import RegistryClient
+
+        ref = Reference.parse(self.reference)
+        client = self.client or RegistryClient(ref.registry)
+        top = client.get_manifest(ref.repository, ref.identifier)
+        out: dict[Platform, ResolvedBase] = {}
+        for plat in platforms:
+            if top.media_type in INDEX_MEDIA_TYPES:
+                manifest_ref = _pick(json.loads(top.data), plat, self.reference)
+                fetched = client.get_manifest(ref.repository, manifest_ref)
+            else:
+                fetched = top
+            if fetched.media_type not in MANIFEST_MEDIA_TYPES:
+                raise ValueError(
+                    f"{self.reference}: unsupported manifest type {fetched.media_type}"
+                )
+            manifest = json.loads(fetched.data)
+            config = json.loads(client.get_blob(ref.repository, manifest["config"]["digest"]))
+            if top is fetched and not plat.matches(Platform.from_json(config)):
+                raise ValueError(f"{self.reference} is a single-platform image, not {plat}")
+            diff_ids = config.get("rootfs", {}).get("diff_ids", [])
+            if len(diff_ids) != len(manifest["layers"]):
+                raise ValueError(f"{self.reference}: layer count does not match diff_ids")
+            layers = []
+            for desc, diff_id in zip(manifest["layers"], diff_ids, strict=True):
+                path = scratch / ("base-" + desc["digest"].replace(":", "-"))
+                if not path.exists():
+                    client.download_blob(ref.repository, desc["digest"], path)
+                media = desc["mediaType"]
+                layers.append(
+                    Layer(
+                        path=path,
+                        digest=desc["digest"],
+                        size=int(desc["size"]),
+                        diff_id=diff_id,
+                        uncompressed_size=-1,
+                        media_type=MEDIA_TYPE_LAYER_GZIP if media == DOCKER_LAYER_GZIP else media,
+                    )
+                )
+            out[plat] = ResolvedBase(
+                layers=tuple(layers),
+                config=config,
+                annotations={
+                    "org.opencontainers.image.base.name": ref.name_with_tag(),
+                    "org.opencontainers.image.base.digest": fetched.digest,
+                },
+                description=f"base {ref.name_with_tag()}@{fetched.digest}",
+            )
+        return out
+
+
+def _pick(index: Mapping[str, Any], plat: Platform, name: str) -> str:
+    for entry in index.get("manifests", []):
+        if isinstance(entry.get("platform"), Mapping) and plat.matches(
+            Platform.from_json(entry["platform"])
+        ):
+            return str(entry["digest"])
+    raise ValueError(f"base image {name} has no manifest for {plat}")
