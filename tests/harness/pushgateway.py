@@ -30,7 +30,7 @@ class Pushgateway:
     def metrics(self) -> str:
         """The gateway's `/metrics` exposition text (pushed groups included)."""
         with urllib.request.urlopen(f"{self.url}/metrics", timeout=10) as resp:
-            return resp.read().decode()
+            return str(resp.read().decode())
 
     def wipe(self) -> None:
         """Delete every pushed group (admin API)."""
