@@ -1,0 +1,3 @@
+import gopipe.nox
+
+gopipe.nox.install()

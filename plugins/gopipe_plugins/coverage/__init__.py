@@ -1,0 +1,1 @@
+"""Coverage providers: summary, threshold gate, Cobertura XML and HTML from the profile."""

@@ -1,0 +1,1 @@
+"""Lint providers: gofmt, go vet, staticcheck, golangci-lint, govulncheck; SARIF output."""

@@ -1,0 +1,51 @@
+"""Turn linter output into :class:`~gopipe.artifacts.Finding` records and a stage failure."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from gopipe.artifacts import Finding
+from gopipe.context import ProviderContext
+
+# "path/file.go:12:5: message" (column optional), as printed by gofmt, vet and the compiler.
+POSITION = re.compile(r"^(?:vet: )?(?P<file>[^\s:][^:]*\.go):(?P<line>\d+)(?::(?P<col>\d+))?:\s*(?P<msg>.+)$")
+
+
+def relative(path: str, root: Path) -> str:
+    """Findings name files relative to the repository, as GitHub annotations need."""
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            return str(p.resolve().relative_to(root))
+        except ValueError:
+            return path
+    return str(Path(path)).removeprefix("./")
+
+
+def parse_positions(text: str, tool: str, rule: str, root: Path) -> list[Finding]:
+    found = []
+    for line in text.splitlines():
+        m = POSITION.match(line.strip())
+        if m:
+            found.append(Finding(tool=tool, rule=rule, message=m["msg"].strip(),
+                                 file=relative(m["file"], root), line=int(m["line"]),
+                                 col=int(m["col"]) if m["col"] else None))
+    return found
+
+
+def report(ctx: ProviderContext[object], tool: str, findings: list[Finding]) -> None:
+    """Record findings; fail the provider naming the first file if any is an error."""
+    for finding in findings:
+        ctx.add_finding(finding)
+        ctx.log(f"{finding.location()}: {finding.rule}: {finding.message}")
+    errors = [f for f in findings if f.level == "error"]
+    ctx.summary = f"{tool}: {len(findings)} finding{'s' * (len(findings) != 1)}" if findings else ""
+    if errors:
+        first = errors[0]
+        files = sorted({f.file for f in errors if f.file})
+        ctx.fail(f"{len(errors)} {tool} finding{'s' * (len(errors) != 1)}, first at "
+                 f"{first.location()}: {first.message}"
+                 + (f" ({len(files)} files)" if len(files) > 1 else ""),
+                 file=first.file, line=first.line,
+                 details="\n".join(f"{f.location()}: {f.rule}: {f.message}" for f in errors[:50]))

@@ -1,0 +1,79 @@
+"""``gofmt -l``: fail on unformatted files and show the diff; never rewrite in CI."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from gopipe import hookimpl
+from gopipe.artifacts import Finding
+from gopipe.config import doc
+from gopipe.context import ProviderContext
+from gopipe.types import Linter
+from gopipe_plugins.lint.findings import parse_positions, relative, report
+
+_HUNK = re.compile(r"^@@ -(\d+)")
+
+
+@dataclass(frozen=True)
+class GofmtOptions:
+    """gofmt settings."""
+
+    simplify: bool = doc("also require gofmt -s simplifications", False)
+    exclude: tuple[str, ...] = doc("glob patterns of paths to skip",
+                                   ("vendor/*", "*/testdata/*", "testdata/*"))
+
+
+def run(ctx: ProviderContext[GofmtOptions]) -> None:
+    gofmt = _gofmt(ctx)
+    flags = ["-s"] if ctx.options.simplify else []
+    listed = ctx.sh([gofmt, "-l", *flags, "."], echo=False)
+    if listed.returncode != 0 and not listed.stdout.strip():
+        syntax = parse_positions(listed.stderr, "gofmt", "syntax", ctx.root)
+        report(ctx, "gofmt", syntax or [Finding("gofmt", "syntax", listed.stderr.strip()[:500])])
+        return
+    files = [f for f in listed.stdout.split() if not _excluded(f, ctx.options.exclude)]
+    findings = []
+    for file in files:
+        diff = ctx.sh([gofmt, "-d", *flags, file], echo=False).stdout
+        ctx.log(diff.rstrip())
+        findings.append(Finding("gofmt", "gofmt", "file is not gofmt-ed; run gofmt -w " + file,
+                                file=relative(file, ctx.root), line=_first_changed_line(diff), col=1))
+    report(ctx, "gofmt", findings)
+
+
+def _gofmt(ctx: ProviderContext[GofmtOptions]) -> str:
+    go = ctx.go.go
+    beside_go = Path(go).with_name("gofmt") if go else None
+    found = str(beside_go) if beside_go and beside_go.exists() else shutil.which("gofmt")
+    if not found:
+        ctx.fail("gofmt not found next to go or on PATH")
+    return found
+
+
+def _excluded(path: str, patterns: tuple[str, ...]) -> bool:
+    path = path.removeprefix("./")
+    return any(fnmatch.fnmatch(path, p) for p in patterns)
+
+
+def _first_changed_line(diff: str) -> int:
+    lines: Iterator[str] = iter(diff.splitlines())
+    for line in lines:
+        m = _HUNK.match(line)
+        if m:
+            number = int(m.group(1))
+            for body in lines:
+                if body.startswith(("-", "+")):
+                    return max(number, 1)
+                number += 1
+    return 1
+
+
+@hookimpl
+def gopipe_linters() -> list[Linter]:
+    return [Linter(name="gofmt", run=run, options=GofmtOptions,
+                   description="gofmt -l: unformatted files fail with a diff")]

@@ -1,0 +1,76 @@
+"""``go vet``: analyzer findings (JSON, for rule names) plus compile errors (text)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from gopipe import hookimpl
+from gopipe.artifacts import Finding
+from gopipe.config import doc
+from gopipe.context import ProviderContext
+from gopipe.types import Linter
+from gopipe_plugins.lint.findings import parse_positions, relative, report
+
+
+@dataclass(frozen=True)
+class GovetOptions:
+    """go vet settings."""
+
+    packages: tuple[str, ...] = doc("package patterns", ("./...",))
+    flags: tuple[str, ...] = doc("extra go vet flags, e.g. ['-tags=integration']", ())
+
+
+def run(ctx: ProviderContext[GovetOptions]) -> None:
+    go = ctx.go.require(ctx.run.config.display_file)
+    res = ctx.sh([go, "vet", "-json", *ctx.options.flags, *ctx.options.packages], echo=False)
+    findings = _parse(res.stdout + res.stderr, ctx)
+    if res.returncode != 0 and not findings:
+        ctx.log(res.output)
+        ctx.fail(f"go vet failed (exit {res.returncode}): {res.output.strip()[-300:]}")
+    report(ctx, "go vet", findings)
+
+
+def _parse(text: str, ctx: ProviderContext[GovetOptions]) -> list[Finding]:
+    """``go vet -json`` interleaves ``# pkg`` lines, JSON objects and compiler errors."""
+    findings: list[Finding] = []
+    decoder = json.JSONDecoder()
+    plain: list[str] = []
+    pos = 0
+    while pos < len(text):
+        if text[pos] == "{":
+            try:
+                obj, pos = decoder.raw_decode(text, pos)
+            except json.JSONDecodeError:
+                pass
+            else:
+                findings.extend(_from_json(obj, ctx))
+                continue
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end
+        plain.append(text[pos:end])
+        pos = end + 1
+    findings.extend(parse_positions("\n".join(plain), "go vet", "compile", ctx.root))
+    return findings
+
+
+def _from_json(obj: dict[str, dict[str, object]], ctx: ProviderContext[GovetOptions]) -> list[Finding]:
+    out = []
+    for analyzers in obj.values():
+        for analyzer, diags in analyzers.items():
+            if not isinstance(diags, list):  # {"error": ...} for analyzer failures
+                continue
+            for d in diags:
+                file, _, rest = str(d["posn"]).rpartition(".go:")
+                line, _, col = rest.partition(":")
+                out.append(Finding("go vet", analyzer, str(d["message"]),
+                                   file=relative(file + ".go", ctx.root),
+                                   line=int(line) if line.isdigit() else None,
+                                   col=int(col) if col.isdigit() else None))
+    return out
+
+
+@hookimpl
+def gopipe_linters() -> list[Linter]:
+    return [Linter(name="govet", run=run, options=GovetOptions,
+                   description="go vet with analyzer names as rules")]

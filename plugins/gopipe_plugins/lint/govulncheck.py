@@ -1,0 +1,59 @@
+"""govulncheck: known vulnerabilities reachable from the code, as findings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from gopipe import hookimpl
+from gopipe.artifacts import Finding
+from gopipe.config import doc
+from gopipe.context import ProviderContext
+from gopipe.gotools import TOOLS
+from gopipe.types import Linter
+from gopipe_plugins.lint.findings import relative, report
+
+
+@dataclass(frozen=True)
+class GovulncheckOptions:
+    """govulncheck settings. ``db`` points at a mirror or a file:// copy for offline runs."""
+
+    version: str = doc("golang.org/x/vuln module version", TOOLS["govulncheck"].version)
+    db: str = doc("vulnerability database URL (https:// or file://); empty = default", "")
+    packages: tuple[str, ...] = doc("package patterns", ("./...",))
+
+
+def run(ctx: ProviderContext[GovulncheckOptions]) -> None:
+    exe = ctx.tool("govulncheck", ctx.options.version)
+    db = ["-db", ctx.options.db] if ctx.options.db else []
+    res = ctx.sh([exe, "-format", "json", *db, *ctx.options.packages], echo=False)
+    findings: list[Finding] = []
+    summaries: dict[str, str] = {}
+    decoder, text, pos = json.JSONDecoder(), res.stdout, 0
+    while (start := text.find("{", pos)) >= 0:
+        obj, pos = decoder.raw_decode(text, start)
+        if "osv" in obj:
+            summaries[obj["osv"]["id"]] = obj["osv"].get("summary", "")
+        finding = obj.get("finding")
+        if finding and finding.get("trace") and finding["trace"][0].get("function"):
+            frame = next((f for f in finding["trace"] if f.get("position")), finding["trace"][0])
+            p = frame.get("position", {})
+            vuln = finding["osv"]
+            fixed = finding.get("fixed_version")
+            findings.append(Finding(
+                "govulncheck", vuln,
+                f"{summaries.get(vuln, vuln)} in {frame.get('module')}"
+                + (f" (fixed in {fixed})" if fixed else ""),
+                file=relative(p["filename"], ctx.root) if p.get("filename") else None,
+                line=p.get("line") or None, col=p.get("column") or None))
+    if res.returncode != 0 and not findings:
+        ctx.log(res.stderr)
+        ctx.fail(f"govulncheck failed (exit {res.returncode}): {res.stderr.strip()[-300:]}")
+    unique = {(f.rule, f.file, f.line): f for f in findings}
+    report(ctx, "govulncheck", list(unique.values()))
+
+
+@hookimpl
+def gopipe_linters() -> list[Linter]:
+    return [Linter(name="govulncheck", run=run, options=GovulncheckOptions,
+                   description="govulncheck: reachable known vulnerabilities")]

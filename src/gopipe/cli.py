@@ -1,0 +1,121 @@
+"""The ``gopipe`` command: run, plugins, schema, init."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gopipe import __version__
+from gopipe.context import RunArgs
+from gopipe.errors import ConfigError
+
+_SHARD = re.compile(r"^(\d+)/(\d+)$")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gopipe", description="Go CI/CD pipelines as nox sessions")
+    parser.add_argument("--version", action="version", version=f"gopipe {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-C", "--root", type=Path, default=Path("."),
+                       help="the Go repository (default: current directory)")
+        p.add_argument("--config", type=Path, help="pyproject.toml to read (default: ROOT/pyproject.toml)")
+
+    run = sub.add_parser("run", help="run a pipeline (ci, cd) or stages")
+    run.add_argument("targets", nargs="*", default=["ci"], metavar="PIPELINE_OR_STAGE")
+    common(run)
+    run.add_argument("--plain", action="store_true", default=None,
+                     help="plain lines instead of the live table")
+    run.add_argument("--no-notify", dest="notify", action="store_false")
+    run.add_argument("--target", dest="build_targets", action="append", default=[],
+                     metavar="GOOS/GOARCH", help="build only this target (repeatable)")
+    run.add_argument("--shard", metavar="I/N", help="run the I-th of N test shards (1-based)")
+    run.add_argument("--env", dest="environment", metavar="NAME", help="deploy environment")
+    run.add_argument("--dry-run", action="store_true", help="show what deploy would change")
+
+    plugins = sub.add_parser("plugins", help="list every stage's providers")
+    common(plugins)
+    schema = sub.add_parser("schema", help="print the JSON Schema of [tool.gopipe]")
+    common(schema)
+
+    init = sub.add_parser("init", help="add gopipe to a Go repository")
+    common(init)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    ns = parser.parse_args(argv)
+    try:
+        if ns.command == "run":
+            return _run(ns, parser)
+        if ns.command == "plugins":
+            return _plugins(ns)
+        if ns.command == "schema":
+            return _schema(ns)
+        if ns.command == "init":
+            from gopipe.init import init_repo
+
+            for line in init_repo(ns.root.resolve()):
+                print(line)
+            return 0
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    parser.error(f"unknown command {ns.command}")
+    return 2
+
+
+def _run(ns: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from gopipe.session import run_pipeline
+
+    shard = None
+    if ns.shard:
+        match = _SHARD.match(ns.shard)
+        if not match or not 1 <= int(match[1]) <= int(match[2]):
+            parser.error(f"--shard {ns.shard}: expected I/N with 1 <= I <= N, e.g. --shard 2/4")
+        shard = (int(match[1]), int(match[2]))
+    for target in ns.build_targets:
+        if target.count("/") not in (1, 2):
+            parser.error(f"--target {target}: expected GOOS/GOARCH, e.g. --target linux/arm64")
+    args = RunArgs(pipeline="+".join(ns.targets), targets=tuple(ns.build_targets), shard=shard,
+                   environment=ns.environment, dry_run=ns.dry_run)
+    return run_pipeline(ns.targets, root=ns.root, config_file=ns.config, args=args,
+                        plain=ns.plain, notify=ns.notify)
+
+
+def _plugins(ns: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from gopipe.session import load_for_inspection
+
+    config, registry = load_for_inspection(ns.root, ns.config)
+    table = Table(title="gopipe providers", show_lines=False)
+    for column in ("stage", "provider", "selected", "plugin", "distribution", "description"):
+        table.add_column(column)
+    for stage, entry in registry.all():
+        chosen = "✔" if entry.name in config.stage(stage).providers else ""
+        table.add_row(stage.value, entry.name, chosen, entry.plugin,
+                      f"{entry.distribution} {entry.version}", entry.provider.description)
+    Console(width=160).print(table)
+    return 0
+
+
+def _schema(ns: argparse.Namespace) -> int:
+    from gopipe.manager import create_manager, disabled_from_env
+    from gopipe.registry import ProviderRegistry
+    from gopipe.schema import config_schema
+
+    registry = ProviderRegistry.collect(create_manager(disabled_from_env()))
+    print(json.dumps(config_schema(registry), indent=2))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

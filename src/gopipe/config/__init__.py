@@ -1,0 +1,6 @@
+"""Config: ``[tool.gopipe]`` in the Go repo's pyproject.toml, typed and validated."""
+
+from gopipe.config.loader import Config, StageConfig, load_config
+from gopipe.config.options import doc, parse_options, schema_for
+
+__all__ = ["Config", "StageConfig", "doc", "load_config", "parse_options", "schema_for"]

@@ -1,0 +1,164 @@
+"""Read ``[tool.gopipe]`` from pyproject.toml into a typed :class:`Config`.
+
+Only the shape is checked here (top-level keys, stage tables, ``providers`` lists).
+Provider tables are validated later, once the plugin manager knows which providers
+exist (:mod:`gopipe.registry`), and only for the providers a run selects.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gopipe.config.options import doc, parse_options, unknown_key_error
+from gopipe.errors import ConfigError
+from gopipe.stages import DEFAULT_PROVIDERS, DEFAULT_TIMEOUT_S, Stage
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+DEFAULT_TARGETS = ("linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64")
+
+# Keys a stage table may hold besides provider tables.
+STAGE_KEYS = {"providers", "timeout"}
+# Stage-level settings that belong to the stage rather than one provider.
+STAGE_EXTRA_KEYS: dict[Stage, frozenset[str]] = {
+    Stage.DEPLOY: frozenset({"environments", "allowed_refs"}),
+    Stage.NOTIFY: frozenset({"fail_on_error"}),
+}
+# Top-level tables owned by features other than stages.
+EXTENSION_TABLES = frozenset({"github"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Top-level ``[tool.gopipe]`` keys."""
+
+    main: tuple[str, ...] = doc(
+        "main packages to build; default: every ./cmd/* main package, else '.'", ())
+    targets: tuple[str, ...] = doc("GOOS/GOARCH[/variant] build targets", DEFAULT_TARGETS)
+    dist: str = doc("output directory, relative to the repository", "dist")
+    disable_plugins: tuple[str, ...] = doc("plugin names to block before entry points load", ())
+    env: dict[str, str] = doc("environment for every Go command (GOFLAGS, GOPRIVATE …)",
+                              default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    stage: Stage
+    providers: tuple[str, ...]
+    timeout_s: float
+    tables: Mapping[str, Mapping[str, Any]]
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    explicit: bool = False  # True when the user wrote ``providers``
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    file: Path
+    settings: Settings
+    stages: Mapping[Stage, StageConfig]
+    raw: Mapping[str, Any]
+    present: bool  # False when pyproject.toml has no [tool.gopipe] (zero-config)
+
+    @property
+    def dist(self) -> Path:
+        return self.root / self.settings.dist
+
+    @property
+    def out(self) -> Path:
+        """Where gopipe's own outputs go (report, events, junit …)."""
+        return self.dist / "gopipe"
+
+    @property
+    def display_file(self) -> str:
+        return _display(self.file)
+
+    def stage(self, stage: Stage | str) -> StageConfig:
+        return self.stages[Stage(stage)]
+
+
+def load_config(root: Path, file: Path | None = None) -> Config:
+    """Load ``file`` (default ``root/pyproject.toml``); absent file or table means defaults."""
+    root = root.resolve()
+    file = (file or root / "pyproject.toml").resolve()
+    shown = _display(file)
+    raw: Mapping[str, Any] = {}
+    present = False
+    if file.is_file():
+        try:
+            with file.open("rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(shown, "", f"invalid TOML: {exc}", "fix the TOML syntax") from None
+        tool = data.get("tool", {})
+        if "gopipe" in tool:
+            present = True
+            raw = tool["gopipe"]
+            if not isinstance(raw, Mapping):
+                raise ConfigError(shown, "tool.gopipe", "expected a table", "write [tool.gopipe]")
+    top = {k: v for k, v in raw.items() if k not in _stage_names() and k not in EXTENSION_TABLES}
+    allowed_top = {*Settings.__dataclass_fields__, *_stage_names(), *EXTENSION_TABLES}
+    for name in top:
+        if name not in Settings.__dataclass_fields__:
+            raise unknown_key_error(shown, f"tool.gopipe.{name}", name, allowed_top)
+    settings = parse_options(Settings, top, file=shown, key="tool.gopipe", base=root)
+    for target in settings.targets:
+        if target.count("/") not in (1, 2):
+            raise ConfigError(shown, "tool.gopipe.targets", f"invalid target {target!r}",
+                              'write targets as "GOOS/GOARCH", e.g. "linux/amd64"')
+    stages = {stage: _stage_config(stage, raw.get(stage.value, {}), shown) for stage in Stage}
+    return Config(root=root, file=file, settings=settings, stages=stages, raw=raw, present=present)
+
+
+def _stage_names() -> set[str]:
+    return {s.value for s in Stage}
+
+
+def _stage_config(stage: Stage, table: Any, shown: str) -> StageConfig:
+    key = f"tool.gopipe.{stage.value}"
+    if not isinstance(table, Mapping):
+        raise ConfigError(shown, key, "expected a table", f"write [{key}]")
+    providers = table.get("providers")
+    if providers is not None and (
+        not isinstance(providers, list) or not all(isinstance(p, str) for p in providers)
+    ):
+        raise ConfigError(shown, f"{key}.providers", "expected an array of provider names",
+                          f'write providers = ["{(DEFAULT_PROVIDERS[stage] or ("name",))[0]}"]')
+    timeout = table.get("timeout", DEFAULT_TIMEOUT_S[stage])
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ConfigError(shown, f"{key}.timeout", f"expected seconds > 0, got {timeout!r}",
+                          "set timeout = 600")
+    extra_keys = STAGE_EXTRA_KEYS.get(stage, frozenset())
+    tables: dict[str, Mapping[str, Any]] = {}
+    extra: dict[str, Any] = {}
+    for name, value in table.items():
+        if name in STAGE_KEYS:
+            continue
+        if name in extra_keys:
+            extra[name] = value
+        elif isinstance(value, Mapping):
+            tables[name] = value
+        else:
+            raise unknown_key_error(shown, f"{key}.{name}", name, STAGE_KEYS | extra_keys)
+    return StageConfig(
+        stage=stage,
+        providers=tuple(providers) if providers is not None else DEFAULT_PROVIDERS[stage],
+        timeout_s=float(timeout),
+        tables=tables,
+        extra=extra,
+        explicit=providers is not None,
+    )
+
+
+def _display(file: Path) -> str:
+    try:
+        return str(file.relative_to(Path.cwd()))
+    except ValueError:
+        return str(file)

@@ -1,0 +1,215 @@
+"""Validate a TOML table into an options dataclass, and describe it as JSON Schema.
+
+Hand-written on ``typing`` introspection because gopipe's dependency set is fixed
+(nox, pluggy, rich, GitPython) and the rules are small: unknown keys with a did-you-mean,
+wrong types, and secrets allowed only by reference. The same walk over the type hints
+produces the JSON Schema, so validation and ``gopipe schema`` cannot disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union
+
+from gopipe.errors import ConfigError
+from gopipe.secrets import Redactor, Secret, looks_like_plaintext_secret
+
+T = TypeVar("T")
+
+_NONE = type(None)
+
+
+def doc(text: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
+    """A dataclass field with a description for ``gopipe schema``."""
+    if default is not dataclasses.MISSING and isinstance(default, (list, dict, set)):
+        raise TypeError("use a tuple or default_factory for mutable defaults")
+    return dataclasses.field(default=default, metadata={"doc": text}, **kwargs)
+
+
+def did_you_mean(word: str, candidates: typing.Iterable[str]) -> str:
+    match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean '{match[0]}'?" if match else ""
+
+
+def unknown_key_error(file: str, key: str, name: str, allowed: typing.Iterable[str]) -> ConfigError:
+    allowed = sorted(allowed)
+    hint = did_you_mean(name, allowed)
+    fix = hint or ("allowed keys: " + ", ".join(allowed) if allowed else "remove it")
+    return ConfigError(file, key, f"unknown key '{name}'", fix)
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else name
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if tp is Secret:
+        return '{ env = "NAME" } or { file = "path" }'
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (list, tuple):
+        return "array"
+    if origin in (dict, Mapping) or tp in (dict, Mapping):
+        return "table"
+    if dataclasses.is_dataclass(tp):
+        return "table"
+    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(tp, str(tp))
+
+
+def parse_options(
+    cls: type[T],
+    data: Mapping[str, Any],
+    *,
+    file: str,
+    key: str,
+    base: Path = Path("."),
+    redactor: Redactor | None = None,
+) -> T:
+    """Build ``cls`` from ``data``; raise :class:`ConfigError` naming ``file`` and the key."""
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls!r} is not a dataclass")
+    if not isinstance(data, Mapping):
+        raise ConfigError(file, key, f"expected a table, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for name in data:
+        if name not in fields:
+            raise unknown_key_error(file, _join(key, name), name, fields)
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        if name in data:
+            values[name] = _convert(data[name], hints[name], file, _join(key, name), base, redactor)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(file, _join(key, name), "required key is missing",
+                              f"set {name} = <{_type_name(hints[name])}>")
+    return cls(**values)
+
+
+def _convert(value: Any, tp: Any, file: str, key: str, base: Path, redactor: Redactor | None) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    leaf = key.rsplit(".", 1)[-1]
+
+    def wrong() -> ConfigError:
+        return ConfigError(file, key, f"expected {_type_name(tp)}, got {type(value).__name__} "
+                           f"{value!r}"[:200], f"set {leaf} to a {_type_name(tp)}")
+
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        options = [a for a in args if a is not _NONE]
+        errors: list[ConfigError] = []
+        for option in options:
+            try:
+                return _convert(value, option, file, key, base, redactor)
+            except ConfigError as exc:
+                errors.append(exc)
+        if len(options) == 1:
+            raise errors[0]
+        raise wrong()
+    if tp is Secret:
+        if isinstance(value, str):
+            raise ConfigError(file, key, "plaintext secret in config",
+                              f'use {leaf} = {{ env = "{leaf.upper()}" }} and export the value')
+        if not isinstance(value, Mapping) or set(value) not in ({"env"}, {"file"}) or not all(
+            isinstance(v, str) and v for v in value.values()
+        ):
+            raise wrong()
+        return Secret(env=value.get("env"), file=value.get("file"), redactor=redactor, base=base)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(file, key, f"invalid value {value!r}",
+                              "choose one of: " + ", ".join(repr(a) for a in args))
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            raise wrong()
+        item = args[0] if args else Any
+        return tuple(_convert(v, item, file, f"{key}[{i}]", base, redactor) for i, v in enumerate(value))
+    if origin in (dict, Mapping) or tp in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            raise wrong()
+        item = args[1] if len(args) == 2 else Any
+        return {str(k): _convert(v, item, file, _join(key, str(k)), base, redactor) for k, v in value.items()}
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return parse_options(tp, value, file=file, key=key, base=base, redactor=redactor)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise wrong()
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong()
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong()
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise wrong()
+        if looks_like_plaintext_secret(leaf, value):
+            raise ConfigError(file, key, "looks like a plaintext secret",
+                              f'move it to the environment and reference it: {leaf} = {{ env = "NAME" }}')
+        return value
+    raise TypeError(f"unsupported option type {tp!r} at {key}")
+
+
+def schema_for(tp: Any) -> dict[str, Any]:
+    """JSON Schema (draft 2020-12 vocabulary) for an options type."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return {}
+    if origin in (Union, types.UnionType):
+        options = [schema_for(a) for a in args if a is not _NONE]
+        return options[0] if len(options) == 1 else {"anyOf": options}
+    if tp is Secret:
+        return {
+            "description": "secret reference; never a plaintext value",
+            "oneOf": [
+                {"type": "object", "properties": {"env": {"type": "string"}},
+                 "required": ["env"], "additionalProperties": False},
+                {"type": "object", "properties": {"file": {"type": "string"}},
+                 "required": ["file"], "additionalProperties": False},
+            ],
+        }
+    if origin is Literal:
+        return {"enum": list(args)}
+    if origin in (list, tuple):
+        return {"type": "array", "items": schema_for(args[0]) if args else {}}
+    if origin in (dict, Mapping) or tp in (dict, Mapping):
+        return {"type": "object", "additionalProperties": schema_for(args[1]) if len(args) == 2 else {}}
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        props: dict[str, Any] = {}
+        required: list[str] = []
+        for f in dataclasses.fields(tp):
+            if not f.init:
+                continue
+            prop = schema_for(hints[f.name])
+            if "doc" in f.metadata:
+                prop["description"] = f.metadata["doc"]
+            if f.default is not dataclasses.MISSING and _jsonable(f.default):
+                prop["default"] = list(f.default) if isinstance(f.default, tuple) else f.default
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                required.append(f.name)
+            props[f.name] = prop
+        out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+        if required:
+            out["required"] = required
+        if tp.__doc__:
+            out["description"] = " ".join(tp.__doc__.split())
+        return out
+    return {str: {"type": "string"}, int: {"type": "integer"}, float: {"type": "number"},
+            bool: {"type": "boolean"}}.get(tp, {})
+
+
+def _jsonable(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool, tuple)) and not isinstance(value, Secret)

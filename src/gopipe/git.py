@@ -1,0 +1,115 @@
+"""Git metadata for stamping, reports and notifications, read with GitPython."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+_VERSION_TAG = re.compile(r"^v?\d+\.\d+\.\d+")
+
+
+@dataclass(frozen=True)
+class GitInfo:
+    sha: str
+    short_sha: str
+    branch: str | None
+    tag: str | None
+    version: str  # `git describe --tags --always --dirty` without a leading "v"
+    dirty: bool
+    commit_time: int  # Unix seconds; the reproducible build date
+    author: str | None
+    subject: str | None
+    remote_url: str | None
+    default_branch: str | None
+
+    @property
+    def date(self) -> str:
+        return datetime.fromtimestamp(self.commit_time, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["date"] = self.date
+        return data
+
+    @property
+    def is_release_tag(self) -> bool:
+        return bool(self.tag and _VERSION_TAG.match(self.tag))
+
+
+UNKNOWN = GitInfo(
+    sha="none", short_sha="none", branch=None, tag=None, version="0.0.0-dev", dirty=False,
+    commit_time=int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0), author=None, subject=None,
+    remote_url=None, default_branch=None,
+)
+
+
+def read_git_info(root: Path, environ: dict[str, str] | None = None) -> GitInfo:
+    """Read HEAD's metadata; fall back to GitHub Actions variables on detached checkouts."""
+    import git  # GitPython; imported here so commands that never need git start faster
+
+    env = environ if environ is not None else dict(os.environ)
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+        commit = repo.head.commit
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        return UNKNOWN
+    sha = commit.hexsha
+    try:
+        branch: str | None = repo.active_branch.name
+    except TypeError:  # detached HEAD, as in actions/checkout of a tag or PR merge commit
+        branch = env.get("GITHUB_HEAD_REF") or (
+            env.get("GITHUB_REF_NAME") if env.get("GITHUB_REF_TYPE") == "branch" else None)
+    tags = sorted(t.name for t in repo.tags if t.commit.hexsha == sha)
+    tag = next((t for t in reversed(tags) if _VERSION_TAG.match(t)), tags[-1] if tags else None)
+    dirty = repo.is_dirty(untracked_files=False)
+    try:
+        described = repo.git.describe("--tags", "--always", "--dirty")
+    except git.GitCommandError:
+        described = sha[:7]
+    version = described[1:] if _VERSION_TAG.match(described) and described.startswith("v") else described
+    if not _VERSION_TAG.match(version):
+        version = f"0.0.0-{version}"
+    remote_url = None
+    try:
+        remote_url = _public_url(repo.remote("origin").url)
+    except ValueError:
+        remote_url = None
+    if env.get("GITHUB_SERVER_URL") and env.get("GITHUB_REPOSITORY"):
+        remote_url = f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}"
+    return GitInfo(
+        sha=sha,
+        short_sha=sha[:7],
+        branch=branch,
+        tag=tag,
+        version=version,
+        dirty=dirty,
+        commit_time=int(commit.committed_date),
+        author=str(commit.author.name) if commit.author else None,
+        subject=str(commit.summary) if commit.summary else None,
+        remote_url=remote_url,
+        default_branch=_default_branch(repo, env),
+    )
+
+
+def _default_branch(repo: Any, env: dict[str, str]) -> str | None:
+    if env.get("GOPIPE_DEFAULT_BRANCH"):
+        return env["GOPIPE_DEFAULT_BRANCH"]
+    try:
+        ref = repo.git.symbolic_ref("refs/remotes/origin/HEAD")
+        return str(ref).rsplit("/", 1)[-1]
+    except Exception:  # no origin/HEAD: guess from local branches
+        names = {h.name for h in repo.heads}
+        return next((n for n in ("main", "master") if n in names), None)
+
+
+def _public_url(url: str) -> str:
+    """Turn a remote into a browsable URL without credentials."""
+    url = re.sub(r"://[^@/]+@", "://", url)
+    match = re.match(r"^[\w.-]+@([\w.-]+):(.+?)(\.git)?$", url)
+    if match:
+        return f"https://{match.group(1)}/{match.group(2)}"
+    return url.removesuffix(".git")

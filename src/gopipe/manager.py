@@ -1,0 +1,56 @@
+"""Create the plugin manager for one run: built-ins, then entry points, blocking first.
+
+Built-in plugins are listed here in code and registered exactly like third-party ones
+(tox 4 does the same). A blocked name (``disable_plugins`` or ``GOPIPE_DISABLE_PLUGINS``)
+is blocked before entry points load, so a broken third-party plugin can be switched off
+without uninstalling it, like pytest's ``-p no:NAME``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterable
+
+import pluggy
+
+from gopipe import hookspecs
+from gopipe.hookspecs import PROJECT
+
+ENTRY_POINT_GROUP = "gopipe"
+DISABLE_ENV = "GOPIPE_DISABLE_PLUGINS"
+
+# (plugin name, module). The plugin name is what ``disable_plugins`` blocks.
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("gofmt", "gopipe_plugins.lint.gofmt"),
+    ("govet", "gopipe_plugins.lint.govet"),
+    ("staticcheck", "gopipe_plugins.lint.staticcheck"),
+    ("golangci-lint", "gopipe_plugins.lint.golangci"),
+    ("govulncheck", "gopipe_plugins.lint.govulncheck"),
+    ("sarif", "gopipe_plugins.lint.sarif"),
+    ("gotest", "gopipe_plugins.gotest"),
+    ("coverage", "gopipe_plugins.coverage.providers"),
+    ("gobuild", "gopipe_plugins.gobuild"),
+)
+
+
+def disabled_from_env(environ: dict[str, str] | None = None) -> tuple[str, ...]:
+    value = (environ if environ is not None else os.environ).get(DISABLE_ENV, "")
+    return tuple(n.strip() for n in value.replace(",", " ").split() if n.strip())
+
+
+def create_manager(
+    disabled: Iterable[str] = (), *, entry_points: bool = True
+) -> pluggy.PluginManager:
+    """A fresh manager: hookspecs, blocked names, built-ins, entry points, then check."""
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for name in disabled:
+        pm.set_blocked(name)
+    for name, module in BUILTIN_PLUGINS:
+        if not pm.is_blocked(name):
+            pm.register(importlib.import_module(module), name=name)
+    if entry_points:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    pm.check_pending()
+    return pm

@@ -1,0 +1,99 @@
+"""The run report: ``dist/gopipe/report.json``, written on every run, passed or not."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from gopipe.artifacts import Artifact
+from gopipe.git import GitInfo
+from gopipe.secrets import Redactor
+
+RunStatus = Literal["success", "failed", "cancelled"]
+StageStatus = Literal["success", "failed", "skipped", "cancelled"]
+
+
+@dataclass
+class ProviderResult:
+    name: str
+    status: StageStatus
+    duration_s: float
+    error: str | None = None
+    details: str = ""
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class StageResult:
+    name: str
+    status: StageStatus
+    duration_s: float = 0.0
+    providers: list[ProviderResult] = field(default_factory=list)
+    error: str | None = None
+    summary: str = ""  # one line for the console and notifications, e.g. "coverage 87.5%"
+
+    def failed_provider(self) -> ProviderResult | None:
+        return next((p for p in self.providers if p.status == "failed"), None)
+
+
+@dataclass
+class Report:
+    pipeline: str
+    status: RunStatus
+    started_at: float
+    duration_s: float
+    git: GitInfo
+    stages: list[StageResult]
+    artifacts: list[Artifact]
+    error: str | None = None
+    exit_code: int = 0
+    ci_url: str | None = None
+
+    def stage(self, name: str) -> StageResult | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": 1,
+            "pipeline": self.pipeline,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "started_at": self.started_at,
+            "duration_s": round(self.duration_s, 3),
+            "ci_url": self.ci_url,
+            "git": self.git.to_json(),
+            "stages": [
+                {
+                    "name": s.name, "status": s.status, "duration_s": round(s.duration_s, 3),
+                    "error": s.error, "summary": s.summary,
+                    "providers": [
+                        {k: v for k, v in vars(p).items() if v not in (None, "")}
+                        | {"duration_s": round(p.duration_s, 3)}
+                        for p in s.providers
+                    ],
+                }
+                for s in self.stages
+            ],
+            "artifacts": [a.to_json() for a in self.artifacts],
+        }
+
+    def write(self, path: Path, redactor: Redactor) -> None:
+        """Write atomically, with every string masked."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(redactor.redact_obj(self.to_json()), indent=2) + "\n")
+        os.replace(tmp, path)
+
+
+def ci_run_url(environ: dict[str, str]) -> str | None:
+    """The CI run's web page when known (GitHub Actions today)."""
+    server, repo, run_id = (environ.get(k) for k in
+                            ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    if server and repo and run_id:
+        return f"{server}/{repo}/actions/runs/{run_id}"
+    return None

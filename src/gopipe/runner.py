@@ -1,0 +1,237 @@
+"""Execute a plan: independent stages concurrently, dependants after, notify always last.
+
+A failed stage skips the stages that need it but lets independent ones finish. Each stage
+has a deadline; its processes are killed when it passes. Ctrl-C/SIGTERM cancels the run:
+running process groups are terminated, pending stages are marked cancelled, and the
+report is still written.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import TextIO
+
+from gopipe.context import ProviderContext, RunContext
+from gopipe.errors import GopipeError, StageFailed
+from gopipe.plan import Plan
+from gopipe.proc import ProcessTracker
+from gopipe.registry import SelectedProvider
+from gopipe.report import ProviderResult, Report, RunStatus, StageResult, ci_run_url
+from gopipe.secrets import Redactor
+from gopipe.stages import Stage
+
+_DETAIL_LINES = 60
+
+
+class Runner:
+    def __init__(self, run: RunContext, plan: Plan,
+                 selected: Mapping[Stage, list[SelectedProvider]],
+                 preflight_error: GopipeError | None = None) -> None:
+        self.run = run
+        self.plan = plan
+        self.selected = selected
+        self.preflight_error = preflight_error
+        self.started_at = time.time()
+        self._t0 = time.monotonic()
+
+    # -- the DAG -----------------------------------------------------------------------
+    def execute(self) -> Report:
+        run, plan = self.run, self.plan
+        run.console.start(plan.name, [s.value for s in plan.stages]
+                          + (["notify"] if self._notifies() else []))
+        run.events.emit("run_started", pipeline=plan.name, stages=[s.value for s in plan.stages])
+        results: dict[Stage, StageResult] = {}
+        pending = list(plan.stages)
+        running: dict[Future[StageResult], Stage] = {}
+        with ThreadPoolExecutor(max_workers=max(1, len(plan.stages)),
+                                thread_name_prefix="stage") as pool:
+            while pending or running:
+                for stage in list(pending):
+                    needs = plan.needs[stage]
+                    if not all(d in results for d in needs):
+                        continue
+                    pending.remove(stage)
+                    blocked = [d for d in needs if results[d].status != "success"]
+                    if run.tracker.cancelled.is_set():
+                        results[stage] = self._finish_unstarted(stage, "cancelled", "run cancelled")
+                    elif blocked:
+                        why = ", ".join(f"{d} {results[d].status}" for d in blocked)
+                        results[stage] = self._finish_unstarted(stage, "skipped", f"skipped: {why}")
+                    else:
+                        running[pool.submit(self._run_stage, stage)] = stage
+                if not running:
+                    continue
+                done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    stage = running.pop(future)
+                    results[stage] = future.result()
+        stages = [results[s] for s in plan.stages]
+        report = self._report(stages)
+        if self._notifies():
+            run.report = report
+            notify = self._run_stage(Stage.NOTIFY)
+            report.stages.append(notify)
+            fail_on_error = bool(run.config.stage(Stage.NOTIFY).extra.get("fail_on_error", False))
+            if notify.status == "failed" and fail_on_error and report.status == "success":
+                report.status, report.exit_code = "failed", 1
+        report.duration_s = time.monotonic() - self._t0
+        report.artifacts = list(run.artifacts)
+        return report
+
+    def _notifies(self) -> bool:
+        return self.plan.notify and bool(self.selected.get(Stage.NOTIFY))
+
+    def _report(self, stages: list[StageResult]) -> Report:
+        status: RunStatus = "success"
+        if any(s.status == "cancelled" for s in stages) or self.run.tracker.cancelled.is_set():
+            status = "cancelled"
+        elif any(s.status == "failed" for s in stages):
+            status = "failed"
+        exit_code = {"success": 0, "failed": 1, "cancelled": 130}[status]
+        error = None
+        if self.preflight_error is not None:
+            status, exit_code = "failed", self.preflight_error.exit_code
+            error = self.run.redactor(str(self.preflight_error))
+        return Report(
+            pipeline=self.plan.name, status=status, started_at=self.started_at,
+            duration_s=time.monotonic() - self._t0, git=self.run.git, stages=stages,
+            artifacts=list(self.run.artifacts), exit_code=exit_code, error=error,
+            ci_url=ci_run_url(self.run.env))
+
+    def _finish_unstarted(self, stage: Stage, status: str, why: str) -> StageResult:
+        result = StageResult(name=stage.value, error=why,
+                             status="skipped" if status == "skipped" else "cancelled")
+        self.run.events.emit("stage_finished", stage=stage.value, status=result.status, error=why)
+        self.run.console.stage_finished(result, [])
+        self._observe("gopipe_stage_finished", result=result)
+        return result
+
+    # -- one stage -----------------------------------------------------------------------
+    def _run_stage(self, stage: Stage) -> StageResult:
+        run = self.run
+        timeout = run.config.stage(stage).timeout_s
+        tracker = ProcessTracker(parent=run.tracker)
+        log = _StageLog(run.out / "logs" / f"{stage.value}.log", run.redactor)
+        t0 = time.monotonic()
+        run.console.stage_started(stage.value)
+        run.events.emit("stage_started", stage=stage.value)
+        self._observe("gopipe_stage_started", stage=stage.value)
+        providers = self.selected.get(stage, [])
+        results: list[ProviderResult | None] = [None] * len(providers)
+        summaries: list[str] = []
+
+        def work(i: int, sel: SelectedProvider) -> None:
+            results[i] = self._run_provider(stage, sel, tracker, log, summaries)
+
+        threads = [threading.Thread(target=work, args=(i, sel), daemon=True,
+                                    name=f"{stage.value}:{sel.name}")
+                   for i, sel in enumerate(providers)]
+        for t in threads:
+            t.start()
+        deadline = t0 + timeout
+        timed_out = False
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+            if t.is_alive():
+                timed_out = True
+                tracker.cancel()
+                t.join(10.0)
+        duration = time.monotonic() - t0
+        done = [r or ProviderResult(providers[i].name, "failed", duration,
+                                    error=f"did not stop within {timeout:.0f}s")
+                for i, r in enumerate(results)]
+        if timed_out:
+            status, error = "failed", f"{stage.value} timed out after {timeout:.0f}s " \
+                                      f"(raise [tool.gopipe.{stage.value}] timeout)"
+        elif run.tracker.cancelled.is_set():
+            status, error = "cancelled", "run cancelled"
+        elif any(r.status == "failed" for r in done):
+            status = "failed"
+            error = "; ".join(f"{r.name}: {r.error}" for r in done if r.status == "failed")
+        else:
+            status, error = "success", None
+        result = StageResult(name=stage.value, status=status,  # type: ignore[arg-type]
+                             duration_s=duration, providers=done, error=error,
+                             summary="; ".join(summaries))
+        log.close()
+        run.events.emit("stage_finished", stage=stage.value, status=result.status,
+                        duration_s=round(duration, 3), error=error)
+        self._observe("gopipe_stage_finished", result=result)
+        run.console.stage_finished(result, log.lines)
+        return result
+
+    def _run_provider(self, stage: Stage, sel: SelectedProvider, tracker: ProcessTracker,
+                      log: _StageLog, summaries: list[str]) -> ProviderResult:
+        run = self.run
+        name = sel.name
+        prefix = f"[{name}] " if len(self.selected.get(stage, [])) > 1 else ""
+        lines: list[str] = []
+
+        def provider_log(line: str) -> None:
+            lines.append(line)
+            log.write(prefix + line)
+
+        ctx: ProviderContext[object] = ProviderContext(run, stage.value, name, sel.options,
+                                                       tracker, provider_log)
+        run.events.emit("provider_started", stage=stage.value, provider=name)
+        t0 = time.monotonic()
+        try:
+            sel.registered.provider.run(ctx)
+            if ctx.summary:
+                summaries.append(ctx.summary)
+            result = ProviderResult(name, "success", time.monotonic() - t0)
+        except StageFailed as exc:
+            if ctx.summary:
+                summaries.append(ctx.summary)
+            details = exc.details or "\n".join(lines[-_DETAIL_LINES:])
+            result = ProviderResult(name, "failed", time.monotonic() - t0, error=exc.message,
+                                    details=run.redactor(details), file=exc.file, line=exc.line)
+        except Exception as exc:  # a provider bug: keep the run going, keep the traceback
+            provider_log(traceback.format_exc())
+            result = ProviderResult(
+                name, "failed", time.monotonic() - t0,
+                error=f"internal error in provider '{name}': {type(exc).__name__}: {exc} "
+                      f"(traceback in {log.path.relative_to(run.root)})",
+                details="\n".join(lines[-_DETAIL_LINES:]))
+        if tracker.cancelled.is_set() and result.status == "failed":
+            result.status = "cancelled"
+        result.error = run.redactor(result.error) if result.error else None
+        run.events.emit("provider_finished", stage=stage.value, provider=name,
+                        status=result.status, duration_s=round(result.duration_s, 3),
+                        error=result.error)
+        return result
+
+    def _observe(self, hook: str, **kwargs: object) -> None:
+        """Call an observer hook; an observer's bug must not break the run."""
+        try:
+            getattr(self.run.pm.hook, hook)(run=self.run, **kwargs)
+        except Exception as exc:
+            self.run.console.error(f"plugin hook {hook} failed: {type(exc).__name__}: {exc}")
+
+
+class _StageLog:
+    """``dist/gopipe/logs/<stage>.log``, masked, plus the lines kept for the console."""
+
+    def __init__(self, path: Path, redactor: Redactor) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._redact = redactor
+        self._fh: TextIO = path.open("w", encoding="utf-8")
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def write(self, line: str) -> None:
+        masked = self._redact(line)
+        with self._lock:
+            self.lines.append(masked)
+            if not self._fh.closed:
+                self._fh.write(masked + "\n")
+
+    def close(self) -> None:
+        with self._lock:
+            self._fh.close()

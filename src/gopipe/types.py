@@ -1,0 +1,89 @@
+"""Typed, named registration objects that plugins return from the registration hooks.
+
+Modelled on conda's plugin types: a plugin returns e.g. ``Linter(name="staticcheck",
+run=..., options=StaticcheckOptions)`` and a stage picks providers *by name* from config,
+never by registration order. ``options`` is a dataclass; the provider's config table
+(``[tool.gopipe.<stage>.<name>]``) is validated into it before the run starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from gopipe.stages import Stage
+
+if TYPE_CHECKING:
+    from gopipe.context import ProviderContext
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """Options for a provider that takes none."""
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A named implementation of one stage.
+
+    :param name: what users write in ``providers = [...]``; unique per stage.
+    :param run: called with a :class:`~gopipe.context.ProviderContext`; raises
+        :class:`~gopipe.errors.StageFailed` when the checked work is wrong.
+    :param options: dataclass that the provider's config table is validated into;
+        available to ``run`` as ``ctx.options``.
+    :param description: one line for ``gopipe plugins``.
+    """
+
+    name: str
+    run: Callable[[ProviderContext[Any]], None]
+    options: type[Any] = NoOptions
+    description: str = ""
+
+    stage: ClassVar[Stage]
+
+
+@dataclass(frozen=True)
+class Linter(Provider):
+    stage: ClassVar[Stage] = Stage.LINT
+
+
+@dataclass(frozen=True)
+class Tester(Provider):
+    stage: ClassVar[Stage] = Stage.TEST
+
+
+@dataclass(frozen=True)
+class CoverageReporter(Provider):
+    stage: ClassVar[Stage] = Stage.COVERAGE
+
+
+@dataclass(frozen=True)
+class Builder(Provider):
+    stage: ClassVar[Stage] = Stage.BUILD
+
+
+@dataclass(frozen=True)
+class Packager(Provider):
+    stage: ClassVar[Stage] = Stage.PACKAGE
+
+
+@dataclass(frozen=True)
+class Uploader(Provider):
+    stage: ClassVar[Stage] = Stage.UPLOAD
+
+
+@dataclass(frozen=True)
+class Deployer(Provider):
+    stage: ClassVar[Stage] = Stage.DEPLOY
+
+
+@dataclass(frozen=True)
+class Notifier(Provider):
+    stage: ClassVar[Stage] = Stage.NOTIFY
+
+
+PROVIDER_TYPES: dict[Stage, type[Provider]] = {
+    cls.stage: cls
+    for cls in (Linter, Tester, CoverageReporter, Builder, Packager, Uploader, Deployer, Notifier)
+}
