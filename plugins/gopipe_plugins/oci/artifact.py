@@ -62,8 +62,7 @@ def write_artifact(
     try:
         config = writer.add_bytes(EMPTY_CONFIG, MEDIA_TYPE_EMPTY)
         layers = tuple(
-            writer.copy_file(f.path, f.media_type, annotations={TITLE: title})
-            for title, f in titled
+            writer.copy_file(f.path, f.media_type, annotations={TITLE: title}) for title, f in titled
         )
         manifest: dict[str, object] = {
             "schemaVersion": 2,

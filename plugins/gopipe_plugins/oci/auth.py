@@ -162,15 +162,11 @@ class Authenticator:
             raise AuthError(f"{self.registry} answered 401 without a challenge", 401)
         challenge = parse_challenge(header)
         if challenge.scheme not in ("basic", "bearer"):
-            raise AuthError(
-                f"{self.registry} asks for unsupported auth scheme {challenge.scheme!r}", 401
-            )
+            raise AuthError(f"{self.registry} asks for unsupported auth scheme {challenge.scheme!r}", 401)
         self.challenge = challenge
         if challenge.scheme == "basic":
             if self.credentials is None:
-                raise AuthError(
-                    f"{self.registry} requires authentication and no credentials were given", 401
-                )
+                raise AuthError(f"{self.registry} requires authentication and no credentials were given", 401)
             return
         self._fetch_token(challenge, repository, push)
 
@@ -192,9 +188,7 @@ class Authenticator:
             return creds.basic() if creds and origin == realm_origin else None
 
         try:
-            resp = self.transport.request(
-                "GET", url, {"Accept": "application/json"}, auth_header=auth_header
-            )
+            resp = self.transport.request("GET", url, {"Accept": "application/json"}, auth_header=auth_header)
         except TransientError as exc:
             raise RegistryError(
                 self.redact(f"token request to {realm_origin} failed: {exc.detail}")

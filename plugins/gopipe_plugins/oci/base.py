@@ -130,9 +130,7 @@ class RegistryBase:
             else:
                 fetched = top
             if fetched.media_type not in MANIFEST_MEDIA_TYPES:
-                raise ValueError(
-                    f"{self.reference}: unsupported manifest type {fetched.media_type}"
-                )
+                raise ValueError(f"{self.reference}: unsupported manifest type {fetched.media_type}")
             manifest = json.loads(fetched.data)
             config = json.loads(client.get_blob(ref.repository, manifest["config"]["digest"]))
             if top is fetched and not plat.matches(Platform.from_json(config)):
@@ -170,8 +168,6 @@ class RegistryBase:
 
 def _pick(index: Mapping[str, Any], plat: Platform, name: str) -> str:
     for entry in index.get("manifests", []):
-        if isinstance(entry.get("platform"), Mapping) and plat.matches(
-            Platform.from_json(entry["platform"])
-        ):
+        if isinstance(entry.get("platform"), Mapping) and plat.matches(Platform.from_json(entry["platform"])):
             return str(entry["digest"])
     raise ValueError(f"base image {name} has no manifest for {plat}")

@@ -225,9 +225,7 @@ def build_image(
                 "schemaVersion": 2,
                 "mediaType": MEDIA_TYPE_MANIFEST,
                 "config": cfg_desc.to_json(),
-                "layers": [
-                    Descriptor(la.media_type, la.digest, la.size).to_json() for la in layers
-                ],
+                "layers": [Descriptor(la.media_type, la.digest, la.size).to_json() for la in layers],
                 "annotations": {**common, **resolved.annotations},
             }
             man_desc, _ = writer.add_json(manifest, MEDIA_TYPE_MANIFEST, platform=plat)
@@ -239,9 +237,7 @@ def build_image(
                     manifest_size=man_desc.size,
                     config_digest=cfg_desc.digest,
                     config_size=cfg_desc.size,
-                    layers=tuple(
-                        LayerInfo(la.digest, la.size, la.diff_id, la.media_type) for la in layers
-                    ),
+                    layers=tuple(LayerInfo(la.digest, la.size, la.diff_id, la.media_type) for la in layers),
                 )
             )
         index = {
@@ -253,8 +249,7 @@ def build_image(
         index_desc, _ = writer.add_json(index, MEDIA_TYPE_INDEX)
         names = tuple(ref_names)
         top = [
-            Descriptor(MEDIA_TYPE_INDEX, index_desc.digest, index_desc.size, {REF_NAME: n})
-            for n in names
+            Descriptor(MEDIA_TYPE_INDEX, index_desc.digest, index_desc.size, {REF_NAME: n}) for n in names
         ] or [index_desc]
         writer.commit(top)
     except BaseException:

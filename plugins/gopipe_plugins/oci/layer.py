@@ -73,7 +73,7 @@ class Layer:
 def normalize_path(path: str) -> str:
     """Turn an in-image path into a tar member name (relative, normalised, no ``..``)."""
     norm = posixpath.normpath("/" + path.strip()).lstrip("/")
-    if not norm or norm == "." or ".." in norm.split("/"):
+    if not norm or norm == "." or ".." in path.split("/"):
         raise ValueError(f"invalid in-image path: {path!r}")
     return norm
 
@@ -115,9 +115,7 @@ def expand_entries(entries: Mapping[str, EntrySource]) -> dict[str, Entry]:
     return out
 
 
-def _members(
-    entries: dict[str, Entry], epoch: int
-) -> Iterator[tuple[tarfile.TarInfo, Path | bytes | None]]:
+def _members(entries: dict[str, Entry], epoch: int) -> Iterator[tuple[tarfile.TarInfo, Path | bytes | None]]:
     for name in sorted(entries):
         entry = entries[name]
         info = tarfile.TarInfo(name)
@@ -161,9 +159,7 @@ def build_layer(
         )
         with gz:
             raw = HashingWriter(cast(IO[bytes], gz))
-            with tarfile.open(
-                fileobj=cast(IO[bytes], raw), mode="w|", format=tarfile.GNU_FORMAT
-            ) as tar:
+            with tarfile.open(fileobj=cast(IO[bytes], raw), mode="w|", format=tarfile.GNU_FORMAT) as tar:
                 for info, data in _members(resolved, epoch):
                     if isinstance(data, Path):
                         with data.open("rb") as src:

@@ -23,9 +23,7 @@ class Platform:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Platform:
-        return cls(
-            str(obj.get("os", "")), str(obj.get("architecture", "")), str(obj.get("variant", ""))
-        )
+        return cls(str(obj.get("os", "")), str(obj.get("architecture", "")), str(obj.get("variant", "")))
 
     def to_json(self) -> dict[str, str]:
         out = {"architecture": self.architecture, "os": self.os}

@@ -143,6 +143,8 @@ class RegistryClient:
         self.transport = Transport(make_ssl_context(ca_file, insecure), timeout)
         self.auth = Authenticator(registry, credentials, self.transport, redact)
         self._origin: str | None = None
+        # repositories being pushed: ask for pull,push tokens up front, even for HEADs
+        self._push_repos: set[str] = set()
         self.retries = 0
         self.requests = 0
 
@@ -192,10 +194,9 @@ class RegistryClient:
     def origin(self) -> str:
         """``scheme://host``; resolved once by pinging ``/v2/`` (learns the auth scheme)."""
         if self._origin is None:
+            schemes = ["https", "http"] if self.insecure else ["https"]
             if self.plain_http:
                 schemes = ["http"]
-            else:
-                schemes = ["https", "http"] if self.insecure else ["https"]
             for i, scheme in enumerate(schemes):
                 try:
                     origin = f"{scheme}://{self.registry}"
@@ -218,15 +219,11 @@ class RegistryClient:
             return
         self._raise_transient(resp)
         if resp.status != 200:
-            raise self._error(
-                RegistryError, f"{self.registry}/v2/ answered HTTP {resp.status}", resp.status
-            )
+            raise self._error(RegistryError, f"{self.registry}/v2/ answered HTTP {resp.status}", resp.status)
 
     def _raise_transient(self, resp: Response) -> None:
         if resp.status == 429 or resp.status >= 500:
-            raise TransientError(
-                f"HTTP {resp.status}{_codes(resp)}", resp.status, resp.header("retry-after")
-            )
+            raise TransientError(f"HTTP {resp.status}{_codes(resp)}", resp.status, resp.header("retry-after"))
 
     def _request(
         self,
@@ -242,6 +239,7 @@ class RegistryClient:
     ) -> Response:
         """One exchange with auth; raises TransientError for statuses worth retrying."""
         origin = self.origin()
+        push = push or repo in self._push_repos
         if not url.startswith(("http://", "https://")):
             url = origin + url
         self.auth.prepare(repo, push)
@@ -251,16 +249,12 @@ class RegistryClient:
             def auth_header(o: str, value: str | None = auth_value) -> str | None:
                 return value if o == origin else None
 
-            resp = self.transport.request(
-                method, url, headers, body, sink=sink, auth_header=auth_header
-            )
+            resp = self.transport.request(method, url, headers, body, sink=sink, auth_header=auth_header)
             self.requests += 1
             if resp.status != 401:
                 break
             if attempt == 2 or (
-                auth_value
-                and self.auth.challenge is not None
-                and self.auth.challenge.scheme == "basic"
+                auth_value and self.auth.challenge is not None and self.auth.challenge.scheme == "basic"
             ):
                 raise self._error(
                     AuthError,
@@ -315,14 +309,10 @@ class RegistryClient:
                 headers={"Content-Type": "application/octet-stream"},
             )
             if resp.status not in (201, 204):
-                raise self._error(
-                    RegistryError, f"{what}: HTTP {resp.status}{_codes(resp)}", resp.status
-                )
+                raise self._error(RegistryError, f"{what}: HTTP {resp.status}{_codes(resp)}", resp.status)
             served = resp.header("docker-content-digest")
             if served and served != digest:
-                raise self._error(
-                    DigestMismatchError, f"{what}: registry stored {served}", resp.status
-                )
+                raise self._error(DigestMismatchError, f"{what}: registry stored {served}", resp.status)
 
         self._with_retry(what, op)
 
@@ -362,9 +352,7 @@ class RegistryClient:
         if resp.status == 404:
             raise self._error(NotFoundError, f"{what}: not found (HTTP 404{_codes(resp)})", 404)
         if resp.status != 200:
-            raise self._error(
-                RegistryError, f"{what}: HTTP {resp.status}{_codes(resp)}", resp.status
-            )
+            raise self._error(RegistryError, f"{what}: HTTP {resp.status}{_codes(resp)}", resp.status)
 
     # -- manifests ------------------------------------------------------------------------
 
@@ -372,9 +360,7 @@ class RegistryClient:
         what = f"GET manifest {self.registry}/{repo}{_at(ref)}"
 
         def op() -> Response:
-            resp = self._request(
-                what, "GET", f"/v2/{repo}/manifests/{ref}", repo, headers={"Accept": accept}
-            )
+            resp = self._request(what, "GET", f"/v2/{repo}/manifests/{ref}", repo, headers={"Accept": accept})
             self._expect_found(what, resp)
             return resp
 
@@ -430,9 +416,7 @@ class RegistryClient:
                 headers={"Content-Type": media_type},
             )
             if resp.status not in (200, 201):
-                raise self._error(
-                    RegistryError, f"{what}: HTTP {resp.status}{_codes(resp)}", resp.status
-                )
+                raise self._error(RegistryError, f"{what}: HTTP {resp.status}{_codes(resp)}", resp.status)
             return resp.header("docker-content-digest") or sha256_digest(data)
 
         served = self._with_retry(what, op)
@@ -490,6 +474,7 @@ def push_layout(
     lay = Layout(layout)
     top = lay.resolve(ref_name)
     retries_before = cl.retries
+    cl._push_repos.add(ref.repository)
 
     blobs: dict[str, int] = {}
     manifests: list[tuple[Descriptor, bytes]] = []

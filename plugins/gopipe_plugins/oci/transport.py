@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import os
 import random
 import socket
 import ssl
@@ -145,16 +146,18 @@ class Transport:
         key = (parts.scheme, parts.netloc)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         conn = self._connection(*key)
+        # Open local files before the try: a missing blob is not a network failure to retry.
+        fh = body.open("rb") if isinstance(body, Path) else None
         try:
-            if isinstance(body, Path):
-                headers["Content-Length"] = str(body.stat().st_size)
-                with body.open("rb") as fh:
-                    conn.request(method, target, body=fh, headers=headers)
-                    resp = conn.getresponse()
+            if fh is not None:
+                headers["Content-Length"] = str(os.fstat(fh.fileno()).st_size)
+                conn.request(method, target, body=fh, headers=headers)
+                resp = conn.getresponse()
             else:
-                if body is None and method in ("POST", "PUT", "PATCH"):
+                payload = body if isinstance(body, bytes) else None
+                if payload is None and method in ("POST", "PUT", "PATCH"):
                     headers.setdefault("Content-Length", "0")
-                conn.request(method, target, body=body, headers=headers)
+                conn.request(method, target, body=payload, headers=headers)
                 resp = conn.getresponse()
             hdrs = {k.lower(): v for k, v in resp.getheaders()}
             digest = ""
@@ -170,24 +173,21 @@ class Transport:
                 self._drop(key)
         except ssl.SSLCertVerificationError as exc:
             self._drop(key)
-            raise RegistryError(
-                f"TLS verification failed for {parts.netloc}: {exc.verify_message}"
-            ) from None
+            raise RegistryError(f"TLS verification failed for {parts.netloc}: {exc.verify_message}") from None
         except ssl.SSLError as exc:
             self._drop(key)
             if exc.reason == "WRONG_VERSION_NUMBER":
-                raise NotTLSError(
-                    f"{parts.netloc} does not speak TLS (use insecure=True)"
-                ) from None
+                raise NotTLSError(f"{parts.netloc} does not speak TLS (use insecure=True)") from None
             raise TransientError(f"TLS error: {exc.reason or type(exc).__name__}") from None
         except (OSError, http.client.HTTPException) as exc:
             # ConnectionError (reset/refused/aborted/broken pipe), RemoteDisconnected,
             # IncompleteRead, BadStatusLine, socket timeouts.
             self._drop(key)
-            kind = (
-                "timeout" if isinstance(exc, (TimeoutError, socket.timeout)) else type(exc).__name__
-            )
+            kind = "timeout" if isinstance(exc, (TimeoutError, socket.timeout)) else type(exc).__name__
             raise TransientError(f"connection failed ({kind})") from None
+        finally:
+            if fh is not None:
+                fh.close()
         return Response(resp.status, hdrs, data, url, digest)
 
 
