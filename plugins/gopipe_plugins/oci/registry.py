@@ -111,7 +111,8 @@ class RegistryClient:
     *credentials* default to the Docker config entry for the host (``use_docker_config``).
     ``insecure=True`` accepts any TLS certificate and falls back to plain HTTP when the server
     does not speak TLS; ``plain_http=True`` goes straight to HTTP (both meant for loopback
-    registries). *ca_file* is the CA bundle to trust instead of the system one.
+    registries). *ca_file* is a CA bundle trusted in addition to the system store.
+    A client is not thread-safe: use one per thread.
     Every error and log message passes through *redact*.
     """
 

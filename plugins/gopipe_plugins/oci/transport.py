@@ -206,7 +206,12 @@ def make_ssl_context(ca_file: Path | None, insecure: bool) -> ssl.SSLContext:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         return ctx
-    return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    # The extra CA is trusted in addition to the system store (blob GETs may be redirected to
+    # storage hosts with public certificates).
+    ctx = ssl.create_default_context()
+    if ca_file is not None:
+        ctx.load_verify_locations(cafile=str(ca_file))
+    return ctx
 
 
 def sleep_backoff(
