@@ -326,3 +326,12 @@ def test_docker_daemon_loads_and_runs_image(go_image: tuple[Path, Any, float], d
     assert ran.stdout.strip() == "hello from gopipe"
     user = dockerd.run("image", "inspect", "--format", "{{.Config.User}}", "gopipe-oci-hello:latest")
     assert user.stdout.strip() == "65532:65532"
+
+
+def test_layout_resolve(fake_binaries: dict[str, Path], tmp_path: Path) -> None:
+    res = _build(_two(fake_binaries), tmp_path / "img", ref_names=("latest", "1.2.3"))
+    layout = Layout(tmp_path / "img")
+    assert layout.resolve().digest == res.index_digest  # several names, one image
+    assert layout.resolve("1.2.3").digest == res.index_digest
+    with pytest.raises(KeyError):
+        layout.resolve("nope")

@@ -167,10 +167,10 @@ class Layout:
         return obj
 
     def resolve(self, ref_name: str | None = None) -> Descriptor:
-        """The top-level descriptor tagged *ref_name* (or the only one when ``None``)."""
+        """The top-level descriptor tagged *ref_name* (or the only image when ``None``)."""
         manifests = self.manifests()
         if ref_name is None:
-            if len(manifests) != 1:
+            if len({d.digest for d in manifests}) != 1:
                 raise ValueError(f"{self.root} holds {len(manifests)} images; name one")
             return manifests[0]
         for desc in manifests:
