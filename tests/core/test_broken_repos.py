@@ -44,7 +44,8 @@ def failing_test(repo: Path) -> None:
 
 
 def compile_error(repo: Path) -> None:
-    (repo / "cmd/hello/broken.go").write_text("package main\n\nfunc broken() int {\n\treturn undefinedName\n}\n")
+    (repo / "cmd/hello/broken.go").write_text(
+        "package main\n\nfunc broken() int {\n\treturn undefinedName\n}\n")
 
 
 def low_coverage(repo: Path) -> None:

@@ -95,7 +95,8 @@ def test_several_main_packages_are_found_and_built(tmp_path: Path,
     make_git_repo(repo)
     result = gopipe_run(repo, "ci")
     assert result.exit_code == 0, result.report
-    binaries = {(a["name"], a["arch"]): a["path"] for a in result.report["artifacts"] if a["kind"] == "binary"}
+    binaries = {(a["name"], a["arch"]): a["path"]
+                for a in result.report["artifacts"] if a["kind"] == "binary"}
     assert set(binaries) == {("api", "amd64"), ("api", "arm64"), ("worker", "amd64"), ("worker", "arm64")}
     out = subprocess.run([str(repo / binaries[("worker", "amd64")])], capture_output=True, text=True,
                          check=True).stdout

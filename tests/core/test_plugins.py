@@ -57,8 +57,9 @@ class _WrongType:
 def test_duplicate_provider_names_fail() -> None:
     pm = create_manager(entry_points=False)
     pm.register(_Dup(), name="dup")
-    with pytest.raises(PluginError, match=r"provider 'govet' for stage 'lint' is registered twice: "
-                                          r"by gopipe .* \(plugin 'govet'\) and by gopipe .* \(plugin 'dup'\)"):
+    expected = (r"provider 'govet' for stage 'lint' is registered twice: "
+                r"by gopipe .* \(plugin 'govet'\) and by gopipe .* \(plugin 'dup'\)")
+    with pytest.raises(PluginError, match=expected):
         ProviderRegistry.collect(pm)
 
 

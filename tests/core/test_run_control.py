@@ -74,7 +74,7 @@ def test_github_actions_output(hello_repo: Path, tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"
     proc = _gopipe(hello_repo, "lint", "test", env={"GITHUB_ACTIONS": "true",
                                                      "GITHUB_STEP_SUMMARY": str(summary)})
-    out, err = proc.communicate(timeout=300)
+    out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 1
     assert "::group::lint (failed)" in out and "::endgroup::" in out
     assert "::error file=internal/greet/greet.go,line=" in out
