@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.harness.pushgateway",
     "tests.harness.moto_server",
     "tests.harness.smtp",
+    "tests.harness.k8s",
 ]
