@@ -31,6 +31,9 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("gotest", "gopipe_plugins.gotest"),
     ("coverage", "gopipe_plugins.coverage.providers"),
     ("gobuild", "gopipe_plugins.gobuild"),
+    ("package-archive", "gopipe_plugins.package.archive"),
+    ("package-docker", "gopipe_plugins.package.docker"),
+    ("package-buildah", "gopipe_plugins.package.buildah"),
 )
 
 
