@@ -12,6 +12,7 @@ from pathlib import Path
 from gopipe import __version__
 from gopipe.context import RunArgs
 from gopipe.errors import ConfigError
+from gopipe.stages import Stage
 
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
 
@@ -45,6 +46,25 @@ def _parser() -> argparse.ArgumentParser:
 
     init = sub.add_parser("init", help="add gopipe to a Go repository")
     common(init)
+    init.add_argument("--github", action="store_true",
+                      help="also write .github/workflows/gopipe-{ci,cd}.yml from [tool.gopipe]")
+    init.add_argument("--check", action="store_true",
+                      help="with --github: write nothing, exit 1 if the workflows are stale")
+
+    merge = sub.add_parser("merge", help="merge shard/matrix outputs into one report")
+    merge.add_argument("inputs", nargs="+", type=Path, metavar="DIR",
+                       help="a dist/gopipe or dist directory per job, or a directory of them")
+    common(merge)
+    merge.add_argument("--plain", action="store_true", default=None,
+                       help="plain lines instead of the live table")
+    merge.add_argument("--no-notify", dest="notify", action="store_false")
+
+    new_plugin = sub.add_parser("new-plugin", help="scaffold a third-party plugin distribution")
+    new_plugin.add_argument("name", help="provider name users select, e.g. 'teams'")
+    new_plugin.add_argument("--stage", default="notify",
+                            choices=[s.value for s in Stage], help="stage the provider serves")
+    new_plugin.add_argument("-o", "--output", type=Path, default=Path("."),
+                            help="directory to create gopipe-NAME/ in (default: .)")
     return parser
 
 
@@ -59,9 +79,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.command == "schema":
             return _schema(ns)
         if ns.command == "init":
-            from gopipe.init import init_repo
+            return _init(ns, parser)
+        if ns.command == "merge":
+            from gopipe.merge import merge_outputs
 
-            for line in init_repo(ns.root.resolve()):
+            return merge_outputs(ns.inputs, root=ns.root, config_file=ns.config,
+                                 plain=ns.plain, notify=ns.notify)
+        if ns.command == "new-plugin":
+            from gopipe.scaffold import scaffold_plugin
+
+            for line in scaffold_plugin(ns.name, ns.stage, ns.output):
                 print(line)
             return 0
     except ConfigError as exc:
@@ -69,6 +96,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     parser.error(f"unknown command {ns.command}")
     return 2
+
+
+def _init(ns: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from gopipe.init import init_github, init_repo
+
+    if ns.check and not ns.github:
+        parser.error("--check needs --github (it checks the generated workflows)")
+    code = 0
+    lines: list[str] = []
+    if not ns.check:
+        lines += init_repo(ns.root.resolve())
+    if ns.github:
+        code, more = init_github(ns.root.resolve(), ns.config, check=ns.check)
+        lines += more
+    for line in lines:
+        print(line)
+    return code
 
 
 def _run(ns: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

@@ -37,6 +37,8 @@ TOOLS: dict[str, GoTool] = {
         GoTool("golangci-lint", "github.com/golangci/golangci-lint/v2/cmd/golangci-lint", "v2.15.0"),
         GoTool("govulncheck", "golang.org/x/vuln/cmd/govulncheck", "v1.9.0"),
         GoTool("gotestsum", "gotest.tools/gotestsum", "v1.13.0"),
+        # Validates generated GitHub workflows (tests of gopipe.github).
+        GoTool("actionlint", "github.com/rhysd/actionlint/cmd/actionlint", "v1.7.12"),
     )
 }
 

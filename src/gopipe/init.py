@@ -63,3 +63,12 @@ def init_repo(root: Path) -> list[str]:
             fh.write(("\n" if lines and lines[-1] else "") + "/dist/\n")
         said.append("added /dist/ to .gitignore")
     return said
+
+
+def init_github(root: Path, config_file: Path | None = None, *, check: bool = False
+                ) -> tuple[int, list[str]]:
+    """``--github``: write (or with ``check``, only compare) the generated workflows."""
+    from gopipe.github import check_workflows, write_workflows
+
+    outcome = check_workflows(root, config_file) if check else write_workflows(root, config_file)
+    return outcome.exit_code, outcome.lines
