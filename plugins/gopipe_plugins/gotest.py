@@ -110,6 +110,9 @@ def run(ctx: ProviderContext[GoTestOptions]) -> None:
     profile = ctx.out / PROFILE
     profile.unlink(missing_ok=True)
     packages = _packages(ctx)
+    if packages == []:  # an empty shard (more shards than packages): nothing to run
+        _empty_shard(ctx)
+        return
     total = len(packages) if packages is not None else len(ctx.go.packages())
     args = [go, "test", "-json", f"-covermode={opts.covermode}", f"-coverprofile={profile}",
             f"-timeout={opts.timeout}"]
@@ -129,6 +132,7 @@ def run(ctx: ProviderContext[GoTestOptions]) -> None:
 
     env = {"CGO_ENABLED": "1"} if opts.race else {}
     res = ctx.sh(args, env=env, on_stdout=on_line)
+    _record_timings(ctx, events)
     junit = ctx.out / "junit.xml"
     junit.write_text(ctx.run.redactor(junit_xml(events)), encoding="utf-8")
     ctx.add_artifact("junit", "junit.xml", junit)
@@ -174,6 +178,23 @@ def _packages(ctx: ProviderContext[GoTestOptions]) -> list[str] | None:
     from gopipe_plugins.shards import select_shard
 
     return select_shard(ctx, ctx.run.args.shard)
+
+
+# -- shards and timings (gopipe_plugins.shards; kept apart from the go test logic) ------
+def _empty_shard(ctx: ProviderContext[GoTestOptions]) -> None:
+    """Write an empty JUnit file so the shard still merges like any other."""
+    junit = ctx.out / "junit.xml"
+    junit.write_text(junit_xml(TestEvents()), encoding="utf-8")
+    ctx.add_artifact("junit", "junit.xml", junit)
+    ctx.summary = "empty shard: no packages"
+
+
+def _record_timings(ctx: ProviderContext[GoTestOptions], events: TestEvents) -> None:
+    """Package durations of this run, for balancing future shards."""
+    from gopipe_plugins.shards import record_timings
+
+    record_timings(ctx, {p.name: p.elapsed for p in events.packages.values()
+                         if p.name and p.status in ("pass", "fail")})
 
 
 def _finding(test: _Test, ctx: ProviderContext[GoTestOptions]) -> Finding:

@@ -1,23 +1,38 @@
-"""Deterministic test shards: split ``go list`` packages into N balanced groups.
+"""Deterministic test shards: split ``go list ./...`` packages into N balanced groups.
 
-With ``dist/gopipe/test-timings.json`` (package → seconds, from earlier runs) the split
-balances recorded durations (longest first onto the lightest shard); otherwise it
-balances package counts. Sorting makes every runner compute the same split.
+With ``dist/gopipe/test-timings.json`` (package → seconds, written after every test run
+and merged by ``gopipe merge``) the split balances recorded durations (longest first onto
+the lightest shard); otherwise it balances package counts. Packages without tests are
+included too (at a tenth of the weight): with ``-coverprofile`` Go reports their
+statements as uncovered, and leaving them out would make sharded coverage differ from
+the unsharded run. Sorting makes every runner compute the same split, and each shard
+records a digest of its inputs so ``gopipe merge`` can refuse shards that disagree.
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import json
+import os
+import statistics
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from gopipe.context import ProviderContext
 
 TIMINGS = "test-timings.json"
+SHARD_TIMINGS = "shard-timings.json"  # a sharded run's own measurements, merged later
+NO_TESTS_WEIGHT = 0.1
 
 
-def split(packages: Sequence[str], n: int, timings: Mapping[str, float] | None = None) -> list[list[str]]:
-    weights = {p: float((timings or {}).get(p, 1.0)) for p in packages}
+def split(packages: Sequence[str], n: int, timings: Mapping[str, float] | None = None,
+          untested: frozenset[str] = frozenset()) -> list[list[str]]:
+    """``packages`` in ``n`` groups with balanced total weight, each sorted."""
+    known = [float(v) for p, v in (timings or {}).items() if p in packages and v > 0]
+    default = statistics.median(known) if known else 1.0
+    weights = {p: float((timings or {}).get(p) or default) * (NO_TESTS_WEIGHT if p in untested else 1)
+               for p in packages}
     order = sorted(packages, key=lambda p: (-weights[p], p))
     heap = [(0.0, i) for i in range(n)]
     shards: list[list[str]] = [[] for _ in range(n)]
@@ -28,11 +43,54 @@ def split(packages: Sequence[str], n: int, timings: Mapping[str, float] | None =
     return [sorted(s) for s in shards]
 
 
+def read_timings(path: Path) -> dict[str, float]:
+    """Recorded package durations; an unreadable file counts as none (never fatal)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): float(v) for k, v in data.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def write_timings(path: Path, timings: Mapping[str, float]) -> None:
+    """Write sorted, rounded timings atomically (two shards may share a checkout)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({k: round(v, 3) for k, v in sorted(timings.items())}, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def record_timings(ctx: ProviderContext[object], elapsed: Mapping[str, float]) -> None:
+    """Update ``test-timings.json`` with this run's package durations, keeping the others.
+
+    A sharded run writes ``shard-timings.json`` instead: rewriting the file the split was
+    computed from would give the next shard run in the same checkout a different split.
+    ``gopipe merge`` folds every shard's measurements into ``test-timings.json``.
+    """
+    if not elapsed:
+        return
+    path = ctx.out / (SHARD_TIMINGS if ctx.run.args.shard else TIMINGS)
+    timings = read_timings(path)
+    timings.update(elapsed)
+    write_timings(path, timings)
+
+
 def select_shard(ctx: ProviderContext[object], shard: tuple[int, int]) -> list[str]:
+    """This runner's packages for ``--shard I/N``; may be empty when N exceeds the packages."""
     index, count = shard
-    packages = sorted(p.import_path for p in ctx.go.packages() if p.has_tests)
-    timings_file = ctx.out / TIMINGS
-    timings = json.loads(timings_file.read_text()) if timings_file.is_file() else None
-    chosen = split(packages, count, timings)[index - 1]
-    ctx.log(f"shard {index}/{count}: {len(chosen)} of {len(packages)} packages")
+    listed = ctx.go.packages()
+    packages = sorted(p.import_path for p in listed)
+    untested = frozenset(p.import_path for p in listed if not p.has_tests)
+    timings = read_timings(ctx.out / TIMINGS)
+    used = {p: timings[p] for p in packages if p in timings}
+    chosen = split(packages, count, used, untested)[index - 1]
+    digest = hashlib.sha256(json.dumps([packages, count, sorted(used.items())]).encode()).hexdigest()
+    ctx.add_artifact("test-shard", f"shard {index}/{count}", index=index, count=count,
+                     packages=chosen, all_packages=len(packages), split=digest[:16],
+                     balanced_by="timings" if used else "package count")
+    ctx.log(f"shard {index}/{count}: {len(chosen)} of {len(packages)} packages, balanced by "
+            + ("recorded timings" if used else "package count"))
     return chosen
