@@ -2,19 +2,30 @@
 
 - ``go_repo``: a copy of a small real Go module in a temporary git repository.
 - ``gopipe_run``: run a pipeline or stage in-process and get the exit code and report.
+- ``gopipe_plugin_manager``: a fresh plugin manager (built-ins only) to register a plugin in.
+- :func:`run_stage`: run one stage in-process with a given config and plugin manager.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pluggy
 import pytest
+
+from gopipe.artifacts import Artifact
+from gopipe.context import RunArgs
+from gopipe.report import Report, StageResult
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
 
@@ -81,3 +92,127 @@ def gopipe_run() -> Iterator[Callable[..., RunResult]]:
         return RunResult(code, report)
 
     yield run
+
+
+# -- testing a plugin: a fresh plugin manager and one stage run -----------------------------
+@pytest.fixture
+def gopipe_plugin_manager() -> pluggy.PluginManager:
+    """A fresh plugin manager with gopipe's hookspecs and built-in plugins only.
+
+    Installed third-party plugins are *not* loaded, so a plugin's tests see exactly the
+    plugins they register (``pm.register(my_plugin_module, name="my-plugin")``).
+    """
+    from gopipe.manager import create_manager
+
+    return create_manager((), entry_points=False)
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """The outcome of :func:`run_stage`: exit code, the typed report and its artifacts."""
+
+    exit_code: int
+    report: Report
+    error: str | None = None
+
+    def stage(self, name: str) -> StageResult:
+        found = self.report.stage(name)
+        if found is None:
+            raise KeyError(f"stage {name!r} did not run; ran: "
+                           + ", ".join(s.name for s in self.report.stages))
+        return found
+
+    def artifacts(self, kind: str | None = None) -> list[Artifact]:
+        return [a for a in self.report.artifacts if kind is None or a.kind == kind]
+
+
+def run_stage(
+    repo: Path,
+    stage: str,
+    *,
+    config: Mapping[str, Any] | None = None,
+    pm: pluggy.PluginManager | None = None,
+    env: Mapping[str, str] | None = None,
+    args: RunArgs | None = None,
+) -> StageRun:
+    """Run one stage (plus what it needs; ``notify`` alone) in ``repo`` in-process.
+
+    ``config`` is the ``[tool.gopipe]`` table as a dict (it replaces the repository's own);
+    ``pm`` is the plugin manager to take providers from (default: built-ins and installed
+    plugins, as ``gopipe run`` would). Bad config returns exit code 2 and ``error``, like
+    the command line. Output goes to ``repo/dist/gopipe`` as usual.
+    """
+    from gopipe.config import load_config
+    from gopipe.console import Console
+    from gopipe.context import RunContext
+    from gopipe.errors import ConfigError
+    from gopipe.events import EventLog
+    from gopipe.git import read_git_info
+    from gopipe.gotools import GoToolchain
+    from gopipe.manager import create_manager, disabled_from_env
+    from gopipe.plan import make_plan
+    from gopipe.registry import ProviderRegistry
+    from gopipe.runner import Runner
+    from gopipe.session import new_redactor
+    from gopipe.stages import Stage
+
+    environ = {**os.environ, **(env or {})}
+    redactor = new_redactor(environ)
+    repo = repo.resolve()
+    config_file = None
+    if config is not None:
+        config_file = Path(tempfile.mkdtemp(prefix="gopipe-config-")) / "pyproject.toml"
+        config_file.write_text(toml_dumps({"tool": {"gopipe": dict(config)}}))
+    git = read_git_info(repo, environ)
+    try:
+        cfg = load_config(repo, config_file)
+        manager = pm or create_manager((*cfg.settings.disable_plugins, *disabled_from_env(environ)))
+        registry = ProviderRegistry.collect(manager)
+        plan = make_plan([] if stage == Stage.NOTIFY.value else [stage], notify=True)
+        selected = {s: registry.select(cfg, s, redactor) for s in (*plan.stages, Stage.NOTIFY)}
+    except ConfigError as exc:
+        empty = Report(pipeline=stage, status="failed", started_at=0.0, duration_s=0.0, git=git,
+                       stages=[], artifacts=[], error=str(exc), exit_code=exc.exit_code)
+        return StageRun(exc.exit_code, empty, str(exc))
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    console = Console(redactor, stream=sys.stderr)
+    events = EventLog(cfg.out / "events.jsonl", redactor, git.sha)
+    run = RunContext(config=cfg, git=git, redactor=redactor, console=console, events=events,
+                     go=GoToolchain(repo, {**environ, **cfg.settings.env}), pm=manager,
+                     args=args or RunArgs(pipeline=stage), env={**environ, **cfg.settings.env})
+    report = Runner(run, plan, selected).execute()
+    events.close()
+    report.write(cfg.out / "report.json", redactor)
+    return StageRun(report.exit_code, report, report.error)
+
+
+def toml_dumps(data: Mapping[str, Any], _prefix: str = "") -> str:
+    """A small TOML writer for test configs: tables, arrays of scalars, scalars."""
+    lines: list[str] = []
+    tables: list[tuple[str, Mapping[str, Any]]] = []
+    for key, value in data.items():
+        name = key if _BARE_KEY.match(key) else json.dumps(key)
+        if isinstance(value, Mapping):
+            tables.append((f"{_prefix}{name}", value))
+        else:
+            lines.append(f"{name} = {_toml_value(value)}")
+    out = "\n".join(lines) + ("\n" if lines else "")
+    for path, table in tables:
+        body = toml_dumps(table, f"{path}.")
+        out += f"\n[{path}]\n{body}"
+    return out
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
