@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from gopipe import hookimpl
 from gopipe.artifacts import Finding
@@ -36,7 +37,7 @@ def run(ctx: ProviderContext[GovulncheckOptions]) -> None:
             summaries[obj["osv"]["id"]] = obj["osv"].get("summary", "")
         finding = obj.get("finding")
         if finding and finding.get("trace") and finding["trace"][0].get("function"):
-            frame = next((f for f in finding["trace"] if f.get("position")), finding["trace"][0])
+            frame = _frame_in_repo(finding["trace"], ctx) or finding["trace"][-1]
             p = frame.get("position", {})
             vuln = finding["osv"]
             fixed = finding.get("fixed_version")
@@ -51,6 +52,16 @@ def run(ctx: ProviderContext[GovulncheckOptions]) -> None:
         ctx.fail(f"govulncheck failed (exit {res.returncode}): {res.stderr.strip()[-300:]}")
     unique = {(f.rule, f.file, f.line): f for f in findings}
     report(ctx, "govulncheck", list(unique.values()))
+
+
+def _frame_in_repo(trace: list[dict[str, Any]], ctx: ProviderContext[GovulncheckOptions]
+                   ) -> dict[str, Any] | None:
+    """The call site in the user's code: trace[0] is the vulnerable symbol, the end the entry."""
+    for frame in trace:
+        name = frame.get("position", {}).get("filename")
+        if name and (ctx.root / relative(name, ctx.root)).is_file():
+            return frame
+    return None
 
 
 @hookimpl
