@@ -1,0 +1,1 @@
+"""Image packagers that need no container daemon (``oci-image``)."""
