@@ -1,0 +1,113 @@
+"""What every notifier shares: common options, the ``on`` filter, and error handling.
+
+A provider's ``run`` is: ``prepare`` (decide whether to send, build the message, set up the
+retrying client), build the service's payload, send it inside ``delivering`` (which turns
+delivery errors into one-line stage failures). Payloads go through the run's redactor
+before they are signed and sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
+
+from gopipe.config import doc
+from gopipe.context import ProviderContext
+from gopipe_plugins.notify.http import Client, DeliveryError, RetryPolicy
+from gopipe_plugins.notify.labels import EVENTS, Event, Locale, labels
+from gopipe_plugins.notify.message import Message, build_message
+from gopipe_plugins.notify.render import Dialect, TemplateError, load_template, placeholders, render
+from gopipe_plugins.notify.state import event_for, previous_status, wanted
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotifyOptions:
+    """Options every notifier accepts."""
+
+    on: tuple[Event, ...] = doc(
+        'events to notify on: "success", "failure", "fixed" (success after a failed run), '
+        '"cancelled"; "success" includes "fixed"', EVENTS)
+    locale: Locale = doc('label language: "en" or "zh-CN"', "en")
+    template: str = doc("message template with {placeholders} (see docs/observability.md); "
+                        "empty = the built-in layout", "")
+    template_file: str = doc("file holding the template, relative to the repository", "")
+    timeout: float = doc("seconds to wait for each request", 10.0)
+    retries: int = doc("retries after the first attempt on 429/5xx/connection errors and "
+                       "the service's rate-limit codes", 3)
+    backoff: float = doc("seconds before the first retry; doubles each time", 1.0)
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One provider's view of what to send."""
+
+    message: Message
+    locale: Locale
+    template: str | None
+    client: Client
+    ctx: ProviderContext[NotifyOptions]
+
+    @property
+    def event(self) -> Event:
+        return self.message.event
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return labels(self.locale)
+
+    def text(self, dialect: Dialect) -> str:
+        """The user's template, or the default heading + body, for ``dialect``."""
+        return render(self.message, self.locale, dialect, self.template)
+
+    def values(self, dialect: Dialect) -> dict[str, str]:
+        """Every placeholder's value (``title``, ``reason`` …) escaped for ``dialect``."""
+        return placeholders(self.message, self.locale, dialect)
+
+    def mask(self, payload: T) -> T:
+        """Payload with every known secret masked (JSON-like data only)."""
+        masked: Any = self.ctx.run.redactor.redact_obj(payload)
+        return masked  # type: ignore[no-any-return]
+
+
+def prepare(ctx: ProviderContext[NotifyOptions]) -> Notification | None:
+    """Build the notification, or return None when ``on`` filters this run out."""
+    report = ctx.run.report
+    if report is None:
+        ctx.fail("no run report to notify about (notify runs after the pipeline)")
+    opts = ctx.options
+    event = event_for(report.status, previous_status(ctx.run, report.pipeline))
+    if not wanted(event, opts.on):
+        ctx.log(f"{ctx.provider}: not sending: event {event!r} is not in on = {list(opts.on)}")
+        ctx.summary = f"{ctx.provider} skipped ({event})"
+        return None
+    try:
+        template = load_template(opts.template, opts.template_file, ctx.root)
+    except TemplateError as exc:
+        fail(ctx, str(exc))
+    message = build_message(report, event, project=ctx.root.name, redactor=ctx.run.redactor)
+    policy = RetryPolicy(retries=max(0, opts.retries), backoff=max(0.0, opts.backoff),
+                         timeout=opts.timeout)
+    client = Client(ctx.provider, policy, log=ctx.log, stop=ctx.tracker.cancelled)
+    return Notification(message, opts.locale, template, client, ctx)
+
+
+@contextlib.contextmanager
+def delivering(ctx: ProviderContext[Any], note: Notification) -> Iterator[None]:
+    """Turn delivery, secret and template problems into one-line stage failures."""
+    try:
+        yield
+    except DeliveryError as exc:
+        fail(ctx, f"not delivered: {exc}")
+    except LookupError as exc:  # Secret.reveal(): the env var or file is missing
+        fail(ctx, f"secret unavailable: {exc}")
+    except TemplateError as exc:
+        fail(ctx, str(exc))
+    ctx.summary = f"{ctx.provider} sent ({note.event})"
+
+
+def fail(ctx: ProviderContext[Any], message: str) -> NoReturn:
+    ctx.fail(f"{ctx.provider}: {message}")

@@ -1,0 +1,195 @@
+"""POST with retries: what every webhook notifier (and the Pushgateway pusher) shares.
+
+Transient trouble is retried with exponential backoff: connection errors, timeouts, HTTP
+429 and 5xx, and each service's own "slow down" answer (WeCom 45009, DingTalk 130101,
+Feishu 11232 …), which arrive as HTTP 200 with an error code in the body — so every
+caller passes a ``check`` that reads the body. ``Retry-After`` (or Feishu's
+``x-ogw-ratelimit-reset``) is honoured up to ``max_delay``. Error messages never contain
+the URL: webhook URLs are credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+USER_AGENT = "gopipe-notify"
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def header(self, name: str) -> str | None:
+        lower = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lower), None)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a response means: delivered, worth retrying, or a permanent failure."""
+
+    ok: bool
+    retry: bool = False
+    reason: str = ""
+    delay: float | None = None  # the server's requested wait, when it named one
+
+
+DELIVERED = Verdict(ok=True)
+
+
+def retry(reason: str, delay: float | None = None) -> Verdict:
+    return Verdict(ok=False, retry=True, reason=reason, delay=delay)
+
+
+def fail(reason: str) -> Verdict:
+    return Verdict(ok=False, retry=False, reason=reason)
+
+
+def by_status(resp: Response) -> Verdict:
+    """Plain HTTP semantics: 2xx delivered, 429/5xx retried (with Retry-After), else failed."""
+    if 200 <= resp.status < 300:
+        return DELIVERED
+    if resp.status == 429 or resp.status >= 500:
+        what = "rate limited" if resp.status == 429 else "server error"
+        return retry(f"HTTP {resp.status} {what}: {snippet(resp)}", server_delay(resp))
+    return fail(f"HTTP {resp.status}: {snippet(resp)}")
+
+
+def snippet(resp: Response, limit: int = 200) -> str:
+    text = " ".join(resp.text.split())
+    return (text[:limit] + "…") if len(text) > limit else (text or "(empty body)")
+
+
+def server_delay(resp: Response) -> float | None:
+    for name in ("Retry-After", "x-ogw-ratelimit-reset"):
+        value = resp.header(name)
+        if value:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None
+    return None
+
+
+class DeliveryError(Exception):
+    """Gave up: the message names the service's answer, never the URL."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    retries: int = 3
+    backoff: float = 1.0  # first delay in seconds; doubles each retry
+    max_delay: float = 30.0
+    timeout: float = 10.0
+
+
+@dataclass
+class Client:
+    """Sends requests for one provider: logs each attempt, waits between retries.
+
+    ``stop`` is the stage's cancel event: a stage timeout or Ctrl-C ends the waiting.
+    """
+
+    what: str
+    policy: RetryPolicy
+    log: Callable[[str], None] = print
+    stop: threading.Event = field(default_factory=threading.Event)
+    attempts_made: int = 0
+
+    def post_json(self, url: str, payload: object, *, headers: Mapping[str, str] | None = None,
+                  check: Callable[[Response], Verdict] = by_status) -> Response:
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        return self.send("POST", url, body, headers={"Content-Type": "application/json; charset=utf-8",
+                                                     **(headers or {})}, check=check)
+
+    def send(self, method: str, url: str, body: bytes | None = None, *,
+             headers: Mapping[str, str] | None = None,
+             check: Callable[[Response], Verdict] = by_status) -> Response:
+        """Send until ``check`` says delivered or failed, or the retries are used up."""
+        total = self.policy.retries + 1
+        where = describe(url)
+        last, attempt = "no attempt made", 0
+        for attempt in range(1, total + 1):
+            self.attempts_made += 1
+            verdict, resp = self._once(method, url, body, headers or {}, check)
+            if verdict.ok and resp is not None:
+                self.log(f"{self.what}: {method} {where} delivered (HTTP {resp.status}, "
+                         f"attempt {attempt}/{total})")
+                return resp
+            last = verdict.reason
+            if not verdict.retry or attempt == total:
+                break
+            wait = self.policy.backoff * (2 ** (attempt - 1))
+            if verdict.delay is not None:
+                wait = max(wait, verdict.delay)
+            wait = min(wait, self.policy.max_delay)
+            self.log(f"{self.what}: attempt {attempt}/{total} failed: {last}; "
+                     f"retrying in {wait:.1f}s")
+            if self.stop.wait(wait):
+                raise DeliveryError(f"stopped while retrying: {last}")
+        tries = f"after {attempt} attempt{'s' * (attempt != 1)}"
+        self.log(f"{self.what}: giving up {tries}: {last}")
+        raise DeliveryError(f"{last} ({tries})")
+
+    def _once(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str],
+              check: Callable[[Response], Verdict]) -> tuple[Verdict, Response | None]:
+        request = urllib.request.Request(url, data=body, method=method,
+                                         headers={"User-Agent": USER_AGENT, **headers})
+        try:
+            with urllib.request.urlopen(request, timeout=self.policy.timeout) as raw:
+                resp = Response(raw.status, raw.read(), dict(raw.headers.items()))
+        except urllib.error.HTTPError as err:
+            resp = Response(err.code, _read(err), dict(err.headers.items()) if err.headers else {})
+        except OSError as err:  # URLError, refused/reset connections, timeouts
+            reason = getattr(err, "reason", err)
+            return retry(f"connection failed: {type(reason).__name__}: {_strip(reason)}"), None
+        return check(resp), resp
+
+
+def _read(err: urllib.error.HTTPError) -> bytes:
+    try:
+        return err.read()
+    except OSError:
+        return b""
+
+
+def _strip(reason: object) -> str:
+    """Exception text without any URL it might quote."""
+    text = str(reason)
+    for token in text.split():
+        if "://" in token:
+            text = text.replace(token, describe(token.strip("'\"<>()")))
+    return text
+
+
+def describe(url: str) -> str:
+    """``scheme://host[:port]``: enough to say where, never the path or query (tokens)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
+def with_query(url: str, **params: str) -> str:
+    """Append query parameters to a URL that may already have some."""
+    sep = "&" if urllib.parse.urlsplit(url).query else ("" if url.endswith("?") else "?")
+    return url + sep + urllib.parse.urlencode(params)
