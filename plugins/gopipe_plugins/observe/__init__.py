@@ -1,0 +1,1 @@
+"""Observability: build metadata, and pipeline/DORA metrics pushed to a Pushgateway."""
