@@ -90,8 +90,8 @@ def check_dockerfile(config: Config, provider: str) -> None:
         key = f"tool.gopipe.package.{provider}.dockerfile"
         raise ConfigError(
             config.display_file, key,
-            f"Dockerfile not found: {path} (package provider '{provider}' builds from it)",
-            f"create {value} (e.g. FROM scratch + COPY <binary> /) or set {key} to its path")
+            f"Dockerfile not found: {path}, which package provider '{provider}' builds from",
+            f"create {value}, e.g. FROM scratch + COPY <binary> /<binary>, or set {key} to its path")
 
 
 def sanitize_reference(ref: str) -> str:
