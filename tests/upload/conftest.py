@@ -65,7 +65,7 @@ def set_tables(repo: Path, package: dict[str, Any] | None = None,
         tables["package"] = package
     if upload is not None:
         tables["upload"] = upload
-    pyproject.write_text(base.rstrip("\n") + "\n\n" + toml_dumps({"tool": {"gopipe": tables}}))
+    pyproject.write_text(base.rstrip("\n") + "\n" + toml_dumps(tables, "tool.gopipe."))
     if commit:
         git(repo, "commit", "-q", "-am", "cd config")
         git(repo, "tag", "-f", "v1.2.3")
