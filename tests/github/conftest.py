@@ -1,0 +1,59 @@
+"""Fixtures for the GitHub workflow, shard/merge and plugin scaffold tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gopipe.gotools import TOOLS, GoToolchain
+from gopipe.testing import make_git_repo
+
+MULTI = Path(__file__).resolve().parents[1] / "fixtures" / "gomod" / "multi"
+
+
+@pytest.fixture(scope="session")
+def actionlint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """actionlint built from its Go module into gopipe's tool cache (pinned in TOOLS)."""
+    if shutil.which("go") is None:
+        pytest.fail("Go is required to build actionlint")
+    return GoToolchain(tmp_path_factory.mktemp("al"), dict(os.environ)).tool(TOOLS["actionlint"])
+
+
+@pytest.fixture(scope="session")
+def check_jsonschema() -> list[str]:
+    """The check-jsonschema command (scripts/deps/pip-github.txt installs it)."""
+    exe = shutil.which("check-jsonschema")
+    if exe is None:
+        pytest.fail("check-jsonschema is not installed: pip install -r scripts/deps/pip-github.txt")
+    return [exe]
+
+
+def validate_workflows(files: list[Path], actionlint: Path, check_jsonschema: list[str]) -> None:
+    """Both validators with zero findings, or the test fails showing their output."""
+    assert files, "no workflow files to validate"
+    lint = subprocess.run([str(actionlint), "-no-color", "-oneline", *map(str, files)],
+                          capture_output=True, text=True, check=False)
+    assert lint.returncode == 0, f"actionlint findings:\n{lint.stdout}{lint.stderr}"
+    schema = subprocess.run([*check_jsonschema, "--builtin-schema", "vendor.github-workflows",
+                             *map(str, files)], capture_output=True, text=True, check=False)
+    assert schema.returncode == 0, f"schema findings:\n{schema.stdout}{schema.stderr}"
+
+
+@pytest.fixture
+def multi_repo(tmp_path: Path) -> Path:
+    """tests/fixtures/gomod/multi in a fresh git repository."""
+    repo = tmp_path / "multi"
+    shutil.copytree(MULTI, repo, ignore=shutil.ignore_patterns("dist", "__pycache__"))
+    return make_git_repo(repo)
+
+
+def gopipe(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+           ) -> subprocess.CompletedProcess[str]:
+    """gopipe as a separate process, as CI runs it."""
+    return subprocess.run([sys.executable, "-m", "gopipe.cli", *args], cwd=cwd, text=True,
+                          capture_output=True, env={**os.environ, **(env or {})}, check=False)
