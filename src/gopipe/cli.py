@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--shard", metavar="I/N", help="run the I-th of N test shards (1-based)")
     run.add_argument("--env", dest="environment", metavar="NAME", help="deploy environment")
     run.add_argument("--dry-run", action="store_true", help="show what deploy would change")
+    run.add_argument("--no-cache", dest="use_cache", action="store_false",
+                     help="run every stage even if its inputs are unchanged")
 
     plugins = sub.add_parser("plugins", help="list every stage's providers")
     common(plugins)
@@ -128,7 +130,7 @@ def _run(ns: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if target.count("/") not in (1, 2):
             parser.error(f"--target {target}: expected GOOS/GOARCH, e.g. --target linux/arm64")
     args = RunArgs(pipeline="+".join(ns.targets), targets=tuple(ns.build_targets), shard=shard,
-                   environment=ns.environment, dry_run=ns.dry_run)
+                   environment=ns.environment, dry_run=ns.dry_run, use_cache=ns.use_cache)
     return run_pipeline(ns.targets, root=ns.root, config_file=ns.config, args=args,
                         plain=ns.plain, notify=ns.notify)
 

@@ -52,7 +52,8 @@ class Console:
         self.line(f"▶ {stage}")
 
     def stage_finished(self, result: StageResult, log: Sequence[str]) -> None:
-        head = f"{_ICONS.get(result.status, '?')} {result.name} {result.status} " \
+        status = result.status + (" (cached)" if result.cached else "")
+        head = f"{_ICONS.get(result.status, '?')} {result.name} {status} " \
                f"({result.duration_s:.1f}s)" + (f" — {result.summary}" if result.summary else "")
         with self._lock:
             if self.github and log:
@@ -95,7 +96,8 @@ class Console:
         with self._lock:
             self._write("")
             for stage in report.stages:
-                self._write(f"{_ICONS.get(stage.status, '?')} {stage.name:<9} {stage.status:<9} "
+                status = stage.status + (" (cached)" if stage.cached else "")
+                self._write(f"{_ICONS.get(stage.status, '?')} {stage.name:<9} {status:<18} "
                             f"{stage.duration_s:7.1f}s  {stage.summary}")
             self._write(f"gopipe {report.pipeline}: {report.status} in {report.duration_s:.1f}s")
         self.write_step_summary(report)
@@ -137,7 +139,8 @@ class LiveConsole(Console):
 
     def stage_finished(self, result: StageResult, log: Sequence[str]) -> None:
         row = self._rows.setdefault(result.name, {})
-        row.update(status=result.status, duration=result.duration_s,
+        row.update(status=result.status + (" (cached)" if result.cached else ""),
+                   duration=result.duration_s,
                    detail=result.summary or (result.error or "").split("\n", 1)[0])
 
     def progress(self, stage: str, text: str) -> None:

@@ -35,6 +35,7 @@ class RunArgs:
     shard: tuple[int, int] | None = None
     environment: str | None = None
     dry_run: bool = False
+    use_cache: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -35,6 +35,8 @@ class StageResult:
     providers: list[ProviderResult] = field(default_factory=list)
     error: str | None = None
     summary: str = ""  # one line for the console and notifications, e.g. "coverage 87.5%"
+    inputs: str | None = None  # fingerprint of everything the stage read (see gopipe.cache)
+    cached: bool = False
 
     def failed_provider(self) -> ProviderResult | None:
         return next((p for p in self.providers if p.status == "failed"), None)
@@ -70,7 +72,7 @@ class Report:
             "stages": [
                 {
                     "name": s.name, "status": s.status, "duration_s": round(s.duration_s, 3),
-                    "error": s.error, "summary": s.summary,
+                    "error": s.error, "summary": s.summary, "inputs": s.inputs, "cached": s.cached,
                     "providers": [
                         {k: v for k, v in vars(p).items() if v not in (None, "")}
                         | {"duration_s": round(p.duration_s, 3)}

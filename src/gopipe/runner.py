@@ -16,6 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TextIO
 
+from gopipe.cache import CACHEABLE, CachedStage, SourceTree, StageCache, fingerprint
 from gopipe.context import ProviderContext, RunContext
 from gopipe.errors import GopipeError, StageFailed
 from gopipe.plan import Plan
@@ -36,6 +37,9 @@ class Runner:
         self.plan = plan
         self.selected = selected
         self.preflight_error = preflight_error
+        self.sources = SourceTree(run.root, [run.config.dist])
+        self.cache = StageCache(run.out / "cache", run.root)
+        self.fingerprints: dict[Stage, str] = {}
         self.started_at = time.time()
         self._t0 = time.monotonic()
 
@@ -112,7 +116,50 @@ class Runner:
         return result
 
     # -- one stage -----------------------------------------------------------------------
+    def _fingerprint(self, stage: Stage) -> str:
+        run = self.run
+        return fingerprint(stage, self.sources, self.selected.get(stage, []), run.env, run.go.version(),
+                           run.config.settings, run.args,
+                           [self.fingerprints[d] for d in self.plan.needs.get(stage, ())])
+
     def _run_stage(self, stage: Stage) -> StageResult:
+        if stage in CACHEABLE:
+            self.fingerprints[stage] = key = self._fingerprint(stage)
+            hit = self.cache.lookup(stage, key) if self.run.args.use_cache else None
+            if hit is not None:
+                return self._restore(stage, hit)
+            result = self._execute_stage(stage)
+            result.inputs = key
+            if result.status == "success":
+                # provider-made artifacts only: observers (e.g. SARIF) rerun on a hit
+                mine = [a for a in self.run.artifacts if a.stage == stage.value and a.provider]
+                self.cache.store(stage, CachedStage(key, result.summary, mine,
+                                                    self.run.artifacts.findings(stage.value)),
+                                 self.run.redactor)
+            return result
+        return self._execute_stage(stage)
+
+    def _restore(self, stage: Stage, hit: CachedStage) -> StageResult:
+        """A cache hit: the stage's artifacts and findings come back, nothing runs."""
+        run = self.run
+        run.console.stage_started(stage.value)
+        run.events.emit("stage_started", stage=stage.value, cached=True)
+        self._observe("gopipe_stage_started", stage=stage.value)
+        for artifact in hit.artifacts:
+            run.artifacts.add(artifact)
+        for finding in hit.findings:
+            run.artifacts.add_finding(stage.value, finding)
+        result = StageResult(name=stage.value, status="success", summary=hit.summary,
+                             inputs=hit.fingerprint, cached=True,
+                             providers=[ProviderResult(s.name, "success", 0.0)
+                                        for s in self.selected.get(stage, [])])
+        run.events.emit("stage_finished", stage=stage.value, status="success", cached=True,
+                        duration_s=0.0)
+        self._observe("gopipe_stage_finished", result=result)
+        run.console.stage_finished(result, [f"inputs unchanged ({hit.fingerprint[:12]}): cached result"])
+        return result
+
+    def _execute_stage(self, stage: Stage) -> StageResult:
         run = self.run
         timeout = run.config.stage(stage).timeout_s
         tracker = ProcessTracker(parent=run.tracker)

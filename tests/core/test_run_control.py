@@ -32,16 +32,28 @@ def _wait_for(predicate: Callable[[], bool], timeout: float = 60) -> None:
         time.sleep(0.2)
 
 
-def _test_binaries() -> list[str]:
-    out = subprocess.run(["pgrep", "-f", "greet.test"], capture_output=True, text=True, check=False)
-    return out.stdout.split()
+def _test_binaries(parent: int) -> list[str]:
+    """greet.test processes started (through go test) by ``parent``; other runs are ignored."""
+    table = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,args="], capture_output=True, text=True,
+                           check=True).stdout
+    procs = [line.split(None, 2) for line in table.splitlines() if line.strip()]
+    children: dict[str, list[str]] = {}
+    for pid, ppid, *_ in procs:
+        children.setdefault(ppid, []).append(pid)
+    tree, frontier = set(), [str(parent)]
+    while frontier:
+        pid = frontier.pop()
+        tree.add(pid)
+        frontier.extend(children.get(pid, []))
+    return [p[0] for p in procs if p[0] in tree and len(p) > 2 and "greet.test" in p[2]]
 
 
 def test_sigterm_cancels_children_and_writes_report(hello_repo: Path) -> None:
     (hello_repo / "internal/greet/slow_test.go").write_text(SLOW_TEST)
     proc = _gopipe(hello_repo, "test")
     try:
-        _wait_for(lambda: bool(_test_binaries()))
+        _wait_for(lambda: bool(_test_binaries(proc.pid)))
+        children = _test_binaries(proc.pid)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
@@ -52,7 +64,7 @@ def test_sigterm_cancels_children_and_writes_report(hello_repo: Path) -> None:
     report = json.loads((hello_repo / "dist/gopipe/report.json").read_text())
     assert report["status"] == "cancelled"
     assert report["stages"][0]["status"] == "cancelled"
-    _wait_for(lambda: not _test_binaries(), timeout=10)
+    _wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in children), timeout=10)
 
 
 def test_stage_timeout_kills_the_stage(hello_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
@@ -65,7 +77,7 @@ def test_stage_timeout_kills_the_stage(hello_repo: Path, gopipe_run: Callable[..
     assert result.exit_code == 1
     assert result.stage("test")["error"] == "test timed out after 8s (raise [tool.gopipe.test] timeout)"
     assert result.stage("build")["status"] == "success"
-    _wait_for(lambda: not _test_binaries(), timeout=10)
+    assert not _test_binaries(os.getpid())
 
 
 def test_github_actions_output(hello_repo: Path, tmp_path: Path) -> None:
