@@ -45,8 +45,12 @@ class Redactor:
         self._lock = threading.Lock()
         self._on_new_secret = on_new_secret
 
-    def add(self, value: str) -> None:
-        """Register a secret value (and its common encodings) to be masked from now on."""
+    def add(self, value: str, *, announce: bool = True) -> None:
+        """Register a secret value to be masked from now on.
+
+        ``announce`` tells the callback (``::add-mask::`` in GitHub Actions) about values
+        derived at run time; values that came from the environment are masked there already.
+        """
         if len(value) < _MIN_SECRET_LEN:
             return
         variants = {value, value.strip()}
@@ -58,7 +62,7 @@ class Redactor:
             self._values |= new
             ordered = sorted(self._values, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
-        if self._on_new_secret is not None:
+        if self._on_new_secret is not None and announce:
             for v in new:
                 self._on_new_secret(v)
 
@@ -66,7 +70,7 @@ class Redactor:
         """Mask values of environment variables whose names say they are secret."""
         for name, value in environ.items():
             if _SECRET_ENV_NAME.search(name) and value:
-                self.add(value)
+                self.add(value, announce=False)
 
     def __call__(self, text: str) -> str:
         if not text:
