@@ -26,6 +26,7 @@ from .images import (
     build_flags,
     check_dockerfile,
     check_push_tags,
+    discard_context,
     dockerfile_path,
     plan_builds,
     repository,
@@ -106,6 +107,7 @@ def run(ctx: ProviderContext[BuildahOptions]) -> None:
     for build in builds:
         ctx.progress(f"buildah bud {build.platform}")
         image_id = _build(ctx, build)
+        discard_context(build)
         extra: dict[str, Any] = {}
         if ctx.options.push:
             digests = {tag: _push(ctx, image_id, tag, build.context.name) for tag in build.tags}

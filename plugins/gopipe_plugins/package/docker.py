@@ -25,6 +25,7 @@ from .images import (
     build_flags,
     check_dockerfile,
     check_push_tags,
+    discard_context,
     dockerfile_path,
     plan_builds,
     repository,
@@ -99,6 +100,7 @@ def run(ctx: ProviderContext[DockerOptions]) -> None:
     for build in builds:
         ctx.progress(f"docker build {build.platform}")
         image_id = _build(ctx, build, builder)
+        discard_context(build)
         extra: dict[str, Any] = {}
         if ctx.options.push:
             digests = {tag: _push(ctx, tag) for tag in build.tags}

@@ -254,6 +254,11 @@ def build_flags(build: PlatformBuild, *, target_args: bool = True) -> list[str]:
     return flags
 
 
+def discard_context(build: PlatformBuild) -> None:
+    """Drop a context once its image is built (binary copies); failed ones stay for debugging."""
+    shutil.rmtree(build.context, ignore_errors=True)
+
+
 def tail(text: str, lines: int = 1) -> str:
     """The last non-empty line(s) of a tool's output, for one-line error messages."""
     kept = [ln.strip() for ln in text.splitlines() if ln.strip()]
