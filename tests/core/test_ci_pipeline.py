@@ -45,6 +45,8 @@ def test_hello_ci_passes_with_valid_outputs(hello_repo: Path, gopipe_run: Callab
     assert "<html" in (out / "coverage.html").read_text()[:500].lower()
     summary = next(a for a in report["artifacts"] if a["kind"] == "coverage-summary")
     assert summary["extra"]["packages"]["example.com/hello/internal/greet"] == 100.0
+    assert summary["extra"]["files"]["internal/greet/greet.go"] == 100.0
+    assert "| `cmd/hello/main.go` |" in (out / "coverage.md").read_text()
 
     binaries = [a for a in report["artifacts"] if a["kind"] == "binary"]
     assert {(b["os"], b["arch"]) for b in binaries} == {

@@ -41,11 +41,15 @@ def run_summary(ctx: ProviderContext[NoOptions]) -> None:
              "| package | statements | covered |", "|---|---:|---:|"]
     for name, t in summary.packages.items():
         lines.append(f"| `{name}` | {t.statements} | {t.percent:.1f}% |")
+    files = {repo_path(ctx, name): t for name, t in summary.files.items()}
+    lines += ["", "| file | statements | covered |", "|---|---:|---:|"]
+    lines += [f"| `{name}` | {t.statements} | {t.percent:.1f}% |" for name, t in files.items()]
     out = ctx.out / "coverage.md"
     out.write_text("\n".join(lines) + "\n")
     ctx.add_artifact("coverage-summary", "coverage.md", out, percent=round(summary.total.percent, 2),
                      statements=summary.total.statements, covered=summary.total.covered,
-                     packages={k: round(v.percent, 2) for k, v in summary.packages.items()})
+                     packages={k: round(v.percent, 2) for k, v in summary.packages.items()},
+                     files={k: round(v.percent, 2) for k, v in files.items()})
     for name, t in summary.packages.items():
         ctx.log(f"{t.percent:6.1f}%  {name}")
     ctx.summary = f"coverage {summary.total.percent:.1f}%"
