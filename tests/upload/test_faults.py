@@ -63,7 +63,7 @@ def test_push_over_retry_budget_fails_without_image_ref(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     configure(cd_repo, faulty_registry, monkeypatch, {**FAST_RETRY, "max_attempts": 3})
-    faulty_registry.proxy.fail(503, method="POST", path="/blobs/uploads/", times=None)
+    faulty_registry.proxy.fail(503, method="POST", path="/blobs/uploads/", times=1000)
     result = gopipe_run(cd_repo, "cd")
     capsys.readouterr()
     assert result.exit_code == 1
