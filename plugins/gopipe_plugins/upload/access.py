@@ -166,6 +166,14 @@ def connect(ctx: ProviderContext[Any], opts: ConnectionOptions, host: str,
         ca_file=ca_path, retry=opts.retry.policy(), timeout=opts.timeout, redact=ctx.run.redactor)
 
 
+def register_tokens(ctx: ProviderContext[Any], client: RegistryClient) -> None:
+    """Mask bearer tokens the client got from a registry's token service (derived secrets)."""
+    for token in list(getattr(client.auth, "_tokens", {}).values()):
+        value = getattr(token, "value", "")
+        if isinstance(value, str) and value:
+            ctx.run.redactor.add(value)
+
+
 class _ThreadHandler(logging.Handler):
     """Sends the OCI library's log records of one thread (one provider) to its stage log."""
 

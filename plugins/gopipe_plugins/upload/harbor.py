@@ -33,7 +33,7 @@ from gopipe.types import Uploader
 from gopipe_plugins.oci import Credentials, RetryPolicy
 from gopipe_plugins.oci.transport import Response, TransientError, Transport, make_ssl_context, sleep_backoff
 
-from .access import connect, credentials, library_logs, option_key, resolve
+from .access import Value, connect, credentials, library_logs, option_key, resolve
 from .images import (
     Pushed,
     RegistryOptions,
@@ -60,7 +60,7 @@ class HarborOptions(RegistryOptions):
 
     CONFIG_KEY: ClassVar[str] = "tool.gopipe.upload.harbor"
 
-    api_url: str = doc("Harbor base URL for the REST API (default: https://<registry>)", "")
+    api_url: Value = doc("Harbor base URL for the REST API (default: https://<registry>)", "")
     create_project: bool = doc("create the Harbor project when it does not exist", True)
     public: bool = doc("make a created project public", False)
     robot_account: bool = doc("push with a temporary project robot account (deleted afterwards)",
@@ -241,7 +241,7 @@ def run(ctx: ProviderContext[HarborOptions]) -> None:
         ctx.summary = "no OCI images to push"
         return
     host = resolve(ctx, opts.registry, "registry", required=True)
-    base = (opts.api_url or f"https://{host}").rstrip("/")
+    base = (resolve(ctx, opts.api_url, "api_url") or f"https://{host}").rstrip("/")
     user_creds = credentials(ctx, opts)
     ca = resolve(ctx, opts.ca_file, "ca_file")
     transport = Transport(make_ssl_context((ctx.root / ca) if ca else None, opts.insecure), opts.timeout)

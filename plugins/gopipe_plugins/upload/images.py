@@ -24,7 +24,7 @@ from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
 from gopipe_plugins.oci import Layout, PushResult, RegistryClient, RegistryError, push_layout
 
-from .access import RegistryAccess
+from .access import RegistryAccess, register_tokens
 
 _TAG_BAD = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -137,6 +137,8 @@ def push_image(ctx: ProviderContext[Any], client: RegistryClient, image: Artifac
     except RegistryError as exc:
         mapped = translate(exc, repository) if translate else None
         raise (mapped or StageFailed(f"push of {image.name} to {where} failed: {exc}")) from None
+    finally:
+        register_tokens(ctx, client)
     if result.digest != expected:
         raise StageFailed(f"{where}: pushed {result.digest}, but the package stage built {expected}")
     ctx.log(f"{where}@{result.digest}: {result.uploaded} blobs uploaded "

@@ -34,7 +34,7 @@ from gopipe_plugins.oci import (
     push_artifact,
 )
 
-from .access import RegistryAccess, connect, credentials, library_logs, resolve
+from .access import RegistryAccess, connect, credentials, library_logs, register_tokens, resolve
 from .images import render_repository, sanitize_tag
 
 ARTIFACT_TYPES = {
@@ -134,6 +134,8 @@ def push_group(ctx: ProviderContext[OciArtifactOptions], client: RegistryClient,
                                annotations=annotations, subject=group.subject, client=client)
     except (RegistryError, ValueError, OSError) as exc:
         raise StageFailed(f"push of {group.kind} artifact to {target}: {exc}") from None
+    finally:
+        register_tokens(ctx, client)
     ctx.add_artifact(
         "oci-artifact", f"{group.name}-{group.kind}", reference=f"{target}@{result.digest}",
         registry=client.registry, repository=target, digest=result.digest, tags=[tag],
