@@ -116,6 +116,8 @@ class ProviderRegistry:
             options = parse_options(
                 entry.provider.options, stage_config.tables.get(name, {}),
                 file=shown, key=f"{key}.{name}", base=config.root, redactor=redactor)
+            if entry.provider.check is not None:
+                entry.provider.check(config, options)
             selected.append(SelectedProvider(entry, options))
         for table in stage_config.tables:
             if table not in available:

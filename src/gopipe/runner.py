@@ -18,7 +18,7 @@ from typing import TextIO
 
 from gopipe.cache import CACHEABLE, CachedStage, SourceTree, StageCache, fingerprint
 from gopipe.context import ProviderContext, RunContext
-from gopipe.errors import GopipeError, StageFailed
+from gopipe.errors import ConfigError, GopipeError, StageFailed
 from gopipe.plan import Plan
 from gopipe.proc import ProcessTracker
 from gopipe.registry import SelectedProvider
@@ -40,6 +40,7 @@ class Runner:
         self.sources = SourceTree(run.root, [run.config.dist])
         self.cache = StageCache(run.out / "cache", run.root)
         self.fingerprints: dict[Stage, str] = {}
+        self.config_errors: list[ConfigError] = []
         self.started_at = time.time()
         self._t0 = time.monotonic()
 
@@ -49,6 +50,8 @@ class Runner:
         run.console.start(plan.name, [s.value for s in plan.stages]
                           + (["notify"] if self._notifies() else []))
         run.events.emit("run_started", pipeline=plan.name, stages=[s.value for s in plan.stages])
+        if self.preflight_error is not None:
+            run.events.emit("error", where="config", message=str(self.preflight_error))
         results: dict[Stage, StageResult] = {}
         pending = list(plan.stages)
         running: dict[Future[StageResult], Stage] = {}
@@ -98,9 +101,10 @@ class Runner:
             status = "failed"
         exit_code = {"success": 0, "failed": 1, "cancelled": 130}[status]
         error = None
-        if self.preflight_error is not None:
-            status, exit_code = "failed", self.preflight_error.exit_code
-            error = self.run.redactor(str(self.preflight_error))
+        bad_input = self.preflight_error or next(iter(self.config_errors), None)
+        if bad_input is not None:
+            status, exit_code = "failed", bad_input.exit_code
+            error = self.run.redactor(str(bad_input))
         return Report(
             pipeline=self.plan.name, status=status, started_at=self.started_at,
             duration_s=time.monotonic() - self._t0, git=self.run.git, stages=stages,
@@ -232,6 +236,10 @@ class Runner:
             if ctx.summary:
                 summaries.append(ctx.summary)
             result = ProviderResult(name, "success", time.monotonic() - t0)
+        except ConfigError as exc:  # bad input found while running: one line, exit 2
+            self.config_errors.append(exc)
+            result = ProviderResult(name, "failed", time.monotonic() - t0, error=str(exc))
+            run.console.error(run.redactor(str(exc)))
         except StageFailed as exc:
             if ctx.summary:
                 summaries.append(ctx.summary)
@@ -244,13 +252,16 @@ class Runner:
                 name, "failed", time.monotonic() - t0,
                 error=f"internal error in provider '{name}': {type(exc).__name__}: {exc} "
                       f"(traceback in {log.path.relative_to(run.root)})",
-                details="\n".join(lines[-_DETAIL_LINES:]))
+                details=run.redactor("\n".join(lines[-_DETAIL_LINES:])))
         if tracker.cancelled.is_set() and result.status == "failed":
             result.status = "cancelled"
         result.error = run.redactor(result.error) if result.error else None
         run.events.emit("provider_finished", stage=stage.value, provider=name,
                         status=result.status, duration_s=round(result.duration_s, 3),
                         error=result.error)
+        if result.status == "failed":  # one greppable record per failure, with its location
+            run.events.emit("error", where="provider", stage=stage.value, provider=name,
+                            message=result.error, file=result.file, line=result.line)
         return result
 
     def _observe(self, hook: str, **kwargs: object) -> None:
@@ -259,6 +270,8 @@ class Runner:
             getattr(self.run.pm.hook, hook)(run=self.run, **kwargs)
         except Exception as exc:
             self.run.console.error(f"plugin hook {hook} failed: {type(exc).__name__}: {exc}")
+            self.run.events.emit("error", where="hook", hook=hook,
+                                 message=f"{type(exc).__name__}: {exc}")
 
 
 class _StageLog:

@@ -94,13 +94,16 @@ def run_pipeline(
             go.require(config.display_file)
     except ConfigError as exc:
         error = error or exc
+    if error is None:
+        try:
+            pm.hook.gopipe_configure(config=config)
+        except ConfigError as exc:
+            error = exc
     if error is not None:
         console.error(str(error))
         plan = Plan(name=plan.name if plan.stages else "+".join(targets), stages=(), needs={},
                     notify=notify)
         selected = {Stage.NOTIFY: selected.get(Stage.NOTIFY, [])}
-    else:
-        pm.hook.gopipe_configure(config=config)
     report = _execute(Runner(run, plan, selected, preflight_error=error), run)
     return report.exit_code
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from gopipe.stages import Stage
 
 if TYPE_CHECKING:
+    from gopipe.config import Config
     from gopipe.context import ProviderContext
 
 
@@ -33,12 +34,17 @@ class Provider:
     :param options: dataclass that the provider's config table is validated into;
         available to ``run`` as ``ctx.options``.
     :param description: one line for ``gopipe plugins``.
+    :param check: optional preflight, called with the config and the validated options
+        when the provider is selected, before any stage runs; raises
+        :class:`~gopipe.errors.ConfigError` for bad input (e.g. a missing Dockerfile),
+        so the run stops with exit code 2 before doing any work.
     """
 
     name: str
     run: Callable[[ProviderContext[Any]], None]
     options: type[Any] = NoOptions
     description: str = ""
+    check: Callable[[Config, Any], None] | None = None
 
     stage: ClassVar[Stage]
 

@@ -123,12 +123,11 @@ def run(ctx: ProviderContext[BuildahOptions]) -> None:
                    f"{', '.join(b.tags[0] for b in builds)}")
 
 
-@hookimpl
-def gopipe_configure(config: Config) -> None:
+def _check(config: Config, options: BuildahOptions) -> None:
     check_dockerfile(config, "buildah")
 
 
 @hookimpl
 def gopipe_packagers() -> list[Packager]:
-    return [Packager(name="buildah", run=run, options=BuildahOptions,
+    return [Packager(name="buildah", run=run, options=BuildahOptions, check=_check,
                      description="buildah bud --isolation chroot of the repository's Dockerfile")]

@@ -117,12 +117,11 @@ def run(ctx: ProviderContext[DockerOptions]) -> None:
                    f"({builder}): {', '.join(b.tags[0] for b in builds)}")
 
 
-@hookimpl
-def gopipe_configure(config: Config) -> None:
+def _check(config: Config, options: DockerOptions) -> None:
     check_dockerfile(config, "docker")
 
 
 @hookimpl
 def gopipe_packagers() -> list[Packager]:
-    return [Packager(name="docker", run=run, options=DockerOptions,
+    return [Packager(name="docker", run=run, options=DockerOptions, check=_check,
                      description="docker build (buildx if present) of the repository's Dockerfile")]
