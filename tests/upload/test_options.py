@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from tests.upload.conftest import (
     registry_env,
     registry_table,
     set_tables,
+    unique_repo,
 )
 
 from gopipe_plugins.oci import Credentials, Layout, RegistryClient, RegistryError, build_image, push_layout
@@ -145,3 +148,24 @@ def test_demo_env_matches_the_example_config() -> None:
     text = (Path(__file__).parents[2] / "examples" / "hello" / "pyproject.toml").read_text()
     for name in (demo.REGISTRY, demo.USERNAME, demo.PASSWORD, demo.CA_FILE):
         assert f'{{ env = "{name}" }}' in text
+
+
+@pytest.mark.slow
+def test_registry_credentials_from_docker_config(
+    cd_repo: Path, users_registry: UsersRegistry, gopipe_run: RunFn, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    reg = users_registry.registry
+    assert reg.username and reg.password and reg.ca_cert
+    docker_config = tmp_path / "docker"
+    docker_config.mkdir()
+    auth = base64.b64encode(f"{reg.username}:{reg.password}".encode()).decode()
+    (docker_config / "config.json").write_text(json.dumps({"auths": {reg.host: {"auth": auth}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker_config))
+    set_tables(cd_repo, {"providers": ["oci-image"]}, {"providers": ["registry"], "registry": {
+        "registry": reg.host, "ca_file": str(reg.ca_cert), "repository": unique_repo("dockercfg")}})
+    result = gopipe_run(cd_repo, "upload")
+    out = capsys.readouterr().out
+    assert result.exit_code == 0, out
+    [ref] = artifacts(result, "image-ref")
+    assert ref["extra"]["uploaded"] == 5

@@ -30,7 +30,7 @@ from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
 from gopipe.types import Uploader
-from gopipe_plugins.oci import Credentials, RetryPolicy
+from gopipe_plugins.oci import Credentials, RetryPolicy, load_docker_credentials
 from gopipe_plugins.oci.transport import Response, TransientError, Transport, make_ssl_context, sleep_backoff
 
 from .access import Value, connect, credentials, library_logs, option_key, resolve
@@ -245,7 +245,9 @@ def run(ctx: ProviderContext[HarborOptions]) -> None:
     user_creds = credentials(ctx, opts)
     ca = resolve(ctx, opts.ca_file, "ca_file")
     transport = Transport(make_ssl_context((ctx.root / ca) if ca else None, opts.insecure), opts.timeout)
-    api = HarborApi(base, user_creds, transport, opts.retry.policy(), ctx.run.redactor)
+    # the API takes the same login as the push (explicit, or the Docker config entry)
+    api_creds = user_creds or load_docker_credentials(host)
+    api = HarborApi(base, api_creds, transport, opts.retry.policy(), ctx.run.redactor)
     plan = [(img, render_repository(ctx, opts.repository, img.name)) for img in images]
     projects = sorted({split_project(repo)[0] for _, repo in plan})
     robots: list[int] = []
