@@ -17,8 +17,7 @@ import ipaddress
 import logging
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from gopipe.config import doc
@@ -201,20 +200,3 @@ def library_logs(ctx: ProviderContext[Any]) -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
-
-
-@dataclass
-class Counter:
-    """Blob counts summed over a provider run (for the summary line)."""
-
-    uploaded: int = 0
-    skipped: int = 0
-    retries: int = 0
-    names: list[str] = field(default_factory=list)
-
-
-def relative(ctx: ProviderContext[Any], path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(ctx.root))
-    except ValueError:
-        return str(path)

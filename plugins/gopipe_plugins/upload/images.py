@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gopipe.artifacts import Artifact
@@ -148,7 +149,7 @@ def push_image(ctx: ProviderContext[Any], client: RegistryClient, image: Artifac
     return Pushed(image, client.registry, repository, result.digest, tuple(tags), result)
 
 
-def _ref_name(layout: Any, digest: str) -> str | None:
+def _ref_name(layout: Path, digest: str) -> str | None:
     """Pick the layout entry for *digest* when the layout names several images."""
     entries = Layout(layout).manifests()
     if len({d.digest for d in entries}) <= 1:
