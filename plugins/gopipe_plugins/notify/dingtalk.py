@@ -46,9 +46,10 @@ def run(ctx: ProviderContext[DingtalkOptions]) -> None:
     opts = ctx.options
     with delivering(ctx, note):
         url = opts.webhook.reveal()
+        key = opts.secret.reveal() if opts.secret is not None else None  # before masking
         body = note.mask(payload(note, opts))
-        if opts.secret is not None:
-            url = signed_url(url, opts.secret.reveal(), int(time.time() * 1000))
+        if key is not None:
+            url = signed_url(url, key, int(time.time() * 1000))
         note.client.post_json(url, body, check=check)
 
 

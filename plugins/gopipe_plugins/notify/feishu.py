@@ -47,10 +47,11 @@ def run(ctx: ProviderContext[FeishuOptions]) -> None:
     opts = ctx.options
     with delivering(ctx, note):
         url = opts.webhook.reveal()
+        key = opts.secret.reveal() if opts.secret is not None else None  # before masking
         body = note.mask(payload(note, opts))
-        if opts.secret is not None:
+        if key is not None:
             ts = int(time.time())
-            body = {"timestamp": str(ts), "sign": sign(opts.secret.reveal(), ts), **body}
+            body = {"timestamp": str(ts), "sign": sign(key, ts), **body}
         note.client.post_json(url, body, check=check)
 
 

@@ -153,6 +153,9 @@ class Client:
 
     def _once(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str],
               check: Callable[[Response], Verdict]) -> tuple[Verdict, Response | None]:
+        scheme = urllib.parse.urlsplit(url).scheme
+        if scheme not in ("http", "https"):  # urllib's own error would quote the URL
+            return fail("the URL is not an http(s) URL"), None
         request = urllib.request.Request(url, data=body, method=method,
                                          headers={"User-Agent": USER_AGENT, **headers})
         try:
