@@ -8,9 +8,12 @@ report, notifications and exception text.
 
 from __future__ import annotations
 
+import html
+import json
 import os
 import re
 import threading
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +58,8 @@ class Redactor:
             return
         variants = {value, value.strip()}
         variants |= {line for line in value.splitlines() if len(line.strip()) >= 8}
+        variants |= {v for v in _encodings(value) if len(v) >= _MIN_SECRET_LEN}
+        variants |= _url_tokens(value)
         with self._lock:
             new = {v for v in variants if v and v not in self._values}
             if not new:
@@ -94,18 +99,61 @@ class Redactor:
         return obj
 
 
+def _encodings(value: str) -> set[str]:
+    """How a value looks inside JSON strings, XML/HTML text and URLs."""
+    return {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1],
+            html.escape(value), html.escape(value, quote=False),
+            html.escape(value, quote=False).replace('"', "&quot;"),  # ElementTree attributes
+            urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
+
+
+_TOKEN_PARAMS = frozenset({"key", "token", "access_token", "sig", "signature", "secret", "password",
+                           "apikey", "api_key", "auth", "code"})
+_TOKEN_SEGMENT = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_.~-]{16,}$")
+
+
+def _url_tokens(value: str) -> set[str]:
+    """The credential parts of a secret URL (query tokens, userinfo password, long random
+    path segments such as Slack/Feishu hook ids), so they are masked on their own too."""
+    if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://\S+$", value.strip()):
+        return set()
+    parts = urllib.parse.urlsplit(value.strip())
+    found = {parts.password} if parts.password else set()
+    found |= {v for k, v in urllib.parse.parse_qsl(parts.query) if k.lower() in _TOKEN_PARAMS}
+    found |= {seg for seg in parts.path.split("/") if _TOKEN_SEGMENT.match(seg)}
+    return {t for t in found if len(t) >= 8}
+
+
 @dataclass(frozen=True)
 class Secret:
     """A reference to a secret: ``{ env = "NAME" }`` or ``{ file = "path" }``.
 
-    The value is read only when ``reveal()`` is called, and registered with the redactor
-    at that moment. ``str()`` and ``repr()`` never show it.
+    A value that is already there when the reference is parsed is registered with the
+    redactor at once; a missing one is an error only when ``reveal()`` is called.
+    ``str()`` and ``repr()`` never show it.
     """
 
     env: str | None = None
     file: str | None = None
     redactor: Redactor | None = field(default=None, compare=False, repr=False)
     base: Path = field(default=Path("."), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Mask early, fail late: a value printed before its first reveal() (a test that
+        # dumps its environment, a tool echoing a URL) must already be masked, but a
+        # missing value only matters to the provider that needs it.
+        if self.redactor is not None:
+            value = self._peek()
+            if value:
+                self.redactor.add(value)
+
+    def _peek(self) -> str | None:
+        if self.env:
+            return os.environ.get(self.env) or None
+        try:
+            return (self.base / str(self.file)).expanduser().read_text().strip() or None
+        except OSError:
+            return None
 
     def describe(self) -> str:
         return f"env:{self.env}" if self.env else f"file:{self.file}"
