@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -70,8 +70,8 @@ class Sent:
 
     error: StageFailed | None
     summary: str
-    log: list[str] = field(default_factory=list)
-    redactor: Redactor = field(default_factory=Redactor)
+    log: list[str]
+    run: RunContext
 
 
 @pytest.fixture
@@ -126,6 +126,6 @@ def send(tmp_path: Path, state_dir: Path) -> Callable[..., Sent]:
         except StageFailed as exc:
             error = exc
         run_ctx.events.close()
-        return Sent(error, ctx.summary, lines, redactor)
+        return Sent(error, ctx.summary, lines, run_ctx)
 
     return run

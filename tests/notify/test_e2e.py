@@ -115,6 +115,12 @@ def test_success_failure_and_fixed_reach_slack_and_wecom(
     assert mention["text"]["mentioned_list"] == ["@all"]
     assert "TestGreeting" in mention["text"]["content"]
 
+    events = [json.loads(line) for line in (hello_repo / "dist/gopipe/events.jsonl").read_text().splitlines()]
+    errors = [e for e in events if e["event"] == "error"]
+    assert [(e["stage"], e["provider"], e["file"]) for e in errors] == \
+        [("test", "go", "internal/greet/greet_test.go")]
+    assert "TestGreeting" in errors[0]["message"] and errors[0]["line"] > 0
+
     break_greeting(hello_repo, broken=False)
     fixed = gopipe_run(hello_repo, "ci")
     assert fixed.exit_code == 0

@@ -149,6 +149,8 @@ def render(msg: Message, locale: Locale, dialect: Dialect, template: str | None 
     text = template if template else DEFAULT_TEMPLATE
     try:
         rendered = text.format_map(_Known(values))
+    except TemplateError:
+        raise
     except (ValueError, IndexError, AttributeError) as exc:
         raise TemplateError(f"template is malformed: {exc} (write literal braces as {{{{ }}}})") \
             from None

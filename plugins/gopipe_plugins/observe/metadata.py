@@ -93,4 +93,9 @@ def write_metadata(run: RunContext, report: Report) -> Artifact:
 
 @hookimpl
 def gopipe_run_finished(run: RunContext, report: Report) -> None:
-    write_metadata(run, report)
+    """Always on; a failure to write is reported (console and events) but loses nothing else."""
+    try:
+        write_metadata(run, report)
+    except OSError as exc:
+        run.console.error(f"metadata.json not written: {exc}")
+        run.events.emit("error", where="metadata", message=f"metadata.json not written: {exc}")
