@@ -123,7 +123,7 @@ class Runner:
     def _fingerprint(self, stage: Stage) -> str:
         run = self.run
         return fingerprint(stage, self.sources, self.selected.get(stage, []), run.env, run.go.version(),
-                           run.config.settings, run.args,
+                           run.config.settings, (run.args.targets, run.args.shard),
                            [self.fingerprints[d] for d in self.plan.needs.get(stage, ())])
 
     def _run_stage(self, stage: Stage) -> StageResult:
