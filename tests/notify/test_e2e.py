@@ -177,6 +177,7 @@ backoff = 0.05
     assert len(rs.requests) == 3
     assert providers["wecom"]["status"] == "failed"
     assert "WeCom errcode 45009" in str(providers["wecom"]["error"])
+    assert "wecom: not delivered: WeCom errcode 45009" in result.stage("notify")["error"]
     assert len(rw.requests) == 4  # 1 + 3 retries
     assert providers["pushgateway"]["status"] == "failed"
     assert "connection failed" in str(providers["pushgateway"]["error"])

@@ -59,7 +59,7 @@ def test_wrong_password_fails_without_retry(smtp_server: SmtpServer, send: Calla
     monkeypatch.setenv("SMTP_PASSWORD", "wrong-password-1234")
     sent = send("email", table(smtp_server))
     assert sent.error is not None
-    assert sent.error.message.startswith("email: not delivered: SMTP login refused: 535")
+    assert sent.error.message.startswith("not delivered: SMTP login refused: 535")
     assert smtp_server.messages == []
 
 

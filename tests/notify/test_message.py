@@ -50,7 +50,7 @@ def test_unknown_placeholder_is_a_clear_failure(hook: Receiver, send: Callable[.
     sent = send("webhook", TABLE + 'template = "{status} {nope}"\n')
     assert sent.error is not None
     assert sent.error.message.startswith(
-        "webhook: template uses unknown placeholder {nope}; known: {heading}")
+        "template uses unknown placeholder {nope}; known: {heading}")
     assert hook.requests == []
 
 
@@ -60,7 +60,7 @@ def test_missing_secret_names_the_reference(send: Callable[..., Sent],
     sent = send("webhook", TABLE)
     assert sent.error is not None
     assert sent.error.message == \
-        "webhook: secret unavailable: environment variable GOPIPE_WEBHOOK_URL is not set"
+        "secret unavailable: environment variable GOPIPE_WEBHOOK_URL is not set"
 
 
 def test_malformed_url_is_refused_without_quoting_it(send: Callable[..., Sent],

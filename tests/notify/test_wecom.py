@@ -96,7 +96,7 @@ def test_refusal_on_http_200_fails_without_retry_and_without_the_key(
     monkeypatch.setenv("WECOM_WEBHOOK_URL", f"{r.base}/cgi-bin/webhook/send?key=wrong-key-123")
     sent = send("wecom", TABLE)
     assert sent.error is not None
-    assert sent.error.message == "wecom: not delivered: WeCom errcode 93000: invalid webhook url " \
+    assert sent.error.message == "not delivered: WeCom errcode 93000: invalid webhook url " \
                                  "(after 1 attempt)"
     assert len(r.requests) == 1
     assert not any("wrong-key-123" in line for line in sent.log)

@@ -110,4 +110,4 @@ def delivering(ctx: ProviderContext[Any], note: Notification) -> Iterator[None]:
 
 
 def fail(ctx: ProviderContext[Any], message: str) -> NoReturn:
-    ctx.fail(f"{ctx.provider}: {message}")
+    ctx.fail(message)  # the runner prefixes the provider's name

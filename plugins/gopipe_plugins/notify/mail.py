@@ -49,9 +49,9 @@ def run(ctx: ProviderContext[EmailOptions]) -> None:
         return
     opts = ctx.options
     if not opts.to:
-        ctx.fail("email: no recipients (set to = [\"team@example.com\"])")
+        ctx.fail("no recipients (set to = [\"team@example.com\"])")
     if opts.username and not opts.starttls:
-        ctx.fail("email: refusing to send the SMTP password without TLS (set starttls = true)")
+        ctx.fail("refusing to send the SMTP password without TLS (set starttls = true)")
     with delivering(ctx, note):
         password = opts.password.reveal() if opts.password is not None else ""
         message = compose(note, opts)

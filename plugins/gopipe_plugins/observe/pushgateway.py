@@ -47,15 +47,15 @@ class PushgatewayOptions:
 def run(ctx: ProviderContext[PushgatewayOptions]) -> None:
     report = ctx.run.report
     if report is None:
-        ctx.fail("pushgateway: no run report (notify runs after the pipeline)")
+        ctx.fail("no run report (notify runs after the pipeline)")
     opts = ctx.options
     try:
         grouping = {k: ctx.run.render(v, pipeline=report.pipeline) for k, v in opts.grouping.items()}
     except KeyError as exc:
-        ctx.fail(f"pushgateway: grouping: {exc.args[0]}")
+        ctx.fail(f"grouping: {exc.args[0]}")
     clash = sorted(RESERVED_LABELS & set(grouping))
     if clash:
-        ctx.fail(f"pushgateway: grouping label(s) {', '.join(clash)} are metric labels; "
+        ctx.fail(f"grouping label(s) {', '.join(clash)} are metric labels; "
                  "choose other names ([tool.gopipe.notify.pushgateway] grouping)")
     client = Client("pushgateway", RetryPolicy(retries=max(0, opts.retries),
                                                backoff=max(0.0, opts.backoff), timeout=opts.timeout),
@@ -71,9 +71,9 @@ def run(ctx: ProviderContext[PushgatewayOptions]) -> None:
         client.send("PUT", base + path, body, check=by_status,
                     headers={**headers, "Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
     except DeliveryError as exc:
-        ctx.fail(f"pushgateway: not pushed: {exc}")
+        ctx.fail(f"not pushed: {exc}")
     except LookupError as exc:
-        ctx.fail(f"pushgateway: secret unavailable: {exc}")
+        ctx.fail(f"secret unavailable: {exc}")
     series = sum(len(f.samples) for f in families)
     ctx.summary = f"pushgateway: {series} series pushed"
 
