@@ -71,7 +71,8 @@ def fingerprint(stage: Stage, sources: SourceTree, selected: Iterable[SelectedPr
         "stage": stage.value,
         "sources": sources.digest(),
         "go": go_version,
-        "env": {k: v for k, v in sorted(environ.items()) if k.startswith(("GO", "CGO_"))},
+        "env": {k: v for k, v in sorted(environ.items())
+                if k.startswith(("GO", "CGO_")) and not k.startswith("GOPIPE_")},
         "providers": [(s.name, s.registered.distribution, s.registered.version, repr(s.options))
                       for s in selected],
         "settings": repr(settings),
