@@ -34,8 +34,9 @@ def main(argv: list[str]) -> int:
               "building the image as an OCI layout only")
         return gopipe(["run", "package", "-C", str(EXAMPLE), *argv])
 
-    from gopipe_plugins.upload.demo import demo_env
     from tests.harness.registry import start_registry
+
+    from gopipe_plugins.upload.demo import demo_env
 
     with tempfile.TemporaryDirectory(prefix="gopipe-demo-") as tmp, \
             start_registry(Path(tmp), tls=True, auth=True) as registry:
