@@ -61,7 +61,7 @@ def test_env_points_tools_at_cluster(k8s_cluster: ControlPlane) -> None:
     out = subprocess.run(
         ["kubectl", "get", "nodes", "-o", "name"], env=env, capture_output=True, text=True, check=True
     ).stdout.split()
-    assert out == [f"node/{n}" for n in k8s_cluster.node_names]
+    assert {f"node/{n}" for n in k8s_cluster.node_names} <= set(out)
 
 
 def test_deployment_becomes_ready(k8s_cluster: ControlPlane, k8s_namespace: str) -> None:

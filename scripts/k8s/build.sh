@@ -12,10 +12,12 @@
 set -euo pipefail
 
 # ---- pinned versions: the one place to change them ---------------------------------
-K8S_VERSION="v1.34.4"   # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
+K8S_VERSION="v1.34.4"   # apiserver, controller-manager, scheduler, kubectl: newest 1.34
+                        # patch served; 1.34 is the line this recipe is known to build
 KWOK_VERSION="v0.8.0"   # sigs.k8s.io/kwok: fake kubelets
 HELM_VERSION="v3.19.5"  # helm.sh/helm/v3: built against k8s.io/client-go v0.34.x
-ETCD_VERSION="v3.6.16"  # go.etcd.io/etcd/server/v3 (Debian's etcd 3.4.23 is too old)
+ETCD_VERSION="v3.6.16"  # go.etcd.io/etcd/server/v3: k8s 1.34 ships etcd 3.6; Debian's 3.4.23
+                        # runs but lacks RequestWatchProgress (apiserver degrades)
 # ------------------------------------------------------------------------------------
 
 CACHE="${GOPIPE_TESTENV_CACHE:-$HOME/.cache/gopipe-testenv}"
@@ -146,4 +148,4 @@ main() {
   print_env
 }
 
-main "$@"
+main "$@"; exit  # one line: bash must not read on if this file changes mid-build
