@@ -112,9 +112,8 @@ class Client:
 
     what: str
     policy: RetryPolicy
-    log: Callable[[str], None] = print
+    log: Callable[[str], None]
     stop: threading.Event = field(default_factory=threading.Event)
-    attempts_made: int = 0
 
     def post_json(self, url: str, payload: object, *, headers: Mapping[str, str] | None = None,
                   check: Callable[[Response], Verdict] = by_status) -> Response:
@@ -130,7 +129,6 @@ class Client:
         where = describe(url)
         last, attempt = "no attempt made", 0
         for attempt in range(1, total + 1):
-            self.attempts_made += 1
             verdict, resp = self._once(method, url, body, headers or {}, check)
             if verdict.ok and resp is not None:
                 self.log(f"{self.what}: {method} {where} delivered (HTTP {resp.status}, "
