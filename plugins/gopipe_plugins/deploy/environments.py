@@ -1,0 +1,280 @@
+"""Environments: which ones a run deploys, in which order, whether this ref may, and the record.
+
+``[tool.gopipe.deploy.environments.<name>]`` tables are promoted in the order they are written:
+environment *k* starts only after environments *0..k-1* succeeded, even when different
+providers deploy them (the providers of a stage run concurrently, so they coordinate through a
+small per-run :class:`Promotion`). ``--env NAME`` deploys that environment alone.
+
+Refs: the first environment this ref may not deploy to ends the promotion there (a push to
+``main`` deploys staging and stops before a production that only tags may reach). If it may not
+deploy to the first one at all, the stage fails with a one-line refusal. Dry runs change
+nothing and are allowed from any ref.
+
+Every attempted environment records a ``deployment`` artifact (environment, namespace, objects,
+image digests, previous revision, outcome, duration …), also when it failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from gopipe.config import Config, parse_options
+from gopipe.context import ProviderContext
+from gopipe.errors import ConfigError, StageFailed
+from gopipe.secrets import Redactor
+
+from .options import DeploySettings, Environment
+from .refs import check_ref, explain_patterns, pattern_error, pull_request
+
+STAGE_KEY = "tool.gopipe.deploy"
+DEFAULT_ENVIRONMENT = "default"
+
+
+def load_settings(config: Config, redactor: Redactor | None = None) -> DeploySettings:
+    """Validate the stage-level keys; raises :class:`ConfigError` naming the key."""
+    settings = parse_options(DeploySettings, config.stage("deploy").extra, file=config.display_file,
+                             key=STAGE_KEY, base=config.root, redactor=redactor)
+    shown = config.display_file
+    fix = 'e.g. allowed_refs = ["default-branch", "release-tags", "branch:release/*"]'
+    for pattern in settings.allowed_refs:
+        if (err := pattern_error(pattern)) is not None:
+            raise ConfigError(shown, f"{STAGE_KEY}.allowed_refs", err, fix)
+    providers = config.stage("deploy").providers
+    for name, env in settings.environments.items():
+        key = f"{STAGE_KEY}.environments.{name}"
+        for pattern in env.allowed_refs or ():
+            if (err := pattern_error(pattern)) is not None:
+                raise ConfigError(shown, f"{key}.allowed_refs", err, fix)
+        if env.provider is not None and env.provider not in providers:
+            raise ConfigError(shown, f"{key}.provider",
+                              f"provider {env.provider!r} is not selected in [{STAGE_KEY}] providers "
+                              f"({', '.join(providers) or 'none'})",
+                              f"add it: providers = {[*providers, env.provider]!r}".replace("'", '"'))
+        if env.provider is None and len(providers) != 1:
+            raise ConfigError(shown, f"{key}.provider",
+                              f"required when {'several' if providers else 'no'} deploy providers are "
+                              "selected", 'set provider = "kubectl" (or helm, argo-rollouts, flagger)')
+        provider = env.provider or providers[0]
+        if env.values and provider != "helm":
+            raise ConfigError(shown, f"{key}.values", f"values apply to helm, but {name} deploys with "
+                              f"{provider}", "remove values or set provider = \"helm\"")
+        if env.manifests is not None and provider != "kubectl":
+            raise ConfigError(shown, f"{key}.manifests", f"manifests apply to kubectl, but {name} "
+                              f"deploys with {provider}", "remove manifests or set provider = \"kubectl\"")
+    return settings
+
+
+@dataclass(frozen=True)
+class Target:
+    """One environment to deploy, with the provider that deploys it."""
+
+    name: str
+    env: Environment
+    provider: str
+    allowed_refs: tuple[str, ...]
+    configured: bool  # False for the implicit environment used when none are configured
+
+    @property
+    def table(self) -> str:
+        return f"[{STAGE_KEY}.environments.{self.name}]" if self.configured else f"[{STAGE_KEY}]"
+
+
+def plan_targets(ctx: ProviderContext[Any], settings: DeploySettings) -> list[Target]:
+    """Every environment of this run (all providers), in promotion order."""
+    providers = ctx.run.config.stage("deploy").providers
+    requested = ctx.run.args.environment
+    if not settings.environments:
+        if requested:
+            raise StageFailed(f"--env {requested}: no environments are configured "
+                              f"(add [{STAGE_KEY}.environments.{requested}])")
+        return [Target(DEFAULT_ENVIRONMENT, Environment(), p, settings.allowed_refs, False)
+                for p in providers]
+    targets = [Target(name, env, env.provider or providers[0], env.allowed_refs or settings.allowed_refs,
+                      True) for name, env in settings.environments.items()]
+    if requested:
+        targets = [t for t in targets if t.name == requested]
+        if not targets:
+            raise StageFailed(f"--env {requested}: no such environment (configured: "
+                              f"{', '.join(settings.environments)})")
+    return targets
+
+
+def refusal(ctx: ProviderContext[Any], target: Target) -> str | None:
+    """The one-line refusal when this ref may not deploy ``target``, else None."""
+    decision = check_ref(ctx.git, ctx.run.env, target.allowed_refs)
+    if decision.allowed:
+        return None
+    fix = f"allow it with allowed_refs in {target.table}"
+    pr = pull_request(ctx.run.env)
+    if pr:
+        return (f"deploy refused: pull request runs ({pr}) do not deploy to {target.name}; "
+                f"{fix} (\"pull-request\")")
+    return (f"deploy refused: {decision.ref} may not deploy to {target.name} "
+            f"(allowed: {explain_patterns(ctx.git, target.allowed_refs)}); {fix}")
+
+
+def promotable(ctx: ProviderContext[Any], targets: list[Target]) -> tuple[list[Target], str | None, str]:
+    """The environments this ref may reach in order, why promotion stops, and a refusal."""
+    if ctx.run.args.dry_run:
+        return targets, None, ""
+    for i, target in enumerate(targets):
+        refused = refusal(ctx, target)
+        if refused is None:
+            continue
+        if i == 0:
+            return [], None, refused
+        ctx.log(refused)
+        return targets[:i], f"not promoted to {target.name}: this ref may not deploy there", ""
+    return targets, None, ""
+
+
+class Promotion:
+    """Per-run order of environments across the (concurrent) providers of the deploy stage."""
+
+    def __init__(self, names: list[str], expected_users: int) -> None:
+        self._cond = threading.Condition()
+        self._outcome: dict[str, bool | None] = dict.fromkeys(names)
+        self.expected_users = expected_users
+        self.joined = 0
+        self.active = 0
+
+    def wait_turn(self, name: str, cancelled: threading.Event) -> str | None:
+        """Block until the environments before ``name`` finished; the first that failed, if any."""
+        names = list(self._outcome)
+        earlier = names[:names.index(name)]
+        with self._cond:
+            while True:
+                failed = next((n for n in earlier if self._outcome[n] is False), None)
+                if failed is not None:
+                    return failed
+                if all(self._outcome[n] for n in earlier):
+                    return None
+                if cancelled.is_set():
+                    return "cancelled"
+                self._cond.wait(0.5)
+
+    def finish(self, name: str, ok: bool) -> None:
+        with self._cond:
+            if self._outcome.get(name) is None:
+                self._outcome[name] = ok
+                self._cond.notify_all()
+
+
+_PROMOTIONS: dict[int, Promotion] = {}
+_PROMOTIONS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def promotion(ctx: ProviderContext[Any], targets: list[Target]) -> Iterator[Promotion]:
+    """The run's shared :class:`Promotion`; dropped once every provider that needs it is done."""
+    key = id(ctx.run)
+    users = len({t.provider for t in targets})
+    with _PROMOTIONS_LOCK:
+        promo = _PROMOTIONS.get(key)
+        if promo is None:
+            promo = _PROMOTIONS[key] = Promotion([t.name for t in targets], users)
+        promo.joined += 1
+        promo.active += 1
+    try:
+        yield promo
+    finally:
+        with _PROMOTIONS_LOCK:
+            promo.active -= 1
+            if promo.active == 0 and promo.joined >= promo.expected_users:
+                _PROMOTIONS.pop(key, None)
+
+
+# -- the record ---------------------------------------------------------------------------------
+@dataclass
+class Deployment:
+    """What one environment's deploy did; becomes the ``deployment`` artifact."""
+
+    environment: str
+    namespace: str = ""
+    context: str | None = None
+    cluster: str | None = None
+    objects: list[str] = field(default_factory=list)
+    images: dict[str, str] = field(default_factory=dict)  # image name -> digest reference
+    previous_revision: dict[str, str] = field(default_factory=dict)
+    revision: dict[str, str] = field(default_factory=dict)
+    outcome: str = "failed"  # success | failed | rolled-back | aborted | refused | dry-run
+    reason: str | None = None
+    rollback: str | None = None
+    changed: int | None = None  # dry run: objects that would change
+    summary: str = ""
+    started: float = field(default_factory=time.monotonic)
+
+    def extra(self, ctx: ProviderContext[Any]) -> dict[str, Any]:
+        digests = sorted({ref.rsplit("@", 1)[-1] for ref in self.images.values() if "@" in ref})
+        data: dict[str, Any] = {
+            "environment": self.environment, "namespace": self.namespace, "context": self.context,
+            "cluster": self.cluster, "objects": self.objects, "images": self.images, "digests": digests,
+            "previous_revision": self.previous_revision, "revision": self.revision,
+            "outcome": self.outcome, "reason": self.reason, "rollback": self.rollback,
+            "duration_s": round(time.monotonic() - self.started, 3), "dry_run": ctx.run.args.dry_run,
+            "commit": ctx.git.sha, "version": ctx.git.version, "ref": ctx.git.tag or ctx.git.branch,
+        }
+        if self.changed is not None:
+            data["changed"] = self.changed
+        return {k: v for k, v in data.items() if v is not None}
+
+
+@contextlib.contextmanager
+def recording(ctx: ProviderContext[Any], target: Target) -> Iterator[Deployment]:
+    """Record a ``deployment`` artifact for ``target`` however the block ends."""
+    record = Deployment(environment=target.name)
+    try:
+        yield record
+    except StageFailed as exc:
+        record.reason = record.reason or exc.message
+        if record.outcome in ("success", "dry-run"):
+            record.outcome = "failed"
+        raise
+    except BaseException as exc:
+        record.outcome, record.reason = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        ctx.add_artifact("deployment", target.name, **record.extra(ctx))
+
+
+def run_environments(ctx: ProviderContext[Any],
+                     deploy: Callable[[Target, Deployment], None]) -> None:
+    """The provider's side of the stage: its environments, in promotion order, each recorded."""
+    try:
+        settings = load_settings(ctx.run.config, ctx.run.redactor)
+    except ConfigError as exc:
+        raise StageFailed(str(exc)) from None
+    targets = plan_targets(ctx, settings)
+    reachable, stop, refused = promotable(ctx, targets)
+    if refused:
+        if targets[0].provider != ctx.provider:
+            ctx.summary = "nothing deployed: this ref may not deploy"
+            return
+        with recording(ctx, targets[0]) as record:
+            record.outcome = "refused"
+            raise StageFailed(refused)
+    mine = [t for t in reachable if t.provider == ctx.provider]
+    summaries: list[str] = []
+    with promotion(ctx, reachable) as promo:
+        try:
+            for target in mine:
+                blocker = promo.wait_turn(target.name, ctx.tracker.cancelled)
+                if blocker is not None:
+                    raise StageFailed(f"{target.name} not deployed: {blocker} did not succeed")
+                ok = False
+                try:
+                    with recording(ctx, target) as record:
+                        deploy(target, record)
+                        summaries.append(record.summary)
+                    ok = True
+                finally:
+                    promo.finish(target.name, ok)
+        finally:
+            for target in mine:  # unblock the other providers if this one stopped early
+                promo.finish(target.name, False)
+            ctx.summary = "; ".join(s for s in [*summaries, stop or ""] if s)

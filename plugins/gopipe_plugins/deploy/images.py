@@ -1,0 +1,171 @@
+"""Pinning manifests to the digests the upload stage pushed.
+
+The upload stage records one ``image-ref`` artifact per pushed image (``extra.reference`` is
+``host/repo@sha256:…``). Deploy replaces container images by those references, never by tags:
+a tag can move between the push and the rollout, a digest cannot.
+
+Matching: a container image matches an uploaded image when its repository equals the pushed
+repository, or when its last path part equals the artifact name or the pushed repository's
+last path part (``image: hello`` or ``ghcr.io/acme/hello:dev`` ← artifact ``hello``). The
+``images`` option maps a manifest image name to an artifact name or pushed repository when
+that guess is wrong or ambiguous (the same image pushed to two registries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gopipe.context import ProviderContext
+from gopipe.errors import StageFailed
+
+from .kube import Obj, key_of
+
+_CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One pushed image, by digest."""
+
+    name: str  # the artifact name (the image/binary name)
+    repository: str  # host/path
+    digest: str  # sha256:…
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}@{self.digest}"
+
+
+@dataclass(frozen=True)
+class Replacement:
+    object: str  # Kind/name
+    container: str
+    old: str
+    new: str
+    artifact: str
+
+
+def split_image(image: str) -> tuple[str, str | None, str | None]:
+    """``repository, tag, digest`` of an image reference (``host:port/a/b:tag@sha256:…``)."""
+    name, _, digest = image.partition("@")
+    head, _, last = name.rpartition("/")
+    tag = None
+    if ":" in last:
+        last, tag = last.split(":", 1)
+    repository = f"{head}/{last}" if head else last
+    return repository, tag, digest or None
+
+
+def uploaded_images(ctx: ProviderContext[Any]) -> list[ImageRef]:
+    """``image-ref`` artifacts as digest references; ones without a digest are skipped loudly."""
+    refs: list[ImageRef] = []
+    for art in ctx.run.artifacts.of_kind("image-ref"):
+        reference = str(art.extra.get("reference") or "")
+        repository, _tag, digest = split_image(reference)
+        digest = digest or (str(art.extra.get("digest") or "") or None)
+        if not repository or not digest or not digest.startswith("sha256:"):
+            ctx.log(f"ignoring image-ref {art.name} ({reference or 'no reference'}): no sha256 digest; "
+                    "deploy never uses tags")
+            continue
+        refs.append(ImageRef(art.name, repository, digest))
+    return refs
+
+
+def _last(repository: str) -> str:
+    return repository.rsplit("/", 1)[-1]
+
+
+class Resolver:
+    """Maps container images to pushed images by the rules in the module docstring."""
+
+    def __init__(self, refs: list[ImageRef], mapping: Mapping[str, str], option: str) -> None:
+        self.refs = refs
+        self.mapping = dict(mapping)
+        self.option = option
+        self.used_keys: set[str] = set()
+
+    def _unique(self, found: list[ImageRef], what: str) -> ImageRef | None:
+        distinct = {r.reference: r for r in found}
+        if len(distinct) > 1:
+            raise StageFailed(
+                f"{what} matches several pushed images ({', '.join(sorted(distinct))}); "
+                f"choose one with {self.option}.images = {{ \"<image>\" = \"<repository>\" }}")
+        return next(iter(distinct.values()), None)
+
+    def resolve(self, image: str) -> ImageRef | None:
+        repository = split_image(image)[0]
+        for key in (repository, _last(repository)):
+            if key in self.mapping:
+                self.used_keys.add(key)
+                target = self.mapping[key]
+                found = [r for r in self.refs if target in (r.name, r.repository)]
+                if not found:
+                    raise StageFailed(
+                        f"{self.option}.images: {key} = {target!r}, but the upload stage recorded no "
+                        f"image named or pushed to {target!r} (recorded: {self.describe()})")
+                return self._unique(found, f"{self.option}.images.{key}")
+        exact = [r for r in self.refs if r.repository == repository]
+        if exact:
+            return self._unique(exact, f"image {image}")
+        last = _last(repository)
+        return self._unique([r for r in self.refs if last in (r.name, _last(r.repository))],
+                            f"image {image}")
+
+    def describe(self) -> str:
+        return ", ".join(f"{r.name} ({r.reference})" for r in self.refs) or "none"
+
+    def unused_keys(self) -> list[str]:
+        return sorted(set(self.mapping) - self.used_keys)
+
+
+def containers(obj: Any) -> Iterator[dict[str, Any]]:
+    """Every container of every pod template inside ``obj`` (works for CRDs as well)."""
+    if isinstance(obj, dict):
+        for field in _CONTAINER_LISTS:
+            items = obj.get(field)
+            if isinstance(items, list):
+                for c in items:
+                    if isinstance(c, dict) and isinstance(c.get("image"), str):
+                        yield c
+        for key, value in obj.items():
+            if key not in _CONTAINER_LISTS and key not in ("status", "metadata"):
+                yield from containers(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from containers(value)
+
+
+def pin_images(ctx: ProviderContext[Any], objects: list[Obj], mapping: Mapping[str, str],
+               where: str) -> list[Replacement]:
+    """Replace container images in ``objects`` in place; fail unless at least one was pinned."""
+    option = f"tool.gopipe.{ctx.stage}.{ctx.provider}"
+    resolver = Resolver(uploaded_images(ctx), mapping, option)
+    done: list[Replacement] = []
+    left: list[str] = []
+    for obj in objects:
+        for c in containers(obj.get("spec")):
+            old = str(c["image"])
+            ref = resolver.resolve(old)
+            if ref is None:
+                if old not in left:
+                    left.append(old)
+                continue
+            c["image"] = ref.reference
+            done.append(Replacement(key_of(obj), str(c.get("name", "?")), old, ref.reference, ref.name))
+    unused = resolver.unused_keys()
+    if unused:
+        seen = sorted({r.old for r in done} | set(left))
+        raise StageFailed(f"{option}.images: {', '.join(unused)} matches no container image in {where} "
+                          f"(images there: {', '.join(seen) or 'none'})")
+    if not done:
+        hint = ("the upload stage recorded no image-ref artifacts: configure [tool.gopipe.upload] "
+                "providers" if not resolver.refs else f"map them with {option}.images")
+        raise StageFailed(f"no container image in {where} ({', '.join(left) or 'none'}) matches a "
+                          f"pushed image ({resolver.describe()}); {hint}")
+    for image in left:
+        ctx.log(f"left unchanged (not built by this pipeline): {image}")
+    for r in done:
+        ctx.log(f"{r.object} container {r.container}: {r.old} -> {r.new}")
+    return done
