@@ -31,7 +31,7 @@ from .images import pin_images
 from .kube import NEVER_DELETE, Kube, Obj, key_of, last_line, parse_json_stream, write_list
 from .options import KubectlOptions
 from .render import manifest_dir, render
-from .show import show_diff, show_objects
+from .show import register_secret_data, show_diff, show_objects
 
 
 def revision_of(obj: Mapping[str, Any]) -> str:
@@ -144,6 +144,7 @@ def deploy(ctx: ProviderContext[KubectlOptions], target: Target, record: Deploym
         record.namespace, record.context, record.cluster = access.namespace, access.context, access.server
         ctx.progress(f"{target.name}: rendering {rel}")
         objects, how = render(ctx, kube, source, opts.kustomize)
+        register_secret_data(ctx, objects)
         pinned = pin_images(ctx, objects, opts.images, rel)
         record.images = {r.artifact: r.new for r in pinned}
         record.objects = [key_of(o) for o in objects]
