@@ -317,10 +317,14 @@ class _Merger:
     def _merge_tests(self, merged: Merged) -> None:
         files = self.part_files("junit")
         if files:
-            text, totals = merge_junit(path for _, _, path in files)
-            junit = self.out / "junit.xml"
-            junit.write_text(text, encoding="utf-8")
-            merged.artifacts.append(self._own("junit", "junit.xml", junit, Stage.TEST, **totals))
+            try:
+                text, totals = merge_junit(path for _, _, path in files)
+            except ET.ParseError as exc:
+                merged.problem("test", f"unreadable JUnit XML in a part: {exc}")
+            else:
+                junit = self.out / "junit.xml"
+                junit.write_text(text, encoding="utf-8")
+                merged.artifacts.append(self._own("junit", "junit.xml", junit, Stage.TEST, **totals))
         shards: dict[int, list[dict[str, Any]]] = {}
         for part in self.parts:
             for a in part.artifacts:
@@ -366,8 +370,13 @@ class _Merger:
         files = self.part_files("sarif")
         if not files:
             return
+        try:
+            log = merge_sarif(path for _, _, path in files)
+        except ValueError as exc:
+            merged.problem("lint", f"unreadable SARIF in a part: {exc}")
+            return
         out = self.out / "lint.sarif"
-        out.write_text(json.dumps(merge_sarif(path for _, _, path in files), indent=2))
+        out.write_text(json.dumps(log, indent=2))
         merged.artifacts.append(self._own("sarif", "lint.sarif", out, Stage.LINT))
 
     def _merge_timings(self) -> None:
