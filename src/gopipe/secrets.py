@@ -20,6 +20,7 @@ from pathlib import Path
 
 MASK = "***"
 
+_TOKEN_LINE = re.compile(r"[A-Za-z0-9+/=_\-.:]{16,}")
 # Values shorter than this are not masked: masking "1" or "ok" would garble every line.
 _MIN_SECRET_LEN = 4
 
@@ -57,7 +58,9 @@ class Redactor:
         if len(value) < _MIN_SECRET_LEN:
             return
         variants = {value, value.strip()}
-        variants |= {line for line in value.splitlines() if len(line.strip()) >= 8}
+        # Lines of a multi-line secret (a PEM body, a key file) leak one at a time in logs;
+        # only token-like lines count, so "apiVersion: v1" in a kubeconfig stays readable.
+        variants |= {line.strip() for line in value.splitlines() if _TOKEN_LINE.fullmatch(line.strip())}
         variants |= {v for v in _encodings(value) if len(v) >= _MIN_SECRET_LEN}
         variants |= _url_tokens(value)
         with self._lock:

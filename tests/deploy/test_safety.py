@@ -129,8 +129,9 @@ def test_failed_environment_stops_the_promotion(
 def test_unknown_environment_fails(deploy: Deploy, k8s_cluster: ControlPlane, k8s_namespace: str) -> None:
     config = two_environments(k8s_cluster, k8s_namespace, k8s_namespace)
     run = deploy(config, refs={"hello": ref("v1")}, environment="prod")
-    assert run.exit_code == 1
-    assert run.error == "kubectl: --env prod: no such environment (configured: staging, production)"
+    assert run.exit_code == 2
+    assert run.error == ("kubectl: command line: --env: no environment 'prod' "
+                         "(fix: choose one of: staging, production)")
 
 
 @pytest.mark.parametrize(("deploy_table", "message"), [

@@ -1,4 +1,6 @@
-"""``gopipe run cd`` on examples/hello, end to end, with the example's own package/upload tables.
+"""``gopipe run package upload`` on examples/hello, end to end, with the example's own tables.
+
+(The example's ``cd`` also deploys; tests/deploy/test_e2e.py covers that half with a cluster.)
 
 Real components: go build, the daemonless ``oci-image`` packager, the ``archive`` packager,
 Debian's docker-registry with TLS + htpasswd (``registry`` fixture), skopeo to read the push
@@ -30,7 +32,7 @@ def test_cd_pushes_multiarch_image_reproducibly_and_it_runs(
     for key, value in demo_env(registry).items():
         monkeypatch.setenv(key, value)
 
-    first = gopipe_run(cd_repo, "cd")
+    first = gopipe_run(cd_repo, "package", "upload")
     out1 = capsys.readouterr().out
     assert first.exit_code == 0, out1
     [image] = artifacts(first, "image")
@@ -76,7 +78,7 @@ def test_cd_pushes_multiarch_image_reproducibly_and_it_runs(
     assert_not_leaked(cd_repo, out1, registry.password)
 
     # same commit again: same digest, nothing uploaded
-    second = gopipe_run(cd_repo, "cd")
+    second = gopipe_run(cd_repo, "package", "upload")
     out2 = capsys.readouterr().out
     assert second.exit_code == 0, out2
     [again] = artifacts(second, "image-ref")

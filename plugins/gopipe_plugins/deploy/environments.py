@@ -90,8 +90,8 @@ def plan_targets(ctx: ProviderContext[Any], settings: DeploySettings) -> list[Ta
     requested = ctx.run.args.environment
     if not settings.environments:
         if requested:
-            raise StageFailed(f"--env {requested}: no environments are configured "
-                              f"(add [{STAGE_KEY}.environments.{requested}])")
+            raise ConfigError("command line", "--env", f"no environment '{requested}': none are configured",
+                              f"add [{STAGE_KEY}.environments.{requested}] or drop --env")
         return [Target(DEFAULT_ENVIRONMENT, Environment(), p, settings.allowed_refs, False)
                 for p in providers]
     targets = [Target(name, env, env.provider or providers[0], env.allowed_refs or settings.allowed_refs,
@@ -99,8 +99,8 @@ def plan_targets(ctx: ProviderContext[Any], settings: DeploySettings) -> list[Ta
     if requested:
         targets = [t for t in targets if t.name == requested]
         if not targets:
-            raise StageFailed(f"--env {requested}: no such environment (configured: "
-                              f"{', '.join(settings.environments)})")
+            raise ConfigError("command line", "--env", f"no environment '{requested}'",
+                              f"choose one of: {', '.join(settings.environments)}")
     return targets
 
 
