@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
                             choices=[s.value for s in Stage], help="stage the provider serves")
     new_plugin.add_argument("-o", "--output", type=Path, default=Path("."),
                             help="directory to create gopipe-NAME/ in (default: .)")
+    tools = sub.add_parser("tools", help="list the pinned Go tools; --install them into the cache")
+    tools.add_argument("--install", action="store_true", help="go install every missing tool now")
     return parser
 
 
@@ -87,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return merge_outputs(ns.inputs, root=ns.root, config_file=ns.config,
                                  plain=ns.plain, notify=ns.notify)
+        if ns.command == "tools":
+            return _tools(ns.install)
         if ns.command == "new-plugin":
             from gopipe.scaffold import scaffold_plugin
 
@@ -150,6 +154,20 @@ def _plugins(ns: argparse.Namespace) -> int:
         table.add_row(stage.value, entry.name, chosen, entry.plugin,
                       f"{entry.distribution} {entry.version}", entry.provider.description)
     Console(width=160).print(table)
+    return 0
+
+
+def _tools(install: bool) -> int:
+    """Pinned Go tools and their cache paths; CI images pre-warm them with ``--install``."""
+    import os
+
+    from gopipe.gotools import TOOLS, GoToolchain
+
+    go = GoToolchain(Path.cwd(), dict(os.environ))
+    for tool in TOOLS.values():
+        path = go.tool(tool) if install else go.tool_path(tool)
+        state = "installed" if path.is_file() else "not installed"
+        print(f"{tool.name:<14} {tool.version:<9} {state:<14} {path}")
     return 0
 
 

@@ -36,7 +36,6 @@ TOOLS: dict[str, GoTool] = {
         GoTool("staticcheck", "honnef.co/go/tools/cmd/staticcheck", "v0.8.2"),
         GoTool("golangci-lint", "github.com/golangci/golangci-lint/v2/cmd/golangci-lint", "v2.15.0"),
         GoTool("govulncheck", "golang.org/x/vuln/cmd/govulncheck", "v1.9.0"),
-        GoTool("gotestsum", "gotest.tools/gotestsum", "v1.13.0"),
         # Validates generated GitHub workflows (tests of gopipe.github).
         GoTool("actionlint", "github.com/rhysd/actionlint/cmd/actionlint", "v1.7.12"),
     )
@@ -117,10 +116,15 @@ class GoToolchain:
                 has_tests=bool(obj.get("TestGoFiles") or obj.get("XTestGoFiles")), error=err))
         return packages
 
+    def tool_path(self, tool: GoTool) -> Path:
+        """Where ``tool``'s binary lives in the cache (keyed by Go and tool version)."""
+        bin_dir = cache_root() / "tools" / self.version() / f"{tool.name}@{tool.version}"
+        return bin_dir / (Path(tool.package).name + (".exe" if os.name == "nt" else ""))
+
     def tool(self, tool: GoTool) -> Path:
         """Path to ``tool``'s binary, installing it into the cache on first use."""
-        bin_dir = cache_root() / "tools" / self.version() / f"{tool.name}@{tool.version}"
-        exe = bin_dir / (Path(tool.package).name + (".exe" if os.name == "nt" else ""))
+        exe = self.tool_path(tool)
+        bin_dir = exe.parent
         if exe.is_file():
             return exe
         bin_dir.mkdir(parents=True, exist_ok=True)

@@ -474,7 +474,7 @@ def merge_outputs(inputs: Sequence[Path], *, root: Path = Path("."), config_file
     if with_coverage:
         test = next(s for s in stages if s.name == Stage.TEST.value)
         if test.status == "success":
-            stages.append(runner._run_stage(Stage.COVERAGE))
+            stages.append(runner.run_stage(Stage.COVERAGE))
         else:
             skipped = StageResult(name=Stage.COVERAGE.value, status="skipped",
                                   error=f"skipped: test {test.status}")
@@ -491,7 +491,7 @@ def merge_outputs(inputs: Sequence[Path], *, root: Path = Path("."), config_file
                     ci_url=ci_run_url(environ))
     if notify and selected.get(Stage.NOTIFY):
         run.report = report
-        result = runner._run_stage(Stage.NOTIFY)
+        result = runner.run_stage(Stage.NOTIFY)
         report.stages.append(result)
         fail_on_error = bool(config.stage(Stage.NOTIFY).extra.get("fail_on_error", False))
         if result.status == "failed" and fail_on_error and report.status == "success":

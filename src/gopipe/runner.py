@@ -70,7 +70,7 @@ class Runner:
                         why = ", ".join(f"{d} {results[d].status}" for d in blocked)
                         results[stage] = self._finish_unstarted(stage, "skipped", f"skipped: {why}")
                     else:
-                        running[pool.submit(self._run_stage, stage)] = stage
+                        running[pool.submit(self.run_stage, stage)] = stage
                 if not running:
                     continue
                 done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -81,7 +81,7 @@ class Runner:
         report = self._report(stages)
         if self._notifies():
             run.report = report
-            notify = self._run_stage(Stage.NOTIFY)
+            notify = self.run_stage(Stage.NOTIFY)
             report.stages.append(notify)
             fail_on_error = bool(run.config.stage(Stage.NOTIFY).extra.get("fail_on_error", False))
             if notify.status == "failed" and fail_on_error and report.status == "success":
@@ -126,7 +126,8 @@ class Runner:
                            run.config.settings, (run.args.targets, run.args.shard),
                            [self.fingerprints[d] for d in self.plan.needs.get(stage, ())])
 
-    def _run_stage(self, stage: Stage) -> StageResult:
+    def run_stage(self, stage: Stage) -> StageResult:
+        """Run one stage now (the DAG calls this; ``gopipe merge`` too, for coverage and notify)."""
         if stage in CACHEABLE:
             self.fingerprints[stage] = key = self._fingerprint(stage)
             hit = self.cache.lookup(stage, key) if self.run.args.use_cache else None
@@ -174,10 +175,10 @@ class Runner:
         self._observe("gopipe_stage_started", stage=stage.value)
         providers = self.selected.get(stage, [])
         results: list[ProviderResult | None] = [None] * len(providers)
-        summaries: list[str] = []
+        summaries: list[str] = [""] * len(providers)  # in selection order, not finishing order
 
         def work(i: int, sel: SelectedProvider) -> None:
-            results[i] = self._run_provider(stage, sel, tracker, log, summaries)
+            results[i], summaries[i] = self._run_provider(stage, sel, tracker, log)
 
         threads = [threading.Thread(target=work, args=(i, sel), daemon=True,
                                     name=f"{stage.value}:{sel.name}")
@@ -208,7 +209,7 @@ class Runner:
             status, error = "success", None
         result = StageResult(name=stage.value, status=status,  # type: ignore[arg-type]
                              duration_s=duration, providers=done, error=error,
-                             summary="; ".join(summaries))
+                             summary="; ".join(s for s in summaries if s))
         log.close()
         run.events.emit("stage_finished", stage=stage.value, status=result.status,
                         duration_s=round(duration, 3), error=error)
@@ -217,7 +218,8 @@ class Runner:
         return result
 
     def _run_provider(self, stage: Stage, sel: SelectedProvider, tracker: ProcessTracker,
-                      log: _StageLog, summaries: list[str]) -> ProviderResult:
+                      log: _StageLog) -> tuple[ProviderResult, str]:
+        """Run one provider; return its result and its one-line summary."""
         run = self.run
         name = sel.name
         prefix = f"[{name}] " if len(self.selected.get(stage, [])) > 1 else ""
@@ -233,16 +235,12 @@ class Runner:
         t0 = time.monotonic()
         try:
             sel.registered.provider.run(ctx)
-            if ctx.summary:
-                summaries.append(ctx.summary)
             result = ProviderResult(name, "success", time.monotonic() - t0)
         except ConfigError as exc:  # bad input found while running: one line, exit 2
             self.config_errors.append(exc)
             result = ProviderResult(name, "failed", time.monotonic() - t0, error=str(exc))
             run.console.error(run.redactor(str(exc)))
         except StageFailed as exc:
-            if ctx.summary:
-                summaries.append(ctx.summary)
             details = exc.details or "\n".join(lines[-_DETAIL_LINES:])
             result = ProviderResult(name, "failed", time.monotonic() - t0, error=exc.message,
                                     details=run.redactor(details), file=exc.file, line=exc.line)
@@ -262,7 +260,7 @@ class Runner:
         if result.status == "failed":  # one greppable record per failure, with its location
             run.events.emit("error", where="provider", stage=stage.value, provider=name,
                             message=result.error, file=result.file, line=result.line)
-        return result
+        return result, ctx.summary
 
     def _observe(self, hook: str, **kwargs: object) -> None:
         """Call an observer hook; an observer's bug must not break the run."""
