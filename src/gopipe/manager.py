@@ -22,32 +22,38 @@ DISABLE_ENV = "GOPIPE_DISABLE_PLUGINS"
 
 # (plugin name, module). The plugin name is what ``disable_plugins`` blocks.
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
+    # lint
     ("gofmt", "gopipe_plugins.lint.gofmt"),
     ("govet", "gopipe_plugins.lint.govet"),
     ("staticcheck", "gopipe_plugins.lint.staticcheck"),
     ("golangci-lint", "gopipe_plugins.lint.golangci"),
     ("govulncheck", "gopipe_plugins.lint.govulncheck"),
     ("sarif", "gopipe_plugins.lint.sarif"),
+    # test, coverage, build
     ("gotest", "gopipe_plugins.gotest"),
     ("coverage", "gopipe_plugins.coverage.providers"),
     ("gobuild", "gopipe_plugins.gobuild"),
-    ("notify", "gopipe_plugins.notify.plugin"),
-    ("metadata", "gopipe_plugins.observe.metadata"),
-    ("pushgateway", "gopipe_plugins.observe.pushgateway"),
+    # package
     ("oci-image", "gopipe_plugins.images.oci_image"),
+    ("package-archive", "gopipe_plugins.package.archive"),
+    ("package-docker", "gopipe_plugins.package.docker"),
+    ("package-buildah", "gopipe_plugins.package.buildah"),
+    # upload
     ("upload-registry", "gopipe_plugins.upload.registry"),
     ("upload-harbor", "gopipe_plugins.upload.harbor"),
     ("upload-ecr", "gopipe_plugins.upload.ecr"),
     ("upload-oci-artifact", "gopipe_plugins.upload.oci_artifact"),
     ("upload-s3", "gopipe_plugins.upload.s3"),
+    # deploy
     ("deploy-settings", "gopipe_plugins.deploy.settings"),
     ("deploy-kubectl", "gopipe_plugins.deploy.kubectl"),
     ("deploy-helm", "gopipe_plugins.deploy.helm"),
     ("deploy-argo-rollouts", "gopipe_plugins.deploy.argo"),
     ("deploy-flagger", "gopipe_plugins.deploy.flagger"),
-    ("package-archive", "gopipe_plugins.package.archive"),
-    ("package-docker", "gopipe_plugins.package.docker"),
-    ("package-buildah", "gopipe_plugins.package.buildah"),
+    # notify and observers
+    ("notify", "gopipe_plugins.notify.plugin"),
+    ("pushgateway", "gopipe_plugins.observe.pushgateway"),
+    ("metadata", "gopipe_plugins.observe.metadata"),
 )
 
 
