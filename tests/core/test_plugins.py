@@ -4,6 +4,7 @@ installed from its own distribution into a temporary virtualenv."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -76,11 +77,18 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("venv")
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(path)], check=True)
     pip = [str(path / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps"]
-    subprocess.run([*pip, str(FIXTURES / "extra-lint")], check=True)
+    subprocess.run([*pip, str(_copy(FIXTURES / "extra-lint", path))], check=True)
     shim = path / "bin" / "gopipe"  # gopipe itself comes from the system site-packages
     shim.write_text(f"#!{path}/bin/python\nimport sys\nfrom gopipe.cli import main\nsys.exit(main())\n")
     shim.chmod(0o755)
     yield path
+
+
+def _copy(fixture: Path, into: Path) -> Path:
+    """Build from a copy: setuptools writes build/ and *.egg-info next to the sources."""
+    target = into / "src" / fixture.name
+    shutil.copytree(fixture, target)
+    return target
 
 
 def _gopipe(venv: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
@@ -121,7 +129,7 @@ def test_third_party_plugin_is_listed_selected_and_blockable(venv: Path, todo_re
 
 def test_duplicate_names_across_distributions(venv: Path, go_repo: Path) -> None:
     pip = [str(venv / "bin" / "python"), "-m", "pip"]
-    subprocess.run([*pip, "install", "-q", "--no-deps", str(FIXTURES / "dup-gofmt")], check=True)
+    subprocess.run([*pip, "install", "-q", "--no-deps", str(_copy(FIXTURES / "dup-gofmt", venv))], check=True)
     try:
         ran = _gopipe(venv, "run", "lint", "--plain", cwd=go_repo)
         assert ran.returncode == 2
