@@ -97,10 +97,12 @@ def test_github_actions_output(hello_repo: Path, tmp_path: Path) -> None:
 
 
 def test_nox_sessions_in_a_go_repo(hello_repo: Path) -> None:
-    ok = subprocess.run([sys.executable, "-m", "nox", "-s", "lint", "--", "--plain"], cwd=hello_repo,
+    ok = subprocess.run([sys.executable, "-m", "nox", "-s", "ci", "--", "--plain"], cwd=hello_repo,
                         capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "gopipe lint: success" in ok.stdout
+    assert "gopipe ci: success" in ok.stdout
+    report = json.loads((hello_repo / "dist/gopipe/report.json").read_text())
+    assert [s["status"] for s in report["stages"]] == ["success"] * 4
     listed = subprocess.run([sys.executable, "-m", "nox", "--list"], cwd=hello_repo,
                             capture_output=True, text=True, check=True).stdout
     for name in ("ci", "cd", "lint", "test", "coverage", "build", "package", "upload", "deploy", "notify"):
