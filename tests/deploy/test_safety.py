@@ -210,7 +210,7 @@ def test_kubeconfig_secret_never_appears_in_any_output(
     try:
         for args in (["deploy"], ["deploy", "--dry-run"], ["deploy", "--env", "nope"]):
             code = main(["run", *args, "-C", str(deploy_repo), "--plain"])
-            assert code == (1 if "nope" in args else 0)
+            assert code == (2 if "nope" in args else 0)
             captured = capfd.readouterr()
             outputs[f"{args} stdout"], outputs[f"{args} stderr"] = captured.out, captured.err
             out = deploy_repo / "dist" / "gopipe"
