@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import asdict, dataclass
@@ -49,6 +50,7 @@ UNKNOWN = GitInfo(
 
 def read_git_info(root: Path, environ: dict[str, str] | None = None) -> GitInfo:
     """Read HEAD's metadata; fall back to GitHub Actions variables on detached checkouts."""
+    logging.getLogger("git").setLevel(logging.WARNING)  # nox turns on DEBUG for every logger
     import git  # GitPython; imported here so commands that never need git start faster
 
     env = environ if environ is not None else dict(os.environ)
@@ -65,11 +67,11 @@ def read_git_info(root: Path, environ: dict[str, str] | None = None) -> GitInfo:
             env.get("GITHUB_REF_NAME") if env.get("GITHUB_REF_TYPE") == "branch" else None)
     tags = sorted(t.name for t in repo.tags if t.commit.hexsha == sha)
     tag = next((t for t in reversed(tags) if _VERSION_TAG.match(t)), tags[-1] if tags else None)
-    dirty = repo.is_dirty(untracked_files=False)
-    try:
+    try:  # one call gives version and dirtiness (tracked files only, like is_dirty())
         described = repo.git.describe("--tags", "--always", "--dirty")
     except git.GitCommandError:
-        described = sha[:7]
+        described = sha[:7] + ("-dirty" if repo.is_dirty(untracked_files=False) else "")
+    dirty = described.endswith("-dirty")
     version = described[1:] if _VERSION_TAG.match(described) and described.startswith("v") else described
     if not _VERSION_TAG.match(version):
         version = f"0.0.0-{version}"
