@@ -184,8 +184,8 @@ def test_static_base_overrides(fake_binaries: dict[str, Path], tmp_path: Path) -
     assert members["usr/share/zoneinfo/UTC"].issym()
 
 
-@pytest.mark.skipif(not Path("/usr/share/zoneinfo/UTC").exists(), reason="no system tzdata")
 def test_system_tzdata_is_opt_in(fake_binaries: dict[str, Path], tmp_path: Path) -> None:
+    assert Path("/usr/share/zoneinfo/UTC").exists(), "install tzdata (scripts/deps/apt-oci.txt)"
     res = _build(_two(fake_binaries), tmp_path / "img", base=StaticBase(tzdata=True))
     members = _layer_members(tmp_path / "img", res.images[0].layers[0].digest)
     assert "usr/share/zoneinfo/UTC" in members
@@ -265,8 +265,8 @@ def test_go_image_is_reproducible(
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(SKOPEO is None, reason="skopeo missing (scripts/deps/apt-oci.txt)")
 def test_skopeo_reads_layout(go_image: tuple[Path, Any, float], tmp_path: Path) -> None:
+    assert SKOPEO, "skopeo missing: install it with scripts/install-test-deps"
     out, res, _ = go_image
     raw = _run("skopeo", "inspect", "--raw", f"oci:{out}:latest").encode()
     assert "sha256:" + hashlib.sha256(raw).hexdigest() == res.index_digest
@@ -285,8 +285,8 @@ def test_skopeo_reads_layout(go_image: tuple[Path, Any, float], tmp_path: Path) 
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(SKOPEO is None or UMOCI is None, reason="skopeo/umoci missing")
 def test_umoci_unpacks_and_binary_runs(go_image: tuple[Path, Any, float], tmp_path: Path) -> None:
+    assert SKOPEO and UMOCI, "skopeo/umoci missing: install them with scripts/install-test-deps"
     out, _, _ = go_image
     # umoci does not pick a platform from an index, so take the amd64 image out first.
     single = tmp_path / "single"
@@ -307,9 +307,9 @@ def test_umoci_unpacks_and_binary_runs(go_image: tuple[Path, Any, float], tmp_pa
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(SKOPEO is None, reason="skopeo missing (scripts/deps/apt-oci.txt)")
 @pytest.mark.skipif(os.uname().machine not in ("x86_64", "amd64"), reason="runs the amd64 image")
 def test_docker_daemon_loads_and_runs_image(go_image: tuple[Path, Any, float], dockerd: Any) -> None:
+    assert SKOPEO, "skopeo missing: install it with scripts/install-test-deps"
     out, _, _ = go_image
     _run(
         "skopeo",
