@@ -20,7 +20,7 @@ from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.secrets import Secret
 from gopipe_plugins.notify.base import Notification, NotifyOptions, delivering, prepare
-from gopipe_plugins.notify.http import DELIVERED, Response, Verdict, by_status, fail, retry, with_query
+from gopipe_plugins.notify.http import Response, Verdict, by_errcode, with_query
 from gopipe_plugins.notify.render import truncate_chars
 
 TEXT_CHARS = 5000
@@ -80,14 +80,5 @@ def payload(note: Notification, opts: DingtalkOptions) -> dict[str, Any]:
 
 
 def check(resp: Response) -> Verdict:
-    if resp.status != 200:
-        return by_status(resp)
-    data = resp.json()
-    if not isinstance(data, dict) or "errcode" not in data:
-        return fail(f"DingTalk answered HTTP 200 without an errcode: {resp.text[:200]}")
-    code, errmsg = data.get("errcode"), str(data.get("errmsg", ""))[:200]
-    if code == 0:
-        return DELIVERED
-    if isinstance(code, int) and code in RETRY_CODES:
-        return retry(f"DingTalk errcode {code} ({RETRY_CODES[code]}): {errmsg}")
-    return fail(f"DingTalk errcode {code}: {errmsg}")
+    """errcode decides, whatever the HTTP status says."""
+    return by_errcode(resp, "DingTalk", RETRY_CODES)

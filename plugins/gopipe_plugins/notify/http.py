@@ -75,6 +75,22 @@ def by_status(resp: Response) -> Verdict:
     return fail(f"HTTP {resp.status}: {snippet(resp)}")
 
 
+def by_errcode(resp: Response, service: str, retry_codes: Mapping[int, str]) -> Verdict:
+    """WeCom/DingTalk semantics: on HTTP 200 the JSON ``errcode`` decides (0 delivered,
+    rate-limit codes retried, anything else failed); other statuses follow :func:`by_status`."""
+    if resp.status != 200:
+        return by_status(resp)
+    data = resp.json()
+    if not isinstance(data, dict) or "errcode" not in data:
+        return fail(f"{service} answered HTTP 200 without an errcode: {resp.text[:200]}")
+    code, errmsg = data.get("errcode"), str(data.get("errmsg", ""))[:200]
+    if code == 0:
+        return DELIVERED
+    if isinstance(code, int) and code in retry_codes:
+        return retry(f"{service} errcode {code} ({retry_codes[code]}): {errmsg}")
+    return fail(f"{service} errcode {code}: {errmsg}")
+
+
 def snippet(resp: Response, limit: int = 200) -> str:
     text = " ".join(resp.text.split())
     return (text[:limit] + "…") if len(text) > limit else (text or "(empty body)")

@@ -17,7 +17,7 @@ from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.secrets import Secret
 from gopipe_plugins.notify.base import Notification, NotifyOptions, delivering, prepare
-from gopipe_plugins.notify.http import DELIVERED, Response, Verdict, by_status, fail, retry
+from gopipe_plugins.notify.http import Response, Verdict, by_errcode
 from gopipe_plugins.notify.render import truncate_bytes
 
 MARKDOWN_BYTES = 4096
@@ -70,14 +70,4 @@ def mention_payload(note: Notification, opts: WecomOptions) -> dict[str, Any] | 
 
 def check(resp: Response) -> Verdict:
     """errcode decides, whatever the HTTP status says."""
-    if resp.status != 200:
-        return by_status(resp)
-    data = resp.json()
-    if not isinstance(data, dict) or "errcode" not in data:
-        return fail(f"WeCom answered HTTP 200 without an errcode: {resp.text[:200]}")
-    code, errmsg = data.get("errcode"), str(data.get("errmsg", ""))[:200]
-    if code == 0:
-        return DELIVERED
-    if isinstance(code, int) and code in RETRY_CODES:
-        return retry(f"WeCom errcode {code} ({RETRY_CODES[code]}): {errmsg}")
-    return fail(f"WeCom errcode {code}: {errmsg}")
+    return by_errcode(resp, "WeCom", RETRY_CODES)
