@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,12 +30,13 @@ def main(argv: list[str]) -> int:
     code = gopipe(["run", "ci", "-C", str(EXAMPLE), *argv])
     if code != 0:
         return code
+    try:
+        from tests.harness.registry import start_registry
+    except ImportError as exc:  # the registry harness needs the [demo] extra
+        return _layout_only(gopipe, argv, f"{exc.name} is missing (pip install -e '.[demo]')")
     if shutil.which("docker-registry") is None:
-        print("\ndocker-registry is not installed (apt-get install docker-registry): "
-              "building the image as an OCI layout only")
-        return gopipe(["run", "package", "-C", str(EXAMPLE), *argv])
-
-    from tests.harness.registry import start_registry
+        return _layout_only(gopipe, argv, "docker-registry is not installed "
+                                          "(apt-get install docker-registry)")
 
     from gopipe_plugins.upload.demo import demo_env
 
@@ -45,6 +47,11 @@ def main(argv: list[str]) -> int:
         code = gopipe(["run", "package", "upload", "-C", str(EXAMPLE), *argv])
     print(f"\noutputs: {EXAMPLE / 'dist'} (report: dist/gopipe/report.json)")
     return code
+
+
+def _layout_only(gopipe: Callable[[list[str]], int], argv: list[str], why: str) -> int:
+    print(f"\n{why}: building the image as an OCI layout only (dist/oci/)")
+    return gopipe(["run", "package", "-C", str(EXAMPLE), *argv])
 
 
 if __name__ == "__main__":
