@@ -103,3 +103,16 @@ def test_several_main_packages_are_found_and_built(tmp_path: Path,
     out = subprocess.run([str(repo / binaries[("worker", "amd64")])], capture_output=True, text=True,
                          check=True).stdout
     assert out.startswith("worker 0.0.0-") and out.strip().endswith(" 42")
+
+
+def test_zero_config_repo_gets_sensible_defaults(go_repo: Path,
+                                                 gopipe_run: Callable[..., RunResult]) -> None:
+    """No pyproject.toml at all: default linters, go test, coverage reports, four targets."""
+    (go_repo / "pyproject.toml").unlink()
+    result = gopipe_run(go_repo, "ci")
+    assert result.exit_code == 0, result.report
+    providers = {s["name"]: [p["name"] for p in s["providers"]] for s in result.report["stages"]}
+    assert providers == {"lint": ["gofmt", "govet", "staticcheck"], "test": ["go"],
+                         "coverage": ["summary", "threshold", "cobertura", "html"], "build": ["go"]}
+    built = {(a["os"], a["arch"]) for a in result.report["artifacts"] if a["kind"] == "binary"}
+    assert built == {("linux", "amd64"), ("linux", "arm64"), ("darwin", "arm64"), ("windows", "amd64")}
