@@ -1,6 +1,6 @@
 """boto3 clients for the ``ecr`` and ``s3`` uploaders, imported lazily.
 
-boto3 is an optional dependency (``scripts/deps/pip-upload.txt``): pipelines that never
+boto3 is an optional dependency (``pip install 'gopipe[aws]'``): pipelines that never
 upload to AWS do not need it, and a missing install is one clear stage failure.
 """
 
@@ -18,8 +18,7 @@ def client(service: str, *, region: str, endpoint_url: str, max_attempts: int,
         import boto3  # type: ignore[import-untyped,unused-ignore]
         from botocore.config import Config  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
-        raise StageFailed(f"the {service} uploader needs boto3: "
-                          "pip install -r scripts/deps/pip-upload.txt") from None
+        raise StageFailed(f"the {service} uploader needs boto3: pip install 'gopipe[aws]'") from None
     cfg = Config(retries={"max_attempts": max(1, max_attempts), "mode": "standard"},
                  connect_timeout=timeout, read_timeout=timeout, **config)
     session = boto3.session.Session(region_name=region or None)
