@@ -36,7 +36,6 @@ class RunArgs:
     environment: str | None = None
     dry_run: bool = False
     use_cache: bool = True
-    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -21,17 +21,6 @@ class Plan:
     needs: Mapping[Stage, tuple[Stage, ...]]
     notify: bool = True
 
-    def dependants(self, stage: Stage) -> set[Stage]:
-        """Every stage that transitively needs ``stage``."""
-        found: set[Stage] = set()
-        frontier = [stage]
-        while frontier:
-            current = frontier.pop()
-            for other, deps in self.needs.items():
-                if current in deps and other not in found:
-                    found.add(other)
-                    frontier.append(other)
-        return found
 
 
 def make_plan(targets: Sequence[str], *, notify: bool = True) -> Plan:
