@@ -22,7 +22,6 @@ class Plan:
     notify: bool = True
 
 
-
 def make_plan(targets: Sequence[str], *, notify: bool = True) -> Plan:
     """Expand pipelines, pull in data dependencies, and order the stages."""
     wanted: list[Stage] = []
