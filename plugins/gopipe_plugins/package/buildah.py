@@ -13,7 +13,6 @@ How the binary gets into the context: see :mod:`.images`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from gopipe import hookimpl
 from gopipe.config import Config, doc
@@ -29,7 +28,8 @@ from .images import (
     discard_context,
     dockerfile_path,
     plan_builds,
-    repository,
+    record_image,
+    summarize,
     tail,
 )
 
@@ -108,19 +108,10 @@ def run(ctx: ProviderContext[BuildahOptions]) -> None:
         ctx.progress(f"buildah bud {build.platform}")
         image_id = _build(ctx, build)
         discard_context(build)
-        extra: dict[str, Any] = {}
-        if ctx.options.push:
-            digests = {tag: _push(ctx, image_id, tag, build.context.name) for tag in build.tags}
-            extra = {"digest": digests[build.tags[0]],
-                     "pushed": [f"{repository(t)}@{d}" for t, d in digests.items()]}
-        ctx.add_artifact("image", repository(build.tags[0]), os=build.os, arch=build.arch,
-                         reference=build.tags[0], tags=list(build.tags), image_id=image_id,
-                         builder="buildah", platform=build.platform,
-                         variant=build.variant or None, **extra)
-        ctx.log(f"built {build.platform}: {', '.join(build.tags)} ({image_id})")
-    pushed = " and pushed" if ctx.options.push else ""
-    ctx.summary = (f"{len(builds)} image{'s' * (len(builds) != 1)} built{pushed} with buildah: "
-                   f"{', '.join(b.tags[0] for b in builds)}")
+        digests = ({tag: _push(ctx, image_id, tag, build.context.name) for tag in build.tags}
+                   if ctx.options.push else None)
+        record_image(ctx, build, image_id, "buildah", digests)
+    summarize(ctx, builds, "buildah")
 
 
 def _check(config: Config, options: BuildahOptions) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from gopipe import hookimpl
 from gopipe.config import Config, doc
@@ -28,7 +28,8 @@ from .images import (
     discard_context,
     dockerfile_path,
     plan_builds,
-    repository,
+    record_image,
+    summarize,
     tail,
 )
 
@@ -101,20 +102,9 @@ def run(ctx: ProviderContext[DockerOptions]) -> None:
         ctx.progress(f"docker build {build.platform}")
         image_id = _build(ctx, build, builder)
         discard_context(build)
-        extra: dict[str, Any] = {}
-        if ctx.options.push:
-            digests = {tag: _push(ctx, tag) for tag in build.tags}
-            digest = digests[build.tags[0]]
-            extra = {"digest": digest,
-                     "pushed": [f"{repository(t)}@{d}" for t, d in digests.items()]}
-        ctx.add_artifact("image", repository(build.tags[0]), os=build.os, arch=build.arch,
-                         reference=build.tags[0], tags=list(build.tags), image_id=image_id,
-                         builder="docker", platform=build.platform, variant=build.variant or None,
-                         docker_builder=builder, **extra)
-        ctx.log(f"built {build.platform}: {', '.join(build.tags)} ({image_id})")
-    pushed = " and pushed" if ctx.options.push else ""
-    ctx.summary = (f"{len(builds)} image{'s' * (len(builds) != 1)} built{pushed} with docker "
-                   f"({builder}): {', '.join(b.tags[0] for b in builds)}")
+        digests = {tag: _push(ctx, tag) for tag in build.tags} if ctx.options.push else None
+        record_image(ctx, build, image_id, "docker", digests, docker_builder=builder)
+    summarize(ctx, builds, f"docker ({builder})")
 
 
 def _check(config: Config, options: DockerOptions) -> None:

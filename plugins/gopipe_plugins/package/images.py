@@ -25,6 +25,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gopipe.artifacts import Artifact
 from gopipe.config import Config, doc
@@ -257,6 +258,24 @@ def build_flags(build: PlatformBuild, *, target_args: bool = True) -> list[str]:
 def discard_context(build: PlatformBuild) -> None:
     """Drop a context once its image is built (binary copies); failed ones stay for debugging."""
     shutil.rmtree(build.context, ignore_errors=True)
+
+
+def record_image(ctx: ProviderContext[ImageOptions], build: PlatformBuild, image_id: str, builder: str,
+                 digests: Mapping[str, str] | None, **extra: Any) -> None:
+    """One ``image`` artifact per platform build; ``digests`` (tag → digest) when pushed."""
+    if digests:
+        extra |= {"digest": digests[build.tags[0]],
+                  "pushed": [f"{repository(t)}@{d}" for t, d in digests.items()]}
+    ctx.add_artifact("image", repository(build.tags[0]), os=build.os, arch=build.arch,
+                     reference=build.tags[0], tags=list(build.tags), image_id=image_id,
+                     builder=builder, platform=build.platform, variant=build.variant or None, **extra)
+    ctx.log(f"built {build.platform}: {', '.join(build.tags)} ({image_id})")
+
+
+def summarize(ctx: ProviderContext[ImageOptions], builds: list[PlatformBuild], how: str) -> None:
+    pushed = " and pushed" if ctx.options.push else ""
+    ctx.summary = (f"{len(builds)} image{'s' * (len(builds) != 1)} built{pushed} with {how}: "
+                   f"{', '.join(b.tags[0] for b in builds)}")
 
 
 def tail(text: str, lines: int = 1) -> str:
