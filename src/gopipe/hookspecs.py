@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         Linter,
         Notifier,
         Packager,
+        StageSettings,
         Tester,
         Uploader,
     )
@@ -142,6 +143,20 @@ def gopipe_notifiers() -> Iterable[Notifier]:
         @hookimpl
         def gopipe_notifiers():
             yield Notifier(name="mattermost", run=post_to_mattermost, options=MattermostOptions)
+    """
+
+
+@hookspec
+def gopipe_stage_settings() -> Iterable[StageSettings]:
+    """Describe stage-level keys a plugin reads (beside ``providers`` and ``timeout``).
+
+    :return: an iterable of :class:`~gopipe.types.StageSettings`; ``gopipe schema`` shows them.
+
+    Example::
+
+        @hookimpl
+        def gopipe_stage_settings():
+            yield StageSettings(stage=Stage.DEPLOY, options=DeploySettings)
     """
 
 

@@ -56,8 +56,10 @@ class SelectedProvider:
 class ProviderRegistry:
     """Every provider of every stage, keyed by name; built once per run."""
 
-    def __init__(self, by_stage: Mapping[Stage, Mapping[str, RegisteredProvider]]) -> None:
+    def __init__(self, by_stage: Mapping[Stage, Mapping[str, RegisteredProvider]],
+                 stage_settings: Mapping[Stage, type[Any]] | None = None) -> None:
         self._by_stage = by_stage
+        self.stage_settings: Mapping[Stage, type[Any]] = stage_settings or {}
 
     @classmethod
     def collect(cls, pm: pluggy.PluginManager) -> ProviderRegistry:
@@ -85,7 +87,9 @@ class ProviderRegistry:
                             "uninstall one of them or block one with disable_plugins")
                     found[provider.name] = entry
             by_stage[stage] = found
-        return cls(by_stage)
+        settings = {entry.stage: entry.options
+                    for entries in pm.hook.gopipe_stage_settings() for entry in entries or ()}
+        return cls(by_stage, settings)
 
     def providers(self, stage: Stage) -> Mapping[str, RegisteredProvider]:
         return self._by_stage[stage]

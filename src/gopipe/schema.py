@@ -27,6 +27,8 @@ def config_schema(registry: ProviderRegistry) -> dict[str, Any]:
         }
         for extra in sorted(STAGE_EXTRA_KEYS.get(stage, ())):
             stage_props[extra] = {}
+        if stage in registry.stage_settings:
+            stage_props.update(schema_for(registry.stage_settings[stage])["properties"])
         for name, entry in sorted(providers.items()):
             table = schema_for(entry.provider.options)
             table["description"] = (entry.provider.description or name) + f" — {entry.origin()}"

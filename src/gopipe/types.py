@@ -89,6 +89,19 @@ class Notifier(Provider):
     stage: ClassVar[Stage] = Stage.NOTIFY
 
 
+@dataclass(frozen=True)
+class StageSettings:
+    """Typed stage-level keys of ``[tool.gopipe.<stage>]``, beside ``providers`` and ``timeout``
+    (e.g. deploy's ``environments``), so ``gopipe schema`` can describe them.
+
+    :param stage: the stage whose table holds the keys.
+    :param options: dataclass describing the keys; the plugin validates them (``parse_options``).
+    """
+
+    stage: Stage
+    options: type[Any]
+
+
 PROVIDER_TYPES: dict[Stage, type[Provider]] = {
     cls.stage: cls
     for cls in (Linter, Tester, CoverageReporter, Builder, Packager, Uploader, Deployer, Notifier)

@@ -121,6 +121,10 @@ def test_schema_covers_plugin_tables() -> None:
     assert threshold["properties"]["total"] == {"type": "number", "description": "minimum total coverage",
                                                 "default": 0.0}
     assert schema["properties"]["targets"]["type"] == "array"
+    deploy = schema["properties"]["deploy"]["properties"]
+    environment = deploy["environments"]["additionalProperties"]
+    assert {"namespace", "provider", "allowed_refs"} <= set(environment["properties"])
+    assert deploy["allowed_refs"]["type"] == "array"
 
 
 def test_cli_config_error_is_one_line_exit_2_and_report_written(tmp_path: Path) -> None:

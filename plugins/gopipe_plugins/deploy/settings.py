@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from gopipe import hookimpl
 from gopipe.config import Config
+from gopipe.stages import Stage
+from gopipe.types import StageSettings
 
 from .environments import load_settings
+from .options import DeploySettings
+
+
+@hookimpl
+def gopipe_stage_settings() -> list[StageSettings]:
+    return [StageSettings(stage=Stage.DEPLOY, options=DeploySettings)]
 
 
 @hookimpl
