@@ -34,7 +34,8 @@ def shell_script(staticcheck: Path) -> str:
     builds = "\n".join(
         f"CGO_ENABLED=0 GOOS={t.split('/')[0]} GOARCH={t.split('/')[1]} go build -trimpath "
         f"-ldflags='{LDFLAGS}' -o dist/sh/hello_{t.replace('/', '_')}/hello ./cmd/hello"
-        for t in TARGETS)
+        for t in TARGETS
+    )
     return f"""set -e
 mkdir -p dist/sh
 test -z "$(gofmt -l .)"
@@ -64,13 +65,17 @@ def main() -> int:
     shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns("dist", ".nox"))
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-    subprocess.run(["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "b"], cwd=repo,
-                   check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "b"], cwd=repo, check=True
+    )
     staticcheck = GoToolchain(repo, dict(os.environ)).tool(TOOLS["staticcheck"])
     # A pip-installed gopipe ships bytecode; an editable checkout under PYTHONDONTWRITEBYTECODE=1
     # would recompile every module on every run, which is not what users run.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src"), str(ROOT / "plugins")],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(ROOT / "src"), str(ROOT / "plugins")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     script = work / "ci.sh"
     script.write_text(shell_script(staticcheck))
     gopipe = [sys.executable, "-m", "nox", "-s", "ci", "--", "--plain", "--no-notify", "--no-cache"]

@@ -52,8 +52,20 @@ def build_binaries(work: Path, platforms: list[str]) -> dict[str, Path]:
         goos, goarch = plat.split("/")[:2]
         binary = work / "bin" / f"{goos}-{goarch}" / "hello"
         env = {**os.environ, "CGO_ENABLED": "0", "GOOS": goos, "GOARCH": goarch}
-        subprocess.run([go, "build", "-trimpath", "-ldflags=-s -w -X main.version=bench -buildid=",
-                        "-o", str(binary), "./cmd/hello"], cwd=EXAMPLE, env=env, check=True)
+        subprocess.run(
+            [
+                go,
+                "build",
+                "-trimpath",
+                "-ldflags=-s -w -X main.version=bench -buildid=",
+                "-o",
+                str(binary),
+                "./cmd/hello",
+            ],
+            cwd=EXAMPLE,
+            env=env,
+            check=True,
+        )
         out[plat] = binary
     return out
 
@@ -79,10 +91,16 @@ def run_quiet(cmd: list[str], env: dict[str, str]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--platforms", default="linux/amd64",
-                        help="comma-separated linux platforms per build (default linux/amd64)")
-    parser.add_argument("--export", action="store_true",
-                        help="docker/buildah also export an OCI layout (compressed), like oci")
+    parser.add_argument(
+        "--platforms",
+        default="linux/amd64",
+        help="comma-separated linux platforms per build (default linux/amd64)",
+    )
+    parser.add_argument(
+        "--export",
+        action="store_true",
+        help="docker/buildah also export an OCI layout (compressed), like oci",
+    )
     args = parser.parse_args()
     platforms = [p.strip() for p in args.platforms.split(",") if p.strip()]
 
@@ -110,16 +128,24 @@ def main() -> int:
             def docker_build(n: int) -> None:
                 for plat, ctx in contexts.items():
                     tag = f"bench:{n}-{plat.split('/')[1]}"
-                    run_quiet(dockerd.cmd("build", "--no-cache", "--platform", plat, "-t", tag,
-                                          str(ctx)), denv)
+                    run_quiet(
+                        dockerd.cmd("build", "--no-cache", "--platform", plat, "-t", tag, str(ctx)), denv
+                    )
                     if args.export:
                         tar = work / "export" / f"docker-{n}-{plat.split('/')[1]}.tar"
                         tar.parent.mkdir(parents=True, exist_ok=True)
                         run_quiet(dockerd.cmd("save", "-o", str(tar), tag), denv)
-                        run_quiet([skopeo, "--insecure-policy", "copy", "--quiet",
-                                   f"docker-archive:{tar}",
-                                   f"oci:{work / 'export' / f'docker-{n}'}:{plat.split('/')[1]}"],
-                                  denv)
+                        run_quiet(
+                            [
+                                skopeo,
+                                "--insecure-policy",
+                                "copy",
+                                "--quiet",
+                                f"docker-archive:{tar}",
+                                f"oci:{work / 'export' / f'docker-{n}'}:{plat.split('/')[1]}",
+                            ],
+                            denv,
+                        )
 
             def docker_clean(n: int) -> None:
                 shutil.rmtree(work / "export", ignore_errors=True)
@@ -129,24 +155,42 @@ def main() -> int:
             def buildah_build(n: int) -> None:
                 for plat, ctx in contexts.items():
                     tag = f"localhost/bench:{n}-{plat.split('/')[1]}"
-                    run_quiet(buildah.cmd("bud", "--isolation", "chroot", "--layers=false",
-                                          "--platform", plat, "-t", tag, str(ctx)), benv)
+                    run_quiet(
+                        buildah.cmd(
+                            "bud",
+                            "--isolation",
+                            "chroot",
+                            "--layers=false",
+                            "--platform",
+                            plat,
+                            "-t",
+                            tag,
+                            str(ctx),
+                        ),
+                        benv,
+                    )
                     if args.export:
                         layout = work / "export" / f"buildah-{n}"
                         layout.parent.mkdir(parents=True, exist_ok=True)
-                        run_quiet(buildah.cmd("push", "--quiet", tag,
-                                              f"oci:{layout}:{plat.split('/')[1]}"), benv)
+                        run_quiet(
+                            buildah.cmd("push", "--quiet", tag, f"oci:{layout}:{plat.split('/')[1]}"), benv
+                        )
 
             def buildah_clean(n: int) -> None:
                 shutil.rmtree(work / "export", ignore_errors=True)
                 for plat in contexts:
-                    run_quiet(buildah.cmd("rmi", "-f", f"localhost/bench:{n}-{plat.split('/')[1]}"),
-                              benv)
+                    run_quiet(buildah.cmd("rmi", "-f", f"localhost/bench:{n}-{plat.split('/')[1]}"), benv)
 
             def oci_build(n: int) -> None:
                 assert build_image is not None
-                build_image(binaries, work / "oci" / str(n), name="hello", epoch=EPOCH,
-                            binary_path="/hello", version="bench")
+                build_image(
+                    binaries,
+                    work / "oci" / str(n),
+                    name="hello",
+                    epoch=EPOCH,
+                    binary_path="/hello",
+                    version="bench",
+                )
 
             def oci_clean(n: int) -> None:
                 shutil.rmtree(work / "oci" / str(n), ignore_errors=True)
@@ -167,7 +211,7 @@ def main() -> int:
                 clean(999)
             times: dict[str, list[float]] = {n: [] for n in names}
             for rnd in range(args.rounds):
-                order = names[rnd % len(names):] + names[:rnd % len(names)]
+                order = names[rnd % len(names) :] + names[: rnd % len(names)]
                 for name in order:
                     build, clean = contenders[name]
                     start = time.perf_counter()
@@ -177,8 +221,10 @@ def main() -> int:
 
         size = sum(b.stat().st_size for b in binaries.values()) / 1e6
         what = "build + export to an OCI layout" if args.export else "build into the local store"
-        print(f"\nimage {what}, {len(platforms)} platform(s) ({', '.join(platforms)}), "
-              f"{size:.1f} MB of binaries, {args.rounds} rounds, alternating order")
+        print(
+            f"\nimage {what}, {len(platforms)} platform(s) ({', '.join(platforms)}), "
+            f"{size:.1f} MB of binaries, {args.rounds} rounds, alternating order"
+        )
         print(f"{'builder':<10}{'median s':>10}{'min s':>10}{'x oci':>10}")
         base = statistics.median(times["oci"]) if "oci" in times else None
         for name in names:
@@ -186,8 +232,12 @@ def main() -> int:
             ratio = f"{med / base:.1f}x" if base else "-"
             print(f"{name:<10}{med:>10.3f}{min(times[name]):>10.3f}{ratio:>10}")
         if base:
-            print("ratios: " + ", ".join(
-                f"{n}/oci = {statistics.median(times[n]) / base:.1f}" for n in names if n != "oci"))
+            print(
+                "ratios: "
+                + ", ".join(
+                    f"{n}/oci = {statistics.median(times[n]) / base:.1f}" for n in names if n != "oci"
+                )
+            )
     finally:
         procs.rmtree(work)
     return 0

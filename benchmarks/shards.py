@@ -77,7 +77,8 @@ def generate(root: Path, packages: int, iterations: int) -> None:
     """A module of ``packages`` packages; package k's test costs ``cost(k)`` units."""
     (root / "go.mod").write_text(f"module {MODULE}\n\ngo 1.24\n")
     (root / "pyproject.toml").write_text(
-        "[tool.gopipe]\n\n[tool.gopipe.test.go]\nrace = false\nflags = [\"-count=1\"]\n")
+        '[tool.gopipe]\n\n[tool.gopipe.test.go]\nrace = false\nflags = ["-count=1"]\n'
+    )
     for k in range(packages):
         pkg = f"p{k:02d}"
         d = root / "pkg" / pkg
@@ -88,9 +89,13 @@ def generate(root: Path, packages: int, iterations: int) -> None:
 
 def gopipe(root: Path, cpus: int, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "GOMAXPROCS": str(cpus), "GOFLAGS": f"-p={cpus} -trimpath"}
-    return subprocess.Popen([sys.executable, "-m", "gopipe.cli", "run", "test", *args, "-C", str(root),
-                             "--plain", "--no-notify"], env=env, text=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "gopipe.cli", "run", "test", *args, "-C", str(root), "--plain", "--no-notify"],
+        env=env,
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def copy_runner(src: Path, dst: Path, timings: Path | None) -> Path:
@@ -110,13 +115,15 @@ def tests_run(root: Path) -> int:
     return text.count("<testcase ")
 
 
-def measure(label: str, module: Path, work: Path, shards: int | None, cpus: int,
-            timings: Path | None) -> Timing:
+def measure(
+    label: str, module: Path, work: Path, shards: int | None, cpus: int, timings: Path | None
+) -> Timing:
     count = shards or 1
     roots = [copy_runner(module, work / f"{label}-{i}", timings) for i in range(1, count + 1)]
     t0 = time.monotonic()
-    procs = [gopipe(r, cpus, *(["--shard", f"{i}/{shards}"] if shards else []))
-             for i, r in enumerate(roots, 1)]
+    procs = [
+        gopipe(r, cpus, *(["--shard", f"{i}/{shards}"] if shards else [])) for i, r in enumerate(roots, 1)
+    ]
     for p, r in zip(procs, roots, strict=True):
         _, err = p.communicate()
         if p.returncode != 0:
@@ -129,12 +136,17 @@ def measure(label: str, module: Path, work: Path, shards: int | None, cpus: int,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--packages", type=int, default=24)
-    parser.add_argument("--iterations", type=int, default=200_000_000,
-                        help="hash rounds per cost unit (~0.2 s of CPU at 1 ns per round)")
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        default=200_000_000,
+        help="hash rounds per cost unit (~0.2 s of CPU at 1 ns per round)",
+    )
     parser.add_argument("--shards", default="1,2,4")
     parser.add_argument("--runner-cpus", type=int, default=1, help="CPUs each runner process may use")
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="runs per configuration, round-robin; the best is reported")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="runs per configuration, round-robin; the best is reported"
+    )
     ns = parser.parse_args()
     counts = [int(s) for s in ns.shards.split(",")]
     cores = os.cpu_count() or 1
@@ -145,9 +157,11 @@ def main() -> int:
         work = Path(tmp) / "runners"
         load_before = os.getloadavg()[0]
         units = sum(cost(k) for k in range(ns.packages))
-        print(f"synthetic module: {ns.packages} packages, {units} work units of {ns.iterations} "
-              f"hash rounds; {cores} cores here; each runner process gets {ns.runner_cpus} CPU(s); "
-              f"load average before: {load_before:.1f}")
+        print(
+            f"synthetic module: {ns.packages} packages, {units} work units of {ns.iterations} "
+            f"hash rounds; {cores} cores here; each runner process gets {ns.runner_cpus} CPU(s); "
+            f"load average before: {load_before:.1f}"
+        )
         warm = measure("warm-up", module, work, None, cores, None)  # fills the Go build cache
         print(f"warm-up (build cache, not compared): {warm.wall_s:.1f}s")
         first = measure("unsharded", module, work / "r0", None, ns.runner_cpus, None)
@@ -170,17 +184,23 @@ def main() -> int:
     print(f"best of {ns.repeat} per configuration:")
     print(f"{'run':<16} {'processes':>9} {'wall':>8} {'speed-up':>9} {'tests':>6}  balanced by")
     for r in results:
-        print(f"{r.label:<16} {r.processes:>9} {r.wall_s:>7.1f}s {base.wall_s / r.wall_s:>8.2f}x "
-              f"{r.tests:>6}  {r.balanced_by}")
+        print(
+            f"{r.label:<16} {r.processes:>9} {r.wall_s:>7.1f}s {base.wall_s / r.wall_s:>8.2f}x "
+            f"{r.tests:>6}  {r.balanced_by}"
+        )
     bad = [r.label for r in results if r.tests != base.tests]
     print()
-    print(f"note: this machine has {cores} cores, so on an idle machine concurrent shards here "
-          f"cannot exceed ~{cores / max(1, ns.runner_cpus):.0f}x over one {ns.runner_cpus}-CPU runner, "
-          "whatever N is; on GitHub each shard is its own runner and N shards approach Nx.")
+    print(
+        f"note: this machine has {cores} cores, so on an idle machine concurrent shards here "
+        f"cannot exceed ~{cores / max(1, ns.runner_cpus):.0f}x over one {ns.runner_cpus}-CPU runner, "
+        "whatever N is; on GitHub each shard is its own runner and N shards approach Nx."
+    )
     if max(load_before, os.getloadavg()[0]) > cores:
-        print("note: the machine was busy with other work (load above its core count): N "
-              "processes then win a larger share of the CPU than one, so ratios above "
-              f"~{cores}x measure the contention as much as the sharding.")
+        print(
+            "note: the machine was busy with other work (load above its core count): N "
+            "processes then win a larger share of the CPU than one, so ratios above "
+            f"~{cores}x measure the contention as much as the sharding."
+        )
     if bad:
         print(f"error: test counts differ from the unsharded run in: {', '.join(bad)}")
         return 1

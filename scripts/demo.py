@@ -35,13 +35,16 @@ def main(argv: list[str]) -> int:
     except ImportError as exc:  # the registry harness needs the [demo] extra
         return _layout_only(gopipe, argv, f"{exc.name} is missing (pip install -e '.[demo]')")
     if shutil.which("docker-registry") is None:
-        return _layout_only(gopipe, argv, "docker-registry is not installed "
-                                          "(apt-get install docker-registry)")
+        return _layout_only(
+            gopipe, argv, "docker-registry is not installed (apt-get install docker-registry)"
+        )
 
     from gopipe_plugins.upload.demo import demo_env
 
-    with tempfile.TemporaryDirectory(prefix="gopipe-demo-") as tmp, \
-            start_registry(Path(tmp), tls=True, auth=True) as registry:
+    with (
+        tempfile.TemporaryDirectory(prefix="gopipe-demo-") as tmp,
+        start_registry(Path(tmp), tls=True, auth=True) as registry,
+    ):
         print(f"\nregistry on https://{registry.host} (TLS, htpasswd user {registry.username})")
         os.environ.update(demo_env(registry))
         code = gopipe(["run", "package", "upload", "-C", str(EXAMPLE), *argv])

@@ -86,9 +86,7 @@ def test_registry_requires_tls_and_auth(registry: Registry) -> None:
     assert registry.env()["REGISTRY_USERNAME"] == registry.username
 
 
-def test_registry_push_and_pull_by_digest(
-    registry: Registry, oci_image: str, tmp_path: Path
-) -> None:
+def test_registry_push_and_pull_by_digest(registry: Registry, oci_image: str, tmp_path: Path) -> None:
     tagged = skopeo.ref(registry, "gopipe/umoci", "v1")
     skopeo.copy(oci_image, tagged, dest_registry=registry)
     digest = skopeo.digest(tagged, registry)
@@ -103,16 +101,12 @@ def test_registry_push_and_pull_by_digest(
 def test_plain_registry_without_auth(plain_registry: Registry, oci_image: str) -> None:
     assert plain_registry.url.startswith("http://") and plain_registry.username is None
     assert _get(f"{plain_registry.url}/v2/") == 200
-    skopeo.copy(
-        oci_image, skopeo.ref(plain_registry, "plain/umoci", "v1"), dest_registry=plain_registry
-    )
+    skopeo.copy(oci_image, skopeo.ref(plain_registry, "plain/umoci", "v1"), dest_registry=plain_registry)
     with urllib.request.urlopen(f"{plain_registry.url}/v2/plain/umoci/tags/list") as resp:
         assert json.load(resp)["tags"] == ["v1"]
 
 
-def test_faulty_proxy_injects_faults_and_counts(
-    faulty_registry: FaultyRegistry, oci_image: str
-) -> None:
+def test_faulty_proxy_injects_faults_and_counts(faulty_registry: FaultyRegistry, oci_image: str) -> None:
     proxy, front = faulty_registry.proxy, faulty_registry.front
     up = 401 if front.username else 200
 
@@ -186,9 +180,7 @@ def test_buildah_builds_scratch_and_pushes(
 
 def test_pushgateway_shows_pushed_metric(pushgateway: Pushgateway) -> None:
     body = b'# TYPE gopipe_deploy_timestamp gauge\ngopipe_deploy_timestamp{env="ci"} 1700000000\n'
-    req = urllib.request.Request(
-        f"{pushgateway.url}/metrics/job/gopipe/app/hello", data=body, method="PUT"
-    )
+    req = urllib.request.Request(f"{pushgateway.url}/metrics/job/gopipe/app/hello", data=body, method="PUT")
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.status == 200
     text = pushgateway.metrics()

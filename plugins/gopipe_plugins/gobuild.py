@@ -52,8 +52,14 @@ class Target:
     def env(self) -> dict[str, str]:
         env = {"GOOS": self.os, "GOARCH": self.arch}
         if self.variant:
-            key = {"arm": "GOARM", "amd64": "GOAMD64", "386": "GO386", "mips": "GOMIPS",
-                   "mipsle": "GOMIPS", "arm64": "GOARM64"}.get(self.arch)
+            key = {
+                "arm": "GOARM",
+                "amd64": "GOAMD64",
+                "386": "GO386",
+                "mips": "GOMIPS",
+                "mipsle": "GOMIPS",
+                "arm64": "GOARM64",
+            }.get(self.arch)
             if key:
                 env[key] = self.variant.removeprefix("v") if self.arch == "arm" else self.variant
         return env
@@ -66,15 +72,19 @@ def main_packages(ctx: ProviderContext[object]) -> list[str]:
         return list(configured)
     packages = ctx.go.packages()
     cmd = ctx.root / "cmd"
-    found = sorted("./" + str(p.dir.relative_to(ctx.root)) for p in packages
-                   if p.is_main and p.dir.parent == cmd)
+    found = sorted(
+        "./" + str(p.dir.relative_to(ctx.root)) for p in packages if p.is_main and p.dir.parent == cmd
+    )
     if found:
         return found
     if any(p.is_main and p.dir == ctx.root for p in packages):
         return ["."]
-    raise ConfigError(ctx.run.config.display_file, "tool.gopipe.main",
-                      "no main package found (looked in ./cmd/* and .)",
-                      'set main = ["./path/to/cmd"]')
+    raise ConfigError(
+        ctx.run.config.display_file,
+        "tool.gopipe.main",
+        "no main package found (looked in ./cmd/* and .)",
+        'set main = ["./path/to/cmd"]',
+    )
 
 
 def binary_name(ctx: ProviderContext[object], main: str) -> str:
@@ -94,35 +104,65 @@ def run(ctx: ProviderContext[GoBuildOptions]) -> None:
     def build(main: str, target: Target) -> None:
         name = binary_name(ctx, main)
         ext = ".exe" if target.os == "windows" else ""
-        out = ctx.dist / ctx.run.render(opts.output, name=name, os=target.os,
-                                        arch=target.arch_label, ext=ext)
+        out = ctx.dist / ctx.run.render(opts.output, name=name, os=target.os, arch=target.arch_label, ext=ext)
         out.parent.mkdir(parents=True, exist_ok=True)
         env = {"CGO_ENABLED": "1" if opts.cgo else "0", **opts.env, **target.env()}
-        args = [go, "build", *opts.flags, *([f"-tags={','.join(opts.tags)}"] if opts.tags else []),
-                f"-ldflags={ldflags}", "-o", str(out), main]
+        args = [
+            go,
+            "build",
+            *opts.flags,
+            *([f"-tags={','.join(opts.tags)}"] if opts.tags else []),
+            f"-ldflags={ldflags}",
+            "-o",
+            str(out),
+            main,
+        ]
         res = ctx.sh(args, env=env)
         if not res.ok:
             found = parse_positions(res.stderr, "go build", "compile", ctx.root)
             first = found[0] if found else Finding("go build", "compile", res.stderr.strip()[-300:])
             ctx.add_finding(first)
-            failures.append(StageFailed(
-                f"{main} does not build for {target.os}/{target.arch}: "
-                f"{first.location() + ': ' if first.file else ''}{first.message}",
-                file=first.file, line=first.line, details=res.stderr))
+            failures.append(
+                StageFailed(
+                    f"{main} does not build for {target.os}/{target.arch}: "
+                    f"{first.location() + ': ' if first.file else ''}{first.message}",
+                    file=first.file,
+                    line=first.line,
+                    details=res.stderr,
+                )
+            )
             return
-        ctx.add_artifact("binary", name, out, os=target.os, arch=target.arch,
-                         variant=target.variant or None, main=main, version=ctx.git.version)
+        ctx.add_artifact(
+            "binary",
+            name,
+            out,
+            os=target.os,
+            arch=target.arch,
+            variant=target.variant or None,
+            main=main,
+            version=ctx.git.version,
+        )
 
     with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
         list(pool.map(lambda job: build(*job), jobs))
     if failures:
         first = failures[0]
-        raise StageFailed(first.message + (f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""),
-                          file=first.file, line=first.line, details=first.details)
+        raise StageFailed(
+            first.message + (f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""),
+            file=first.file,
+            line=first.line,
+            details=first.details,
+        )
     ctx.summary = f"{len(jobs)} binar{'y' if len(jobs) == 1 else 'ies'} for {len(targets)} targets"
 
 
 @hookimpl
 def gopipe_builders() -> list[Builder]:
-    return [Builder(name="go", run=run, options=GoBuildOptions,
-                    description="CGO_ENABLED=0 go build -trimpath, stamped and reproducible")]
+    return [
+        Builder(
+            name="go",
+            run=run,
+            options=GoBuildOptions,
+            description="CGO_ENABLED=0 go build -trimpath, stamped and reproducible",
+        )
+    ]

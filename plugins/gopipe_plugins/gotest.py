@@ -114,8 +114,14 @@ def run(ctx: ProviderContext[GoTestOptions]) -> None:
         _empty_shard(ctx)
         return
     total = len(packages) if packages is not None else len(ctx.go.packages())
-    args = [go, "test", "-json", f"-covermode={opts.covermode}", f"-coverprofile={profile}",
-            f"-timeout={opts.timeout}"]
+    args = [
+        go,
+        "test",
+        "-json",
+        f"-covermode={opts.covermode}",
+        f"-coverprofile={profile}",
+        f"-timeout={opts.timeout}",
+    ]
     if opts.race:
         args.append("-race")
     if opts.coverpkg:
@@ -127,8 +133,10 @@ def run(ctx: ProviderContext[GoTestOptions]) -> None:
         if events.feed(line):
             tests = events.tests()
             failed = sum(t.status == "fail" for t in tests)
-            ctx.progress(f"{events.done()}/{total} packages · {len(tests)} tests"
-                         + (f" · {failed} failed" if failed else ""))
+            ctx.progress(
+                f"{events.done()}/{total} packages · {len(tests)} tests"
+                + (f" · {failed} failed" if failed else "")
+            )
 
     env = {"CGO_ENABLED": "1"} if opts.race else {}
     res = ctx.sh(args, env=env, on_stdout=on_line)
@@ -140,8 +148,11 @@ def run(ctx: ProviderContext[GoTestOptions]) -> None:
         ctx.add_artifact("coverage-profile", PROFILE, profile, mode=opts.covermode)
     tests = events.tests()
     failed = [t for t in tests if t.status == "fail"]
-    broken = [p for p in events.packages.values() if p.build_output or
-              (p.status == "fail" and not any(t.status == "fail" for t in p.tests.values()))]
+    broken = [
+        p
+        for p in events.packages.values()
+        if p.build_output or (p.status == "fail" and not any(t.status == "fail" for t in p.tests.values()))
+    ]
     passed = sum(t.status == "pass" for t in tests)
     ctx.summary = f"{passed}/{len(tests)} tests passed in {total} packages"
     if res.cancelled:
@@ -163,12 +174,18 @@ def run(ctx: ProviderContext[GoTestOptions]) -> None:
         ctx.fail(f"go test failed (exit {res.returncode})", details="\n".join(details))
     first = findings[0]
     race = any("WARNING: DATA RACE" in "\n".join(t.output) for t in failed)
-    what = "data race detected" if race else (
-        f"{len(failed)} test{'s' * (len(failed) != 1)} failed" if failed else "package failed to build")
-    names = ", ".join(f"{t.name} ({t.package})" for t in failed[:3]) or \
-        ", ".join(p.name for p in broken[:3])
-    ctx.fail(f"{what}: {names}, first at {first.location()}", file=first.file, line=first.line,
-             details="\n".join(details))
+    what = (
+        "data race detected"
+        if race
+        else (f"{len(failed)} test{'s' * (len(failed) != 1)} failed" if failed else "package failed to build")
+    )
+    names = ", ".join(f"{t.name} ({t.package})" for t in failed[:3]) or ", ".join(p.name for p in broken[:3])
+    ctx.fail(
+        f"{what}: {names}, first at {first.location()}",
+        file=first.file,
+        line=first.line,
+        details="\n".join(details),
+    )
 
 
 def _packages(ctx: ProviderContext[GoTestOptions]) -> list[str] | None:
@@ -193,8 +210,9 @@ def _record_timings(ctx: ProviderContext[GoTestOptions], events: TestEvents) -> 
     """Package durations of this run, for balancing future shards."""
     from gopipe_plugins.shards import record_timings
 
-    record_timings(ctx, {p.name: p.elapsed for p in events.packages.values()
-                         if p.name and p.status in ("pass", "fail")})
+    record_timings(
+        ctx, {p.name: p.elapsed for p in events.packages.values() if p.name and p.status in ("pass", "fail")}
+    )
 
 
 def _finding(test: _Test, ctx: ProviderContext[GoTestOptions]) -> Finding:
@@ -207,14 +225,24 @@ def _finding(test: _Test, ctx: ProviderContext[GoTestOptions]) -> Finding:
             file = m["file"]
             path = Path(file) if file.startswith("/") else (pkg_dir / file if pkg_dir else Path(file))
             if not path.is_absolute() or path.resolve().is_relative_to(ctx.root):
-                message = next((ln.strip() for ln in test.output if _TEST_LINE.match(ln)),
-                               f"{test.name} failed")
+                message = next(
+                    (ln.strip() for ln in test.output if _TEST_LINE.match(ln)), f"{test.name} failed"
+                )
                 if rule == "race":
                     message = f"data race in {test.name}"
-                return Finding("go test", rule, f"{test.name}: {message}",
-                               file=relative(str(path), ctx.root), line=int(m["line"]))
-    return Finding("go test", rule, f"{test.name} failed in {test.package}",
-                   file=relative(str(pkg_dir), ctx.root) if pkg_dir else None)
+                return Finding(
+                    "go test",
+                    rule,
+                    f"{test.name}: {message}",
+                    file=relative(str(path), ctx.root),
+                    line=int(m["line"]),
+                )
+    return Finding(
+        "go test",
+        rule,
+        f"{test.name} failed in {test.package}",
+        file=relative(str(pkg_dir), ctx.root) if pkg_dir else None,
+    )
 
 
 def _build_finding(pkg: _Package, ctx: ProviderContext[GoTestOptions]) -> Finding:
@@ -224,8 +252,14 @@ def _build_finding(pkg: _Package, ctx: ProviderContext[GoTestOptions]) -> Findin
             file = m["file"]
             if not file.startswith("/"):
                 file = str(ctx.root / file)
-            return Finding("go test", "build", m["msg"], file=relative(file, ctx.root),
-                           line=int(m["line"]), col=int(m["col"]) if m["col"] else None)
+            return Finding(
+                "go test",
+                "build",
+                m["msg"],
+                file=relative(file, ctx.root),
+                line=int(m["line"]),
+                col=int(m["col"]) if m["col"] else None,
+            )
     return Finding("go test", "build", f"{pkg.name} failed: " + " ".join(pkg.output[-3:]).strip())
 
 
@@ -241,27 +275,37 @@ def junit_xml(events: TestEvents) -> str:
             continue
         tests = sorted(pkg.tests.values(), key=lambda t: t.name)
         build_error = bool(pkg.build_output) or (pkg.status == "fail" and not tests)
-        counts = {"tests": len(tests) + build_error,
-                  "failures": sum(t.status == "fail" for t in tests),
-                  "errors": int(build_error),
-                  "skipped": sum(t.status == "skip" for t in tests)}
-        suite = ET.SubElement(suites, "testsuite", name=pkg.name, time=f"{pkg.elapsed:.3f}",
-                              attrib={k: str(v) for k, v in counts.items()})
+        counts = {
+            "tests": len(tests) + build_error,
+            "failures": sum(t.status == "fail" for t in tests),
+            "errors": int(build_error),
+            "skipped": sum(t.status == "skip" for t in tests),
+        }
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=pkg.name,
+            time=f"{pkg.elapsed:.3f}",
+            attrib={k: str(v) for k, v in counts.items()},
+        )
         for test in tests:
-            case = ET.SubElement(suite, "testcase", classname=pkg.name, name=test.name,
-                                 time=f"{test.elapsed:.3f}")
+            case = ET.SubElement(
+                suite, "testcase", classname=pkg.name, name=test.name, time=f"{test.elapsed:.3f}"
+            )
             if test.status == "fail":
                 message = next((ln.strip() for ln in test.output if _TEST_LINE.match(ln)), "failed")
-                ET.SubElement(case, "failure", message=message[:500], type="failure").text = \
-                    "\n".join(test.output)
+                ET.SubElement(case, "failure", message=message[:500], type="failure").text = "\n".join(
+                    test.output
+                )
             elif test.status == "skip":
                 ET.SubElement(case, "skipped", message="skipped")
             elif test.status == "run":
                 ET.SubElement(case, "error", message="did not finish").text = "\n".join(test.output)
         if build_error:
             case = ET.SubElement(suite, "testcase", classname=pkg.name, name="[build]", time="0")
-            ET.SubElement(case, "error", message="build failed", type="build").text = \
-                "\n".join(pkg.build_output + pkg.output)
+            ET.SubElement(case, "error", message="build failed", type="build").text = "\n".join(
+                pkg.build_output + pkg.output
+            )
         for key, value in counts.items():
             totals[key] += value
     for key, value in totals.items():
@@ -272,5 +316,11 @@ def junit_xml(events: TestEvents) -> str:
 
 @hookimpl
 def gopipe_testers() -> list[Tester]:
-    return [Tester(name="go", run=run, options=GoTestOptions,
-                   description="go test -json -race with coverage and JUnit XML")]
+    return [
+        Tester(
+            name="go",
+            run=run,
+            options=GoTestOptions,
+            description="go test -json -race with coverage and JUnit XML",
+        )
+    ]

@@ -26,13 +26,19 @@ SHARD_TIMINGS = "shard-timings.json"  # a sharded run's own measurements, merged
 NO_TESTS_WEIGHT = 0.1
 
 
-def split(packages: Sequence[str], n: int, timings: Mapping[str, float] | None = None,
-          untested: frozenset[str] = frozenset()) -> list[list[str]]:
+def split(
+    packages: Sequence[str],
+    n: int,
+    timings: Mapping[str, float] | None = None,
+    untested: frozenset[str] = frozenset(),
+) -> list[list[str]]:
     """``packages`` in ``n`` groups with balanced total weight, each sorted."""
     known = [float(v) for p, v in (timings or {}).items() if p in packages and v > 0]
     default = statistics.median(known) if known else 1.0
-    weights = {p: float((timings or {}).get(p) or default) * (NO_TESTS_WEIGHT if p in untested else 1)
-               for p in packages}
+    weights = {
+        p: float((timings or {}).get(p) or default) * (NO_TESTS_WEIGHT if p in untested else 1)
+        for p in packages
+    }
     order = sorted(packages, key=lambda p: (-weights[p], p))
     heap = [(0.0, i) for i in range(n)]
     shards: list[list[str]] = [[] for _ in range(n)]
@@ -51,8 +57,9 @@ def read_timings(path: Path) -> dict[str, float]:
         return {}
     if not isinstance(data, dict):
         return {}
-    return {str(k): float(v) for k, v in data.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {
+        str(k): float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
 
 
 def write_timings(path: Path, timings: Mapping[str, float]) -> None:
@@ -88,9 +95,18 @@ def select_shard(ctx: ProviderContext[object], shard: tuple[int, int]) -> list[s
     used = {p: timings[p] for p in packages if p in timings}
     chosen = split(packages, count, used, untested)[index - 1]
     digest = hashlib.sha256(json.dumps([packages, count, sorted(used.items())]).encode()).hexdigest()
-    ctx.add_artifact("test-shard", f"shard {index}/{count}", index=index, count=count,
-                     packages=chosen, all_packages=len(packages), split=digest[:16],
-                     balanced_by="timings" if used else "package count")
-    ctx.log(f"shard {index}/{count}: {len(chosen)} of {len(packages)} packages, balanced by "
-            + ("recorded timings" if used else "package count"))
+    ctx.add_artifact(
+        "test-shard",
+        f"shard {index}/{count}",
+        index=index,
+        count=count,
+        packages=chosen,
+        all_packages=len(packages),
+        split=digest[:16],
+        balanced_by="timings" if used else "package count",
+    )
+    ctx.log(
+        f"shard {index}/{count}: {len(chosen)} of {len(packages)} packages, balanced by "
+        + ("recorded timings" if used else "package count")
+    )
     return chosen

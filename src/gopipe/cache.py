@@ -45,12 +45,19 @@ class SourceTree:
             return self._digest
 
     def _files(self) -> list[str]:
-        proc = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                              cwd=self.root, capture_output=True, check=False)
+        proc = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=self.root,
+            capture_output=True,
+            check=False,
+        )
         if proc.returncode == 0:
             return sorted({f for f in proc.stdout.decode().split("\0") if f})
-        return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*")
-                      if p.is_file() and ".git" not in p.parts)
+        return sorted(
+            str(p.relative_to(self.root))
+            for p in self.root.rglob("*")
+            if p.is_file() and ".git" not in p.parts
+        )
 
     def _compute(self) -> str:
         digest = hashlib.sha256()
@@ -62,19 +69,30 @@ class SourceTree:
         return digest.hexdigest()
 
 
-def fingerprint(stage: Stage, sources: SourceTree, selected: Iterable[SelectedProvider],
-                environ: Mapping[str, str], go_version: str, settings: Any, args: Any,
-                upstream: Iterable[str]) -> str:
+def fingerprint(
+    stage: Stage,
+    sources: SourceTree,
+    selected: Iterable[SelectedProvider],
+    environ: Mapping[str, str],
+    go_version: str,
+    settings: Any,
+    args: Any,
+    upstream: Iterable[str],
+) -> str:
     """One hex digest over everything that can change the stage's result."""
     parts = {
         "format": _FORMAT,
         "stage": stage.value,
         "sources": sources.digest(),
         "go": go_version,
-        "env": {k: v for k, v in sorted(environ.items())
-                if k.startswith(("GO", "CGO_")) and not k.startswith("GOPIPE_")},
-        "providers": [(s.name, s.registered.distribution, s.registered.version, repr(s.options))
-                      for s in selected],
+        "env": {
+            k: v
+            for k, v in sorted(environ.items())
+            if k.startswith(("GO", "CGO_")) and not k.startswith("GOPIPE_")
+        },
+        "providers": [
+            (s.name, s.registered.distribution, s.registered.version, repr(s.options)) for s in selected
+        ],
         "settings": repr(settings),
         "args": repr(args),
         "upstream": list(upstream),
@@ -111,15 +129,25 @@ class StageCache:
                 file = self.root / a.path
                 if not file.is_file() or sha256_file(file) != a.sha256:
                     return None
-        return CachedStage(key, data.get("summary", ""), artifacts,
-                           [Finding(**f) for f in data.get("findings", [])])
+        return CachedStage(
+            key, data.get("summary", ""), artifacts, [Finding(**f) for f in data.get("findings", [])]
+        )
 
     def store(self, stage: Stage, entry: CachedStage, redactor: Redactor) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{stage.value}.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(redactor.redact_obj({
-            "fingerprint": entry.fingerprint, "summary": entry.summary,
-            "artifacts": [a.to_json() for a in entry.artifacts],
-            "findings": [asdict(f) for f in entry.findings]}), indent=1))
+        tmp.write_text(
+            json.dumps(
+                redactor.redact_obj(
+                    {
+                        "fingerprint": entry.fingerprint,
+                        "summary": entry.summary,
+                        "artifacts": [a.to_json() for a in entry.artifacts],
+                        "findings": [asdict(f) for f in entry.findings],
+                    }
+                ),
+                indent=1,
+            )
+        )
         os.replace(tmp, path)

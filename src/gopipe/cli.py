@@ -23,23 +23,39 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-C", "--root", type=Path, default=Path("."),
-                       help="the Go repository (default: current directory)")
+        p.add_argument(
+            "-C",
+            "--root",
+            type=Path,
+            default=Path("."),
+            help="the Go repository (default: current directory)",
+        )
         p.add_argument("--config", type=Path, help="pyproject.toml to read (default: ROOT/pyproject.toml)")
 
     run = sub.add_parser("run", help="run a pipeline (ci, cd) or stages")
     run.add_argument("targets", nargs="*", default=["ci"], metavar="PIPELINE_OR_STAGE")
     common(run)
-    run.add_argument("--plain", action="store_true", default=None,
-                     help="plain lines instead of the live table")
+    run.add_argument(
+        "--plain", action="store_true", default=None, help="plain lines instead of the live table"
+    )
     run.add_argument("--no-notify", dest="notify", action="store_false")
-    run.add_argument("--target", dest="build_targets", action="append", default=[],
-                     metavar="GOOS/GOARCH", help="build only this target (repeatable)")
+    run.add_argument(
+        "--target",
+        dest="build_targets",
+        action="append",
+        default=[],
+        metavar="GOOS/GOARCH",
+        help="build only this target (repeatable)",
+    )
     run.add_argument("--shard", metavar="I/N", help="run the I-th of N test shards (1-based)")
     run.add_argument("--env", dest="environment", metavar="NAME", help="deploy environment")
     run.add_argument("--dry-run", action="store_true", help="show what deploy would change")
-    run.add_argument("--no-cache", dest="use_cache", action="store_false",
-                     help="run every stage even if its inputs are unchanged")
+    run.add_argument(
+        "--no-cache",
+        dest="use_cache",
+        action="store_false",
+        help="run every stage even if its inputs are unchanged",
+    )
 
     plugins = sub.add_parser("plugins", help="list every stage's providers")
     common(plugins)
@@ -48,25 +64,41 @@ def _parser() -> argparse.ArgumentParser:
 
     init = sub.add_parser("init", help="add gopipe to a Go repository")
     common(init)
-    init.add_argument("--github", action="store_true",
-                      help="also write .github/workflows/gopipe-{ci,cd}.yml from [tool.gopipe]")
-    init.add_argument("--check", action="store_true",
-                      help="with --github: write nothing, exit 1 if the workflows are stale")
+    init.add_argument(
+        "--github",
+        action="store_true",
+        help="also write .github/workflows/gopipe-{ci,cd}.yml from [tool.gopipe]",
+    )
+    init.add_argument(
+        "--check", action="store_true", help="with --github: write nothing, exit 1 if the workflows are stale"
+    )
 
     merge = sub.add_parser("merge", help="merge shard/matrix outputs into one report")
-    merge.add_argument("inputs", nargs="+", type=Path, metavar="DIR",
-                       help="a dist/gopipe or dist directory per job, or a directory of them")
+    merge.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        help="a dist/gopipe or dist directory per job, or a directory of them",
+    )
     common(merge)
-    merge.add_argument("--plain", action="store_true", default=None,
-                       help="plain lines instead of the live table")
+    merge.add_argument(
+        "--plain", action="store_true", default=None, help="plain lines instead of the live table"
+    )
     merge.add_argument("--no-notify", dest="notify", action="store_false")
 
     new_plugin = sub.add_parser("new-plugin", help="scaffold a third-party plugin distribution")
     new_plugin.add_argument("name", help="provider name users select, e.g. 'teams'")
-    new_plugin.add_argument("--stage", default="notify",
-                            choices=[s.value for s in Stage], help="stage the provider serves")
-    new_plugin.add_argument("-o", "--output", type=Path, default=Path("."),
-                            help="directory to create gopipe-NAME/ in (default: .)")
+    new_plugin.add_argument(
+        "--stage", default="notify", choices=[s.value for s in Stage], help="stage the provider serves"
+    )
+    new_plugin.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("."),
+        help="directory to create gopipe-NAME/ in (default: .)",
+    )
     tools = sub.add_parser("tools", help="list the pinned Go tools; --install them into the cache")
     tools.add_argument("--install", action="store_true", help="go install every missing tool now")
     return parser
@@ -87,8 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.command == "merge":
             from gopipe.merge import merge_outputs
 
-            return merge_outputs(ns.inputs, root=ns.root, config_file=ns.config,
-                                 plain=ns.plain, notify=ns.notify)
+            return merge_outputs(
+                ns.inputs, root=ns.root, config_file=ns.config, plain=ns.plain, notify=ns.notify
+            )
         if ns.command == "tools":
             return _tools(ns.install)
         if ns.command == "new-plugin":
@@ -133,10 +166,17 @@ def _run(ns: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for target in ns.build_targets:
         if target.count("/") not in (1, 2):
             parser.error(f"--target {target}: expected GOOS/GOARCH, e.g. --target linux/arm64")
-    args = RunArgs(pipeline="+".join(ns.targets), targets=tuple(ns.build_targets), shard=shard,
-                   environment=ns.environment, dry_run=ns.dry_run, use_cache=ns.use_cache)
-    return run_pipeline(ns.targets, root=ns.root, config_file=ns.config, args=args,
-                        plain=ns.plain, notify=ns.notify)
+    args = RunArgs(
+        pipeline="+".join(ns.targets),
+        targets=tuple(ns.build_targets),
+        shard=shard,
+        environment=ns.environment,
+        dry_run=ns.dry_run,
+        use_cache=ns.use_cache,
+    )
+    return run_pipeline(
+        ns.targets, root=ns.root, config_file=ns.config, args=args, plain=ns.plain, notify=ns.notify
+    )
 
 
 def _plugins(ns: argparse.Namespace) -> int:
@@ -151,8 +191,14 @@ def _plugins(ns: argparse.Namespace) -> int:
         table.add_column(column)
     for stage, entry in registry.all():
         chosen = "✔" if entry.name in config.stage(stage).providers else ""
-        table.add_row(stage.value, entry.name, chosen, entry.plugin,
-                      f"{entry.distribution} {entry.version}", entry.provider.description)
+        table.add_row(
+            stage.value,
+            entry.name,
+            chosen,
+            entry.plugin,
+            f"{entry.distribution} {entry.version}",
+            entry.provider.description,
+        )
     Console(width=160).print(table)
     return 0
 

@@ -28,16 +28,21 @@ from gopipe.report import Report, StageResult
 from gopipe.secrets import Redactor
 
 _ICONS = {"success": "✔", "failed": "✘", "skipped": "–", "cancelled": "■", "pending": "·"}
-_STYLES = {"success": "green", "failed": "bold red", "skipped": "dim", "cancelled": "yellow",
-           "running": "cyan", "pending": "dim"}
+_STYLES = {
+    "success": "green",
+    "failed": "bold red",
+    "skipped": "dim",
+    "cancelled": "yellow",
+    "running": "cyan",
+    "pending": "dim",
+}
 _PANEL_LINES = 40
 
 
 class Console:
     """Base: plain-line output. Subclassed by :class:`LiveConsole` for terminals."""
 
-    def __init__(self, redactor: Redactor, stream: TextIO | None = None,
-                 github: bool = False) -> None:
+    def __init__(self, redactor: Redactor, stream: TextIO | None = None, github: bool = False) -> None:
         self.redact = redactor
         self.stream = stream or sys.stdout
         self.github = github
@@ -53,8 +58,9 @@ class Console:
 
     def stage_finished(self, result: StageResult, log: Sequence[str]) -> None:
         status = result.status + (" (cached)" if result.cached else "")
-        head = f"{_ICONS.get(result.status, '?')} {result.name} {status} " \
-               f"({result.duration_s:.1f}s)" + (f" — {result.summary}" if result.summary else "")
+        head = f"{_ICONS.get(result.status, '?')} {result.name} {status} ({result.duration_s:.1f}s)" + (
+            f" — {result.summary}" if result.summary else ""
+        )
         with self._lock:
             if self.github and log:
                 self._write(f"::group::{result.name} ({result.status})")
@@ -77,9 +83,16 @@ class Console:
     def annotate(self, finding: Finding) -> None:
         if not self.github:
             return
-        props = [f"{k}={v}" for k, v in
-                 (("file", finding.file), ("line", finding.line), ("col", finding.col),
-                  ("title", f"{finding.tool} {finding.rule}")) if v is not None]
+        props = [
+            f"{k}={v}"
+            for k, v in (
+                ("file", finding.file),
+                ("line", finding.line),
+                ("col", finding.col),
+                ("title", f"{finding.tool} {finding.rule}"),
+            )
+            if v is not None
+        ]
         level = {"warning": "warning", "note": "notice"}.get(finding.level, "error")
         message = finding.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         self.line(f"::{level} {','.join(props)}::{message}")
@@ -97,8 +110,10 @@ class Console:
             self._write("")
             for stage in report.stages:
                 status = stage.status + (" (cached)" if stage.cached else "")
-                self._write(f"{_ICONS.get(stage.status, '?')} {stage.name:<9} {status:<18} "
-                            f"{stage.duration_s:7.1f}s  {stage.summary}")
+                self._write(
+                    f"{_ICONS.get(stage.status, '?')} {stage.name:<9} {status:<18} "
+                    f"{stage.duration_s:7.1f}s  {stage.summary}"
+                )
             self._write(f"gopipe {report.pipeline}: {report.status} in {report.duration_s:.1f}s")
         self.write_step_summary(report)
 
@@ -127,10 +142,16 @@ class LiveConsole(Console):
 
     def start(self, pipeline: str, stages: Sequence[str]) -> None:
         self._pipeline = pipeline
-        self._rows = {s: {"status": "pending", "started": None, "duration": None, "detail": ""}
-                      for s in stages}
-        self._live = Live(get_renderable=self._render, console=self.term,
-                          refresh_per_second=8, transient=False, redirect_stdout=False)
+        self._rows = {
+            s: {"status": "pending", "started": None, "duration": None, "detail": ""} for s in stages
+        }
+        self._live = Live(
+            get_renderable=self._render,
+            console=self.term,
+            refresh_per_second=8,
+            transient=False,
+            redirect_stdout=False,
+        )
         self._live.start()
 
     def stage_started(self, stage: str) -> None:
@@ -139,9 +160,11 @@ class LiveConsole(Console):
 
     def stage_finished(self, result: StageResult, log: Sequence[str]) -> None:
         row = self._rows.setdefault(result.name, {})
-        row.update(status=result.status + (" (cached)" if result.cached else ""),
-                   duration=result.duration_s,
-                   detail=result.summary or (result.error or "").split("\n", 1)[0])
+        row.update(
+            status=result.status + (" (cached)" if result.cached else ""),
+            duration=result.duration_s,
+            detail=result.summary or (result.error or "").split("\n", 1)[0],
+        )
 
     def progress(self, stage: str, text: str) -> None:
         if stage in self._rows:
@@ -166,11 +189,15 @@ class LiveConsole(Console):
                     body.append("")
                     body.append(f"[{p.name}]")
                     body.extend(p.details.splitlines()[-_PANEL_LINES:])
-            self.term.print(Panel(Text(self.redact("\n".join(body))),
-                                  title=f"[bold red]{stage.name} failed", border_style="red"))
+            self.term.print(
+                Panel(
+                    Text(self.redact("\n".join(body))),
+                    title=f"[bold red]{stage.name} failed",
+                    border_style="red",
+                )
+            )
         style = _STYLES.get(report.status, "")
-        self.term.print(f"[{style}]gopipe {report.pipeline}: {report.status}[/] "
-                        f"in {report.duration_s:.1f}s")
+        self.term.print(f"[{style}]gopipe {report.pipeline}: {report.status}[/] in {report.duration_s:.1f}s")
         self.write_step_summary(report)
 
     def _render(self) -> RenderableType:
@@ -193,8 +220,13 @@ class LiveConsole(Console):
                 d = row.get("duration")
                 duration = d if isinstance(d, float) else 0.0
             shown = f"{duration:.1f}s" if status not in ("pending", "skipped") else ""
-            table.add_row(icon, Text(name, style="bold"), Text(status, style=_STYLES.get(status, "")),
-                          shown, Text(self.redact(str(row.get("detail") or "")), style="dim"))
+            table.add_row(
+                icon,
+                Text(name, style="bold"),
+                Text(status, style=_STYLES.get(status, "")),
+                shown,
+                Text(self.redact(str(row.get("detail") or "")), style="dim"),
+            )
         return Group(Text(f"gopipe {self._pipeline}", style="bold"), table)
 
 
@@ -208,14 +240,18 @@ def make_console(redactor: Redactor, *, plain: bool | None = None) -> Console:
 
 def markdown_summary(report: Report) -> str:
     icon = {"success": "✅", "failed": "❌", "cancelled": "⏹"}.get(report.status, "")
-    lines = [f"### {icon} gopipe {report.pipeline}: {report.status}", "",
-             f"`{report.git.short_sha}` on `{report.git.branch or report.git.tag or 'detached'}`"
-             f" · version `{report.git.version}` · {report.duration_s:.1f}s", "",
-             "| stage | status | duration | summary |", "|---|---|---:|---|"]
+    lines = [
+        f"### {icon} gopipe {report.pipeline}: {report.status}",
+        "",
+        f"`{report.git.short_sha}` on `{report.git.branch or report.git.tag or 'detached'}`"
+        f" · version `{report.git.version}` · {report.duration_s:.1f}s",
+        "",
+        "| stage | status | duration | summary |",
+        "|---|---|---:|---|",
+    ]
     for s in report.stages:
         note = (s.summary or s.error or "").split("\n", 1)[0].replace("|", "\\|")
-        lines.append(f"| {s.name} | {_ICONS.get(s.status, '')} {s.status} "
-                     f"| {s.duration_s:.1f}s | {note} |")
+        lines.append(f"| {s.name} | {_ICONS.get(s.status, '')} {s.status} | {s.duration_s:.1f}s | {note} |")
     if report.error:
         lines += ["", f"**error:** {report.error}"]
     return "\n".join(lines) + "\n"

@@ -66,9 +66,14 @@ class RunContext:
     def template_vars(self) -> dict[str, str]:
         g = self.git
         return {
-            "version": g.version, "commit": g.sha, "short_commit": g.short_sha,
-            "date": g.date, "timestamp": str(g.commit_time), "branch": g.branch or "",
-            "tag": g.tag or "", "project": self.root.name,
+            "version": g.version,
+            "commit": g.sha,
+            "short_commit": g.short_sha,
+            "date": g.date,
+            "timestamp": str(g.commit_time),
+            "branch": g.branch or "",
+            "tag": g.tag or "",
+            "project": self.root.name,
         }
 
     def render(self, template: str, **extra: str) -> str:
@@ -84,8 +89,15 @@ class _Strict(dict[str, str]):
 class ProviderContext(Generic[O_co]):
     """Passed to ``Provider.run``: options, processes, artifacts, findings and logging."""
 
-    def __init__(self, run: RunContext, stage: str, provider: str, options: O_co,
-                 tracker: ProcessTracker, log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        run: RunContext,
+        stage: str,
+        provider: str,
+        options: O_co,
+        tracker: ProcessTracker,
+        log: Callable[[str], None],
+    ) -> None:
         self.run = run
         self.stage = stage
         self.provider = provider
@@ -141,8 +153,13 @@ class ProviderContext(Generic[O_co]):
         full_env = {**self.run.env, **(env or {})}
         self.log("$ " + " ".join(str(a) for a in args))
         return self.tracker.run(
-            args, cwd=cwd or self.root, env=full_env, on_stdout=on_stdout,
-            on_stderr=self.log if echo else None, timeout=timeout)
+            args,
+            cwd=cwd or self.root,
+            env=full_env,
+            on_stdout=on_stdout,
+            on_stderr=self.log if echo else None,
+            timeout=timeout,
+        )
 
     def tool(self, name: str, version: str | None = None) -> Path:
         """A pinned Go tool, installed into gopipe's cache on first use."""
@@ -151,16 +168,33 @@ class ProviderContext(Generic[O_co]):
         self.log(f"using {tool.name} {tool.version}")
         return self.go.tool(tool)
 
-    def add_artifact(self, kind: str, name: str, path: Path | None = None, *,
-                     os: str | None = None, arch: str | None = None,
-                     sha256: str | None = None, **extra: Any) -> Artifact:
+    def add_artifact(
+        self,
+        kind: str,
+        name: str,
+        path: Path | None = None,
+        *,
+        os: str | None = None,
+        arch: str | None = None,
+        sha256: str | None = None,
+        **extra: Any,
+    ) -> Artifact:
         rel = None
         if path is not None:
             if sha256 is None and path.is_file():
                 sha256 = sha256_file(path)
             rel = os_relpath(path, self.root)
-        artifact = Artifact(kind=kind, name=name, path=rel, os=os, arch=arch, sha256=sha256,
-                            stage=self.stage, provider=self.provider, extra=extra)
+        artifact = Artifact(
+            kind=kind,
+            name=name,
+            path=rel,
+            os=os,
+            arch=arch,
+            sha256=sha256,
+            stage=self.stage,
+            provider=self.provider,
+            extra=extra,
+        )
         self.run.artifacts.add(artifact)
         self.run.events.emit("artifact", **artifact.to_json())
         return artifact
@@ -169,8 +203,9 @@ class ProviderContext(Generic[O_co]):
         self.run.artifacts.add_finding(self.stage, finding)
         self.run.console.annotate(finding)
 
-    def fail(self, message: str, *, file: str | None = None, line: int | None = None,
-             details: str = "") -> NoReturn:
+    def fail(
+        self, message: str, *, file: str | None = None, line: int | None = None, details: str = ""
+    ) -> NoReturn:
         raise StageFailed(message, file=file, line=line, details=details)
 
 

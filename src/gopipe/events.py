@@ -23,8 +23,12 @@ class EventLog:
         self._lock = threading.Lock()
 
     def emit(self, event: str, **fields: Any) -> None:
-        record = {"ts": round(time.time(), 3), "event": event, "sha": self._sha,
-                  **{k: v for k, v in fields.items() if v is not None}}
+        record = {
+            "ts": round(time.time(), 3),
+            "event": event,
+            "sha": self._sha,
+            **{k: v for k, v in fields.items() if v is not None},
+        }
         line = json.dumps(self._redact.redact_obj(record), ensure_ascii=False, default=str)
         with self._lock:
             if not self._fh.closed:

@@ -42,9 +42,17 @@ class GitInfo:
 
 
 UNKNOWN = GitInfo(
-    sha="none", short_sha="none", branch=None, tag=None, version="0.0.0-dev", dirty=False,
-    commit_time=int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0), author=None, subject=None,
-    remote_url=None, default_branch=None,
+    sha="none",
+    short_sha="none",
+    branch=None,
+    tag=None,
+    version="0.0.0-dev",
+    dirty=False,
+    commit_time=int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0),
+    author=None,
+    subject=None,
+    remote_url=None,
+    default_branch=None,
 )
 
 
@@ -64,7 +72,8 @@ def read_git_info(root: Path, environ: dict[str, str] | None = None) -> GitInfo:
         branch: str | None = repo.active_branch.name
     except TypeError:  # detached HEAD, as in actions/checkout of a tag or PR merge commit
         branch = env.get("GITHUB_HEAD_REF") or (
-            env.get("GITHUB_REF_NAME") if env.get("GITHUB_REF_TYPE") == "branch" else None)
+            env.get("GITHUB_REF_NAME") if env.get("GITHUB_REF_TYPE") == "branch" else None
+        )
     tags = sorted(t.name for t in repo.tags if t.commit.hexsha == sha)
     tag = next((t for t in reversed(tags) if _VERSION_TAG.match(t)), tags[-1] if tags else None)
     try:  # one call gives version and dirtiness (tracked files only, like is_dirty())

@@ -57,7 +57,8 @@ class GoPackage:
 
 def cache_root() -> Path:
     base = os.environ.get("GOPIPE_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "gopipe")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "gopipe"
+    )
     return Path(base)
 
 
@@ -74,19 +75,32 @@ class GoToolchain:
 
     def require(self, file: str) -> str:
         if self.go is None:
-            raise ConfigError(file, "", "the Go toolchain ('go') is not on PATH",
-                              "install Go and put its bin directory on PATH")
+            raise ConfigError(
+                file,
+                "",
+                "the Go toolchain ('go') is not on PATH",
+                "install Go and put its bin directory on PATH",
+            )
         if not (self.root / "go.mod").is_file():
-            raise ConfigError(str(self.root / "go.mod"), "", "no go.mod in the repository root",
-                              "run gopipe from the Go module's root (or pass -C DIR), "
-                              "or create one with 'go mod init'")
+            raise ConfigError(
+                str(self.root / "go.mod"),
+                "",
+                "no go.mod in the repository root",
+                "run gopipe from the Go module's root (or pass -C DIR), or create one with 'go mod init'",
+            )
         return self.go
 
     def version(self) -> str:
         with self._lock:
             if self._version is None:
-                out = subprocess.run([self.go or "go", "env", "GOVERSION"], capture_output=True,
-                                     text=True, env=self.env, cwd=self.root, check=False)
+                out = subprocess.run(
+                    [self.go or "go", "env", "GOVERSION"],
+                    capture_output=True,
+                    text=True,
+                    env=self.env,
+                    cwd=self.root,
+                    check=False,
+                )
                 self._version = out.stdout.strip() or "unknown"
             return self._version
 
@@ -99,8 +113,19 @@ class GoToolchain:
 
     def _list(self) -> list[GoPackage]:
         proc = subprocess.run(
-            [self.go or "go", "list", "-e", "-json=ImportPath,Dir,Name,TestGoFiles,XTestGoFiles,Error",
-             "./..."], capture_output=True, text=True, env=self.env, cwd=self.root, check=False)
+            [
+                self.go or "go",
+                "list",
+                "-e",
+                "-json=ImportPath,Dir,Name,TestGoFiles,XTestGoFiles,Error",
+                "./...",
+            ],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=self.root,
+            check=False,
+        )
         decoder = json.JSONDecoder()
         text, pos, packages = proc.stdout, 0, []
         while True:
@@ -110,10 +135,15 @@ class GoToolchain:
                 break
             obj, pos = decoder.raw_decode(text, pos)
             err = obj.get("Error", {}).get("Err") if obj.get("Error") else None
-            packages.append(GoPackage(
-                import_path=obj["ImportPath"], dir=Path(obj.get("Dir", self.root)),
-                name=obj.get("Name", ""),
-                has_tests=bool(obj.get("TestGoFiles") or obj.get("XTestGoFiles")), error=err))
+            packages.append(
+                GoPackage(
+                    import_path=obj["ImportPath"],
+                    dir=Path(obj.get("Dir", self.root)),
+                    name=obj.get("Name", ""),
+                    has_tests=bool(obj.get("TestGoFiles") or obj.get("XTestGoFiles")),
+                    error=err,
+                )
+            )
         return packages
 
     def tool_path(self, tool: GoTool) -> Path:
@@ -131,13 +161,17 @@ class GoToolchain:
         with (bin_dir.parent / f".{tool.name}@{tool.version}.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not exe.is_file():
-                env = {**self.env, "GOBIN": str(bin_dir), "GOFLAGS": "-mod=mod",
-                       "CGO_ENABLED": "0"}
+                env = {**self.env, "GOBIN": str(bin_dir), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
                 proc = subprocess.run(
                     [self.go or "go", "install", f"{tool.package}@{tool.version}"],
-                    capture_output=True, text=True, env=env, cwd=bin_dir, check=False)
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    cwd=bin_dir,
+                    check=False,
+                )
                 if proc.returncode != 0:
                     raise RuntimeError(
-                        f"go install {tool.package}@{tool.version} failed: "
-                        f"{proc.stderr.strip()[-2000:]}")
+                        f"go install {tool.package}@{tool.version} failed: {proc.stderr.strip()[-2000:]}"
+                    )
         return exe

@@ -65,8 +65,7 @@ def init_repo(root: Path) -> list[str]:
     return said
 
 
-def init_github(root: Path, config_file: Path | None = None, *, check: bool = False
-                ) -> tuple[int, list[str]]:
+def init_github(root: Path, config_file: Path | None = None, *, check: bool = False) -> tuple[int, list[str]]:
     """``--github``: write (or with ``check``, only compare) the generated workflows."""
     from gopipe.github import check_workflows, write_workflows
 

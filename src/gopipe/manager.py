@@ -62,9 +62,7 @@ def disabled_from_env(environ: dict[str, str] | None = None) -> tuple[str, ...]:
     return tuple(n.strip() for n in value.replace(",", " ").split() if n.strip())
 
 
-def create_manager(
-    disabled: Iterable[str] = (), *, entry_points: bool = True
-) -> pluggy.PluginManager:
+def create_manager(disabled: Iterable[str] = (), *, entry_points: bool = True) -> pluggy.PluginManager:
     """A fresh manager: hookspecs, blocked names, built-ins, entry points, then check."""
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)

@@ -97,21 +97,34 @@ def find_parts(inputs: Sequence[Path], config: Config) -> list[Part]:
     for given in inputs:
         d = given.resolve()
         if not d.is_dir():
-            raise ConfigError("command line", "merge", f"{given} is not a directory",
-                              "pass the directories the jobs uploaded (dist/gopipe or dist)")
+            raise ConfigError(
+                "command line",
+                "merge",
+                f"{given} is not a directory",
+                "pass the directories the jobs uploaded (dist/gopipe or dist)",
+            )
         if d == config.out.resolve() or config.out.resolve() in d.parents:
-            raise ConfigError("command line", "merge", f"{given} is inside {config.out}, which "
-                              "the merge writes", "download the parts elsewhere, e.g. parts/")
+            raise ConfigError(
+                "command line",
+                "merge",
+                f"{given} is inside {config.out}, which the merge writes",
+                "download the parts elsewhere, e.g. parts/",
+            )
         found = part_at(d)
-        children = [] if found else [p for c in sorted(d.iterdir()) if c.is_dir()
-                                     and (p := part_at(c)) is not None]
+        children = (
+            [] if found else [p for c in sorted(d.iterdir()) if c.is_dir() and (p := part_at(c)) is not None]
+        )
         if found:
             parts.append(found)
         elif children:
             parts.extend(children)
         else:
-            raise ConfigError("command line", "merge", f"no gopipe report.json in {given} or "
-                              "its subdirectories", "pass each job's dist/gopipe (or dist)")
+            raise ConfigError(
+                "command line",
+                "merge",
+                f"no gopipe report.json in {given} or its subdirectories",
+                "pass each job's dist/gopipe (or dist)",
+            )
     seen: dict[str, int] = {}
     for part in parts:  # unique labels, e.g. two inputs both named "gopipe"
         n = seen.get(part.label, 0)
@@ -137,8 +150,12 @@ def _git_of(parts: Sequence[Part]) -> GitInfo:
     known = {s for s in shas.values() if s != "none"}
     if len(known) > 1:
         listing = ", ".join(f"{label}={sha[:12]}" for label, sha in shas.items())
-        raise ConfigError("command line", "merge", f"the parts ran on different commits: {listing}",
-                          "merge only the outputs of one workflow run")
+        raise ConfigError(
+            "command line",
+            "merge",
+            f"the parts ran on different commits: {listing}",
+            "merge only the outputs of one workflow run",
+        )
     for part in parts:
         data = part.report.get("git") or {}
         if data.get("sha") in known:
@@ -175,8 +192,7 @@ def merge_sarif(files: Iterable[Path]) -> dict[str, Any]:
         schema = log.get("$schema", schema)
         for run in log.get("runs") or []:
             name = str(run.get("tool", {}).get("driver", {}).get("name", "unknown"))
-            into = runs.setdefault(name, {"tool": {"driver": {"name": name, "rules": []}},
-                                          "results": []})
+            into = runs.setdefault(name, {"tool": {"driver": {"name": name, "rules": []}}, "results": []})
             rules = into["tool"]["driver"]["rules"]
             for rule in run.get("tool", {}).get("driver", {}).get("rules") or []:
                 if not any(r.get("id") == rule.get("id") for r in rules):
@@ -204,22 +220,35 @@ def _merge_stage(name: str, entries: list[tuple[str, dict[str, Any]]]) -> StageR
     merged_providers = []
     for pname, runs in providers.items():
         failed = [(label, p) for label, p in runs if p.get("status") == "failed"]
-        errors = [f"{label}: {p['error']}" if labelled else str(p["error"])
-                  for label, p in runs if p.get("error")]
+        errors = [
+            f"{label}: {p['error']}" if labelled else str(p["error"]) for label, p in runs if p.get("error")
+        ]
         first = failed[0][1] if failed else {}
-        merged_providers.append(ProviderResult(
-            name=pname, status=_worst(str(p.get("status")) for _, p in runs),
-            duration_s=max(float(p.get("duration_s", 0.0)) for _, p in runs),
-            error="; ".join(errors) or None,
-            details="\n".join(str(p.get("details", "")) for _, p in failed if p.get("details")),
-            file=first.get("file"), line=first.get("line")))
-    errors = [f"{label}: {s['error']}" if labelled else str(s["error"])
-              for label, s in entries if s.get("error") and s.get("status") != "success"]
+        merged_providers.append(
+            ProviderResult(
+                name=pname,
+                status=_worst(str(p.get("status")) for _, p in runs),
+                duration_s=max(float(p.get("duration_s", 0.0)) for _, p in runs),
+                error="; ".join(errors) or None,
+                details="\n".join(str(p.get("details", "")) for _, p in failed if p.get("details")),
+                file=first.get("file"),
+                line=first.get("line"),
+            )
+        )
+    errors = [
+        f"{label}: {s['error']}" if labelled else str(s["error"])
+        for label, s in entries
+        if s.get("error") and s.get("status") != "success"
+    ]
     summaries = list(dict.fromkeys(str(s.get("summary")) for _, s in entries if s.get("summary")))
-    return StageResult(name=name, status=_worst(str(s.get("status")) for _, s in entries),
-                       duration_s=max(float(s.get("duration_s", 0.0)) for _, s in entries),
-                       providers=merged_providers, error="; ".join(errors) or None,
-                       summary="; ".join(summaries))
+    return StageResult(
+        name=name,
+        status=_worst(str(s.get("status")) for _, s in entries),
+        duration_s=max(float(s.get("duration_s", 0.0)) for _, s in entries),
+        providers=merged_providers,
+        error="; ".join(errors) or None,
+        summary="; ".join(summaries),
+    )
 
 
 class _Merger:
@@ -245,8 +274,10 @@ class _Merger:
                 if name not in (Stage.COVERAGE.value, Stage.NOTIFY.value):  # re-run below
                     stage_entries.setdefault(name, []).append((part.label, stage))
         order = [s.value for s in Stage]
-        stages = [_merge_stage(name, stage_entries[name])
-                  for name in sorted(stage_entries, key=lambda n: order.index(n) if n in order else 99)]
+        stages = [
+            _merge_stage(name, stage_entries[name])
+            for name in sorted(stage_entries, key=lambda n: order.index(n) if n in order else 99)
+        ]
         merged = Merged(stages=stages, artifacts=[])
         self._copy_artifacts(merged)
         self._merge_tests(merged)
@@ -301,13 +332,17 @@ class _Merger:
                     src = self._source(part, str(rel))
                     dest = self.root / str(rel)
                     if src is None or not src.is_file():
-                        merged.problem(str(a.get("stage") or "build"),
-                                       f"{kind} {rel} is missing from part {part.label} "
-                                       "(upload the job's whole dist directory)")
+                        merged.problem(
+                            str(a.get("stage") or "build"),
+                            f"{kind} {rel} is missing from part {part.label} "
+                            "(upload the job's whole dist directory)",
+                        )
                         continue
                     if a.get("sha256") and sha256_file(src) != a["sha256"]:
-                        merged.problem(str(a.get("stage") or "build"),
-                                       f"{kind} {rel} in part {part.label} does not match its sha256")
+                        merged.problem(
+                            str(a.get("stage") or "build"),
+                            f"{kind} {rel} in part {part.label} does not match its sha256",
+                        )
                         continue
                     if src.resolve() != dest.resolve():
                         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -335,13 +370,15 @@ class _Merger:
         for count, found in sorted(shards.items()):
             splits = {str(e.get("split")) for e in found}
             if len(splits) > 1:
-                merged.problem("test", f"the {count} shards computed different splits (their "
-                               "test-timings.json differed); give every shard the same file")
+                merged.problem(
+                    "test",
+                    f"the {count} shards computed different splits (their "
+                    "test-timings.json differed); give every shard the same file",
+                )
             indexes = sorted(int(e.get("index", 0)) for e in found)
             missing = sorted(set(range(1, count + 1)) - set(indexes))
             if missing:
-                merged.problem("test", "missing shard output: "
-                               + ", ".join(f"{i}/{count}" for i in missing))
+                merged.problem("test", "missing shard output: " + ", ".join(f"{i}/{count}" for i in missing))
             doubled = sorted({i for i in indexes if indexes.count(i) > 1})
             if doubled:
                 merged.problem("test", "shard given twice: " + ", ".join(f"{i}/{count}" for i in doubled))
@@ -363,8 +400,11 @@ class _Merger:
             return
         out = self.out / "coverage.out"
         profile.write(out)
-        merged.artifacts.append(self._own("coverage-profile", "coverage.out", out, Stage.TEST,
-                                          mode=profile.mode, parts=len(files)))
+        merged.artifacts.append(
+            self._own(
+                "coverage-profile", "coverage.out", out, Stage.TEST, mode=profile.mode, parts=len(files)
+            )
+        )
 
     def _merge_sarif(self, merged: Merged) -> None:
         files = self.part_files("sarif")
@@ -397,18 +437,27 @@ class _Merger:
             tests = int(junit.extra.get("tests", 0))
             bad = sum(int(junit.extra.get(k, 0)) for k in ("failures", "errors", "skipped"))
             parts = sum(1 for p in self.parts if p.stage(Stage.TEST.value))
-            test.summary = f"{tests - bad}/{tests} tests passed" + \
-                (f" across {parts} shards" if parts > 1 else "")
+            test.summary = f"{tests - bad}/{tests} tests passed" + (
+                f" across {parts} shards" if parts > 1 else ""
+            )
         build = next((s for s in merged.stages if s.name == Stage.BUILD.value), None)
         binaries = [a for a in merged.artifacts if a.kind == "binary"]
         if build is not None and binaries:
             targets = {(a.os, a.arch) for a in binaries}
-            build.summary = f"{len(binaries)} binar{'y' if len(binaries) == 1 else 'ies'} " \
-                            f"for {len(targets)} targets"
+            build.summary = (
+                f"{len(binaries)} binar{'y' if len(binaries) == 1 else 'ies'} for {len(targets)} targets"
+            )
 
     def _own(self, kind: str, name: str, path: Path, stage: Stage, **extra: Any) -> Artifact:
-        return Artifact(kind=kind, name=name, path=str(path.relative_to(self.root)),
-                        sha256=sha256_file(path), stage=stage.value, provider="merge", extra=extra)
+        return Artifact(
+            kind=kind,
+            name=name,
+            path=str(path.relative_to(self.root)),
+            sha256=sha256_file(path),
+            stage=stage.value,
+            provider="merge",
+            extra=extra,
+        )
 
 
 def _artifact(data: dict[str, Any]) -> Artifact:
@@ -425,8 +474,14 @@ def _pipeline_name(stages: Iterable[str]) -> str:
 
 
 # -- the command --------------------------------------------------------------------------
-def merge_outputs(inputs: Sequence[Path], *, root: Path = Path("."), config_file: Path | None = None,
-                  plain: bool | None = None, notify: bool = True) -> int:
+def merge_outputs(
+    inputs: Sequence[Path],
+    *,
+    root: Path = Path("."),
+    config_file: Path | None = None,
+    plain: bool | None = None,
+    notify: bool = True,
+) -> int:
     """Merge ``inputs`` into ``ROOT/dist/gopipe``, run coverage and notify; the exit code."""
     environ = dict(os.environ)
     redactor = new_redactor(environ)
@@ -440,21 +495,32 @@ def merge_outputs(inputs: Sequence[Path], *, root: Path = Path("."), config_file
         pm = create_manager((*config.settings.disable_plugins, *disabled_from_env(environ)))
         registry = ProviderRegistry.collect(pm)
         selected: dict[Stage, list[SelectedProvider]] = {
-            stage: registry.select(config, stage, redactor) for stage in (Stage.COVERAGE, Stage.NOTIFY)}
+            stage: registry.select(config, stage, redactor) for stage in (Stage.COVERAGE, Stage.NOTIFY)
+        }
     except ConfigError as exc:
         console.error(str(exc))
         return exc.exit_code
     local = read_git_info(config.root, environ)
     if local.sha not in ("none", git.sha) and git.sha != "none":
-        console.error(f"warning: the checkout is at {local.short_sha} but the parts ran on "
-                      f"{git.short_sha}; coverage paths may not match")
+        console.error(
+            f"warning: the checkout is at {local.short_sha} but the parts ran on "
+            f"{git.short_sha}; coverage paths may not match"
+        )
     config.out.mkdir(parents=True, exist_ok=True)
     merged = _Merger(parts, config).run()
 
     events = EventLog(config.out / "events.jsonl", redactor, git.sha)
-    run = RunContext(config=config, git=git, redactor=redactor, console=console, events=events,
-                     go=GoToolchain(config.root, {**environ, **config.settings.env}), pm=pm,
-                     args=RunArgs(pipeline="merge"), env={**environ, **config.settings.env})
+    run = RunContext(
+        config=config,
+        git=git,
+        redactor=redactor,
+        console=console,
+        events=events,
+        go=GoToolchain(config.root, {**environ, **config.settings.env}),
+        pm=pm,
+        args=RunArgs(pipeline="merge"),
+        env={**environ, **config.settings.env},
+    )
     for artifact in merged.artifacts:
         run.artifacts.add(artifact)
     names = [s.name for s in merged.stages]
@@ -462,22 +528,21 @@ def merge_outputs(inputs: Sequence[Path], *, root: Path = Path("."), config_file
     shown = [*names, *([Stage.COVERAGE.value] if with_coverage else [])]
     pipeline = _pipeline_name(shown)
     console.start(f"{pipeline} (merged from {len(parts)} parts)", shown)
-    events.emit("run_started", pipeline=pipeline, stages=shown,
-                parts=[p.label for p in parts])
+    events.emit("run_started", pipeline=pipeline, stages=shown, parts=[p.label for p in parts])
     for result in merged.stages:
         console.stage_finished(result, [])
     # The runner's per-stage machinery (logs, timeouts, observers) runs coverage and
     # notify; its DAG does not, because the other stages already ran on other runners.
-    runner = Runner(run, Plan(pipeline, (Stage.COVERAGE,), {Stage.COVERAGE: ()}, notify=False),
-                    selected)
+    runner = Runner(run, Plan(pipeline, (Stage.COVERAGE,), {Stage.COVERAGE: ()}, notify=False), selected)
     stages = list(merged.stages)
     if with_coverage:
         test = next(s for s in stages if s.name == Stage.TEST.value)
         if test.status == "success":
             stages.append(runner.run_stage(Stage.COVERAGE))
         else:
-            skipped = StageResult(name=Stage.COVERAGE.value, status="skipped",
-                                  error=f"skipped: test {test.status}")
+            skipped = StageResult(
+                name=Stage.COVERAGE.value, status="skipped", error=f"skipped: test {test.status}"
+            )
             console.stage_finished(skipped, [])
             stages.append(skipped)
     status: RunStatus = "success"
@@ -485,10 +550,17 @@ def merge_outputs(inputs: Sequence[Path], *, root: Path = Path("."), config_file
         status = "failed"
     elif any(s.status == "cancelled" for s in stages):
         status = "cancelled"
-    report = Report(pipeline=pipeline, status=status, started_at=started, duration_s=0.0, git=git,
-                    stages=stages, artifacts=list(run.artifacts),
-                    exit_code={"success": 0, "failed": 1, "cancelled": 130}[status],
-                    ci_url=ci_run_url(environ))
+    report = Report(
+        pipeline=pipeline,
+        status=status,
+        started_at=started,
+        duration_s=0.0,
+        git=git,
+        stages=stages,
+        artifacts=list(run.artifacts),
+        exit_code={"success": 0, "failed": 1, "cancelled": 130}[status],
+        ci_url=ci_run_url(environ),
+    )
     if notify and selected.get(Stage.NOTIFY):
         run.report = report
         result = runner.run_stage(Stage.NOTIFY)
@@ -503,8 +575,13 @@ def merge_outputs(inputs: Sequence[Path], *, root: Path = Path("."), config_file
     except Exception as exc:  # an observer's bug must not lose the report
         console.error(f"plugin hook gopipe_run_finished failed: {type(exc).__name__}: {exc}")
     report.write(config.out / "report.json", redactor)
-    events.emit("run_finished", pipeline=report.pipeline, status=report.status,
-                duration_s=round(report.duration_s, 3), exit_code=report.exit_code)
+    events.emit(
+        "run_finished",
+        pipeline=report.pipeline,
+        status=report.status,
+        duration_s=round(report.duration_s, 3),
+        exit_code=report.exit_code,
+    )
     events.close()
     console.finish(report)
     return report.exit_code

@@ -22,8 +22,7 @@ SESSIONS: tuple[str, ...] = (*PIPELINES, *(s.value for s in Stage))
 def install(prefix: str = "", sessions: tuple[str, ...] = SESSIONS) -> None:
     """Register gopipe's sessions with nox; ``prefix`` avoids clashes with your own."""
     for target in sessions:
-        nox.session(name=f"{prefix}{target}", python=False, default=target == "ci")(
-            _session_for(target))
+        nox.session(name=f"{prefix}{target}", python=False, default=target == "ci")(_session_for(target))
 
 
 def _session_for(target: str) -> Any:

@@ -33,8 +33,12 @@ def make_plan(targets: Sequence[str], *, notify: bool = True) -> Plan:
                 stage = Stage(target)
             except ValueError:
                 choices = ", ".join([*PIPELINES, *(s.value for s in Stage)])
-                raise ConfigError("command line", "run", f"unknown pipeline or stage {target!r}",
-                                  f"choose one of: {choices}") from None
+                raise ConfigError(
+                    "command line",
+                    "run",
+                    f"unknown pipeline or stage {target!r}",
+                    f"choose one of: {choices}",
+                ) from None
             if stage is not Stage.NOTIFY:
                 wanted.append(stage)
     selected: set[Stage] = set()

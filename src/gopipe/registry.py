@@ -56,15 +56,17 @@ class SelectedProvider:
 class ProviderRegistry:
     """Every provider of every stage, keyed by name; built once per run."""
 
-    def __init__(self, by_stage: Mapping[Stage, Mapping[str, RegisteredProvider]],
-                 stage_settings: Mapping[Stage, type[Any]] | None = None) -> None:
+    def __init__(
+        self,
+        by_stage: Mapping[Stage, Mapping[str, RegisteredProvider]],
+        stage_settings: Mapping[Stage, type[Any]] | None = None,
+    ) -> None:
         self._by_stage = by_stage
         self.stage_settings: Mapping[Stage, type[Any]] = stage_settings or {}
 
     @classmethod
     def collect(cls, pm: pluggy.PluginManager) -> ProviderRegistry:
-        dists = {id(plugin): (dist.project_name, dist.version)
-                 for plugin, dist in pm.list_plugin_distinfo()}
+        dists = {id(plugin): (dist.project_name, dist.version) for plugin, dist in pm.list_plugin_distinfo()}
         by_stage: dict[Stage, dict[str, RegisteredProvider]] = {}
         for stage, hook_name in REGISTRATION_HOOKS.items():
             expected = PROVIDER_TYPES[stage]
@@ -74,21 +76,28 @@ class ProviderRegistry:
                 for provider in impl.function() or ():
                     if not isinstance(provider, expected):
                         raise PluginError(
-                            f"plugin '{impl.plugin_name}'", hook_name,
+                            f"plugin '{impl.plugin_name}'",
+                            hook_name,
                             f"returned {type(provider).__name__}, expected {expected.__name__}",
-                            f"return {expected.__name__}(name=..., run=...) objects")
+                            f"return {expected.__name__}(name=..., run=...) objects",
+                        )
                     entry = RegisteredProvider(provider, impl.plugin_name, dist, version)
                     if provider.name in found:
                         first = found[provider.name]
                         raise PluginError(
-                            f"plugin '{impl.plugin_name}'", hook_name,
+                            f"plugin '{impl.plugin_name}'",
+                            hook_name,
                             f"provider '{provider.name}' for stage '{stage}' is registered twice: "
                             f"by {first.origin()} and by {entry.origin()}",
-                            "uninstall one of them or block one with disable_plugins")
+                            "uninstall one of them or block one with disable_plugins",
+                        )
                     found[provider.name] = entry
             by_stage[stage] = found
-        settings = {entry.stage: entry.options
-                    for entries in pm.hook.gopipe_stage_settings() for entry in entries or ()}
+        settings = {
+            entry.stage: entry.options
+            for entries in pm.hook.gopipe_stage_settings()
+            for entry in entries or ()
+        }
         return cls(by_stage, settings)
 
     def providers(self, stage: Stage) -> Mapping[str, RegisteredProvider]:
@@ -99,8 +108,9 @@ class ProviderRegistry:
             for entry in providers.values():
                 yield stage, entry
 
-    def select(self, config: Config, stage: Stage, redactor: Redactor | None = None
-               ) -> list[SelectedProvider]:
+    def select(
+        self, config: Config, stage: Stage, redactor: Redactor | None = None
+    ) -> list[SelectedProvider]:
         """Providers named in config for ``stage``, with their options validated."""
         stage_config = config.stage(stage)
         available = self._by_stage[stage]
@@ -112,14 +122,21 @@ class ProviderRegistry:
                 choices = ", ".join(sorted(available)) or "(none installed)"
                 hint = did_you_mean(name, available)
                 raise ConfigError(
-                    shown, f"{key}.providers",
+                    shown,
+                    f"{key}.providers",
                     f"provider '{name}' for stage '{stage}' is not available "
                     f"(plugin may not be installed); choose one of: {choices}",
-                    hint or f"install the plugin that provides '{name}' or remove it")
+                    hint or f"install the plugin that provides '{name}' or remove it",
+                )
             entry = available[name]
             options = parse_options(
-                entry.provider.options, stage_config.tables.get(name, {}),
-                file=shown, key=f"{key}.{name}", base=config.root, redactor=redactor)
+                entry.provider.options,
+                stage_config.tables.get(name, {}),
+                file=shown,
+                key=f"{key}.{name}",
+                base=config.root,
+                redactor=redactor,
+            )
             if entry.provider.check is not None:
                 entry.provider.check(config, options)
             selected.append(SelectedProvider(entry, options))
@@ -127,6 +144,7 @@ class ProviderRegistry:
             if table not in available:
                 hint = did_you_mean(table, available)
                 if hint:
-                    raise ConfigError(shown, f"{key}.{table}",
-                                      f"no provider '{table}' for stage '{stage}'", hint)
+                    raise ConfigError(
+                        shown, f"{key}.{table}", f"no provider '{table}' for stage '{stage}'", hint
+                    )
         return selected

@@ -71,8 +71,13 @@ class Report:
             "git": self.git.to_json(),
             "stages": [
                 {
-                    "name": s.name, "status": s.status, "duration_s": round(s.duration_s, 3),
-                    "error": s.error, "summary": s.summary, "inputs": s.inputs, "cached": s.cached,
+                    "name": s.name,
+                    "status": s.status,
+                    "duration_s": round(s.duration_s, 3),
+                    "error": s.error,
+                    "summary": s.summary,
+                    "inputs": s.inputs,
+                    "cached": s.cached,
                     "providers": [
                         {k: v for k, v in vars(p).items() if v not in (None, "")}
                         | {"duration_s": round(p.duration_s, 3)}
@@ -94,8 +99,9 @@ class Report:
 
 def ci_run_url(environ: dict[str, str]) -> str | None:
     """The CI run's web page when known (GitHub Actions today)."""
-    server, repo, run_id = (environ.get(k) for k in
-                            ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    server, repo, run_id = (
+        environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
     if server and repo and run_id:
         return f"{server}/{repo}/actions/runs/{run_id}"
     return None

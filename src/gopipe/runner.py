@@ -30,9 +30,13 @@ _DETAIL_LINES = 60
 
 
 class Runner:
-    def __init__(self, run: RunContext, plan: Plan,
-                 selected: Mapping[Stage, list[SelectedProvider]],
-                 preflight_error: GopipeError | None = None) -> None:
+    def __init__(
+        self,
+        run: RunContext,
+        plan: Plan,
+        selected: Mapping[Stage, list[SelectedProvider]],
+        preflight_error: GopipeError | None = None,
+    ) -> None:
         self.run = run
         self.plan = plan
         self.selected = selected
@@ -47,16 +51,16 @@ class Runner:
     # -- the DAG -----------------------------------------------------------------------
     def execute(self) -> Report:
         run, plan = self.run, self.plan
-        run.console.start(plan.name, [s.value for s in plan.stages]
-                          + (["notify"] if self._notifies() else []))
+        run.console.start(
+            plan.name, [s.value for s in plan.stages] + (["notify"] if self._notifies() else [])
+        )
         run.events.emit("run_started", pipeline=plan.name, stages=[s.value for s in plan.stages])
         if self.preflight_error is not None:
             run.events.emit("error", where="config", message=str(self.preflight_error))
         results: dict[Stage, StageResult] = {}
         pending = list(plan.stages)
         running: dict[Future[StageResult], Stage] = {}
-        with ThreadPoolExecutor(max_workers=max(1, len(plan.stages)),
-                                thread_name_prefix="stage") as pool:
+        with ThreadPoolExecutor(max_workers=max(1, len(plan.stages)), thread_name_prefix="stage") as pool:
             while pending or running:
                 for stage in list(pending):
                     needs = plan.needs[stage]
@@ -106,14 +110,22 @@ class Runner:
             status, exit_code = "failed", bad_input.exit_code
             error = self.run.redactor(str(bad_input))
         return Report(
-            pipeline=self.plan.name, status=status, started_at=self.started_at,
-            duration_s=time.monotonic() - self._t0, git=self.run.git, stages=stages,
-            artifacts=list(self.run.artifacts), exit_code=exit_code, error=error,
-            ci_url=ci_run_url(self.run.env))
+            pipeline=self.plan.name,
+            status=status,
+            started_at=self.started_at,
+            duration_s=time.monotonic() - self._t0,
+            git=self.run.git,
+            stages=stages,
+            artifacts=list(self.run.artifacts),
+            exit_code=exit_code,
+            error=error,
+            ci_url=ci_run_url(self.run.env),
+        )
 
     def _finish_unstarted(self, stage: Stage, status: str, why: str) -> StageResult:
-        result = StageResult(name=stage.value, error=why,
-                             status="skipped" if status == "skipped" else "cancelled")
+        result = StageResult(
+            name=stage.value, error=why, status="skipped" if status == "skipped" else "cancelled"
+        )
         self.run.events.emit("stage_finished", stage=stage.value, status=result.status, error=why)
         self.run.console.stage_finished(result, [])
         self._observe("gopipe_stage_finished", result=result)
@@ -122,9 +134,16 @@ class Runner:
     # -- one stage -----------------------------------------------------------------------
     def _fingerprint(self, stage: Stage) -> str:
         run = self.run
-        return fingerprint(stage, self.sources, self.selected.get(stage, []), run.env, run.go.version(),
-                           run.config.settings, (run.args.targets, run.args.shard),
-                           [self.fingerprints[d] for d in self.plan.needs.get(stage, ())])
+        return fingerprint(
+            stage,
+            self.sources,
+            self.selected.get(stage, []),
+            run.env,
+            run.go.version(),
+            run.config.settings,
+            (run.args.targets, run.args.shard),
+            [self.fingerprints[d] for d in self.plan.needs.get(stage, ())],
+        )
 
     def run_stage(self, stage: Stage) -> StageResult:
         """Run one stage now (the DAG calls this; ``gopipe merge`` too, for coverage and notify)."""
@@ -138,9 +157,11 @@ class Runner:
             if result.status == "success":
                 # provider-made artifacts only: observers (e.g. SARIF) rerun on a hit
                 mine = [a for a in self.run.artifacts if a.stage == stage.value and a.provider]
-                self.cache.store(stage, CachedStage(key, result.summary, mine,
-                                                    self.run.artifacts.findings(stage.value)),
-                                 self.run.redactor)
+                self.cache.store(
+                    stage,
+                    CachedStage(key, result.summary, mine, self.run.artifacts.findings(stage.value)),
+                    self.run.redactor,
+                )
             return result
         return self._execute_stage(stage)
 
@@ -154,12 +175,15 @@ class Runner:
             run.artifacts.add(artifact)
         for finding in hit.findings:
             run.artifacts.add_finding(stage.value, finding)
-        result = StageResult(name=stage.value, status="success", summary=hit.summary,
-                             inputs=hit.fingerprint, cached=True,
-                             providers=[ProviderResult(s.name, "success", 0.0)
-                                        for s in self.selected.get(stage, [])])
-        run.events.emit("stage_finished", stage=stage.value, status="success", cached=True,
-                        duration_s=0.0)
+        result = StageResult(
+            name=stage.value,
+            status="success",
+            summary=hit.summary,
+            inputs=hit.fingerprint,
+            cached=True,
+            providers=[ProviderResult(s.name, "success", 0.0) for s in self.selected.get(stage, [])],
+        )
+        run.events.emit("stage_finished", stage=stage.value, status="success", cached=True, duration_s=0.0)
         self._observe("gopipe_stage_finished", result=result)
         run.console.stage_finished(result, [f"inputs unchanged ({hit.fingerprint[:12]}): cached result"])
         return result
@@ -180,9 +204,10 @@ class Runner:
         def work(i: int, sel: SelectedProvider) -> None:
             results[i], summaries[i] = self._run_provider(stage, sel, tracker, log)
 
-        threads = [threading.Thread(target=work, args=(i, sel), daemon=True,
-                                    name=f"{stage.value}:{sel.name}")
-                   for i, sel in enumerate(providers)]
+        threads = [
+            threading.Thread(target=work, args=(i, sel), daemon=True, name=f"{stage.value}:{sel.name}")
+            for i, sel in enumerate(providers)
+        ]
         for t in threads:
             t.start()
         deadline = t0 + timeout
@@ -194,12 +219,18 @@ class Runner:
                 tracker.cancel()
                 t.join(10.0)
         duration = time.monotonic() - t0
-        done = [r or ProviderResult(providers[i].name, "failed", duration,
-                                    error=f"did not stop within {timeout:.0f}s")
-                for i, r in enumerate(results)]
+        done = [
+            r
+            or ProviderResult(
+                providers[i].name, "failed", duration, error=f"did not stop within {timeout:.0f}s"
+            )
+            for i, r in enumerate(results)
+        ]
         if timed_out:
-            status, error = "failed", f"{stage.value} timed out after {timeout:.0f}s " \
-                                      f"(raise [tool.gopipe.{stage.value}] timeout)"
+            status, error = (
+                "failed",
+                f"{stage.value} timed out after {timeout:.0f}s (raise [tool.gopipe.{stage.value}] timeout)",
+            )
         elif run.tracker.cancelled.is_set():
             status, error = "cancelled", "run cancelled"
         elif any(r.status == "failed" for r in done):
@@ -207,18 +238,29 @@ class Runner:
             error = "; ".join(f"{r.name}: {r.error}" for r in done if r.status == "failed")
         else:
             status, error = "success", None
-        result = StageResult(name=stage.value, status=status,  # type: ignore[arg-type]
-                             duration_s=duration, providers=done, error=error,
-                             summary="; ".join(s for s in summaries if s))
+        result = StageResult(
+            name=stage.value,
+            status=status,  # type: ignore[arg-type]
+            duration_s=duration,
+            providers=done,
+            error=error,
+            summary="; ".join(s for s in summaries if s),
+        )
         log.close()
-        run.events.emit("stage_finished", stage=stage.value, status=result.status,
-                        duration_s=round(duration, 3), error=error)
+        run.events.emit(
+            "stage_finished",
+            stage=stage.value,
+            status=result.status,
+            duration_s=round(duration, 3),
+            error=error,
+        )
         self._observe("gopipe_stage_finished", result=result)
         run.console.stage_finished(result, log.lines)
         return result
 
-    def _run_provider(self, stage: Stage, sel: SelectedProvider, tracker: ProcessTracker,
-                      log: _StageLog) -> tuple[ProviderResult, str]:
+    def _run_provider(
+        self, stage: Stage, sel: SelectedProvider, tracker: ProcessTracker, log: _StageLog
+    ) -> tuple[ProviderResult, str]:
         """Run one provider; return its result and its one-line summary."""
         run = self.run
         name = sel.name
@@ -229,8 +271,9 @@ class Runner:
             lines.append(line)
             log.write(prefix + line)
 
-        ctx: ProviderContext[object] = ProviderContext(run, stage.value, name, sel.options,
-                                                       tracker, provider_log)
+        ctx: ProviderContext[object] = ProviderContext(
+            run, stage.value, name, sel.options, tracker, provider_log
+        )
         run.events.emit("provider_started", stage=stage.value, provider=name)
         t0 = time.monotonic()
         try:
@@ -242,24 +285,46 @@ class Runner:
             run.console.error(run.redactor(str(exc)))
         except StageFailed as exc:
             details = exc.details or "\n".join(lines[-_DETAIL_LINES:])
-            result = ProviderResult(name, "failed", time.monotonic() - t0, error=exc.message,
-                                    details=run.redactor(details), file=exc.file, line=exc.line)
+            result = ProviderResult(
+                name,
+                "failed",
+                time.monotonic() - t0,
+                error=exc.message,
+                details=run.redactor(details),
+                file=exc.file,
+                line=exc.line,
+            )
         except Exception as exc:  # a provider bug: keep the run going, keep the traceback
             provider_log(traceback.format_exc())
             result = ProviderResult(
-                name, "failed", time.monotonic() - t0,
+                name,
+                "failed",
+                time.monotonic() - t0,
                 error=f"internal error in provider '{name}': {type(exc).__name__}: {exc} "
-                      f"(traceback in {log.path.relative_to(run.root)})",
-                details=run.redactor("\n".join(lines[-_DETAIL_LINES:])))
+                f"(traceback in {log.path.relative_to(run.root)})",
+                details=run.redactor("\n".join(lines[-_DETAIL_LINES:])),
+            )
         if tracker.cancelled.is_set() and result.status == "failed":
             result.status = "cancelled"
         result.error = run.redactor(result.error) if result.error else None
-        run.events.emit("provider_finished", stage=stage.value, provider=name,
-                        status=result.status, duration_s=round(result.duration_s, 3),
-                        error=result.error)
+        run.events.emit(
+            "provider_finished",
+            stage=stage.value,
+            provider=name,
+            status=result.status,
+            duration_s=round(result.duration_s, 3),
+            error=result.error,
+        )
         if result.status == "failed":  # one greppable record per failure, with its location
-            run.events.emit("error", where="provider", stage=stage.value, provider=name,
-                            message=result.error, file=result.file, line=result.line)
+            run.events.emit(
+                "error",
+                where="provider",
+                stage=stage.value,
+                provider=name,
+                message=result.error,
+                file=result.file,
+                line=result.line,
+            )
         return result, ctx.summary
 
     def _observe(self, hook: str, **kwargs: object) -> None:
@@ -268,8 +333,7 @@ class Runner:
             getattr(self.run.pm.hook, hook)(run=self.run, **kwargs)
         except Exception as exc:
             self.run.console.error(f"plugin hook {hook} failed: {type(exc).__name__}: {exc}")
-            self.run.events.emit("error", where="hook", hook=hook,
-                                 message=f"{type(exc).__name__}: {exc}")
+            self.run.events.emit("error", where="hook", hook=hook, message=f"{type(exc).__name__}: {exc}")
 
 
 class _StageLog:

@@ -23,13 +23,21 @@ _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 def scaffold_plugin(name: str, stage: str = "notify", output: Path = Path(".")) -> list[str]:
     """Write ``OUTPUT/gopipe-NAME/``; return one line per file for the user."""
     if not _NAME.match(name):
-        raise ConfigError("command line", "new-plugin", f"invalid plugin name {name!r}",
-                          "use lower-case letters, digits and dashes, e.g. 'teams' or 'my-linter'")
+        raise ConfigError(
+            "command line",
+            "new-plugin",
+            f"invalid plugin name {name!r}",
+            "use lower-case letters, digits and dashes, e.g. 'teams' or 'my-linter'",
+        )
     try:
         st = Stage(stage)
     except ValueError:
-        raise ConfigError("command line", "new-plugin --stage", f"unknown stage {stage!r}",
-                          "choose one of: " + ", ".join(s.value for s in Stage)) from None
+        raise ConfigError(
+            "command line",
+            "new-plugin --stage",
+            f"unknown stage {stage!r}",
+            "choose one of: " + ", ".join(s.value for s in Stage),
+        ) from None
     dist = f"gopipe-{name}"
     module = "gopipe_" + name.replace("-", "_")
     target = output / dist
@@ -68,22 +76,28 @@ def _needs(stage: Stage) -> list[Stage]:
 def _plugin_source(name: str, stage: Stage) -> str:
     kind = PROVIDER_TYPES[stage].__name__
     body = {Stage.LINT: _LINT_BODY, Stage.NOTIFY: _NOTIFY_BODY}.get(stage, _GENERIC_BODY)
-    description = {Stage.LINT: "forbid a pattern in Go files",
-                   Stage.NOTIFY: "write a message about the finished run"}.get(
-                       stage, "record the run's artifacts")
-    return _PLUGIN.format(name=name, stage=stage.value, kind=kind, hook=REGISTRATION_HOOKS[stage],
-                          description=f"{description} (template)",
-                          body=body.format(name=name, stage=stage.value),
-                          imports="import re\n" if stage is Stage.LINT else "",
-                          extra_imports="from gopipe.artifacts import Finding\n"
-                          if stage is Stage.LINT else "")
+    description = {
+        Stage.LINT: "forbid a pattern in Go files",
+        Stage.NOTIFY: "write a message about the finished run",
+    }.get(stage, "record the run's artifacts")
+    return _PLUGIN.format(
+        name=name,
+        stage=stage.value,
+        kind=kind,
+        hook=REGISTRATION_HOOKS[stage],
+        description=f"{description} (template)",
+        body=body.format(name=name, stage=stage.value),
+        imports="import re\n" if stage is Stage.LINT else "",
+        extra_imports="from gopipe.artifacts import Finding\n" if stage is Stage.LINT else "",
+    )
 
 
 def _test_source(name: str, module: str, stage: Stage) -> str:
     off = "".join(f'        "{s.value}": {{"providers": []}},\n' for s in _needs(stage))
     body = {Stage.LINT: _LINT_TESTS, Stage.NOTIFY: _NOTIFY_TESTS}.get(stage, _GENERIC_TESTS)
-    return _TESTS.format(name=name, module=module, stage=stage.value, off=off,
-                         body=body.format(name=name, stage=stage.value))
+    return _TESTS.format(
+        name=name, module=module, stage=stage.value, off=off, body=body.format(name=name, stage=stage.value)
+    )
 
 
 _PYPROJECT = """\
@@ -279,7 +293,7 @@ def test_rejects_an_unknown_option(go_repo: Path, gopipe_plugin_manager: pluggy.
     assert "no_such_option" in (result.error or "")
 '''
 
-_NOTIFY_TESTS = '''
+_NOTIFY_TESTS = """
 def test_writes_the_message(go_repo: Path, gopipe_plugin_manager: pluggy.PluginManager) -> None:
     result = run_stage(go_repo, "notify", config=config(message="{{project}}: {{status}}"),
                        pm=manager(gopipe_plugin_manager))
@@ -287,9 +301,9 @@ def test_writes_the_message(go_repo: Path, gopipe_plugin_manager: pluggy.PluginM
     assert result.stage("notify").status == "success"
     assert (go_repo / "dist" / "gopipe" / "{name}.txt").read_text() == "repo: success\\n"
     assert [a.name for a in result.artifacts("notification")] == ["{name}.txt"]
-'''
+"""
 
-_LINT_TESTS = '''
+_LINT_TESTS = """
 def test_clean_repository_passes(go_repo: Path, gopipe_plugin_manager: pluggy.PluginManager) -> None:
     result = run_stage(go_repo, "lint", config=config(), pm=manager(gopipe_plugin_manager))
     assert result.exit_code == 0, result.error
@@ -301,12 +315,12 @@ def test_finding_fails_the_stage(go_repo: Path, gopipe_plugin_manager: pluggy.Pl
     result = run_stage(go_repo, "lint", config=config(), pm=manager(gopipe_plugin_manager))
     assert result.exit_code == 1
     assert "todo.go:3" in (result.stage("lint").error or "")
-'''
+"""
 
-_GENERIC_TESTS = '''
+_GENERIC_TESTS = """
 def test_runs_and_records(go_repo: Path, gopipe_plugin_manager: pluggy.PluginManager) -> None:
     result = run_stage(go_repo, "{stage}", config=config(), pm=manager(gopipe_plugin_manager))
     assert result.exit_code == 0, result.error
     assert result.stage("{stage}").status == "success"
     assert [a.name for a in result.artifacts("{name}")] == ["{name}.json"]
-'''
+"""

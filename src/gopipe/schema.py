@@ -22,8 +22,12 @@ def config_schema(registry: ProviderRegistry) -> dict[str, Any]:
                 "items": {"enum": sorted(providers)} if providers else {"type": "string"},
                 "description": f"{stage} providers to run, by name",
             },
-            "timeout": {"type": "number", "exclusiveMinimum": 0,
-                        "default": DEFAULT_TIMEOUT_S[stage], "description": "seconds"},
+            "timeout": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "default": DEFAULT_TIMEOUT_S[stage],
+                "description": "seconds",
+            },
         }
         for extra in sorted(STAGE_EXTRA_KEYS.get(stage, ())):
             stage_props[extra] = {}
@@ -33,8 +37,11 @@ def config_schema(registry: ProviderRegistry) -> dict[str, Any]:
             table = schema_for(entry.provider.options)
             table["description"] = (entry.provider.description or name) + f" — {entry.origin()}"
             stage_props[name] = table
-        props[stage.value] = {"type": "object", "properties": stage_props,
-                              "additionalProperties": {"type": "object"}}
+        props[stage.value] = {
+            "type": "object",
+            "properties": stage_props,
+            "additionalProperties": {"type": "object"},
+        }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "[tool.gopipe] in pyproject.toml",

@@ -104,14 +104,32 @@ class Redactor:
 
 def _encodings(value: str) -> set[str]:
     """How a value looks inside JSON strings, XML/HTML text and URLs."""
-    return {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1],
-            html.escape(value), html.escape(value, quote=False),
-            html.escape(value, quote=False).replace('"', "&quot;"),  # ElementTree attributes
-            urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
+    return {
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        html.escape(value),
+        html.escape(value, quote=False),
+        html.escape(value, quote=False).replace('"', "&quot;"),  # ElementTree attributes
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote_plus(value),
+    }
 
 
-_TOKEN_PARAMS = frozenset({"key", "token", "access_token", "sig", "signature", "secret", "password",
-                           "apikey", "api_key", "auth", "code"})
+_TOKEN_PARAMS = frozenset(
+    {
+        "key",
+        "token",
+        "access_token",
+        "sig",
+        "signature",
+        "secret",
+        "password",
+        "apikey",
+        "api_key",
+        "auth",
+        "code",
+    }
+)
 _TOKEN_SEGMENT = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_.~-]{16,}$")
 
 

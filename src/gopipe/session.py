@@ -78,8 +78,17 @@ def run_pipeline(
     except ConfigError as exc:
         pm = create_manager((), entry_points=False)
         error = exc
-    run = RunContext(config=config, git=git, redactor=redactor, console=console, events=events,
-                     go=go, pm=pm, args=args, env={**environ, **config.settings.env})
+    run = RunContext(
+        config=config,
+        git=git,
+        redactor=redactor,
+        console=console,
+        events=events,
+        go=go,
+        pm=pm,
+        args=args,
+        env={**environ, **config.settings.env},
+    )
     plan = make_plan([])
     selected: dict[Stage, list[SelectedProvider]] = {}
     try:
@@ -101,8 +110,7 @@ def run_pipeline(
             error = exc
     if error is not None:
         console.error(str(error))
-        plan = Plan(name=plan.name if plan.stages else "+".join(targets), stages=(), needs={},
-                    notify=notify)
+        plan = Plan(name=plan.name if plan.stages else "+".join(targets), stages=(), needs={}, notify=notify)
         selected = {Stage.NOTIFY: selected.get(Stage.NOTIFY, [])}
     report = _execute(Runner(run, plan, selected, preflight_error=error), run)
     return report.exit_code
@@ -116,9 +124,14 @@ def _execute(runner: Runner, run: RunContext) -> Report:
     except Exception as exc:  # an observer's bug must not lose the report
         run.console.error(f"plugin hook gopipe_run_finished failed: {type(exc).__name__}: {exc}")
     report.write(run.out / "report.json", run.redactor)
-    run.events.emit("run_finished", pipeline=report.pipeline, status=report.status,
-                    duration_s=round(report.duration_s, 3), exit_code=report.exit_code,
-                    error=report.error)
+    run.events.emit(
+        "run_finished",
+        pipeline=report.pipeline,
+        status=report.status,
+        duration_s=round(report.duration_s, 3),
+        exit_code=report.exit_code,
+        error=report.error,
+    )
     run.events.close()
     run.console.finish(report)
     return report
@@ -144,13 +157,22 @@ def _cancel_on_signals(run: RunContext) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def _fail_before_config(exc: ConfigError, root: Path, console: Console, redactor: Redactor,
-                        targets: Sequence[str]) -> int:
+def _fail_before_config(
+    exc: ConfigError, root: Path, console: Console, redactor: Redactor, targets: Sequence[str]
+) -> int:
     """The config itself is unreadable: say so in one line and still write a report."""
     console.error(str(exc))
-    report = Report(pipeline="+".join(targets), status="failed", started_at=time.time(),
-                    duration_s=0.0, git=_git_or_unknown(root), stages=[], artifacts=[],
-                    error=redactor(str(exc)), exit_code=exc.exit_code)
+    report = Report(
+        pipeline="+".join(targets),
+        status="failed",
+        started_at=time.time(),
+        duration_s=0.0,
+        git=_git_or_unknown(root),
+        stages=[],
+        artifacts=[],
+        error=redactor(str(exc)),
+        exit_code=exc.exit_code,
+    )
     report.write(root / "dist" / "gopipe" / "report.json", redactor)
     return exc.exit_code
 
@@ -162,8 +184,7 @@ def _git_or_unknown(root: Path) -> GitInfo:
         return UNKNOWN
 
 
-def load_for_inspection(root: Path, config_file: Path | None = None
-                        ) -> tuple[Config, ProviderRegistry]:
+def load_for_inspection(root: Path, config_file: Path | None = None) -> tuple[Config, ProviderRegistry]:
     """Config and providers without running anything (``gopipe plugins``, ``schema``)."""
     config = load_config(root.resolve(), config_file)
     pm = create_manager((*config.settings.disable_plugins, *disabled_from_env()))

@@ -51,10 +51,15 @@ class RunResult:
 
 def make_git_repo(path: Path) -> Path:
     """Initialise a git repository with one commit, as CI checkouts have."""
-    env = {"GIT_AUTHOR_NAME": "gopipe", "GIT_AUTHOR_EMAIL": "ci@example.com",
-           "GIT_COMMITTER_NAME": "gopipe", "GIT_COMMITTER_EMAIL": "ci@example.com",
-           "GIT_AUTHOR_DATE": "2026-01-02T03:04:05Z", "GIT_COMMITTER_DATE": "2026-01-02T03:04:05Z",
-           "PATH": "/usr/bin:/bin:/usr/local/bin"}
+    env = {
+        "GIT_AUTHOR_NAME": "gopipe",
+        "GIT_AUTHOR_EMAIL": "ci@example.com",
+        "GIT_COMMITTER_NAME": "gopipe",
+        "GIT_COMMITTER_EMAIL": "ci@example.com",
+        "GIT_AUTHOR_DATE": "2026-01-02T03:04:05Z",
+        "GIT_COMMITTER_DATE": "2026-01-02T03:04:05Z",
+        "PATH": "/usr/bin:/bin:/usr/local/bin",
+    }
     (path / ".gitignore").write_text("/dist/\n")
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "initial"]):
         subprocess.run(["git", *args], cwd=path, check=True, env=env)
@@ -118,8 +123,9 @@ class StageRun:
     def stage(self, name: str) -> StageResult:
         found = self.report.stage(name)
         if found is None:
-            raise KeyError(f"stage {name!r} did not run; ran: "
-                           + ", ".join(s.name for s in self.report.stages))
+            raise KeyError(
+                f"stage {name!r} did not run; ran: " + ", ".join(s.name for s in self.report.stages)
+            )
         return found
 
     def artifacts(self, kind: str | None = None) -> list[Artifact]:
@@ -171,15 +177,32 @@ def run_stage(
         plan = make_plan([] if stage == Stage.NOTIFY.value else [stage], notify=True)
         selected = {s: registry.select(cfg, s, redactor) for s in (*plan.stages, Stage.NOTIFY)}
     except ConfigError as exc:
-        empty = Report(pipeline=stage, status="failed", started_at=0.0, duration_s=0.0, git=git,
-                       stages=[], artifacts=[], error=str(exc), exit_code=exc.exit_code)
+        empty = Report(
+            pipeline=stage,
+            status="failed",
+            started_at=0.0,
+            duration_s=0.0,
+            git=git,
+            stages=[],
+            artifacts=[],
+            error=str(exc),
+            exit_code=exc.exit_code,
+        )
         return StageRun(exc.exit_code, empty, str(exc))
     cfg.out.mkdir(parents=True, exist_ok=True)
     console = Console(redactor, stream=sys.stderr)
     events = EventLog(cfg.out / "events.jsonl", redactor, git.sha)
-    run = RunContext(config=cfg, git=git, redactor=redactor, console=console, events=events,
-                     go=GoToolchain(repo, {**environ, **cfg.settings.env}), pm=manager,
-                     args=args or RunArgs(pipeline=stage), env={**environ, **cfg.settings.env})
+    run = RunContext(
+        config=cfg,
+        git=git,
+        redactor=redactor,
+        console=console,
+        events=events,
+        go=GoToolchain(repo, {**environ, **cfg.settings.env}),
+        pm=manager,
+        args=args or RunArgs(pipeline=stage),
+        env={**environ, **cfg.settings.env},
+    )
     report = Runner(run, plan, selected).execute()
     events.close()
     report.write(cfg.out / "report.json", redactor)

@@ -23,10 +23,14 @@ def unformatted(repo: Path) -> None:
 
 
 def vet_error(repo: Path) -> None:
-    _append(repo, GREET, '\n// Broken formats an int as a string.\nfunc Broken(n int) string '
-                         '{\n\treturn fmt.Sprintf("%s", n)\n}\n')
+    _append(
+        repo,
+        GREET,
+        "\n// Broken formats an int as a string.\nfunc Broken(n int) string "
+        '{\n\treturn fmt.Sprintf("%s", n)\n}\n',
+    )
     path = repo / GREET
-    path.write_text(path.read_text().replace('import (\n', 'import (\n\t"fmt"\n'))
+    path.write_text(path.read_text().replace("import (\n", 'import (\n\t"fmt"\n'))
 
 
 def data_race(repo: Path) -> None:
@@ -34,18 +38,21 @@ def data_race(repo: Path) -> None:
         'package greet\n\nimport (\n\t"sync"\n\t"testing"\n)\n\nfunc TestCounter(t *testing.T) {\n'
         "\tn := 0\n\tvar wg sync.WaitGroup\n\tfor i := 0; i < 4; i++ {\n\t\twg.Add(1)\n"
         "\t\tgo func() {\n\t\t\tdefer wg.Done()\n\t\t\tn++\n\t\t}()\n\t}\n\twg.Wait()\n"
-        "\t_ = n\n}\n")
+        "\t_ = n\n}\n"
+    )
 
 
 def failing_test(repo: Path) -> None:
     (repo / "internal/greet/fail_test.go").write_text(
         'package greet\n\nimport "testing"\n\nfunc TestWrong(t *testing.T) {\n'
-        '\tif got := Greeting("x"); got != "Hi, x!" {\n\t\tt.Errorf("Greeting = %q", got)\n\t}\n}\n')
+        '\tif got := Greeting("x"); got != "Hi, x!" {\n\t\tt.Errorf("Greeting = %q", got)\n\t}\n}\n'
+    )
 
 
 def compile_error(repo: Path) -> None:
     (repo / "cmd/hello/broken.go").write_text(
-        "package main\n\nfunc broken() int {\n\treturn undefinedName\n}\n")
+        "package main\n\nfunc broken() int {\n\treturn undefinedName\n}\n"
+    )
 
 
 def low_coverage(repo: Path) -> None:
@@ -57,20 +64,34 @@ CASES = [
     # (breaker, failed stage, text in the stage error, stages that must still succeed)
     (unformatted, "lint", "internal/greet/greet.go:", {"test", "coverage", "build"}),
     (vet_error, "lint", "internal/greet/greet.go:", {"build"}),
-    (data_race, "test", "data race detected: TestCounter (example.com/hello/internal/greet), "
-                        "first at internal/greet/race_test.go:", {"lint", "build"}),
-    (failing_test, "test", "1 test failed: TestWrong (example.com/hello/internal/greet), first at "
-                           "internal/greet/fail_test.go:7", {"lint", "build"}),
+    (
+        data_race,
+        "test",
+        "data race detected: TestCounter (example.com/hello/internal/greet), "
+        "first at internal/greet/race_test.go:",
+        {"lint", "build"},
+    ),
+    (
+        failing_test,
+        "test",
+        "1 test failed: TestWrong (example.com/hello/internal/greet), first at internal/greet/fail_test.go:7",
+        {"lint", "build"},
+    ),
     (compile_error, "build", "cmd/hello/broken.go:4:", set()),
     (low_coverage, "coverage", "is below the threshold 99%", {"lint", "test", "build"}),
 ]
 
 
-@pytest.mark.parametrize(("breaker", "stage", "message", "still_ok"), CASES,
-                         ids=[c[0].__name__ for c in CASES])
+@pytest.mark.parametrize(
+    ("breaker", "stage", "message", "still_ok"), CASES, ids=[c[0].__name__ for c in CASES]
+)
 def test_broken_repo_fails_in_the_right_stage(
-    hello_repo: Path, gopipe_run: Callable[..., RunResult], breaker: Callable[[Path], None],
-    stage: str, message: str, still_ok: set[str],
+    hello_repo: Path,
+    gopipe_run: Callable[..., RunResult],
+    breaker: Callable[[Path], None],
+    stage: str,
+    message: str,
+    still_ok: set[str],
 ) -> None:
     breaker(hello_repo)
     result = gopipe_run(hello_repo, "ci")

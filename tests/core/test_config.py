@@ -52,8 +52,11 @@ def test_top_level_typo_suggests_the_key(tmp_path: Path) -> None:
 def test_provider_option_typo_and_wrong_type(tmp_path: Path) -> None:
     write(tmp_path, "[tool.gopipe.coverage.threshold]\ntotl = 80\n")
     config = load_config(tmp_path)
-    with pytest.raises(ConfigError, match=r"tool.gopipe.coverage.threshold.totl: unknown key 'totl' "
-                                          r"\(fix: did you mean 'total'\?\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"tool.gopipe.coverage.threshold.totl: unknown key 'totl' "
+        r"\(fix: did you mean 'total'\?\)",
+    ):
         registry().select(config, Stage.COVERAGE)
 
     write(tmp_path, '[tool.gopipe.coverage.threshold]\ntotal = "eighty"\n')
@@ -62,8 +65,7 @@ def test_provider_option_typo_and_wrong_type(tmp_path: Path) -> None:
 
 
 def test_only_selected_providers_are_validated_strictly(tmp_path: Path) -> None:
-    write(tmp_path, '[tool.gopipe.lint]\nproviders = ["gofmt"]\n'
-                    "[tool.gopipe.lint.staticcheck]\nbogus = 1\n")
+    write(tmp_path, '[tool.gopipe.lint]\nproviders = ["gofmt"]\n[tool.gopipe.lint.staticcheck]\nbogus = 1\n')
     selected = registry().select(load_config(tmp_path), Stage.LINT)
     assert [s.name for s in selected] == ["gofmt"]
 
@@ -94,19 +96,20 @@ def test_secrets_only_by_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     with pytest.raises(ConfigError, match="plaintext secret"):
         parse_options(_BotOptions, {"webhook": "https://example.invalid/hook"}, file="p", key="k")
     with pytest.raises(ConfigError, match="looks like a plaintext secret"):
-        parse_options(_BotOptions, {"webhook": {"env": "X"},
-                                    "channel": "https://qyapi.example/send?key=0123456789abcdef"},
-                      file="p", key="k")
+        parse_options(
+            _BotOptions,
+            {"webhook": {"env": "X"}, "channel": "https://qyapi.example/send?key=0123456789abcdef"},
+            file="p",
+            key="k",
+        )
     redactor = Redactor()
-    opts = parse_options(_BotOptions, {"webhook": {"env": "BOT_HOOK"}}, file="p", key="k",
-                         redactor=redactor)
+    opts = parse_options(_BotOptions, {"webhook": {"env": "BOT_HOOK"}}, file="p", key="k", redactor=redactor)
     monkeypatch.setenv("BOT_HOOK", "https://hooks.example/T000/very-secret-value")
     assert "very-secret" not in repr(opts) and "very-secret" not in str(opts.webhook)
     assert opts.webhook.reveal().endswith("very-secret-value")
     assert redactor("posting to https://hooks.example/T000/very-secret-value") == "posting to ***"
     (tmp_path / "token").write_text("file-secret-1234\n")
-    from_file = parse_options(_BotOptions, {"webhook": {"file": "token"}}, file="p", key="k",
-                              base=tmp_path)
+    from_file = parse_options(_BotOptions, {"webhook": {"file": "token"}}, file="p", key="k", base=tmp_path)
     assert from_file.webhook.reveal() == "file-secret-1234"
     with pytest.raises(ConfigError, match="missing"):
         parse_options(_BotOptions, {}, file="p", key="k")
@@ -118,8 +121,11 @@ def test_schema_covers_plugin_tables() -> None:
     assert set(lint["providers"]["items"]["enum"]) >= {"gofmt", "govet", "staticcheck"}
     assert lint["staticcheck"]["properties"]["version"]["type"] == "string"
     threshold = schema["properties"]["coverage"]["properties"]["threshold"]
-    assert threshold["properties"]["total"] == {"type": "number", "description": "minimum total coverage",
-                                                "default": 0.0}
+    assert threshold["properties"]["total"] == {
+        "type": "number",
+        "description": "minimum total coverage",
+        "default": 0.0,
+    }
     assert schema["properties"]["targets"]["type"] == "array"
     deploy = schema["properties"]["deploy"]["properties"]
     environment = deploy["environments"]["additionalProperties"]
@@ -130,12 +136,19 @@ def test_schema_covers_plugin_tables() -> None:
 def test_cli_config_error_is_one_line_exit_2_and_report_written(tmp_path: Path) -> None:
     repo = write(tmp_path, '[tool.gopipe.lint]\nprovider = ["gofmt"]\n')
     (repo / "go.mod").write_text("module example.com/x\n\ngo 1.24\n")
-    proc = subprocess.run([sys.executable, "-m", "gopipe.cli", "run", "ci", "--plain"], cwd=repo,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gopipe.cli", "run", "ci", "--plain"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert errors == ["error: pyproject.toml: tool.gopipe.lint.provider: unknown key 'provider' "
-                      "(fix: did you mean 'providers'?)"], proc.stderr
+    assert errors == [
+        "error: pyproject.toml: tool.gopipe.lint.provider: unknown key 'provider' "
+        "(fix: did you mean 'providers'?)"
+    ], proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     report = json.loads((repo / "dist" / "gopipe" / "report.json").read_text())
     assert report["status"] == "failed" and report["exit_code"] == 2
@@ -144,8 +157,12 @@ def test_cli_config_error_is_one_line_exit_2_and_report_written(tmp_path: Path) 
 
 def test_cli_invalid_toml_exit_2(tmp_path: Path) -> None:
     repo = write(tmp_path, "[tool.gopipe\n")
-    proc = subprocess.run([sys.executable, "-m", "gopipe.cli", "run", "ci", "-C", str(repo), "--plain"],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gopipe.cli", "run", "ci", "-C", str(repo), "--plain"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 2
     assert "invalid TOML" in proc.stderr and "Traceback" not in proc.stderr
     assert json.loads((repo / "dist" / "gopipe" / "report.json").read_text())["exit_code"] == 2

@@ -22,10 +22,14 @@ MODIFIED = "2026-01-01T00:00:00Z"
 def test_golangci_lint_reports_errcheck(hello_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
     (hello_repo / "internal/greet/cleanup.go").write_text(
         'package greet\n\nimport "os"\n\n// Cleanup removes the scratch file.\n'
-        'func Cleanup() {\n\tos.Remove("scratch")\n}\n')
+        'func Cleanup() {\n\tos.Remove("scratch")\n}\n'
+    )
     config = hello_repo / "pyproject.toml"
-    config.write_text(config.read_text().replace('providers = ["gofmt", "govet", "staticcheck"]',
-                                                 'providers = ["golangci-lint"]'))
+    config.write_text(
+        config.read_text().replace(
+            'providers = ["gofmt", "govet", "staticcheck"]', 'providers = ["golangci-lint"]'
+        )
+    )
     result = gopipe_run(hello_repo, "lint")
     assert result.exit_code == 1, result.report
     error = result.stage("lint")["error"]
@@ -39,36 +43,57 @@ def _vulndb(root: Path) -> Path:
     (root / "index").mkdir(parents=True)
     (root / "ID").mkdir()
     (root / "index" / "db.json").write_text(json.dumps({"modified": MODIFIED}))
-    (root / "index" / "modules.json").write_text(json.dumps([
-        {"path": "golang.org/x/text", "vulns": [{"id": OSV_ID, "modified": MODIFIED, "fixed": "0.99.0"}]}]))
+    (root / "index" / "modules.json").write_text(
+        json.dumps(
+            [
+                {
+                    "path": "golang.org/x/text",
+                    "vulns": [{"id": OSV_ID, "modified": MODIFIED, "fixed": "0.99.0"}],
+                }
+            ]
+        )
+    )
     (root / "index" / "vulns.json").write_text(json.dumps([{"id": OSV_ID, "modified": MODIFIED}]))
-    (root / "ID" / f"{OSV_ID}.json").write_text(json.dumps({
-        "schema_version": "1.3.1", "id": OSV_ID, "modified": MODIFIED, "published": MODIFIED,
-        "summary": "Made-up test vulnerability in language.Parse",
-        "details": "Test fixture.",
-        "affected": [{
-            "package": {"name": "golang.org/x/text", "ecosystem": "Go"},
-            "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "0.99.0"}]}],
-            "ecosystem_specific": {"imports": [{"path": "golang.org/x/text/language",
-                                                "symbols": ["Parse"]}]},
-        }],
-    }))
+    (root / "ID" / f"{OSV_ID}.json").write_text(
+        json.dumps(
+            {
+                "schema_version": "1.3.1",
+                "id": OSV_ID,
+                "modified": MODIFIED,
+                "published": MODIFIED,
+                "summary": "Made-up test vulnerability in language.Parse",
+                "details": "Test fixture.",
+                "affected": [
+                    {
+                        "package": {"name": "golang.org/x/text", "ecosystem": "Go"},
+                        "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "0.99.0"}]}],
+                        "ecosystem_specific": {
+                            "imports": [{"path": "golang.org/x/text/language", "symbols": ["Parse"]}]
+                        },
+                    }
+                ],
+            }
+        )
+    )
     return root
 
 
-def test_govulncheck_finds_a_reachable_vulnerability(tmp_path: Path,
-                                                     gopipe_run: Callable[..., RunResult]) -> None:
+def test_govulncheck_finds_a_reachable_vulnerability(
+    tmp_path: Path, gopipe_run: Callable[..., RunResult]
+) -> None:
     repo = tmp_path / "vuln"
     (repo / "cmd" / "vuln").mkdir(parents=True)
     (repo / "go.mod").write_text("module example.com/vuln\n\ngo 1.24\n")
     (repo / "cmd" / "vuln" / "main.go").write_text(
         'package main\n\nimport (\n\t"fmt"\n\n\t"golang.org/x/text/language"\n)\n\n'
-        'func main() {\n\ttag, err := language.Parse("zh-CN")\n\tfmt.Println(tag, err)\n}\n')
+        'func main() {\n\ttag, err := language.Parse("zh-CN")\n\tfmt.Println(tag, err)\n}\n'
+    )
     subprocess.run(["go", "get", "golang.org/x/text@v0.31.0"], cwd=repo, check=True, capture_output=True)
     db = _vulndb(tmp_path / "vulndb")
     (repo / "pyproject.toml").write_text(
         '[tool.gopipe]\ntargets = ["linux/amd64"]\n[tool.gopipe.lint]\nproviders = ["govulncheck"]\n'
-        f'[tool.gopipe.lint.govulncheck]\ndb = "file://{db}"\n')
+        f'[tool.gopipe.lint.govulncheck]\ndb = "file://{db}"\n'
+    )
     make_git_repo(repo)
     result = gopipe_run(repo, "lint")
     assert result.exit_code == 1, result.report

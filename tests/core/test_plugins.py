@@ -58,8 +58,10 @@ class _WrongType:
 def test_duplicate_provider_names_fail() -> None:
     pm = create_manager(entry_points=False)
     pm.register(_Dup(), name="dup")
-    expected = (r"provider 'govet' for stage 'lint' is registered twice: "
-                r"by gopipe .* \(plugin 'govet'\) and by gopipe .* \(plugin 'dup'\)")
+    expected = (
+        r"provider 'govet' for stage 'lint' is registered twice: "
+        r"by gopipe .* \(plugin 'govet'\) and by gopipe .* \(plugin 'dup'\)"
+    )
     with pytest.raises(PluginError, match=expected):
         ProviderRegistry.collect(pm)
 
@@ -91,17 +93,25 @@ def _copy(fixture: Path, into: Path) -> Path:
     return target
 
 
-def _gopipe(venv: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
-            ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(venv / "bin" / "gopipe"), *args], cwd=cwd, capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, check=False)
+def _gopipe(
+    venv: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(venv / "bin" / "gopipe"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
 
 
 @pytest.fixture
 def todo_repo(go_repo: Path) -> Path:
     (go_repo / "cmd" / "fixture" / "todo.go").write_text("package main\n\n// TODO: remove\n")
-    (go_repo / "pyproject.toml").write_text('[tool.gopipe]\ntargets = ["linux/amd64"]\n'
-                                            '[tool.gopipe.lint]\nproviders = ["todo"]\n')
+    (go_repo / "pyproject.toml").write_text(
+        '[tool.gopipe]\ntargets = ["linux/amd64"]\n[tool.gopipe.lint]\nproviders = ["todo"]\n'
+    )
     return go_repo
 
 
@@ -115,14 +125,16 @@ def test_third_party_plugin_is_listed_selected_and_blockable(venv: Path, todo_re
     assert ran.returncode == 1, ran.stdout + ran.stderr
     assert "1 TODO comment(s), first at cmd/fixture/todo.go:3" in ran.stdout
 
-    blocked = _gopipe(venv, "run", "lint", "--plain", cwd=todo_repo,
-                      env={"GOPIPE_DISABLE_PLUGINS": "extra-lint"})
+    blocked = _gopipe(
+        venv, "run", "lint", "--plain", cwd=todo_repo, env={"GOPIPE_DISABLE_PLUGINS": "extra-lint"}
+    )
     assert blocked.returncode == 2
     assert "provider 'todo' for stage 'lint' is not available (plugin may not be installed)" in blocked.stderr
 
     config = todo_repo / "pyproject.toml"
-    config.write_text(config.read_text().replace("[tool.gopipe]\n",
-                                                 '[tool.gopipe]\ndisable_plugins = ["extra-lint"]\n'))
+    config.write_text(
+        config.read_text().replace("[tool.gopipe]\n", '[tool.gopipe]\ndisable_plugins = ["extra-lint"]\n')
+    )
     blocked = _gopipe(venv, "run", "lint", "--plain", cwd=todo_repo)
     assert blocked.returncode == 2 and "not available" in blocked.stderr
 
@@ -133,8 +145,10 @@ def test_duplicate_names_across_distributions(venv: Path, go_repo: Path) -> None
     try:
         ran = _gopipe(venv, "run", "lint", "--plain", cwd=go_repo)
         assert ran.returncode == 2
-        assert ("provider 'gofmt' for stage 'lint' is registered twice: by gopipe 0.1.0 (plugin 'gofmt') "
-                "and by gopipe-dup-gofmt 1.0.0 (plugin 'dup-gofmt')") in ran.stderr
+        assert (
+            "provider 'gofmt' for stage 'lint' is registered twice: by gopipe 0.1.0 (plugin 'gofmt') "
+            "and by gopipe-dup-gofmt 1.0.0 (plugin 'dup-gofmt')"
+        ) in ran.stderr
         assert "Traceback" not in ran.stderr
     finally:
         subprocess.run([*pip, "uninstall", "-q", "-y", "gopipe-dup-gofmt"], check=True)

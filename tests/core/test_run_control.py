@@ -15,14 +15,21 @@ import pytest
 
 from gopipe.testing import RunResult
 
-SLOW_TEST = ('package greet\n\nimport (\n\t"testing"\n\t"time"\n)\n\n'
-             "func TestSlow(t *testing.T) {\n\ttime.Sleep(120 * time.Second)\n}\n")
+SLOW_TEST = (
+    'package greet\n\nimport (\n\t"testing"\n\t"time"\n)\n\n'
+    "func TestSlow(t *testing.T) {\n\ttime.Sleep(120 * time.Second)\n}\n"
+)
 
 
 def _gopipe(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "gopipe.cli", "run", *args, "--plain"], cwd=repo,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
+    return subprocess.Popen(
+        [sys.executable, "-m", "gopipe.cli", "run", *args, "--plain"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def _wait_for(predicate: Callable[[], bool], timeout: float = 60) -> None:
@@ -34,8 +41,9 @@ def _wait_for(predicate: Callable[[], bool], timeout: float = 60) -> None:
 
 def _test_binaries(parent: int) -> list[str]:
     """greet.test processes started (through go test) by ``parent``; other runs are ignored."""
-    table = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,args="], capture_output=True, text=True,
-                           check=True).stdout
+    table = subprocess.run(
+        ["ps", "-e", "-o", "pid=,ppid=,args="], capture_output=True, text=True, check=True
+    ).stdout
     procs = [line.split(None, 2) for line in table.splitlines() if line.strip()]
     children: dict[str, list[str]] = {}
     for pid, ppid, *_ in procs:
@@ -84,8 +92,9 @@ def test_github_actions_output(hello_repo: Path, tmp_path: Path) -> None:
     greet = hello_repo / "internal/greet/greet.go"
     greet.write_text(greet.read_text() + "\nfunc   ugly( )int{return 1}\n")
     summary = tmp_path / "summary.md"
-    proc = _gopipe(hello_repo, "lint", "test", env={"GITHUB_ACTIONS": "true",
-                                                     "GITHUB_STEP_SUMMARY": str(summary)})
+    proc = _gopipe(
+        hello_repo, "lint", "test", env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    )
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 1
     assert "::group::lint (failed)" in out and "::endgroup::" in out
@@ -97,20 +106,27 @@ def test_github_actions_output(hello_repo: Path, tmp_path: Path) -> None:
 
 
 def test_nox_sessions_in_a_go_repo(hello_repo: Path) -> None:
-    ok = subprocess.run([sys.executable, "-m", "nox", "-s", "ci", "--", "--plain"], cwd=hello_repo,
-                        capture_output=True, text=True, check=False)
+    ok = subprocess.run(
+        [sys.executable, "-m", "nox", "-s", "ci", "--", "--plain"],
+        cwd=hello_repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "gopipe ci: success" in ok.stdout
     report = json.loads((hello_repo / "dist/gopipe/report.json").read_text())
     assert [s["status"] for s in report["stages"]] == ["success"] * 4
-    listed = subprocess.run([sys.executable, "-m", "nox", "--list"], cwd=hello_repo,
-                            capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run(
+        [sys.executable, "-m", "nox", "--list"], cwd=hello_repo, capture_output=True, text=True, check=True
+    ).stdout
     for name in ("ci", "cd", "lint", "test", "coverage", "build", "package", "upload", "deploy", "notify"):
         assert f" {name} " in listed + " "
     config = hello_repo / "pyproject.toml"
     config.write_text(config.read_text().replace("[tool.gopipe.lint]", "[tool.gopipe.lnt]"))
-    bad = subprocess.run([sys.executable, "-m", "nox", "-s", "ci"], cwd=hello_repo,
-                         capture_output=True, text=True, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "nox", "-s", "ci"], cwd=hello_repo, capture_output=True, text=True, check=False
+    )
     assert bad.returncode == 2
     assert "tool.gopipe.lnt: unknown key 'lnt' (fix: did you mean 'lint'?)" in bad.stderr
 
@@ -137,7 +153,8 @@ def test_init_writes_without_clobbering(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("argv", [["run", "ci", "--shard", "3/2"], ["run", "build", "--target", "linux"]])
 def test_bad_flags_exit_2(argv: list[str]) -> None:
-    proc = subprocess.run([sys.executable, "-m", "gopipe.cli", *argv], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gopipe.cli", *argv], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("gopipe: error: --")

@@ -12,13 +12,15 @@ def cached(result: RunResult) -> dict[str, bool]:
     return {s["name"]: s["cached"] for s in result.report["stages"]}
 
 
-def test_noop_rerun_hits_the_cache_and_edits_miss(hello_repo: Path,
-                                                  gopipe_run: Callable[..., RunResult]) -> None:
+def test_noop_rerun_hits_the_cache_and_edits_miss(
+    hello_repo: Path, gopipe_run: Callable[..., RunResult]
+) -> None:
     first = gopipe_run(hello_repo, "ci")
     assert first.exit_code == 0 and not any(cached(first).values())
     again = gopipe_run(hello_repo, "ci")
     assert again.exit_code == 0
     assert cached(again) == {"lint": True, "test": True, "coverage": True, "build": True}
+
     def key(a: dict[str, str]) -> str:
         return f"{a['kind']} {a['name']} {a.get('path')} {a.get('sha256')}"
 

@@ -33,8 +33,16 @@ CRDS = Path(__file__).parent / "crds"
 REGISTRY = "registry.invalid/acme"
 
 # Variables that would change which ref the run thinks it builds.
-_CI_VARS = ("GITHUB_EVENT_NAME", "GITHUB_HEAD_REF", "GITHUB_REF_NAME", "GITHUB_REF_TYPE",
-            "GITHUB_ACTIONS", "CI_PIPELINE_SOURCE", "GOPIPE_DEFAULT_BRANCH", "KUBECONFIG")
+_CI_VARS = (
+    "GITHUB_EVENT_NAME",
+    "GITHUB_HEAD_REF",
+    "GITHUB_REF_NAME",
+    "GITHUB_REF_TYPE",
+    "GITHUB_ACTIONS",
+    "CI_PIPELINE_SOURCE",
+    "GOPIPE_DEFAULT_BRANCH",
+    "KUBECONFIG",
+)
 
 
 def digest(seed: str) -> str:
@@ -80,8 +88,11 @@ class DeployRun:
     def outputs(self) -> dict[str, str]:
         """Every file gopipe wrote under dist/gopipe (report, events, logs, dry-run output)."""
         out = self.repo / "dist" / "gopipe"
-        return {str(p.relative_to(out)): p.read_text(errors="replace")
-                for p in sorted(out.rglob("*")) if p.is_file()}
+        return {
+            str(p.relative_to(out)): p.read_text(errors="replace")
+            for p in sorted(out.rglob("*"))
+            if p.is_file()
+        }
 
 
 Deploy = Callable[..., DeployRun]
@@ -114,18 +125,35 @@ def deploy(k8s_cluster: ControlPlane, deploy_repo: Path, monkeypatch: pytest.Mon
             monkeypatch.setenv(key, value)
     monkeypatch.setenv("KUBECONFIG", str(k8s_cluster.kubeconfig))
 
-    def run(config: dict[str, Any], *, refs: dict[str, str], env: dict[str, str] | None = None,
-            environment: str | None = None, dry_run: bool = False, repo: Path | None = None) -> DeployRun:
+    def run(
+        config: dict[str, Any],
+        *,
+        refs: dict[str, str],
+        env: dict[str, str] | None = None,
+        environment: str | None = None,
+        dry_run: bool = False,
+        repo: Path | None = None,
+    ) -> DeployRun:
         for key, value in (env or {}).items():
             monkeypatch.setenv(key, value)
-        full = {"targets": ["linux/amd64"], "build": {"providers": []}, "package": {"providers": []},
-                "upload": {"providers": ["recorded-images"], "recorded-images": {"refs": refs}},
-                "deploy": config}
+        full = {
+            "targets": ["linux/amd64"],
+            "build": {"providers": []},
+            "package": {"providers": []},
+            "upload": {"providers": ["recorded-images"], "recorded-images": {"refs": refs}},
+            "deploy": config,
+        }
         pm = create_manager((), entry_points=False)
         pm.register(recorded_images, name="recorded-images")
         where = repo or deploy_repo
-        result = run_stage(where, "deploy", config=full, pm=pm, env=dict(os.environ),
-                           args=RunArgs(pipeline="deploy", environment=environment, dry_run=dry_run))
+        result = run_stage(
+            where,
+            "deploy",
+            config=full,
+            pm=pm,
+            env=dict(os.environ),
+            args=RunArgs(pipeline="deploy", environment=environment, dry_run=dry_run),
+        )
         return DeployRun(result, where)
 
     return run

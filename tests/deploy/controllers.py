@@ -23,8 +23,14 @@ Status = dict[str, Any] | Callable[[int], dict[str, Any]]
 
 def condition(type_: str, status: str, reason: str, message: str) -> dict[str, str]:
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return {"type": type_, "status": status, "reason": reason, "message": message,
-            "lastTransitionTime": now, "lastUpdateTime": now}
+    return {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": now,
+        "lastUpdateTime": now,
+    }
 
 
 def generation(cluster: ControlPlane, namespace: str, resource: str) -> int:
@@ -33,8 +39,16 @@ def generation(cluster: ControlPlane, namespace: str, resource: str) -> int:
 
 
 def write_status(cluster: ControlPlane, namespace: str, resource: str, status: dict[str, Any]) -> None:
-    cluster.kubectl("patch", "-n", namespace, resource, "--subresource=status", "--type=merge",
-                    "-p", json.dumps({"status": status}))
+    cluster.kubectl(
+        "patch",
+        "-n",
+        namespace,
+        resource,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": status}),
+    )
 
 
 class Controller(threading.Thread):
@@ -44,8 +58,17 @@ class Controller(threading.Thread):
     seconds pass between steps (a real controller reconciles on its own schedule too).
     """
 
-    def __init__(self, cluster: ControlPlane, namespace: str, *, watch: str, resource: str,
-                 steps: Sequence[Status], pause: float = 0.6, start_delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        cluster: ControlPlane,
+        namespace: str,
+        *,
+        watch: str,
+        resource: str,
+        steps: Sequence[Status],
+        pause: float = 0.6,
+        start_delay: float = 0.0,
+    ) -> None:
         super().__init__(daemon=True, name=f"controller:{resource}")
         self.cluster, self.namespace = cluster, namespace
         self.watch, self.resource = watch, resource
@@ -69,8 +92,9 @@ class Controller(threading.Thread):
             for i, step in enumerate(self.steps):
                 if self.stop.is_set():
                     return
-                write_status(self.cluster, self.namespace, self.resource,
-                             step(gen) if callable(step) else step)
+                write_status(
+                    self.cluster, self.namespace, self.resource, step(gen) if callable(step) else step
+                )
                 if i == 0:
                     self.started_at = time.monotonic()
                 self.stop.wait(self.pause)

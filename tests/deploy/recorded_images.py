@@ -27,12 +27,25 @@ class RecordedImagesOptions:
 def run(ctx: ProviderContext[RecordedImagesOptions]) -> None:
     for name, reference in ctx.options.refs.items():
         repository, _, digest = reference.partition("@")
-        ctx.add_artifact("image-ref", name, reference=reference, digest=digest,
-                         repository=repository, registry=repository.split("/", 1)[0], tags=["test"])
+        ctx.add_artifact(
+            "image-ref",
+            name,
+            reference=reference,
+            digest=digest,
+            repository=repository,
+            registry=repository.split("/", 1)[0],
+            tags=["test"],
+        )
     ctx.summary = f"{len(ctx.options.refs)} image refs recorded"
 
 
 @hookimpl
 def gopipe_uploaders() -> list[Uploader]:
-    return [Uploader(name="recorded-images", run=run, options=RecordedImagesOptions,
-                     description="test: record image-ref artifacts without pushing")]
+    return [
+        Uploader(
+            name="recorded-images",
+            run=run,
+            options=RecordedImagesOptions,
+            description="test: record image-ref artifacts without pushing",
+        )
+    ]

@@ -25,8 +25,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_nox_cd_deploys_the_digest_the_upload_stage_pushed(
-        deploy_repo: Path, registry: Registry, k8s_cluster: ControlPlane, k8s_namespace: str,
-        tmp_path: Path) -> None:
+    deploy_repo: Path, registry: Registry, k8s_cluster: ControlPlane, k8s_namespace: str, tmp_path: Path
+) -> None:
     config = json.loads(k8s_cluster.kubeconfig.read_text())
     config["contexts"][0]["context"]["namespace"] = k8s_namespace
     kubeconfig = tmp_path / "kubeconfig"
@@ -34,7 +34,12 @@ def test_nox_cd_deploys_the_digest_the_upload_stage_pushed(
     env = {**k8s_cluster.env(dict(os.environ)), **demo_env(registry), "KUBECONFIG": str(kubeconfig)}
     proc = subprocess.run(
         [sys.executable, "-m", "nox", "-s", "cd", "--", "--target", "linux/amd64", "--plain"],
-        cwd=deploy_repo, env=env, capture_output=True, text=True, timeout=900)
+        cwd=deploy_repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-4000:]
     report = json.loads((deploy_repo / "dist" / "gopipe" / "report.json").read_text())

@@ -36,11 +36,19 @@ def check_jsonschema() -> list[str]:
 def validate_workflows(files: list[Path], actionlint: Path, check_jsonschema: list[str]) -> None:
     """Both validators with zero findings, or the test fails showing their output."""
     assert files, "no workflow files to validate"
-    lint = subprocess.run([str(actionlint), "-no-color", "-oneline", *map(str, files)],
-                          capture_output=True, text=True, check=False)
+    lint = subprocess.run(
+        [str(actionlint), "-no-color", "-oneline", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert lint.returncode == 0, f"actionlint findings:\n{lint.stdout}{lint.stderr}"
-    schema = subprocess.run([*check_jsonschema, "--builtin-schema", "vendor.github-workflows",
-                             *map(str, files)], capture_output=True, text=True, check=False)
+    schema = subprocess.run(
+        [*check_jsonschema, "--builtin-schema", "vendor.github-workflows", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert schema.returncode == 0, f"schema findings:\n{schema.stdout}{schema.stderr}"
 
 
@@ -52,8 +60,15 @@ def multi_repo(tmp_path: Path) -> Path:
     return make_git_repo(repo)
 
 
-def gopipe(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-           ) -> subprocess.CompletedProcess[str]:
+def gopipe(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """gopipe as a separate process, as CI runs it."""
-    return subprocess.run([sys.executable, "-m", "gopipe.cli", *args], cwd=cwd, text=True,
-                          capture_output=True, env={**os.environ, **(env or {})}, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "gopipe.cli", *args],
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )

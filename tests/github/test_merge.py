@@ -98,8 +98,9 @@ def test_sharded_runs_merge_to_the_unsharded_run(multi_repo: Path, tmp_path: Pat
     assert merged["status"] == "success" and merged["exit_code"] == 0
     assert stage(merged, "test")["summary"] == f"8/9 tests passed across {shards} shards"
     assert (out / "coverage.xml").is_file()  # the coverage stage ran on the merged profile
-    shard_packages = [p for a in merged["artifacts"] if a["kind"] == "test-shard"
-                      for p in a["extra"]["packages"]]
+    shard_packages = [
+        p for a in merged["artifacts"] if a["kind"] == "test-shard" for p in a["extra"]["packages"]
+    ]
     assert sorted(shard_packages) == sorted(set(shard_packages)) and len(shard_packages) == PACKAGES
     assert sorted(p.name for p in (out / "parts").iterdir()) == [f"shard-{i}" for i in range(1, shards + 1)]
     # The merged timings cover every package and balance the next sharded run.
@@ -114,8 +115,9 @@ def test_sharded_runs_merge_to_the_unsharded_run(multi_repo: Path, tmp_path: Pat
     assert json.loads((out / "test-timings.json").read_text()) == timings  # input left alone
 
 
-def test_failures_merge_like_the_unsharded_run(multi_repo: Path, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failures_merge_like_the_unsharded_run(
+    multi_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MULTI_FAIL", "1")
     code, ref = reference(multi_repo, tmp_path)
     assert code == 1
@@ -138,15 +140,19 @@ def test_more_shards_than_packages(multi_repo: Path, tmp_path: Path) -> None:
     assert code == 0
     n = PACKAGES + 2
     assert run_shards(multi_repo, n, tmp_path / "parts") == [0] * n
-    empty = [report(p) for p in sorted((tmp_path / "parts").iterdir())
-             if stage(report(p), "test")["summary"] == "empty shard: no packages"]
+    empty = [
+        report(p)
+        for p in sorted((tmp_path / "parts").iterdir())
+        if stage(report(p), "test")["summary"] == "empty shard: no packages"
+    ]
     assert len(empty) == 2
     assert merge(multi_repo, tmp_path / "parts") == 0
     assert_same_as_unsharded(multi_repo / "dist" / "gopipe", ref)
 
 
-def test_merge_refuses_incomplete_or_inconsistent_shards(multi_repo: Path, tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_merge_refuses_incomplete_or_inconsistent_shards(
+    multi_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     parts = tmp_path / "parts"
     assert run_shards(multi_repo, 2, parts) == [0, 0]
     assert merge(multi_repo, parts / "shard-1") == 1
@@ -184,8 +190,11 @@ def test_fan_out_ci_merges_lint_tests_and_build_matrix(multi_repo: Path, tmp_pat
     assert stage(merged, "build")["summary"] == "4 binaries for 2 targets"
     binaries = [a for a in merged["artifacts"] if a["kind"] == "binary"]
     assert sorted(a["path"] for a in binaries) == [
-        "dist/api_linux_amd64/api", "dist/api_linux_arm64/api",
-        "dist/worker_linux_amd64/worker", "dist/worker_linux_arm64/worker"]
+        "dist/api_linux_amd64/api",
+        "dist/api_linux_arm64/api",
+        "dist/worker_linux_amd64/worker",
+        "dist/worker_linux_arm64/worker",
+    ]
     assert all((multi_repo / a["path"]).is_file() for a in binaries)
     assert json.loads((out / "lint.sarif").read_text())["version"] == "2.1.0"
 

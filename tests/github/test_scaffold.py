@@ -28,14 +28,20 @@ def scaffold(tmp_path: Path, name: str, stage: str) -> Path:
 
 
 def pytest_in(project: Path, python: str = sys.executable, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-                          cwd=project, text=True, capture_output=True, check=False,
-                          env={**os.environ, **env})
+    return subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=project,
+        text=True,
+        capture_output=True,
+        check=False,
+        env={**os.environ, **env},
+    )
 
 
 @pytest.mark.parametrize("stage", [s.value for s in Stage])
-def test_scaffold_registers_a_typed_provider_for_every_stage(tmp_path: Path, stage: str,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scaffold_registers_a_typed_provider_for_every_stage(
+    tmp_path: Path, stage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = scaffold(tmp_path, "probe", stage)
     module_file = project / "src" / "gopipe_probe" / "plugin.py"
     spec = importlib.util.spec_from_file_location(f"gopipe_probe_{stage}", module_file)
@@ -57,14 +63,29 @@ def test_scaffolded_tests_pass_from_source(tmp_path: Path, stage: str) -> None:
     result = pytest_in(project, PYTHONPATH=str(project / "src"))
     assert result.returncode == 0, result.stdout + result.stderr
     if shutil.which("ruff"):
-        lint = subprocess.run(["ruff", "check", "--select", "E,F,W,I,B,UP", "--line-length", "110",
-                               "--target-version", "py310", "."], cwd=project, text=True,
-                              capture_output=True, check=False)
+        lint = subprocess.run(
+            [
+                "ruff",
+                "check",
+                "--select",
+                "E,F,W,I,B,UP",
+                "--line-length",
+                "110",
+                "--target-version",
+                "py310",
+                ".",
+            ],
+            cwd=project,
+            text=True,
+            capture_output=True,
+            check=False,
+        )
         assert lint.returncode == 0, lint.stdout
 
 
-def test_bad_names_and_existing_directories_are_refused(tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_names_and_existing_directories_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["new-plugin", "Bad_Name", "-o", str(tmp_path)]) == 2
     assert "invalid plugin name" in capsys.readouterr().err
     scaffold(tmp_path, "twice", "notify")
@@ -81,18 +102,45 @@ def test_in_process_run_stage_rejects_unselected_provider(go_repo: Path) -> None
 def test_wheel_installs_lists_selects_and_blocks(tmp_path: Path, go_repo: Path) -> None:
     project = scaffold(tmp_path, "shout", "notify")
     wheels = tmp_path / "wheels"
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                            "--no-index", "-w", str(wheels), str(project)],
-                           text=True, capture_output=True, check=False)
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(wheels),
+            str(project),
+        ],
+        text=True,
+        capture_output=True,
+        check=False,
+    )
     assert build.returncode == 0, build.stdout + build.stderr
     (wheel,) = wheels.glob("gopipe_shout-0.1.0-*.whl")
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, system_site_packages=True, with_pip=True)
     python = str(env_dir / "bin" / "python")
-    install = subprocess.run([python, "-m", "pip", "install", "--no-index", "--disable-pip-version-check",
-                              "--find-links", str(wheels), str(wheel)],
-                             text=True, capture_output=True, check=False)
+    install = subprocess.run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--no-index",
+            "--disable-pip-version-check",
+            "--find-links",
+            str(wheels),
+            str(wheel),
+        ],
+        text=True,
+        capture_output=True,
+        check=False,
+    )
     assert install.returncode == 0, install.stdout + install.stderr
 
     # The plugin's own tests pass in the environment it was installed into.
@@ -100,9 +148,14 @@ def test_wheel_installs_lists_selects_and_blocks(tmp_path: Path, go_repo: Path) 
     assert tests.returncode == 0, tests.stdout + tests.stderr
 
     def gopipe(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([python, "-m", "gopipe.cli", *args], cwd=go_repo, text=True,
-                              capture_output=True, check=False,
-                              env={**os.environ, "COLUMNS": "200", **env})
+        return subprocess.run(
+            [python, "-m", "gopipe.cli", *args],
+            cwd=go_repo,
+            text=True,
+            capture_output=True,
+            check=False,
+            env={**os.environ, "COLUMNS": "200", **env},
+        )
 
     listed = gopipe("plugins")
     assert listed.returncode == 0, listed.stderr
@@ -111,8 +164,10 @@ def test_wheel_installs_lists_selects_and_blocks(tmp_path: Path, go_repo: Path) 
 
     pyproject = go_repo / "pyproject.toml"
     base = pyproject.read_text()
-    pyproject.write_text(base + '\n[tool.gopipe.notify]\nproviders = ["shout"]\n'
-                         '[tool.gopipe.notify.shout]\nmessage = "{project} {status}"\n')
+    pyproject.write_text(
+        base + '\n[tool.gopipe.notify]\nproviders = ["shout"]\n'
+        '[tool.gopipe.notify.shout]\nmessage = "{project} {status}"\n'
+    )
     selected = gopipe("run", "notify", "--plain")
     assert selected.returncode == 0, selected.stdout + selected.stderr
     assert (go_repo / "dist" / "gopipe" / "shout.txt").read_text() == "repo success\n"
@@ -121,8 +176,9 @@ def test_wheel_installs_lists_selects_and_blocks(tmp_path: Path, go_repo: Path) 
     assert blocked.returncode == 2
     assert "provider 'shout' for stage 'notify' is not available" in blocked.stderr
 
-    pyproject.write_text(pyproject.read_text().replace(
-        "[tool.gopipe]\n", '[tool.gopipe]\ndisable_plugins = ["shout"]\n', 1))
+    pyproject.write_text(
+        pyproject.read_text().replace("[tool.gopipe]\n", '[tool.gopipe]\ndisable_plugins = ["shout"]\n', 1)
+    )
     blocked = gopipe("run", "notify", "--plain")
     assert blocked.returncode == 2
     assert "provider 'shout' for stage 'notify' is not available" in blocked.stderr

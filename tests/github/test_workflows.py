@@ -24,13 +24,22 @@ USES = re.compile(r"^\s*(?:- )?uses: (?P<action>[\w./-]+)@(?P<ref>\S+)(?: # (?P<
 
 FAN_OUT = {"test_shards": 3, "build_matrix": True}
 CD_CONFIG: dict[str, Any] = {
-    "github": {"test_shards": 4, "build_matrix": True, "plugins": ["gopipe-teams>=1.0"],
-               "aws_role": "arn:aws:iam::123456789012:role/gopipe", "aws_region": "eu-west-1",
-               "secrets": ["EXTRA_TOKEN"], "runs_on": "ubuntu-24.04"},
+    "github": {
+        "test_shards": 4,
+        "build_matrix": True,
+        "plugins": ["gopipe-teams>=1.0"],
+        "aws_role": "arn:aws:iam::123456789012:role/gopipe",
+        "aws_region": "eu-west-1",
+        "secrets": ["EXTRA_TOKEN"],
+        "runs_on": "ubuntu-24.04",
+    },
     "notify": {"slack": {"webhook": {"env": "SLACK_WEBHOOK_URL"}}},
-    "deploy": {"environments": {"staging": {"namespace": "staging"},
-                                "production": {"namespace": "prod",
-                                               "kubeconfig": {"env": "PROD_KUBECONFIG"}}}},
+    "deploy": {
+        "environments": {
+            "staging": {"namespace": "staging"},
+            "production": {"namespace": "prod", "kubeconfig": {"env": "PROD_KUBECONFIG"}},
+        }
+    },
 }
 
 
@@ -58,30 +67,34 @@ def load(path: Path) -> dict[str, Any]:
 
 
 # -- validity ------------------------------------------------------------------------------
-def test_hello_workflows_pass_actionlint_and_schema(hello_repo: Path, actionlint: Path,
-                                                     check_jsonschema: list[str]) -> None:
+def test_hello_workflows_pass_actionlint_and_schema(
+    hello_repo: Path, actionlint: Path, check_jsonschema: list[str]
+) -> None:
     assert init_github(hello_repo) == 0
     assert (hello_repo / "noxfile.py").is_file()  # nox -s ci needs it
     validate_workflows(workflows(hello_repo), actionlint, check_jsonschema)
 
 
-@pytest.mark.parametrize("variant", [
-    {},
-    FAN_OUT,
-    {"test_shards": 5},
-    {"build_matrix": True},
-    "cd",
-], ids=["single-job", "shards+matrix", "shards-only", "matrix-only", "environments+oidc"])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {},
+        FAN_OUT,
+        {"test_shards": 5},
+        {"build_matrix": True},
+        "cd",
+    ],
+    ids=["single-job", "shards+matrix", "shards-only", "matrix-only", "environments+oidc"],
+)
 def test_multi_package_workflows_pass_actionlint_and_schema(
-        multi_repo: Path, variant: dict[str, Any] | str, actionlint: Path,
-        check_jsonschema: list[str]) -> None:
+    multi_repo: Path, variant: dict[str, Any] | str, actionlint: Path, check_jsonschema: list[str]
+) -> None:
     configure(multi_repo, CD_CONFIG if variant == "cd" else {"github": variant} if variant else {})
     assert init_github(multi_repo) == 0
     validate_workflows(workflows(multi_repo), actionlint, check_jsonschema)
 
 
-def test_project_workflows_pass_actionlint_and_schema(actionlint: Path,
-                                                       check_jsonschema: list[str]) -> None:
+def test_project_workflows_pass_actionlint_and_schema(actionlint: Path, check_jsonschema: list[str]) -> None:
     files = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
     assert files, "the project's own CI lives in .github/workflows/"
     validate_workflows(files, actionlint, check_jsonschema)
@@ -100,7 +113,8 @@ def test_regenerating_is_byte_identical(multi_repo: Path, capsys: pytest.Capture
 
 
 def test_check_passes_when_current_and_names_a_hand_edit(
-        hello_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hello_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert init_github(hello_repo, "--check") == 1
     assert "gopipe-ci.yml is missing" in capsys.readouterr().out
     assert init_github(hello_repo) == 0
@@ -168,8 +182,7 @@ def test_single_job_ci(hello_repo: Path) -> None:
 
 
 def test_fan_out_ci_uses_matrices_and_a_merge_job(multi_repo: Path) -> None:
-    configure(multi_repo, {"github": FAN_OUT,
-                           "notify": {"slack": {"webhook": {"env": "SLACK_WEBHOOK_URL"}}}})
+    configure(multi_repo, {"github": FAN_OUT, "notify": {"slack": {"webhook": {"env": "SLACK_WEBHOOK_URL"}}}})
     assert init_github(multi_repo) == 0
     jobs = load(multi_repo / WORKFLOW_DIR / CI_FILE)["jobs"]
     assert list(jobs) == ["lint", "test", "build", "merge"]
@@ -178,8 +191,10 @@ def test_fan_out_ci_uses_matrices_and_a_merge_job(multi_repo: Path) -> None:
     assert "nox -s test -- --shard ${{ matrix.shard }}/3 --no-notify" in test_runs
     targets = [i["target"] for i in jobs["build"]["strategy"]["matrix"]["include"]]
     assert targets == ["linux/amd64", "linux/arm64"]
-    uploads = {j: next(s["with"] for s in job["steps"] if "upload-artifact" in s.get("uses", ""))
-               for j, job in jobs.items()}
+    uploads = {
+        j: next(s["with"] for s in job["steps"] if "upload-artifact" in s.get("uses", ""))
+        for j, job in jobs.items()
+    }
     assert uploads["test"]["name"] == "gopipe-part-test-${{ matrix.shard }}"
     assert uploads["test"]["path"] == "dist/gopipe" and uploads["build"]["path"] == "dist"
     merge = jobs["merge"]
@@ -206,11 +221,14 @@ def test_cd_environments_secrets_and_oidc(multi_repo: Path) -> None:
     assert production["env"] == {
         "EXTRA_TOKEN": "${{ secrets.EXTRA_TOKEN }}",
         "PROD_KUBECONFIG": "${{ secrets.PROD_KUBECONFIG }}",
-        "SLACK_WEBHOOK_URL": "${{ secrets.SLACK_WEBHOOK_URL }}"}
+        "SLACK_WEBHOOK_URL": "${{ secrets.SLACK_WEBHOOK_URL }}",
+    }
     assert "PROD_KUBECONFIG" not in staging["env"]  # an environment's secrets stay in its job
     aws = next(s for s in staging["steps"] if "configure-aws-credentials" in s.get("uses", ""))
-    assert aws["with"] == {"role-to-assume": "arn:aws:iam::123456789012:role/gopipe",
-                           "aws-region": "eu-west-1"}
+    assert aws["with"] == {
+        "role-to-assume": "arn:aws:iam::123456789012:role/gopipe",
+        "aws-region": "eu-west-1",
+    }
     assert "nox -s cd -- --env production" in [s.get("run") for s in production["steps"]]
     assert staging["runs-on"] == "ubuntu-24.04"
     install = next(s["run"] for s in staging["steps"] if s.get("name") == "Install gopipe")
@@ -226,8 +244,15 @@ def test_no_id_token_without_oidc(hello_repo: Path) -> None:
 
 def test_default_branch_and_pin_override(multi_repo: Path) -> None:
     sha = "0123456789abcdef0123456789abcdef01234567"
-    configure(multi_repo, {"github": {"default_branch": "trunk",
-                                      "actions": {"actions/checkout": {"sha": sha, "version": "v9.9.9"}}}})
+    configure(
+        multi_repo,
+        {
+            "github": {
+                "default_branch": "trunk",
+                "actions": {"actions/checkout": {"sha": sha, "version": "v9.9.9"}},
+            }
+        },
+    )
     assert init_github(multi_repo) == 0
     text = (multi_repo / WORKFLOW_DIR / CI_FILE).read_text()
     assert f"uses: actions/checkout@{sha} # v9.9.9" in text
@@ -235,17 +260,21 @@ def test_default_branch_and_pin_override(multi_repo: Path) -> None:
 
 
 # -- options validation --------------------------------------------------------------------------
-@pytest.mark.parametrize(("table", "message"), [
-    ({"test_shards": 0}, "test_shards: expected 1..256"),
-    ({"test_shard": 2}, "did you mean 'test_shards'"),
-    ({"build_matrix": "yes"}, "expected boolean"),
-    ({"aws_role": "arn:aws:iam::1:role/x"}, "aws_role and aws_region go together"),
-    ({"secrets": ["BAD-NAME"]}, "invalid secret name"),
-    ({"python_version": "2.7"}, "invalid Python version"),
-    ({"actions": {"actions/checkout": {"sha": "v4", "version": "v4"}}}, "not a full commit SHA"),
-])
-def test_bad_github_options_are_config_errors(multi_repo: Path, table: dict[str, Any],
-                                              message: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"test_shards": 0}, "test_shards: expected 1..256"),
+        ({"test_shard": 2}, "did you mean 'test_shards'"),
+        ({"build_matrix": "yes"}, "expected boolean"),
+        ({"aws_role": "arn:aws:iam::1:role/x"}, "aws_role and aws_region go together"),
+        ({"secrets": ["BAD-NAME"]}, "invalid secret name"),
+        ({"python_version": "2.7"}, "invalid Python version"),
+        ({"actions": {"actions/checkout": {"sha": "v4", "version": "v4"}}}, "not a full commit SHA"),
+    ],
+)
+def test_bad_github_options_are_config_errors(
+    multi_repo: Path, table: dict[str, Any], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     configure(multi_repo, {"github": table})
     with pytest.raises(ConfigError) as exc:
         load_github_options(load_config(multi_repo))
@@ -255,11 +284,45 @@ def test_bad_github_options_are_config_errors(multi_repo: Path, table: dict[str,
 
 
 # -- the YAML writer -------------------------------------------------------------------------------
-@pytest.mark.parametrize("text", [
-    "on", "yes", "No", "null", "~", "1.0", "007", "1e3", "0x1F", "12:30", "", " lead", "trail ",
-    "a: b", "a #b", "#c", "-x", "*alias", "&anchor", "!tag", "|", ">", "'q'", '"q"', "@at", "`tick",
-    "%pct", "{x}", "[y]", "ünï", "${{ matrix.shard }}", "v[0-9]*", "a,b", "line\nbreak",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "on",
+        "yes",
+        "No",
+        "null",
+        "~",
+        "1.0",
+        "007",
+        "1e3",
+        "0x1F",
+        "12:30",
+        "",
+        " lead",
+        "trail ",
+        "a: b",
+        "a #b",
+        "#c",
+        "-x",
+        "*alias",
+        "&anchor",
+        "!tag",
+        "|",
+        ">",
+        "'q'",
+        '"q"',
+        "@at",
+        "`tick",
+        "%pct",
+        "{x}",
+        "[y]",
+        "ünï",
+        "${{ matrix.shard }}",
+        "v[0-9]*",
+        "a,b",
+        "line\nbreak",
+    ],
+)
 def test_scalars_round_trip(text: str) -> None:
     doc = dump({"k": text, "seq": [text, "z"]})
     assert yaml.safe_load(doc) == {"k": text, "seq": [text, "z"]}
@@ -267,9 +330,24 @@ def test_scalars_round_trip(text: str) -> None:
 
 
 def test_dump_shapes() -> None:
-    doc = dump({"a": None, "b": {}, "c": [], "d": Block("x\ny\n"), "e": [{"f": 1, "g": [True]}],
-                "h": Commented("u@sha", "v1")}, header="hello\nworld")
+    doc = dump(
+        {
+            "a": None,
+            "b": {},
+            "c": [],
+            "d": Block("x\ny\n"),
+            "e": [{"f": 1, "g": [True]}],
+            "h": Commented("u@sha", "v1"),
+        },
+        header="hello\nworld",
+    )
     assert doc.startswith("# hello\n# world\n")
     assert "h: u@sha # v1\n" in doc
-    assert yaml.safe_load(doc) == {"a": None, "b": {}, "c": [], "d": "x\ny\n",
-                                   "e": [{"f": 1, "g": [True]}], "h": "u@sha"}
+    assert yaml.safe_load(doc) == {
+        "a": None,
+        "b": {},
+        "c": [],
+        "d": "x\ny\n",
+        "e": [{"f": 1, "g": [True]}],
+        "h": "u@sha",
+    }

@@ -61,9 +61,7 @@ class Buildah:
 
     def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Run buildah; raise with its output on failure."""
-        done = subprocess.run(
-            self.cmd(*args), capture_output=True, text=True, timeout=timeout, check=False
-        )
+        done = subprocess.run(self.cmd(*args), capture_output=True, text=True, timeout=timeout, check=False)
         if done.returncode != 0:
             raise RuntimeError(
                 f"buildah {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}"

@@ -96,9 +96,7 @@ class FaultyProxy:
         return f"http://{self.host}"
 
     # -- rules ---------------------------------------------------------------
-    def fail(
-        self, status: int = 500, *, method: str | None = None, path: str = ".*", times: int = 1
-    ) -> Rule:
+    def fail(self, status: int = 500, *, method: str | None = None, path: str = ".*", times: int = 1) -> Rule:
         """Answer the first `times` matching requests with `status` (e.g. 500, 503)."""
         return self._add(Rule("status", method, path, times, status=status))
 
@@ -106,9 +104,7 @@ class FaultyProxy:
         """Close the connection without any response for the first `times` matches."""
         return self._add(Rule("drop", method, path, times))
 
-    def delay(
-        self, seconds: float, *, method: str | None = None, path: str = ".*", times: int = 1
-    ) -> Rule:
+    def delay(self, seconds: float, *, method: str | None = None, path: str = ".*", times: int = 1) -> Rule:
         """Sleep `seconds` before forwarding the first `times` matches."""
         return self._add(Rule("delay", method, path, times, seconds=seconds))
 
@@ -157,9 +153,7 @@ class FaultyProxy:
         server.proxy = self  # type: ignore[attr-defined]
         self._server = server
         self.host = f"127.0.0.1:{server.server_address[1]}"
-        threading.Thread(
-            target=server.serve_forever, name=f"faulty-proxy-{self.host}", daemon=True
-        ).start()
+        threading.Thread(target=server.serve_forever, name=f"faulty-proxy-{self.host}", daemon=True).start()
 
     def stop(self) -> None:
         if self._server is None:

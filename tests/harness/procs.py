@@ -124,16 +124,13 @@ def wait_until(
     while True:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(
-                f"{what} exited with code {proc.returncode} before it was ready; "
-                f"log {log}:\n{log_tail(log)}"
+                f"{what} exited with code {proc.returncode} before it was ready; log {log}:\n{log_tail(log)}"
             )
         with contextlib.suppress(OSError):
             if check():
                 return
         if time.monotonic() > deadline:
-            raise RuntimeError(
-                f"{what} not ready after {timeout:.0f}s; log {log}:\n{log_tail(log)}"
-            )
+            raise RuntimeError(f"{what} not ready after {timeout:.0f}s; log {log}:\n{log_tail(log)}")
         time.sleep(interval)
 
 

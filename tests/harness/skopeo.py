@@ -43,9 +43,7 @@ def run(args: Sequence[str], timeout: float = 120.0) -> str:
     return done.stdout
 
 
-def inspect(
-    image: str, registry: Registry | None = None, *, raw: bool = False, retries: int = 0
-) -> Any:
+def inspect(image: str, registry: Registry | None = None, *, raw: bool = False, retries: int = 0) -> Any:
     """`skopeo inspect` as parsed JSON (`raw=True` returns the manifest itself).
 
     skopeo 1.9 retries (`retries` > 0) on dropped connections and on 5xx with a

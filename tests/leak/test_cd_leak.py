@@ -119,12 +119,20 @@ def _leaks(haystacks: dict[str, bytes], needles: dict[str, str]) -> list[str]:
 
 def _outputs(repo: Path, proc: subprocess.CompletedProcess[bytes], requests: list[bytes]) -> dict[str, bytes]:
     files = {str(p.relative_to(repo)): p.read_bytes() for p in (repo / "dist").rglob("*") if p.is_file()}
-    return {"stdout": proc.stdout, "stderr": proc.stderr, **files,
-            **{f"request {i}": r for i, r in enumerate(requests)}}
+    return {
+        "stdout": proc.stdout,
+        "stderr": proc.stderr,
+        **files,
+        **{f"request {i}": r for i, r in enumerate(requests)},
+    }
 
 
 def test_cd_never_leaks_credentials(
-    hello_repo: Path, registry: Registry, moto: Moto, k8s_cluster: ControlPlane, k8s_namespace: str,
+    hello_repo: Path,
+    registry: Registry,
+    moto: Moto,
+    k8s_cluster: ControlPlane,
+    k8s_namespace: str,
     receiver: tuple[str, list[bytes]],
 ) -> None:
     assert registry.password and registry.username and registry.ca_cert
@@ -133,28 +141,57 @@ def test_cd_never_leaks_credentials(
     moto.client("s3").create_bucket(Bucket="releases")
     pyproject = hello_repo / "pyproject.toml"
     text = pyproject.read_text()
-    text = text[:text.index("[tool.gopipe.upload]")]  # keep build/package tables, replace the rest
-    pyproject.write_text(text + CONFIG.format(registry=registry.host, username=registry.username,
-                                              ca=registry.ca_cert, s3=moto.endpoint_url))
-    subprocess.run(["git", "commit", "-qam", "leak config"], cwd=hello_repo, check=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+    text = text[: text.index("[tool.gopipe.upload]")]  # keep build/package tables, replace the rest
+    pyproject.write_text(
+        text
+        + CONFIG.format(
+            registry=registry.host, username=registry.username, ca=registry.ca_cert, s3=moto.endpoint_url
+        )
+    )
+    subprocess.run(
+        ["git", "commit", "-qam", "leak config"],
+        cwd=hello_repo,
+        check=True,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+        },
+    )
     kube_blob = _kubeconfig(k8s_cluster, k8s_namespace)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GITHUB_", "GOPIPE_", "KUBECONFIG", "AWS_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GOPIPE_", "KUBECONFIG", "AWS_"))
+    }
     env.update(moto.env())
     aws_secret = f"awssecret-{secrets.token_hex(12)}"  # moto accepts any key; make it findable
     env["AWS_SECRET_ACCESS_KEY"] = aws_secret
-    env.update(PATH=f"{k8s_cluster.bin_dir}:{env['PATH']}", REG_CRED=registry.password,
-               KUBE_BLOB=kube_blob, HOOK_URL=f"{base}/hook?token={hook_token}", HOOK_SIGN=hook_sign)
-    needles = {"registry password": registry.password, "kubeconfig (base64)": kube_blob,
-               "cluster token": k8s_cluster.token, "webhook token": hook_token,
-               "webhook signing key": hook_sign, "AWS secret key": aws_secret}
+    env.update(
+        PATH=f"{k8s_cluster.bin_dir}:{env['PATH']}",
+        REG_CRED=registry.password,
+        KUBE_BLOB=kube_blob,
+        HOOK_URL=f"{base}/hook?token={hook_token}",
+        HOOK_SIGN=hook_sign,
+    )
+    needles = {
+        "registry password": registry.password,
+        "kubeconfig (base64)": kube_blob,
+        "cluster token": k8s_cluster.token,
+        "webhook token": hook_token,
+        "webhook signing key": hook_sign,
+        "AWS secret key": aws_secret,
+    }
 
     def gopipe(extra: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run([sys.executable, "-m", "gopipe.cli", "run", "cd", "--target", "linux/amd64",
-                               "--plain"], cwd=hello_repo, env={**env, **extra}, capture_output=True,
-                              timeout=900, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "gopipe.cli", "run", "cd", "--target", "linux/amd64", "--plain"],
+            cwd=hello_repo,
+            env={**env, **extra},
+            capture_output=True,
+            timeout=900,
+            check=False,
+        )
 
     ok = gopipe({})
     assert ok.returncode == 0, (ok.stdout + ok.stderr).decode()[-4000:]
@@ -162,8 +199,9 @@ def test_cd_never_leaks_credentials(
     assert {a["kind"] for a in report["artifacts"]} >= {"image-ref", "deployment", "archive"}
     assert len(requests) == 1 and b"/hook?token=" in requests[0]
     outputs = _outputs(hello_repo, ok, requests)
-    outputs = {k: v.replace(f"/hook?token={hook_token}".encode(), b"/hook?token=ALLOWED")
-               for k, v in outputs.items()}
+    outputs = {
+        k: v.replace(f"/hook?token={hook_token}".encode(), b"/hook?token=ALLOWED") for k, v in outputs.items()
+    }
     assert _leaks(outputs, needles) == []
 
     wrong = f"wrong-{secrets.token_hex(12)}"
@@ -173,6 +211,7 @@ def test_cd_never_leaks_credentials(
     statuses = {s["name"]: s["status"] for s in report["stages"]}
     assert (statuses["upload"], statuses["deploy"]) == ("failed", "skipped")
     outputs = _outputs(hello_repo, failed, requests[1:])
-    outputs = {k: v.replace(f"/hook?token={hook_token}".encode(), b"/hook?token=ALLOWED")
-               for k, v in outputs.items()}
+    outputs = {
+        k: v.replace(f"/hook?token={hook_token}".encode(), b"/hook?token=ALLOWED") for k, v in outputs.items()
+    }
     assert _leaks(outputs, {**needles, "wrong registry password": wrong}) == []

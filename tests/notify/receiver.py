@@ -98,9 +98,13 @@ class Receiver:
         body = h.rfile.read(length) if length else b""
         split = urllib.parse.urlsplit(h.path)
         request = Request(
-            method=h.command, path=split.path,
+            method=h.command,
+            path=split.path,
             query=dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True)),
-            headers=dict(h.headers.items()), body=body, raw_url=h.path)
+            headers=dict(h.headers.items()),
+            body=body,
+            raw_url=h.path,
+        )
         with self._lock:
             self.requests.append(request)
             queued = self._queue.pop(0) if self._queue else None

@@ -101,21 +101,25 @@ class Wecom(_Service):
         kind = data.get("msgtype") if isinstance(data, dict) else None
         limits = {"markdown": 4096, "text": 2048}
         if kind not in limits:
-            return self.refuse(f"msgtype {kind!r}",
-                               Reply.json({"errcode": 40008, "errmsg": "invalid message type"}))
+            return self.refuse(
+                f"msgtype {kind!r}", Reply.json({"errcode": 40008, "errmsg": "invalid message type"})
+            )
         body = data[kind]
         content = body.get("content", "")
         if not content:
             return self.refuse("empty content", Reply.json({"errcode": 44004, "errmsg": "empty content"}))
         if len(content.encode("utf-8")) > limits[kind]:
-            return self.refuse(f"{kind} too long", Reply.json(
-                {"errcode": 40058, "errmsg": f"{kind}.content exceed max length {limits[kind]}"}))
+            return self.refuse(
+                f"{kind} too long",
+                Reply.json({"errcode": 40058, "errmsg": f"{kind}.content exceed max length {limits[kind]}"}),
+            )
         if kind == "markdown" and ({"mentioned_list", "mentioned_mobile_list"} & set(body)):
             self.problems.append("mention lists are ignored in markdown messages")
         for name in ("mentioned_list", "mentioned_mobile_list"):
             if name in body and not all(isinstance(x, str) for x in body[name]):
-                return self.refuse(f"{name} not strings",
-                                   Reply.json({"errcode": 40035, "errmsg": "invalid parameter"}))
+                return self.refuse(
+                    f"{name} not strings", Reply.json({"errcode": 40035, "errmsg": "invalid parameter"})
+                )
         self.sent.append(now)
         return Reply.json({"errcode": 0, "errmsg": "ok"})
 
@@ -133,8 +137,9 @@ class Dingtalk(_Service):
             return self.refuse("bad token", Reply.json({"errcode": 300001, "errmsg": "token is not exist"}))
         if self.secret is not None:
             ts, sign = request.query.get("timestamp", ""), request.query.get("sign", "")
-            expected = base64.b64encode(hmac.new(self.secret.encode(), f"{ts}\n{self.secret}".encode(),
-                                                 hashlib.sha256).digest()).decode()
+            expected = base64.b64encode(
+                hmac.new(self.secret.encode(), f"{ts}\n{self.secret}".encode(), hashlib.sha256).digest()
+            ).decode()
             fresh = ts.isdigit() and abs(time.time() * 1000 - int(ts)) < 3600_000
             if not (fresh and hmac.compare_digest(sign, expected)):
                 return self.refuse("sign", Reply.json({"errcode": 310000, "errmsg": "sign not match"}))
@@ -143,8 +148,9 @@ class Dingtalk(_Service):
             return self.refuse("not markdown", Reply.json({"errcode": 40035, "errmsg": "缺少参数 json"}))
         md = data.get("markdown", {})
         if not md.get("title") or not md.get("text"):
-            return self.refuse("title/text missing",
-                               Reply.json({"errcode": 40035, "errmsg": "缺少参数 markdown"}))
+            return self.refuse(
+                "title/text missing", Reply.json({"errcode": 40035, "errmsg": "缺少参数 markdown"})
+            )
         if len(md["text"]) > 5000 or len(md["title"]) > 64:
             return self.refuse("too long", Reply.json({"errcode": 34016, "errmsg": "消息内容长度超过限制"}))
         for mobile in data.get("at", {}).get("atMobiles", []):
@@ -163,8 +169,12 @@ class Feishu(_Service):
 
     def __call__(self, request: Request) -> Reply:
         if request.path != f"/open-apis/bot/v2/hook/{self.token}":
-            return self.refuse("bad token", Reply.json(
-                {"code": 19001, "msg": "param invalid: incoming webhook access token invalid", "data": {}}))
+            return self.refuse(
+                "bad token",
+                Reply.json(
+                    {"code": 19001, "msg": "param invalid: incoming webhook access token invalid", "data": {}}
+                ),
+            )
         if len(request.body) > 20 * 1024:
             return self.refuse("body over 20 KB", _feishu_bad_request())
         data = _json(request)
@@ -176,11 +186,22 @@ class Feishu(_Service):
             expected = base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
             fresh = ts.isdigit() and abs(time.time() - int(ts)) < 3600
             if not (fresh and hmac.compare_digest(str(data.get("sign", "")), expected)):
-                return self.refuse("sign", Reply.json({"code": 19021, "data": {}, "msg":
-                                    "sign match fail or timestamp is not within one hour from current time"}))
+                return self.refuse(
+                    "sign",
+                    Reply.json(
+                        {
+                            "code": 19021,
+                            "data": {},
+                            "msg": "sign match fail or timestamp is not within one hour from current time",
+                        }
+                    ),
+                )
         card = data.get("card") if data.get("msg_type") == "interactive" else None
-        if not isinstance(card, dict) or not card.get("elements") or \
-                card.get("header", {}).get("title", {}).get("tag") != "plain_text":
+        if (
+            not isinstance(card, dict)
+            or not card.get("elements")
+            or card.get("header", {}).get("title", {}).get("tag") != "plain_text"
+        ):
             return self.refuse("bad card", _feishu_bad_request())
         for el in card["elements"]:
             if el.get("tag") not in ("div", "action", "hr", "note", "markdown"):
@@ -201,24 +222,28 @@ class Teams(_Service):
 
     def __call__(self, request: Request) -> Reply:
         if request.query.get("sig") != self.sig:
-            return self.refuse("bad sig",
-                               Reply.json({"error": {"code": "DirectApiAuthorizationRequired"}}, 401))
+            return self.refuse(
+                "bad sig", Reply.json({"error": {"code": "DirectApiAuthorizationRequired"}}, 401)
+            )
         if len(request.body) > 28 * 1024:
             return self.refuse("too large", Reply.json({"error": {"code": "RequestEntityTooLarge"}}, 413))
         data = _json(request)
         try:
             attachment = data["attachments"][0]
             card = attachment["content"]
-            ok = (data["type"] == "message"
-                  and attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
-                  and card["type"] == "AdaptiveCard" and card["version"] in ("1.2", "1.3", "1.4", "1.5")
-                  and all(b["type"] in ("TextBlock", "FactSet", "ColumnSet", "Container")
-                          for b in card["body"]))
+            ok = (
+                data["type"] == "message"
+                and attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+                and card["type"] == "AdaptiveCard"
+                and card["version"] in ("1.2", "1.3", "1.4", "1.5")
+                and all(b["type"] in ("TextBlock", "FactSet", "ColumnSet", "Container") for b in card["body"])
+            )
         except (KeyError, IndexError, TypeError):
             ok = False
         if not ok:
-            return self.refuse("not an adaptive card message", Reply.json(
-                {"error": {"code": "InvalidRequestContent"}}, 400))
+            return self.refuse(
+                "not an adaptive card message", Reply.json({"error": {"code": "InvalidRequestContent"}}, 400)
+            )
         return Reply(202)
 
 

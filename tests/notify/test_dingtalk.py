@@ -17,13 +17,13 @@ from tests.notify.receiver import Receiver, Reply, Service
 from tests.notify.services import Dingtalk
 
 SECRET = "SECdingtalk0123456789abcdef"
-TABLE = ('webhook = { env = "DINGTALK_WEBHOOK_URL" }\nsecret = { env = "DINGTALK_SECRET" }\n'
-         "backoff = 0.01\n")
+TABLE = 'webhook = { env = "DINGTALK_WEBHOOK_URL" }\nsecret = { env = "DINGTALK_SECRET" }\nbackoff = 0.01\n'
 
 
 @pytest.fixture
-def dingtalk(receiver: Callable[[Service], Receiver],
-             monkeypatch: pytest.MonkeyPatch) -> tuple[Receiver, Dingtalk]:
+def dingtalk(
+    receiver: Callable[[Service], Receiver], monkeypatch: pytest.MonkeyPatch
+) -> tuple[Receiver, Dingtalk]:
     service = Dingtalk(secret=SECRET)
     r = receiver(service)
     monkeypatch.setenv("DINGTALK_WEBHOOK_URL", f"{r.base}/robot/send?access_token={service.token}")
@@ -31,8 +31,9 @@ def dingtalk(receiver: Callable[[Service], Receiver],
     return r, service
 
 
-def test_signed_markdown_with_mentions(dingtalk: tuple[Receiver, Dingtalk],
-                                       send: Callable[..., Sent]) -> None:
+def test_signed_markdown_with_mentions(
+    dingtalk: tuple[Receiver, Dingtalk], send: Callable[..., Sent]
+) -> None:
     r, service = dingtalk
     sent = send("dingtalk", TABLE + 'at_mobiles = ["13800001111"]\nat_all = true\n')
     assert sent.error is None, sent.log
@@ -52,8 +53,9 @@ def test_success_mentions_nobody(dingtalk: tuple[Receiver, Dingtalk], send: Call
     assert next(r.bodies())["at"] == {"atMobiles": [], "atUserIds": [], "isAtAll": False}
 
 
-def test_wrong_secret_is_a_sign_mismatch(dingtalk: tuple[Receiver, Dingtalk], send: Callable[..., Sent],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_secret_is_a_sign_mismatch(
+    dingtalk: tuple[Receiver, Dingtalk], send: Callable[..., Sent], monkeypatch: pytest.MonkeyPatch
+) -> None:
     r, _ = dingtalk
     monkeypatch.setenv("DINGTALK_SECRET", "SECwrong-secret-value")
     sent = send("dingtalk", TABLE)

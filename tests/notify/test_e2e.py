@@ -58,8 +58,9 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 
 
 @pytest.fixture
-def chat(receiver: Callable[[Service], Receiver], monkeypatch: pytest.MonkeyPatch
-         ) -> tuple[Receiver, Slack, Receiver, Wecom]:
+def chat(
+    receiver: Callable[[Service], Receiver], monkeypatch: pytest.MonkeyPatch
+) -> tuple[Receiver, Slack, Receiver, Wecom]:
     slack, wecom = Slack(), Wecom()
     rs, rw = receiver(slack), receiver(wecom)
     monkeypatch.setenv("SLACK_WEBHOOK_URL", rs.base + slack.path)
@@ -83,16 +84,23 @@ def notify_stage(result: RunResult) -> dict[str, dict[str, object]]:
 
 
 def test_success_failure_and_fixed_reach_slack_and_wecom(
-        hello_repo: Path, gopipe_run: Callable[..., RunResult], chat: tuple[Receiver, Slack, Receiver, Wecom],
-        pushgateway: Pushgateway, private_cache: Path) -> None:
+    hello_repo: Path,
+    gopipe_run: Callable[..., RunResult],
+    chat: tuple[Receiver, Slack, Receiver, Wecom],
+    pushgateway: Pushgateway,
+    private_cache: Path,
+) -> None:
     rs, slack, rw, wecom = chat
     pushgateway.wipe()
     configure(hello_repo, pushgateway.url)
 
     ok = gopipe_run(hello_repo, "ci")
     assert ok.exit_code == 0, ok.report
-    assert {n: p["status"] for n, p in notify_stage(ok).items()} == \
-        {"slack": "success", "wecom": "success", "pushgateway": "success"}
+    assert {n: p["status"] for n, p in notify_stage(ok).items()} == {
+        "slack": "success",
+        "wecom": "success",
+        "pushgateway": "success",
+    }
     (body,) = rs.bodies()
     assert body["text"] == "✅ gopipe ci succeeded · hello@main"
     assert "coverage" in str(body) and "%" in str(body)
@@ -110,15 +118,16 @@ def test_success_failure_and_fixed_reach_slack_and_wecom(
     fields = [f["text"] for b in slack_failure["blocks"] for f in b.get("fields", [])]
     assert "*Failed stage*\ntest" in fields
     markdown, mention = list(rw.bodies())[1:]
-    assert "**失败阶段**：<font color=\"warning\">test</font>" in markdown["markdown"]["content"]
+    assert '**失败阶段**：<font color="warning">test</font>' in markdown["markdown"]["content"]
     assert "TestGreeting" in markdown["markdown"]["content"]
     assert mention["text"]["mentioned_list"] == ["@all"]
     assert "TestGreeting" in mention["text"]["content"]
 
     events = [json.loads(line) for line in (hello_repo / "dist/gopipe/events.jsonl").read_text().splitlines()]
     errors = [e for e in events if e["event"] == "error"]
-    assert [(e["stage"], e["provider"], e["file"]) for e in errors] == \
-        [("test", "go", "internal/greet/greet_test.go")]
+    assert [(e["stage"], e["provider"], e["file"]) for e in errors] == [
+        ("test", "go", "internal/greet/greet_test.go")
+    ]
     assert "TestGreeting" in errors[0]["message"] and errors[0]["line"] > 0
 
     break_greeting(hello_repo, broken=False)
@@ -129,18 +138,31 @@ def test_success_failure_and_fixed_reach_slack_and_wecom(
     assert slack.problems == [] and wecom.problems == []
 
     metrics = pushgateway.metrics()
-    assert 'gopipe_runs_total{instance="",job="gopipe",pipeline="ci",project="hello",status="success"} 2' \
+    assert (
+        'gopipe_runs_total{instance="",job="gopipe",pipeline="ci",project="hello",status="success"} 2'
         in metrics
-    assert 'gopipe_runs_total{instance="",job="gopipe",pipeline="ci",project="hello",status="failed"} 1' \
+    )
+    assert (
+        'gopipe_runs_total{instance="",job="gopipe",pipeline="ci",project="hello",status="failed"} 1'
         in metrics
-    assert 'gopipe_stage_status{instance="",job="gopipe",pipeline="ci",project="hello",stage="test",' \
-           'status="success"} 1' in metrics
+    )
+    assert (
+        'gopipe_stage_status{instance="",job="gopipe",pipeline="ci",project="hello",stage="test",'
+        'status="success"} 1' in metrics
+    )
 
     out = hello_repo / "dist" / "gopipe"
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     kinds = {e["event"] for e in events}
-    assert {"run_started", "stage_started", "stage_finished", "provider_started", "provider_finished",
-            "artifact", "run_finished"} <= kinds
+    assert {
+        "run_started",
+        "stage_started",
+        "stage_finished",
+        "provider_started",
+        "provider_finished",
+        "artifact",
+        "run_finished",
+    } <= kinds
     assert all(e["sha"] == fixed.report["git"]["sha"] for e in events)
     notified = {e["provider"] for e in events if e["event"] == "provider_finished" and e["stage"] == "notify"}
     assert notified == {"slack", "wecom", "pushgateway"}
@@ -152,21 +174,32 @@ def test_success_failure_and_fixed_reach_slack_and_wecom(
 
 
 def test_misbehaving_receivers_do_not_lose_the_others(
-        hello_repo: Path, gopipe_run: Callable[..., RunResult], chat: tuple[Receiver, Slack, Receiver, Wecom],
-        private_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hello_repo: Path,
+    gopipe_run: Callable[..., RunResult],
+    chat: tuple[Receiver, Slack, Receiver, Wecom],
+    private_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     rs, _, rw, wecom = chat
     down = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("GOPIPE_WEBHOOK_URL", f"{down}/hook?token=e2e-webhook-token-31337")
-    configure(hello_repo, down, extra="""
+    configure(
+        hello_repo,
+        down,
+        extra="""
 [tool.gopipe.notify.webhook]
 url = { env = "GOPIPE_WEBHOOK_URL" }
 retries = 1
 backoff = 0.05
-""")
+""",
+    )
     pyproject = hello_repo / "pyproject.toml"
     three = 'providers = ["slack", "wecom", "pushgateway"]'
-    pyproject.write_text(pyproject.read_text().replace(three, three[:-1] + ', "webhook"]').replace(
-        f'url = "{down}"', f'url = "{down}"\nretries = 1\nbackoff = 0.05'))
+    pyproject.write_text(
+        pyproject.read_text()
+        .replace(three, three[:-1] + ', "webhook"]')
+        .replace(f'url = "{down}"', f'url = "{down}"\nretries = 1\nbackoff = 0.05')
+    )
     rs.queue(Reply(500, b"oops"), Reply.text("rate_limited", 429, **{"Retry-After": "0"}))
     wecom.per_minute = 0  # every message answered with errcode 45009
 
@@ -186,8 +219,11 @@ backoff = 0.05
     assert (hello_repo / "dist" / "gopipe" / "report.json").is_file()
     assert "e2e-webhook-token-31337" not in (hello_repo / "dist" / "gopipe" / "report.json").read_text()
 
-    pyproject.write_text(pyproject.read_text().replace(
-        "[tool.gopipe.notify]\n", "[tool.gopipe.notify]\nfail_on_error = true\n"))
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.gopipe.notify]\n", "[tool.gopipe.notify]\nfail_on_error = true\n"
+        )
+    )
     strict = gopipe_run(hello_repo, "ci")
     assert strict.exit_code == 1 and strict.report["status"] == "failed"
     assert all(s["status"] == "success" for s in strict.report["stages"] if s["name"] != "notify")

@@ -15,15 +15,23 @@ from tests.notify.conftest import Sent, sample_report
 
 
 def table(smtp: SmtpServer, **extra: str) -> str:
-    lines = [f'host = "{smtp.host}"', f"port = {smtp.port}", f'username = "{smtp.username}"',
-             'password = { env = "SMTP_PASSWORD" }', f'ca_file = "{smtp.ca_cert}"',
-             'sender = "gopipe <ci@example.com>"', 'to = ["team@example.com", "lead@example.com"]',
-             "backoff = 0.01", *(f"{k} = {v}" for k, v in extra.items())]
+    lines = [
+        f'host = "{smtp.host}"',
+        f"port = {smtp.port}",
+        f'username = "{smtp.username}"',
+        'password = { env = "SMTP_PASSWORD" }',
+        f'ca_file = "{smtp.ca_cert}"',
+        'sender = "gopipe <ci@example.com>"',
+        'to = ["team@example.com", "lead@example.com"]',
+        "backoff = 0.01",
+        *(f"{k} = {v}" for k, v in extra.items()),
+    ]
     return "\n".join(lines) + "\n"
 
 
-def test_text_and_html_over_starttls(smtp_server: SmtpServer, send: Callable[..., Sent],
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_text_and_html_over_starttls(
+    smtp_server: SmtpServer, send: Callable[..., Sent], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMTP_PASSWORD", smtp_server.password)
     sent = send("email", table(smtp_server, subject_prefix='"[ci]"'))
     assert sent.error is None, sent.log
@@ -43,8 +51,9 @@ def test_text_and_html_over_starttls(smtp_server: SmtpServer, send: Callable[...
     assert smtp_server.password.encode() not in received.raw
 
 
-def test_zh_cn_subject_and_body(smtp_server: SmtpServer, send: Callable[..., Sent],
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_zh_cn_subject_and_body(
+    smtp_server: SmtpServer, send: Callable[..., Sent], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMTP_PASSWORD", smtp_server.password)
     sent = send("email", table(smtp_server, locale='"zh-CN"'), sample_report("success"))
     assert sent.error is None, sent.log
@@ -54,8 +63,9 @@ def test_zh_cn_subject_and_body(smtp_server: SmtpServer, send: Callable[..., Sen
     assert body is not None and "覆盖率：87.5%" in body.get_content()
 
 
-def test_wrong_password_fails_without_retry(smtp_server: SmtpServer, send: Callable[..., Sent],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_password_fails_without_retry(
+    smtp_server: SmtpServer, send: Callable[..., Sent], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMTP_PASSWORD", "wrong-password-1234")
     sent = send("email", table(smtp_server))
     assert sent.error is not None
@@ -63,8 +73,9 @@ def test_wrong_password_fails_without_retry(smtp_server: SmtpServer, send: Calla
     assert smtp_server.messages == []
 
 
-def test_untrusted_certificate_is_refused(smtp_server: SmtpServer, send: Callable[..., Sent],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_untrusted_certificate_is_refused(
+    smtp_server: SmtpServer, send: Callable[..., Sent], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMTP_PASSWORD", smtp_server.password)
     sent = send("email", table(smtp_server).replace(f'ca_file = "{smtp_server.ca_cert}"\n', ""))
     assert sent.error is not None and "TLS failed: CERTIFICATE_VERIFY_FAILED" in sent.error.message

@@ -17,13 +17,13 @@ from tests.notify.receiver import Receiver, Reply, Service
 from tests.notify.services import Feishu
 
 SECRET = "feishu-signing-secret-0123"
-TABLE = ('webhook = { env = "FEISHU_WEBHOOK_URL" }\nsecret = { env = "FEISHU_SECRET" }\n'
-         "backoff = 0.01\n")
+TABLE = 'webhook = { env = "FEISHU_WEBHOOK_URL" }\nsecret = { env = "FEISHU_SECRET" }\nbackoff = 0.01\n'
 
 
 @pytest.fixture
-def feishu(receiver: Callable[[Service], Receiver],
-           monkeypatch: pytest.MonkeyPatch) -> tuple[Receiver, Feishu]:
+def feishu(
+    receiver: Callable[[Service], Receiver], monkeypatch: pytest.MonkeyPatch
+) -> tuple[Receiver, Feishu]:
     service = Feishu(secret=SECRET)
     r = receiver(service)
     monkeypatch.setenv("FEISHU_WEBHOOK_URL", f"{r.base}/open-apis/bot/v2/hook/{service.token}")
@@ -62,19 +62,26 @@ def test_body_stays_under_20_kb(feishu: tuple[Receiver, Feishu], send: Callable[
     assert json.loads(r.requests[0].body)["card"]["elements"][0]["text"]["content"].endswith("(truncated)")
 
 
-def test_frequency_limit_and_429_are_retried(feishu: tuple[Receiver, Feishu],
-                                             send: Callable[..., Sent]) -> None:
+def test_frequency_limit_and_429_are_retried(
+    feishu: tuple[Receiver, Feishu], send: Callable[..., Sent]
+) -> None:
     r, _ = feishu
-    r.queue(Reply.json({"code": 11232, "msg": "frequency limited", "data": {}}),
-            Reply.json({"code": 99991400, "msg": "request trigger frequency limit"}, 429,
-                       **{"x-ogw-ratelimit-reset": "0.1"}))
+    r.queue(
+        Reply.json({"code": 11232, "msg": "frequency limited", "data": {}}),
+        Reply.json(
+            {"code": 99991400, "msg": "request trigger frequency limit"},
+            429,
+            **{"x-ogw-ratelimit-reset": "0.1"},
+        ),
+    )
     sent = send("feishu", TABLE)
     assert sent.error is None, sent.log
     assert len(r.requests) == 3
 
 
-def test_bad_signature_fails(feishu: tuple[Receiver, Feishu], send: Callable[..., Sent],
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_signature_fails(
+    feishu: tuple[Receiver, Feishu], send: Callable[..., Sent], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FEISHU_SECRET", "not-the-secret")
     sent = send("feishu", TABLE)
     assert sent.error is not None and "Feishu code 19021" in sent.error.message

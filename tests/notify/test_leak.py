@@ -141,8 +141,9 @@ class Setup:
 
 
 @pytest.fixture
-def setup(hello_repo: Path, receiver: Callable[[Service], Receiver], smtp_server: SmtpServer,
-          tmp_path: Path) -> Iterator[Setup]:
+def setup(
+    hello_repo: Path, receiver: Callable[[Service], Receiver], smtp_server: SmtpServer, tmp_path: Path
+) -> Iterator[Setup]:
     greet = hello_repo / "internal" / "greet"
     (greet / "ugly.go").write_text(UGLY_GO)
     (greet / "vet.go").write_text(VET_GO)
@@ -150,15 +151,18 @@ def setup(hello_repo: Path, receiver: Callable[[Service], Receiver], smtp_server
     (greet / "leak_test.go").write_text(LEAK_TEST_GO)
 
     slack_token, wecom_key, ding_token, feishu_token, teams_sig, relay_token = (
-        token(n) for n in ("slacktok", "wecomkey", "dingtok", "feishutok", "teamssig", "relaytok"))
+        token(n) for n in ("slacktok", "wecomkey", "dingtok", "feishutok", "teamssig", "relaytok")
+    )
     ding_secret, feishu_secret, relay_hmac, gateway_pass = (
-        token(n) for n in ("SECding", "feishusign", "relayhmac", "gatewaypass"))
+        token(n) for n in ("SECding", "feishusign", "relayhmac", "gatewaypass")
+    )
     (hello_repo / "secrets").mkdir()
     (hello_repo / "secrets" / "feishu-signing.txt").write_text(feishu_secret + "\n")
 
     slack = Slack(path=f"/services/T0LEAK/B0LEAK/{slack_token}")
     services: dict[str, tuple[Service, str]] = {
-        "slack": (slack, slack_token), "wecom": (Wecom(key=wecom_key), wecom_key),
+        "slack": (slack, slack_token),
+        "wecom": (Wecom(key=wecom_key), wecom_key),
         "dingtalk": (Dingtalk(token=ding_token, secret=ding_secret), ding_token),
         "feishu": (Feishu(token=feishu_token, secret=feishu_secret), feishu_token),
         "teams": (Teams(sig=teams_sig), teams_sig),
@@ -177,21 +181,36 @@ def setup(hello_repo: Path, receiver: Callable[[Service], Receiver], smtp_server
         "DINGTALK_URL": f"{base['dingtalk']}/robot/send?access_token={ding_token}",
         "FEISHU_URL": f"{base['feishu']}/open-apis/bot/v2/hook/{feishu_token}",
         "TEAMS_URL": f"{base['teams']}/workflows/w1/triggers/manual/paths/invoke"
-                     f"?api-version=1&sig={teams_sig}",
+        f"?api-version=1&sig={teams_sig}",
         "RELAY_URL": f"{base['webhook']}/hook?token={relay_token}",
     }
     mail_pass = smtp_server.password + "&<'\">"  # escapes differently in JSON, XML and URLs
     # The SMTP fixture checks its own password: give it the one gopipe will send.
     smtp_server.password = mail_pass
-    by_reference = {**urls, "DINGTALK_SIGNING": ding_secret, "RELAY_HMAC": relay_hmac,
-                    "MAIL_PASS": mail_pass, "GATEWAY_PASS": gateway_pass}
-    by_name = {"API_TOKEN": token("apitoken"), "DB_PASSWORD": token("dbpass"),
-               "AWS_SECRET_ACCESS_KEY": token("awssecret")}
+    by_reference = {
+        **urls,
+        "DINGTALK_SIGNING": ding_secret,
+        "RELAY_HMAC": relay_hmac,
+        "MAIL_PASS": mail_pass,
+        "GATEWAY_PASS": gateway_pass,
+    }
+    by_name = {
+        "API_TOKEN": token("apitoken"),
+        "DB_PASSWORD": token("dbpass"),
+        "AWS_SECRET_ACCESS_KEY": token("awssecret"),
+    }
 
     pyproject = hello_repo / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text() + CONFIG.format(
-        smtp_host=smtp_server.host, smtp_port=smtp_server.port, smtp_user=smtp_server.username,
-        smtp_ca=smtp_server.ca_cert, gateway=base["pushgateway"]))
+    pyproject.write_text(
+        pyproject.read_text()
+        + CONFIG.format(
+            smtp_host=smtp_server.host,
+            smtp_port=smtp_server.port,
+            smtp_user=smtp_server.username,
+            smtp_ca=smtp_server.ca_cert,
+            gateway=base["pushgateway"],
+        )
+    )
 
     cache = tmp_path / "gopipe-cache"
     cache.mkdir()
@@ -207,14 +226,25 @@ def setup(hello_repo: Path, receiver: Callable[[Service], Receiver], smtp_server
 
 def forms(value: str) -> set[str]:
     """The value as it would appear raw, URL-encoded, JSON-escaped or XML-escaped."""
-    return {value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value),
-            json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1],
-            html.escape(value), html.escape(value, quote=False)}
+    return {
+        value,
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote_plus(value),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        html.escape(value),
+        html.escape(value, quote=False),
+    }
 
 
 def run_gopipe(repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "gopipe.cli", "run", "ci", "-C", str(repo), "--plain"],
-                          env=env, capture_output=True, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "gopipe.cli", "run", "ci", "-C", str(repo), "--plain"],
+        env=env,
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def written(repo: Path) -> dict[str, bytes]:
@@ -239,10 +269,18 @@ def test_no_secret_leaks(hello_repo: Path, setup: Setup, smtp_server: SmtpServer
 
     # The runs failed where they should, and every notifier delivered: the test proves something.
     first, second = ({s["name"]: s for s in r["stages"]} for r in reports)
-    assert [first[s]["status"] for s in ("lint", "test", "coverage", "build")] == \
-        ["failed", "failed", "skipped", "failed"]
-    assert [second[s]["status"] for s in ("lint", "test", "coverage", "build")] == \
-        ["failed", "success", "failed", "failed"]
+    assert [first[s]["status"] for s in ("lint", "test", "coverage", "build")] == [
+        "failed",
+        "failed",
+        "skipped",
+        "failed",
+    ]
+    assert [second[s]["status"] for s in ("lint", "test", "coverage", "build")] == [
+        "failed",
+        "success",
+        "failed",
+        "failed",
+    ]
     assert "windows/amd64" in str(first["build"]["error"]) or "windows" in str(first["build"])
     assert "below the threshold 99%" in str(second["coverage"]["error"])
     for r in reports:
@@ -262,10 +300,12 @@ def test_no_secret_leaks(hello_repo: Path, setup: Setup, smtp_server: SmtpServer
     for i, message in enumerate(smtp_server.wait_for(2)):
         outputs[f"email {i}"] = message.raw
 
-    leaks = [f"{label} found in {where}"
-             for label, value in setup.secrets.items()
-             for where, data in outputs.items()
-             if any(form.encode() in data for form in forms(value))]
+    leaks = [
+        f"{label} found in {where}"
+        for label, value in setup.secrets.items()
+        for where, data in outputs.items()
+        if any(form.encode() in data for form in forms(value))
+    ]
     assert leaks == [], "\n".join(leaks)
     # And the search is not vacuous: the test output really contained the secrets.
     assert len(outputs) > 40

@@ -26,13 +26,17 @@ def hook(receiver: Callable[[Service], Receiver], monkeypatch: pytest.MonkeyPatc
 
 
 def test_inline_template_with_placeholders(hook: Receiver, send: Callable[..., Sent]) -> None:
-    template = "{icon} {project} {branch} {short_commit} {event} {failed_stage}: {reason} | {coverage} " \
-               "| {image} | {environment} | {ci_url}"
+    template = (
+        "{icon} {project} {branch} {short_commit} {event} {failed_stage}: {reason} | {coverage} "
+        "| {image} | {environment} | {ci_url}"
+    )
     assert send("webhook", TABLE + f'template = "{template}"\n').error is None
     assert next(hook.bodies())["text"] == (
         "❌ acme/hello main 3f2a9c1 failure lint: gofmt: 12 files are not gofmt-ed, first "
-        "internal/greet/greet.go | 87.5% | registry.example.com/acme/hello@sha256:" + "ab" * 32 +
-        " | staging | https://ci.example.com/acme/hello/actions/runs/42")
+        "internal/greet/greet.go | 87.5% | registry.example.com/acme/hello@sha256:"
+        + "ab" * 32
+        + " | staging | https://ci.example.com/acme/hello/actions/runs/42"
+    )
 
 
 def test_template_file_and_zh_cn(hook: Receiver, send: Callable[..., Sent], tmp_path: Path) -> None:
@@ -43,28 +47,29 @@ def test_template_file_and_zh_cn(hook: Receiver, send: Callable[..., Sent], tmp_
     assert sent.error is None, sent.log
     assert next(hook.bodies())["text"] == (
         "❌ gopipe ci 失败 · acme/hello@main\n{literal} lint ✘ 2.7s · test ✔ 4.5s · coverage ✔ 0.1s · "
-        "build ✔ 3.1s")
+        "build ✔ 3.1s"
+    )
 
 
 def test_unknown_placeholder_is_a_clear_failure(hook: Receiver, send: Callable[..., Sent]) -> None:
     sent = send("webhook", TABLE + 'template = "{status} {nope}"\n')
     assert sent.error is not None
-    assert sent.error.message.startswith(
-        "template uses unknown placeholder {nope}; known: {heading}")
+    assert sent.error.message.startswith("template uses unknown placeholder {nope}; known: {heading}")
     assert hook.requests == []
 
 
-def test_missing_secret_names_the_reference(send: Callable[..., Sent],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_secret_names_the_reference(
+    send: Callable[..., Sent], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("GOPIPE_WEBHOOK_URL", raising=False)
     sent = send("webhook", TABLE)
     assert sent.error is not None
-    assert sent.error.message == \
-        "secret unavailable: environment variable GOPIPE_WEBHOOK_URL is not set"
+    assert sent.error.message == "secret unavailable: environment variable GOPIPE_WEBHOOK_URL is not set"
 
 
-def test_malformed_url_is_refused_without_quoting_it(send: Callable[..., Sent],
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_malformed_url_is_refused_without_quoting_it(
+    send: Callable[..., Sent], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GOPIPE_WEBHOOK_URL", "hooks.example.com/T0/B0/not-a-url-5ecret")
     sent = send("webhook", TABLE)
     assert sent.error is not None and "not an http(s) URL" in sent.error.message

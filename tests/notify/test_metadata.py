@@ -28,28 +28,60 @@ def test_metadata_json(tmp_path: Path) -> None:
     redactor = Redactor()
     redactor.add("s3cr3t-in-an-extra-0123")
     report = sample_report("success")
-    report = dataclasses.replace(report, artifacts=[*report.artifacts,
-        Artifact("archive", "hello_1.4.0_linux_amd64.tar.gz", "dist/hello_1.4.0_linux_amd64.tar.gz",
-                 os="linux", arch="amd64", sha256="12" * 32),
-        Artifact("binary", "hello", "dist/linux_amd64/hello", os="linux", arch="amd64", sha256="34" * 32),
-        Artifact("image", "hello-local", extra={"platforms": ["linux/amd64"],
-                                                "note": "pushed with s3cr3t-in-an-extra-0123"})])
+    report = dataclasses.replace(
+        report,
+        artifacts=[
+            *report.artifacts,
+            Artifact(
+                "archive",
+                "hello_1.4.0_linux_amd64.tar.gz",
+                "dist/hello_1.4.0_linux_amd64.tar.gz",
+                os="linux",
+                arch="amd64",
+                sha256="12" * 32,
+            ),
+            Artifact("binary", "hello", "dist/linux_amd64/hello", os="linux", arch="amd64", sha256="34" * 32),
+            Artifact(
+                "image",
+                "hello-local",
+                extra={"platforms": ["linux/amd64"], "note": "pushed with s3cr3t-in-an-extra-0123"},
+            ),
+        ],
+    )
     events = EventLog(config.out / "events.jsonl", redactor, GIT.sha)
-    run = RunContext(config=config, git=GIT, redactor=redactor, console=Console(redactor), events=events,
-                     go=GoToolchain(tmp_path, dict(os.environ)), pm=create_manager(entry_points=False),
-                     artifacts=ArtifactStore(), report=report)
+    run = RunContext(
+        config=config,
+        git=GIT,
+        redactor=redactor,
+        console=Console(redactor),
+        events=events,
+        go=GoToolchain(tmp_path, dict(os.environ)),
+        pm=create_manager(entry_points=False),
+        artifacts=ArtifactStore(),
+        report=report,
+    )
     artifact = write_metadata(run, report)
     events.close()
 
     data = json.loads((config.out / "metadata.json").read_text())
     assert data["git"]["sha"] == GIT.sha and data["git"]["branch"] == "main"
     assert data["git"]["version"] == GIT.version and data["git"]["tag"] is None
-    assert data["images"][0] == {"name": "hello", "reference": "registry.example.com/acme/hello",
-                                 "digest": "sha256:" + "ab" * 32}
+    assert data["images"][0] == {
+        "name": "hello",
+        "reference": "registry.example.com/acme/hello",
+        "digest": "sha256:" + "ab" * 32,
+    }
     assert data["images"][1]["digest"] is None and data["images"][1]["note"] == "pushed with ***"
-    assert data["archives"] == [{"kind": "archive", "name": "hello_1.4.0_linux_amd64.tar.gz",
-                                 "path": "dist/hello_1.4.0_linux_amd64.tar.gz", "sha256": "12" * 32,
-                                 "os": "linux", "arch": "amd64"}]
+    assert data["archives"] == [
+        {
+            "kind": "archive",
+            "name": "hello_1.4.0_linux_amd64.tar.gz",
+            "path": "dist/hello_1.4.0_linux_amd64.tar.gz",
+            "sha256": "12" * 32,
+            "os": "linux",
+            "arch": "amd64",
+        }
+    ]
     assert data["binaries"][0]["sha256"] == "34" * 32
     assert data["deployments"] == [{"name": "staging", "environment": "staging", "outcome": "success"}]
     assert data["tools"]["gopipe"] == __version__

@@ -13,14 +13,24 @@ RULES = Path(__file__).resolve().parents[2] / "docs" / "prometheus"
 
 def test_rules_are_valid() -> None:
     promtool = require_binary("promtool", "prometheus")
-    out = subprocess.run([promtool, "check", "rules", str(RULES / "gopipe-rules.yml")],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [promtool, "check", "rules", str(RULES / "gopipe-rules.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "SUCCESS: 10 rules found" in out.stdout
 
 
 def test_rules_compute_the_dora_keys() -> None:
     promtool = require_binary("promtool", "prometheus")
-    out = subprocess.run([promtool, "test", "rules", "gopipe-rules.test.yml"], cwd=RULES,
-                         capture_output=True, text=True, check=False, timeout=120)
+    out = subprocess.run(
+        [promtool, "test", "rules", "gopipe-rules.test.yml"],
+        cwd=RULES,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr

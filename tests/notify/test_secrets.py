@@ -32,8 +32,14 @@ def test_encodings_and_url_tokens_are_masked() -> None:
     redactor.add("p&ss<w>rd'\"x")
     redactor.add("https://hooks.example.com/services/T0AB/B0CD/abcdef0123456789xyz")
     redactor.add("https://bot:hunter22secret@gw.example.com/push")
-    for text in ("p&amp;ss&lt;w&gt;rd&#x27;&quot;x", "p%26ss%3Cw%3Erd%27%22x", 'p&ss<w>rd\'\\"x',
-                 "p&amp;ss&lt;w&gt;rd'&quot;x", "abcdef0123456789xyz", "hunter22secret"):
+    for text in (
+        "p&amp;ss&lt;w&gt;rd&#x27;&quot;x",
+        "p%26ss%3Cw%3Erd%27%22x",
+        "p&ss<w>rd'\\\"x",
+        "p&amp;ss&lt;w&gt;rd'&quot;x",
+        "abcdef0123456789xyz",
+        "hunter22secret",
+    ):
         assert redactor(f"[{text}]") == "[***]", text
 
 
@@ -42,7 +48,8 @@ def test_plaintext_webhook_in_config_is_refused(tmp_path: Path) -> None:
 
     (tmp_path / "pyproject.toml").write_text(
         '[tool.gopipe.notify]\nproviders = ["wecom"]\n[tool.gopipe.notify.wecom]\n'
-        'webhook = "https://qy.example.com/cgi-bin/webhook/send?key=abcdef0123456789"\n')
+        'webhook = "https://qy.example.com/cgi-bin/webhook/send?key=abcdef0123456789"\n'
+    )
     assert main(["run", "notify", "-C", str(tmp_path), "--plain"]) == 2
     report = (tmp_path / "dist" / "gopipe" / "report.json").read_text()
     assert "plaintext secret" in report and "abcdef0123456789" not in report
@@ -56,13 +63,24 @@ def test_github_actions_add_mask(tmp_path: Path, receiver: Callable[[Service], R
     url = r.base + slack.path
     (tmp_path / "pyproject.toml").write_text(
         '[tool.gopipe.notify]\nproviders = ["slack"]\n'
-        '[tool.gopipe.notify.slack]\nwebhook = { env = "CHAT_URL" }\n')
+        '[tool.gopipe.notify.slack]\nwebhook = { env = "CHAT_URL" }\n'
+    )
     summary = tmp_path / "summary.md"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")},
-           "CHAT_URL": url, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary),
-           "GOPIPE_CACHE": str(tmp_path / "cache")}
-    proc = subprocess.run([sys.executable, "-m", "gopipe.cli", "run", "notify", "-C", str(tmp_path)],
-                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")},
+        "CHAT_URL": url,
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GOPIPE_CACHE": str(tmp_path / "cache"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "gopipe.cli", "run", "notify", "-C", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert len(r.requests) == 1
     lines = proc.stdout.splitlines()

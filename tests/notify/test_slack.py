@@ -35,16 +35,28 @@ def test_failure_message_has_the_facts(slack: tuple[Receiver, Slack], send: Call
     (body,) = r.bodies()
     text = str(body)
     assert body["text"].startswith("<!here> ❌ gopipe ci failed · acme/hello@main: gofmt: 12 files")
-    for fact in ("acme/hello", "main", "3f2a9c1", "Lin Wei", "lint", "87.5%",
-                 "registry.example.com/acme/hello@sha256:abab", "staging", "11.4s",
-                 "internal/greet/greet.go:1:1", "lint ✘ 2.7s", CI_URL):
+    for fact in (
+        "acme/hello",
+        "main",
+        "3f2a9c1",
+        "Lin Wei",
+        "lint",
+        "87.5%",
+        "registry.example.com/acme/hello@sha256:abab",
+        "staging",
+        "11.4s",
+        "internal/greet/greet.go:1:1",
+        "lint ✘ 2.7s",
+        CI_URL,
+    ):
         assert fact in text, fact
     assert body["blocks"][0] == {"type": "section", "text": {"type": "mrkdwn", "text": "<!here>"}}
     assert body["blocks"][1]["type"] == "header"
 
 
-def test_success_has_no_mentions_and_no_reason(slack: tuple[Receiver, Slack],
-                                               send: Callable[..., Sent]) -> None:
+def test_success_has_no_mentions_and_no_reason(
+    slack: tuple[Receiver, Slack], send: Callable[..., Sent]
+) -> None:
     r, _service = slack
     sent = send("slack", TABLE + 'mentions = ["<!here>"]\n', sample_report("success"))
     assert sent.error is None
@@ -54,8 +66,9 @@ def test_success_has_no_mentions_and_no_reason(slack: tuple[Receiver, Slack],
     assert body["text"] == "✅ gopipe ci succeeded · acme/hello@main"
 
 
-def test_rate_limit_is_retried_after_the_servers_delay(slack: tuple[Receiver, Slack],
-                                                       send: Callable[..., Sent]) -> None:
+def test_rate_limit_is_retried_after_the_servers_delay(
+    slack: tuple[Receiver, Slack], send: Callable[..., Sent]
+) -> None:
     r, _ = slack
     r.queue(Reply.text("rate_limited", 429, **{"Retry-After": "0.2"}), Reply(500, b"oops"))
     sent = send("slack", TABLE)
@@ -73,8 +86,9 @@ def test_invalid_payload_is_not_retried(slack: tuple[Receiver, Slack], send: Cal
     assert len(r.requests) == 1
 
 
-def test_long_template_stays_within_block_limits(slack: tuple[Receiver, Slack],
-                                                 send: Callable[..., Sent]) -> None:
+def test_long_template_stays_within_block_limits(
+    slack: tuple[Receiver, Slack], send: Callable[..., Sent]
+) -> None:
     r, service = slack
     sent = send("slack", TABLE + 'template = "{icon} {title} *{reason}*\\n{details}\\n' + "x" * 7000 + '"\n')
     assert sent.error is None, sent.log

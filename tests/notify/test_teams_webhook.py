@@ -18,12 +18,15 @@ TEAMS = 'webhook = { env = "TEAMS_WEBHOOK_URL" }\nbackoff = 0.01\n'
 WEBHOOK = 'url = { env = "GOPIPE_WEBHOOK_URL" }\nsecret = { env = "GOPIPE_WEBHOOK_SECRET" }\nbackoff = 0.01\n'
 
 
-def test_teams_adaptive_card(receiver: Callable[[Service], Receiver], send: Callable[..., Sent],
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_teams_adaptive_card(
+    receiver: Callable[[Service], Receiver], send: Callable[..., Sent], monkeypatch: pytest.MonkeyPatch
+) -> None:
     service = Teams()
     r = receiver(service)
-    monkeypatch.setenv("TEAMS_WEBHOOK_URL", f"{r.base}/workflows/abc/triggers/manual/paths/invoke"
-                                            f"?api-version=1&sig={service.sig}")
+    monkeypatch.setenv(
+        "TEAMS_WEBHOOK_URL",
+        f"{r.base}/workflows/abc/triggers/manual/paths/invoke?api-version=1&sig={service.sig}",
+    )
     r.queue(Reply(502, b"bad gateway"))
     sent = send("teams", TEAMS)
     assert sent.error is None, sent.log
@@ -36,9 +39,9 @@ def test_teams_adaptive_card(receiver: Callable[[Service], Receiver], send: Call
     assert card["actions"][0]["type"] == "Action.OpenUrl"
 
 
-def test_webhook_posts_the_signed_masked_report(receiver: Callable[[Service], Receiver],
-                                                send: Callable[..., Sent],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_webhook_posts_the_signed_masked_report(
+    receiver: Callable[[Service], Receiver], send: Callable[..., Sent], monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = "hmac-secret-for-webhook-42"
     service = Webhook(secret=secret)
     r = receiver(service)
@@ -56,8 +59,9 @@ def test_webhook_posts_the_signed_masked_report(receiver: Callable[[Service], Re
     assert body["text"].startswith("❌ gopipe ci failed")
 
 
-def test_webhook_receiver_down_is_retried_then_reported(send: Callable[..., Sent],
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_webhook_receiver_down_is_retried_then_reported(
+    send: Callable[..., Sent], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.harness.procs import free_port
 
     monkeypatch.setenv("GOPIPE_WEBHOOK_URL", f"http://127.0.0.1:{free_port()}/hook?token=abcdef123456")

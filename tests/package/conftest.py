@@ -61,12 +61,17 @@ def write_package_config(repo: Path, body: str, targets: tuple[str, ...]) -> Non
 
 
 def commit_all(repo: Path, message: str = "config") -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "gopipe", "GIT_AUTHOR_EMAIL": "ci@example.com",
-           "GIT_COMMITTER_NAME": "gopipe", "GIT_COMMITTER_EMAIL": "ci@example.com",
-           "GIT_AUTHOR_DATE": "2026-01-02T03:04:05Z", "GIT_COMMITTER_DATE": "2026-01-02T03:04:05Z"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "gopipe",
+        "GIT_AUTHOR_EMAIL": "ci@example.com",
+        "GIT_COMMITTER_NAME": "gopipe",
+        "GIT_COMMITTER_EMAIL": "ci@example.com",
+        "GIT_AUTHOR_DATE": "2026-01-02T03:04:05Z",
+        "GIT_COMMITTER_DATE": "2026-01-02T03:04:05Z",
+    }
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True, env=env)
-    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", message], cwd=repo, check=True,
-                   env=env)
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", message], cwd=repo, check=True, env=env)
 
 
 @pytest.fixture
@@ -81,11 +86,20 @@ def dep_repo(tmp_path: Path) -> Path:
     (repo / "docs").mkdir()
     (repo / "docs" / "usage.md").write_text("run it\n")
     env = {**os.environ, "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
-    done = subprocess.run([go_binary(), "mod", "tidy"], cwd=repo, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [go_binary(), "mod", "tidy"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     if done.returncode != 0:
-        pytest.fail(f"go mod tidy failed (the Go module proxy must be reachable):\n{done.stderr}",
-                    pytrace=False)
-    write_package_config(repo, '[tool.gopipe.package]\nproviders = ["archive"]\n',
-                         ("linux/amd64", "windows/amd64"))
+        pytest.fail(
+            f"go mod tidy failed (the Go module proxy must be reachable):\n{done.stderr}", pytrace=False
+        )
+    write_package_config(
+        repo, '[tool.gopipe.package]\nproviders = ["archive"]\n', ("linux/amd64", "windows/amd64")
+    )
     return make_git_repo(repo)

@@ -42,7 +42,8 @@ def _dist_bytes(repo: Path) -> dict[str, bytes]:
 
 
 def test_archives_hold_binary_and_docs_with_fixed_metadata(
-        dep_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
+    dep_repo: Path, gopipe_run: Callable[..., RunResult]
+) -> None:
     result = _run_ok(gopipe_run, dep_repo)
     version = result.report["git"]["version"]
     dist = dep_repo / "dist"
@@ -71,20 +72,24 @@ def test_archives_hold_binary_and_docs_with_fixed_metadata(
             assert i.date_time == (2026, 1, 2, 3, 4, 4)  # MS-DOS time: 2-second steps
             assert i.create_system == 3
         assert {i.filename: i.external_attr >> 16 for i in infos} == {
-            "LICENSE": 0o100644, "README.md": 0o100644, "greeter.exe": 0o100755}
+            "LICENSE": 0o100644,
+            "README.md": 0o100644,
+            "greeter.exe": 0o100755,
+        }
         assert zf.read("greeter.exe") == (dist / "greeter_windows_amd64" / "greeter.exe").read_bytes()
 
     archives = _artifacts(result, "archive")
     assert {(a["os"], a["arch"], a["extra"]["format"], a["name"]) for a in archives} == {
-        ("linux", "amd64", "tar.gz", tgz.name), ("windows", "amd64", "zip", zipped.name)}
+        ("linux", "amd64", "tar.gz", tgz.name),
+        ("windows", "amd64", "zip", zipped.name),
+    }
     for a in archives:
         assert a["sha256"] == sbom_sha(dep_repo / a["path"])
         assert a["stage"] == "package" and a["provider"] == "archive"
     [checksums] = _artifacts(result, "checksums")
     assert checksums["path"] == "dist/checksums.txt"
     sboms = _artifacts(result, "sbom")
-    assert {(s["os"], s["extra"]["binary"]) for s in sboms} == {("linux", "greeter"),
-                                                               ("windows", "greeter")}
+    assert {(s["os"], s["extra"]["binary"]) for s in sboms} == {("linux", "greeter"), ("windows", "greeter")}
 
 
 def sbom_sha(path: Path) -> str:
@@ -94,7 +99,8 @@ def sbom_sha(path: Path) -> str:
 
 
 def test_two_runs_give_identical_bytes_and_checksums(
-        dep_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
+    dep_repo: Path, gopipe_run: Callable[..., RunResult]
+) -> None:
     first = _run_ok(gopipe_run, dep_repo)
     before = _dist_bytes(dep_repo)
     # Nothing from the file system may leak in: new mtimes, a different umask.
@@ -113,11 +119,13 @@ def test_two_runs_give_identical_bytes_and_checksums(
     assert len(digests) == 2
 
 
-def test_checksums_file_verifies_with_sha256sum(
-        dep_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
-    write_package_config(dep_repo, '[tool.gopipe.package]\nproviders = ["archive"]\n\n'
-                                   '[tool.gopipe.package.archive]\nchecksum_sboms = true\n',
-                         ("linux/amd64", "linux/arm64", "windows/amd64"))
+def test_checksums_file_verifies_with_sha256sum(dep_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
+    write_package_config(
+        dep_repo,
+        '[tool.gopipe.package]\nproviders = ["archive"]\n\n'
+        "[tool.gopipe.package.archive]\nchecksum_sboms = true\n",
+        ("linux/amd64", "linux/arm64", "windows/amd64"),
+    )
     commit_all(dep_repo)
     result = _run_ok(gopipe_run, dep_repo)
     dist = dep_repo / "dist"
@@ -126,8 +134,13 @@ def test_checksums_file_verifies_with_sha256sum(
     assert names == sorted(names)
     assert len([n for n in names if n.endswith((".tar.gz", ".zip"))]) == 3
     assert len([n for n in names if n.endswith(".cdx.json")]) == 3
-    check = subprocess.run(["sha256sum", "--strict", "-c", "checksums.txt"], cwd=dist,
-                           capture_output=True, text=True, check=False)
+    check = subprocess.run(
+        ["sha256sum", "--strict", "-c", "checksums.txt"],
+        cwd=dist,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.count(": OK") == 6
     [checksums] = _artifacts(result, "checksums")
@@ -135,7 +148,8 @@ def test_checksums_file_verifies_with_sha256sum(
 
 
 def test_sbom_is_valid_cyclonedx_listing_the_dependency(
-        dep_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
+    dep_repo: Path, gopipe_run: Callable[..., RunResult]
+) -> None:
     from cyclonedx.schema import SchemaVersion
     from cyclonedx.validation.json import JsonStrictValidator
     from packageurl import PackageURL
@@ -165,16 +179,22 @@ def test_sbom_is_valid_cyclonedx_listing_the_dependency(
     text_mod = by_name[TEXT_MODULE]
     assert text_mod["version"] == TEXT_VERSION
     assert PackageURL.from_string(text_mod["purl"]).to_dict() | {"qualifiers": None} == {
-        "type": "golang", "namespace": "golang.org/x", "name": "text", "version": TEXT_VERSION,
-        "qualifiers": None, "subpath": None}
+        "type": "golang",
+        "namespace": "golang.org/x",
+        "name": "text",
+        "version": TEXT_VERSION,
+        "qualifiers": None,
+        "subpath": None,
+    }
     go_sum = (dep_repo / "go.sum").read_text().split()
     h1 = go_sum[go_sum.index(TEXT_VERSION) + 1]
     assert h1.startswith("h1:")
     assert text_mod["hashes"] == [{"alg": "SHA-256", "content": base64.b64decode(h1[3:]).hex()}]
     assert {"name": "gopipe:go:sum", "value": h1} in text_mod["properties"]
     assert by_name["std"]["version"] == props["gopipe:go:version"]
-    assert bom["dependencies"] == [{"ref": app["bom-ref"],
-                                    "dependsOn": [c["bom-ref"] for c in bom["components"]]}]
+    assert bom["dependencies"] == [
+        {"ref": app["bom-ref"], "dependsOn": [c["bom-ref"] for c in bom["components"]]}
+    ]
     [artifact] = [s for s in _artifacts(result, "sbom") if s["os"] == "linux"]
     assert artifact["extra"]["binary"] == "greeter"
     assert artifact["extra"]["binary_path"] == "dist/greeter_linux_amd64/greeter"
@@ -182,22 +202,27 @@ def test_sbom_is_valid_cyclonedx_listing_the_dependency(
 
 
 def test_text_and_json_build_info_agree_on_a_real_binary(
-        dep_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
+    dep_repo: Path, gopipe_run: Callable[..., RunResult]
+) -> None:
     """The text parser is the fallback for toolchains without ``go version -m -json``."""
     _run_ok(gopipe_run, dep_repo)
     binary = dep_repo / "dist" / "greeter_linux_amd64" / "greeter"
     go = go_binary()
-    as_json = subprocess.run([go, "version", "-m", "-json", str(binary)], capture_output=True,
-                             text=True, check=True).stdout
-    as_text = subprocess.run([go, "version", "-m", str(binary)], capture_output=True, text=True,
-                             check=True).stdout
+    as_json = subprocess.run(
+        [go, "version", "-m", "-json", str(binary)], capture_output=True, text=True, check=True
+    ).stdout
+    as_text = subprocess.run(
+        [go, "version", "-m", str(binary)], capture_output=True, text=True, check=True
+    ).stdout
     parsed_json, parsed_text = sbom.parse_json(as_json), sbom.parse_text(as_text)
     assert parsed_json == parsed_text
     assert [(d.path, d.version) for d in parsed_json.deps] == [(TEXT_MODULE, TEXT_VERSION)]
 
 
 def test_name_template_and_wrapping(dep_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
-    write_package_config(dep_repo, """[tool.gopipe.package]
+    write_package_config(
+        dep_repo,
+        """[tool.gopipe.package]
 providers = ["archive"]
 
 [tool.gopipe.package.archive]
@@ -206,25 +231,33 @@ wrap_in_directory = true
 files = ["readme*", "docs/*.md"]
 format_overrides = {}
 sbom = false
-""", ("linux/amd64", "windows/amd64"))
+""",
+        ("linux/amd64", "windows/amd64"),
+    )
     commit_all(dep_repo)
     result = _run_ok(gopipe_run, dep_repo)
     version = result.report["git"]["version"]
     base = f"greeter-{version}-windows-amd64"
     with tarfile.open(dep_repo / "dist" / f"{base}.tar.gz") as tar:
-        assert tar.getnames() == [base, f"{base}/README.md", f"{base}/docs",
-                                  f"{base}/docs/usage.md", f"{base}/greeter.exe"]
-        assert {m.name: m.mode for m in tar.getmembers() if m.isdir()} == {
-            base: 0o755, f"{base}/docs": 0o755}
+        assert tar.getnames() == [
+            base,
+            f"{base}/README.md",
+            f"{base}/docs",
+            f"{base}/docs/usage.md",
+            f"{base}/greeter.exe",
+        ]
+        assert {m.name: m.mode for m in tar.getmembers() if m.isdir()} == {base: 0o755, f"{base}/docs": 0o755}
     assert not _artifacts(result, "sbom")
     assert not list((dep_repo / "dist").glob("*.cdx.json"))
 
 
-def test_bad_name_template_fails_in_one_line(dep_repo: Path,
-                                             gopipe_run: Callable[..., RunResult]) -> None:
-    write_package_config(dep_repo, '[tool.gopipe.package]\nproviders = ["archive"]\n\n'
-                                   '[tool.gopipe.package.archive]\nname_template = "{project}_{nope}"\n',
-                         ("linux/amd64",))
+def test_bad_name_template_fails_in_one_line(dep_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
+    write_package_config(
+        dep_repo,
+        '[tool.gopipe.package]\nproviders = ["archive"]\n\n'
+        '[tool.gopipe.package.archive]\nname_template = "{project}_{nope}"\n',
+        ("linux/amd64",),
+    )
     commit_all(dep_repo)
     result = gopipe_run(dep_repo, "package")
     assert result.exit_code == 1

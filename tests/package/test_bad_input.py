@@ -18,11 +18,10 @@ from gopipe.testing import RunResult
 
 @pytest.mark.parametrize("provider", ["docker", "buildah"])
 def test_missing_default_dockerfile_is_a_config_error(
-        hello_repo: Path, gopipe_run: Callable[..., RunResult], provider: str,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    hello_repo: Path, gopipe_run: Callable[..., RunResult], provider: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     (hello_repo / "Dockerfile").unlink()
-    write_package_config(hello_repo, f'[tool.gopipe.package]\nproviders = ["{provider}"]\n',
-                         ("linux/amd64",))
+    write_package_config(hello_repo, f'[tool.gopipe.package]\nproviders = ["{provider}"]\n', ("linux/amd64",))
     commit_all(hello_repo)
     result = gopipe_run(hello_repo, "package")
     assert result.exit_code == 2
@@ -35,14 +34,18 @@ def test_missing_default_dockerfile_is_a_config_error(
 
 
 def test_missing_configured_dockerfile_names_the_configured_path(
-        hello_repo: Path, gopipe_run: Callable[..., RunResult],
-        capsys: pytest.CaptureFixture[str]) -> None:
-    write_package_config(hello_repo, """[tool.gopipe.package]
+    hello_repo: Path, gopipe_run: Callable[..., RunResult], capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_package_config(
+        hello_repo,
+        """[tool.gopipe.package]
 providers = ["buildah"]
 
 [tool.gopipe.package.buildah]
 dockerfile = "build/Containerfile"
-""", ("linux/amd64",))
+""",
+        ("linux/amd64",),
+    )
     commit_all(hello_repo)
     result = gopipe_run(hello_repo, "package")
     assert result.exit_code == 2
@@ -53,13 +56,18 @@ dockerfile = "build/Containerfile"
 
 
 def test_platform_that_was_not_built_fails_the_stage(
-        hello_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
-    write_package_config(hello_repo, """[tool.gopipe.package]
+    hello_repo: Path, gopipe_run: Callable[..., RunResult]
+) -> None:
+    write_package_config(
+        hello_repo,
+        """[tool.gopipe.package]
 providers = ["docker"]
 
 [tool.gopipe.package.docker]
 platforms = ["linux/s390x"]
-""", ("linux/amd64",))
+""",
+        ("linux/amd64",),
+    )
     commit_all(hello_repo)
     result = gopipe_run(hello_repo, "package")
     assert result.exit_code == 1
@@ -68,13 +76,18 @@ platforms = ["linux/s390x"]
 
 
 def test_push_without_registry_in_tag_fails_before_building(
-        hello_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
-    write_package_config(hello_repo, """[tool.gopipe.package]
+    hello_repo: Path, gopipe_run: Callable[..., RunResult]
+) -> None:
+    write_package_config(
+        hello_repo,
+        """[tool.gopipe.package]
 providers = ["buildah"]
 
 [tool.gopipe.package.buildah]
 push = true
-""", ("linux/amd64",))
+""",
+        ("linux/amd64",),
+    )
     commit_all(hello_repo)
     result = gopipe_run(hello_repo, "package")
     assert result.exit_code == 1
@@ -84,10 +97,8 @@ push = true
     assert "bud" not in log, "nothing may be built when the push cannot happen"
 
 
-def test_no_linux_binaries_fails_with_the_fix(
-        hello_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
-    write_package_config(hello_repo, '[tool.gopipe.package]\nproviders = ["docker"]\n',
-                         ("darwin/arm64",))
+def test_no_linux_binaries_fails_with_the_fix(hello_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
+    write_package_config(hello_repo, '[tool.gopipe.package]\nproviders = ["docker"]\n', ("darwin/arm64",))
     commit_all(hello_repo)
     result = gopipe_run(hello_repo, "package")
     assert result.exit_code == 1

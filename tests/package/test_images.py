@@ -24,8 +24,9 @@ TARGETS = ("linux/amd64", "linux/arm64")
 
 
 def _images(result: RunResult) -> list[dict[str, Any]]:
-    return sorted((a for a in result.report["artifacts"] if a["kind"] == "image"),
-                  key=lambda a: a["extra"]["platform"])
+    return sorted(
+        (a for a in result.report["artifacts"] if a["kind"] == "image"), key=lambda a: a["extra"]["platform"]
+    )
 
 
 def _run_ok(gopipe_run: Callable[..., RunResult], repo: Path) -> RunResult:
@@ -40,8 +41,8 @@ def _use_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
 
 
 def test_docker_builds_hello_image_that_runs_and_prints_its_version(
-        hello_repo: Path, gopipe_run: Callable[..., RunResult], dockerd: Dockerd,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    hello_repo: Path, gopipe_run: Callable[..., RunResult], dockerd: Dockerd, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _use_env(monkeypatch, dockerd.env())
     write_package_config(hello_repo, '[tool.gopipe.package]\nproviders = ["docker"]\n', TARGETS)
     commit_all(hello_repo)
@@ -54,11 +55,18 @@ def test_docker_builds_hello_image_that_runs_and_prints_its_version(
         assert extra["builder"] == "docker" and image["arch"] == arch and image["os"] == "linux"
         assert extra["reference"] == f"hello:{git['version']}-{arch}"
         assert extra["image_id"].startswith("sha256:")
-        fmt = ("{{.Id}}|{{.Os}}/{{.Architecture}}|{{.Config.User}}|{{json .Config.Entrypoint}}|"
-               '{{index .Config.Labels "org.opencontainers.image.revision"}}')
+        fmt = (
+            "{{.Id}}|{{.Os}}/{{.Architecture}}|{{.Config.User}}|{{json .Config.Entrypoint}}|"
+            '{{index .Config.Labels "org.opencontainers.image.revision"}}'
+        )
         inspected = dockerd.run("image", "inspect", extra["reference"], "--format", fmt).stdout
         assert inspected.strip().split("|") == [
-            extra["image_id"], f"linux/{arch}", "65532:65532", '["/hello"]', git["sha"]]
+            extra["image_id"],
+            f"linux/{arch}",
+            "65532:65532",
+            '["/hello"]',
+            git["sha"],
+        ]
 
     amd64 = images[0]["extra"]["reference"]
     printed = dockerd.run("run", "--rm", "--network", "none", amd64, "-version").stdout
@@ -67,16 +75,24 @@ def test_docker_builds_hello_image_that_runs_and_prints_its_version(
 
 
 def test_docker_pushes_tags_to_a_registry(
-        hello_repo: Path, gopipe_run: Callable[..., RunResult], dockerd: Dockerd,
-        plain_registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    hello_repo: Path,
+    gopipe_run: Callable[..., RunResult],
+    dockerd: Dockerd,
+    plain_registry: Registry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     _use_env(monkeypatch, dockerd.env())
-    write_package_config(hello_repo, f"""[tool.gopipe.package]
+    write_package_config(
+        hello_repo,
+        f"""[tool.gopipe.package]
 providers = ["docker"]
 
 [tool.gopipe.package.docker]
 tags = ["{plain_registry.host}/team/hello:{{version}}", "{plain_registry.host}/team/hello:{{short_commit}}"]
 push = true
-""", ("linux/amd64",))
+""",
+        ("linux/amd64",),
+    )
     commit_all(hello_repo)
     result = _run_ok(gopipe_run, hello_repo)
     [image] = _images(result)
@@ -90,17 +106,25 @@ push = true
 
 
 def test_buildah_builds_pushes_and_is_reproducible(
-        hello_repo: Path, gopipe_run: Callable[..., RunResult], buildah: Buildah,
-        plain_registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    hello_repo: Path,
+    gopipe_run: Callable[..., RunResult],
+    buildah: Buildah,
+    plain_registry: Registry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     _use_env(monkeypatch, buildah.env())
-    write_package_config(hello_repo, f"""[tool.gopipe.package]
+    write_package_config(
+        hello_repo,
+        f"""[tool.gopipe.package]
 providers = ["buildah"]
 
 [tool.gopipe.package.buildah]
 tags = ["{plain_registry.host}/team/hello-buildah:{{version}}-{{arch}}"]
 push = true
 tls_verify = false
-""", TARGETS)
+""",
+        TARGETS,
+    )
     commit_all(hello_repo)
     first = _run_ok(gopipe_run, hello_repo)
     git = first.report["git"]
@@ -123,22 +147,32 @@ tls_verify = false
     # --timestamp <commit time>: building the same commit again gives the same image.
     second = _run_ok(gopipe_run, hello_repo)
     assert [(i["extra"]["image_id"], i["extra"]["digest"]) for i in _images(second)] == [
-        (i["extra"]["image_id"], i["extra"]["digest"]) for i in images]
+        (i["extra"]["image_id"], i["extra"]["digest"]) for i in images
+    ]
 
 
 def test_buildah_image_runs_with_dockerd(
-        hello_repo: Path, gopipe_run: Callable[..., RunResult], buildah: Buildah,
-        dockerd: Dockerd, plain_registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    hello_repo: Path,
+    gopipe_run: Callable[..., RunResult],
+    buildah: Buildah,
+    dockerd: Dockerd,
+    plain_registry: Registry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The daemonless build is a normal image: pull it into dockerd and run it."""
     _use_env(monkeypatch, buildah.env())
-    write_package_config(hello_repo, f"""[tool.gopipe.package]
+    write_package_config(
+        hello_repo,
+        f"""[tool.gopipe.package]
 providers = ["buildah"]
 
 [tool.gopipe.package.buildah]
 tags = ["{plain_registry.host}/team/hello-run:{{short_commit}}"]
 push = true
 tls_verify = false
-""", ("linux/amd64",))
+""",
+        ("linux/amd64",),
+    )
     commit_all(hello_repo)
     result = _run_ok(gopipe_run, hello_repo)
     [image] = _images(result)

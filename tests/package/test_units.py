@@ -18,13 +18,16 @@ from gopipe_plugins.package import sbom
 from gopipe_plugins.package.images import has_registry, repository, sanitize_reference
 
 
-@pytest.mark.parametrize(("raw", "clean"), [
-    ("hello:1.2.3", "hello:1.2.3"),
-    ("Hello:0.0.0-abc1234-dirty", "hello:0.0.0-abc1234-dirty"),
-    ("127.0.0.1:5000/Team/App:v1+build.7", "127.0.0.1:5000/team/app:v1-build.7"),
-    ("127.0.0.1:5000/team/app", "127.0.0.1:5000/team/app"),
-    ("app:-leading", "app:leading"),
-])
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("hello:1.2.3", "hello:1.2.3"),
+        ("Hello:0.0.0-abc1234-dirty", "hello:0.0.0-abc1234-dirty"),
+        ("127.0.0.1:5000/Team/App:v1+build.7", "127.0.0.1:5000/team/app:v1-build.7"),
+        ("127.0.0.1:5000/team/app", "127.0.0.1:5000/team/app"),
+        ("app:-leading", "app:leading"),
+    ],
+)
 def test_sanitize_reference(raw: str, clean: str) -> None:
     assert sanitize_reference(raw) == clean
 
@@ -43,8 +46,11 @@ def test_purl_encoding_and_h1_conversion() -> None:
     ref = sbom.purl("github.com/Foo/bar/v2", "v2.0.0+incompatible", goos="linux")
     assert ref == "pkg:golang/github.com/Foo/bar/v2@v2.0.0%2Bincompatible?goos=linux&type=module"
     parsed = PackageURL.from_string(ref)
-    assert (parsed.namespace, parsed.name, parsed.version) == ("github.com/Foo/bar", "v2",
-                                                               "v2.0.0+incompatible")
+    assert (parsed.namespace, parsed.name, parsed.version) == (
+        "github.com/Foo/bar",
+        "v2",
+        "v2.0.0+incompatible",
+    )
     digest = hashlib.sha256(b"tree").digest()
     assert sbom.h1_to_sha256("h1:" + base64.b64encode(digest).decode()) == digest.hex()
     assert sbom.h1_to_sha256("h1:not-base64!") is None
@@ -53,22 +59,31 @@ def test_purl_encoding_and_h1_conversion() -> None:
 
 @pytest.mark.slow
 def test_replaced_module_is_reported_with_the_replacement(
-        dep_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
+    dep_repo: Path, gopipe_run: Callable[..., RunResult]
+) -> None:
     """A real ``replace`` directive: both build-info forms agree and the SBOM names the code
     that was linked (the replacement's version and sum) and records the replacement."""
     go = go_binary()
-    subprocess.run([go, "mod", "edit", f"-replace={TEXT_MODULE}={TEXT_MODULE}@v0.22.0"],
-                   cwd=dep_repo, check=True)
-    subprocess.run([go, "mod", "tidy"], cwd=dep_repo, check=True, capture_output=True,
-                   env={**os.environ, "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"})
+    subprocess.run(
+        [go, "mod", "edit", f"-replace={TEXT_MODULE}={TEXT_MODULE}@v0.22.0"], cwd=dep_repo, check=True
+    )
+    subprocess.run(
+        [go, "mod", "tidy"],
+        cwd=dep_repo,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"},
+    )
     commit_all(dep_repo, "replace x/text")
     result = gopipe_run(dep_repo, "package")
     assert result.exit_code == 0, json.dumps(result.report.get("stages"), indent=1)
     binary = dep_repo / "dist" / "greeter_linux_amd64" / "greeter"
-    as_json = subprocess.run([go, "version", "-m", "-json", str(binary)], capture_output=True,
-                             text=True, check=True).stdout
-    as_text = subprocess.run([go, "version", "-m", str(binary)], capture_output=True, text=True,
-                             check=True).stdout
+    as_json = subprocess.run(
+        [go, "version", "-m", "-json", str(binary)], capture_output=True, text=True, check=True
+    ).stdout
+    as_text = subprocess.run(
+        [go, "version", "-m", str(binary)], capture_output=True, text=True, check=True
+    ).stdout
     info = sbom.parse_json(as_json)
     assert info == sbom.parse_text(as_text)
     [dep] = info.deps

@@ -35,7 +35,8 @@ def cd_repo(hello_repo: Path) -> Path:
     pyproject = hello_repo / "pyproject.toml"
     text = pyproject.read_text().replace(
         'targets = ["linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64"]',
-        'targets = ["linux/amd64", "linux/arm64"]')
+        'targets = ["linux/amd64", "linux/arm64"]',
+    )
     assert 'targets = ["linux/amd64", "linux/arm64"]' in text
     pyproject.write_text(text)
     git(hello_repo, "commit", "-q", "-am", "two targets")
@@ -44,15 +45,24 @@ def cd_repo(hello_repo: Path) -> Path:
 
 
 def git(repo: Path, *args: str) -> None:
-    env = {"GIT_AUTHOR_NAME": "gopipe", "GIT_AUTHOR_EMAIL": "ci@example.com",
-           "GIT_COMMITTER_NAME": "gopipe", "GIT_COMMITTER_EMAIL": "ci@example.com",
-           "GIT_AUTHOR_DATE": "2026-01-03T03:04:05Z", "GIT_COMMITTER_DATE": "2026-01-03T03:04:05Z",
-           "PATH": "/usr/bin:/bin:/usr/local/bin"}
+    env = {
+        "GIT_AUTHOR_NAME": "gopipe",
+        "GIT_AUTHOR_EMAIL": "ci@example.com",
+        "GIT_COMMITTER_NAME": "gopipe",
+        "GIT_COMMITTER_EMAIL": "ci@example.com",
+        "GIT_AUTHOR_DATE": "2026-01-03T03:04:05Z",
+        "GIT_COMMITTER_DATE": "2026-01-03T03:04:05Z",
+        "PATH": "/usr/bin:/bin:/usr/local/bin",
+    }
     subprocess.run(["git", *args], cwd=repo, check=True, env=env)
 
 
-def set_tables(repo: Path, package: dict[str, Any] | None = None,
-               upload: dict[str, Any] | None = None, commit: bool = True) -> None:
+def set_tables(
+    repo: Path,
+    package: dict[str, Any] | None = None,
+    upload: dict[str, Any] | None = None,
+    commit: bool = True,
+) -> None:
     """Replace the example's [tool.gopipe.package]/[tool.gopipe.upload] tables."""
     pyproject = repo / "pyproject.toml"
     text = pyproject.read_text()
@@ -77,8 +87,12 @@ def env_ref(name: str) -> dict[str, str]:
 
 def registry_table(prefix: str = "REG") -> dict[str, Any]:
     """Upload options that read the registry from ``{prefix}_*`` environment variables."""
-    return {"registry": env_ref(f"{prefix}_HOST"), "username": env_ref(f"{prefix}_USER"),
-            "password": env_ref(f"{prefix}_PASSWORD"), "ca_file": env_ref(f"{prefix}_CA")}
+    return {
+        "registry": env_ref(f"{prefix}_HOST"),
+        "username": env_ref(f"{prefix}_USER"),
+        "password": env_ref(f"{prefix}_PASSWORD"),
+        "ca_file": env_ref(f"{prefix}_CA"),
+    }
 
 
 def registry_env(reg: Registry, prefix: str = "REG") -> dict[str, str]:
@@ -136,8 +150,7 @@ class UsersRegistry:
 def users_registry() -> Iterator[UsersRegistry]:
     """TLS + htpasswd registry accepting gopipe/<random>, the Harbor robot and moto's ECR login."""
     tmp = Path(tempfile.mkdtemp(prefix="gopipe-upload-registry-"))
-    users = {"gopipe": secrets.token_urlsafe(18), ROBOT: secrets.token_urlsafe(18),
-             ECR_USER: ECR_PASSWORD}
+    users = {"gopipe": secrets.token_urlsafe(18), ROBOT: secrets.token_urlsafe(18), ECR_USER: ECR_PASSWORD}
     try:
         with start_users_registry(tmp, users) as reg:
             yield UsersRegistry(reg, users)

@@ -47,8 +47,10 @@ def start_users_registry(tmp: Path, users: Mapping[str, str]) -> Iterator[Regist
     htpasswd = tmp / "htpasswd"
     htpasswd.write_text("".join(_htpasswd_line(u, p) for u, p in users.items()))
     first_user, first_password = next(iter(users.items()))
-    http: dict[str, Any] = {"secret": "upload-tests",
-                            "tls": {"certificate": str(tls.cert), "key": str(tls.key)}}
+    http: dict[str, Any] = {
+        "secret": "upload-tests",
+        "tls": {"certificate": str(tls.cert), "key": str(tls.key)},
+    }
     config = {
         "version": "0.1",
         "log": {"level": "info", "formatter": "text"},
@@ -64,10 +66,12 @@ def start_users_registry(tmp: Path, users: Mapping[str, str]) -> Iterator[Regist
         cfg = tmp / "config.yml"
         cfg.write_text(json.dumps(config, indent=2))
         reg = Registry(f"127.0.0.1:{port}", first_user, first_password, tls.ca_cert, root)
-        with procs.running([binary, "serve", str(cfg)], log=tmp / "registry.log",
-                           what=f"docker-registry on {reg.host}",
-                           ready=procs.http_check(f"{reg.url}/v2/", statuses=(200, 401),
-                                                  context=tls.client_context())):
+        with procs.running(
+            [binary, "serve", str(cfg)],
+            log=tmp / "registry.log",
+            what=f"docker-registry on {reg.host}",
+            ready=procs.http_check(f"{reg.url}/v2/", statuses=(200, 401), context=tls.client_context()),
+        ):
             yield reg
 
     with procs.on_free_port(serve) as registry:
@@ -141,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(404, "NOT_FOUND", "not found")
         if not api.authorized(self.headers.get("Authorization")):
             return self._error(401, "UNAUTHORIZED", "unauthorized")
-        segments = raw_path[len("/api/v2.0/"):].split("/")
+        segments = raw_path[len("/api/v2.0/") :].split("/")
         with api.lock:
             return self._route(api, segments, query, body)
 
@@ -163,15 +167,21 @@ class _Handler(BaseHTTPRequestHandler):
             robot_id = len(api.robots) + 1
             api.robots[robot_id] = body
             name, secret = api.robot
-            return self._send(201, {"id": robot_id, "name": name, "secret": secret,
-                                    "creation_time": "2026-01-02T03:04:05.000Z",
-                                    "expires_at": 1767409445})
+            return self._send(
+                201,
+                {
+                    "id": robot_id,
+                    "name": name,
+                    "secret": secret,
+                    "creation_time": "2026-01-02T03:04:05.000Z",
+                    "expires_at": 1767409445,
+                },
+            )
         if len(seg) == 2 and seg[0] == "robots" and method == "DELETE":
             api.deleted_robots.append(int(seg[1]))
             return self._send(200)
         # /projects/{project}/repositories/{repo, URL-encoded twice}/artifacts/{reference}[/scan]
-        if len(seg) in (6, 7) and seg[0] == "projects" and seg[2] == "repositories" \
-                and seg[4] == "artifacts":
+        if len(seg) in (6, 7) and seg[0] == "projects" and seg[2] == "repositories" and seg[4] == "artifacts":
             once = unquote(seg[3])
             if "/" in once:  # a single-encoded "/" would split the path in Harbor's router
                 return self._error(404, "NOT_FOUND", "repository name must be URL-encoded twice")
@@ -189,12 +199,18 @@ class _Handler(BaseHTTPRequestHandler):
         if query.get("with_scan_overview") == ["true"] and key in api.scans:
             api.scans[key] += 1
             done = api.scans[key] >= api.polls_until_done
-            report: dict[str, Any] = {"report_id": "r1", "scanner": {"name": "Trivy"},
-                                      "scan_status": "Success" if done else "Running"}
+            report: dict[str, Any] = {
+                "report_id": "r1",
+                "scanner": {"name": "Trivy"},
+                "scan_status": "Success" if done else "Running",
+            }
             if done:
                 report["severity"] = api.severity
-                report["summary"] = {"total": sum(api.summary.values()), "fixable": 0,
-                                     "summary": dict(api.summary)}
+                report["summary"] = {
+                    "total": sum(api.summary.values()),
+                    "fixable": 0,
+                    "summary": dict(api.summary),
+                }
             overview = {REPORT_TYPE: report}
         self._send(200, {"id": 1, "digest": ref, "type": "IMAGE", "scan_overview": overview or None})
 

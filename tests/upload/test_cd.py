@@ -25,8 +25,13 @@ pytestmark = pytest.mark.slow
 
 
 def test_cd_pushes_multiarch_image_reproducibly_and_it_runs(
-    cd_repo: Path, registry: Registry, gopipe_run: RunFn, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, dockerd: Dockerd,
+    cd_repo: Path,
+    registry: Registry,
+    gopipe_run: RunFn,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    dockerd: Dockerd,
 ) -> None:
     assert registry.password is not None and registry.username is not None
     for key, value in demo_env(registry).items():
@@ -53,7 +58,9 @@ def test_cd_pushes_multiarch_image_reproducibly_and_it_runs(
     raw = skopeo.inspect(skopeo.ref(registry, "hello/hello", "1.2.3"), registry, raw=True)
     assert raw["mediaType"] == "application/vnd.oci.image.index.v1+json"
     assert {(m["platform"]["os"], m["platform"]["architecture"]) for m in raw["manifests"]} == {
-        ("linux", "amd64"), ("linux", "arm64")}
+        ("linux", "amd64"),
+        ("linux", "arm64"),
+    }
     assert raw["annotations"]["org.opencontainers.image.version"] == "1.2.3"
     assert raw["annotations"]["org.opencontainers.image.revision"] == first.report["git"]["sha"]
     assert raw["annotations"]["org.opencontainers.image.created"] == "2026-01-03T03:04:05Z"
@@ -90,8 +97,7 @@ def test_cd_pushes_multiarch_image_reproducibly_and_it_runs(
 
     # a real Docker daemon pulls the pushed image by digest and runs it
     dockerd.trust(registry)
-    dockerd.run("login", "-u", registry.username, "--password-stdin", registry.host,
-                input=registry.password)
+    dockerd.run("login", "-u", registry.username, "--password-stdin", registry.host, input=registry.password)
     dockerd.run("pull", extra["reference"], timeout=600)
     ran = dockerd.run("run", "--rm", "--network", "none", extra["reference"], "--version")
     assert ran.stdout.startswith("hello 1.2.3 (commit "), ran.stdout

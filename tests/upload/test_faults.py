@@ -20,11 +20,16 @@ pytestmark = pytest.mark.slow
 FAST_RETRY = {"max_attempts": 4, "budget": 20, "base_delay": 0.01, "max_delay": 0.05}
 
 
-def configure(repo: Path, faulty: FaultyRegistry, monkeypatch: pytest.MonkeyPatch,
-              retry: dict[str, Any]) -> str:
+def configure(
+    repo: Path, faulty: FaultyRegistry, monkeypatch: pytest.MonkeyPatch, retry: dict[str, Any]
+) -> str:
     """Push through the proxy's plain-HTTP front (insecure is allowed: it is on loopback)."""
-    table: dict[str, Any] = {"registry": env_ref("FRONT_HOST"), "insecure": True,
-                             "repository": unique_repo("faults"), "retry": retry}
+    table: dict[str, Any] = {
+        "registry": env_ref("FRONT_HOST"),
+        "insecure": True,
+        "repository": unique_repo("faults"),
+        "retry": retry,
+    }
     monkeypatch.setenv("FRONT_HOST", faulty.host)
     if faulty.front.username and faulty.front.password:
         monkeypatch.setenv("FRONT_USER", faulty.front.username)
@@ -35,8 +40,11 @@ def configure(repo: Path, faulty: FaultyRegistry, monkeypatch: pytest.MonkeyPatc
 
 
 def test_push_retries_5xx_and_drops_then_succeeds(
-    cd_repo: Path, faulty_registry: FaultyRegistry, gopipe_run: RunFn,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    cd_repo: Path,
+    faulty_registry: FaultyRegistry,
+    gopipe_run: RunFn,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     repository = configure(cd_repo, faulty_registry, monkeypatch, FAST_RETRY)
     proxy = faulty_registry.proxy
@@ -59,8 +67,11 @@ def test_push_retries_5xx_and_drops_then_succeeds(
 
 
 def test_push_over_retry_budget_fails_without_image_ref(
-    cd_repo: Path, faulty_registry: FaultyRegistry, gopipe_run: RunFn,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    cd_repo: Path,
+    faulty_registry: FaultyRegistry,
+    gopipe_run: RunFn,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     configure(cd_repo, faulty_registry, monkeypatch, {**FAST_RETRY, "max_attempts": 3})
     faulty_registry.proxy.fail(503, method="POST", path="/blobs/uploads/", times=1000)

@@ -46,8 +46,9 @@ PACKAGE = {"providers": ["oci-image"]}
 
 @pytest.fixture
 def harbor(users_registry: UsersRegistry) -> Iterator[HarborApi]:
-    api = HarborApi(username="gopipe", password=users_registry.users["gopipe"],
-                    robot=(ROBOT, users_registry.users[ROBOT]))
+    api = HarborApi(
+        username="gopipe", password=users_registry.users["gopipe"], robot=(ROBOT, users_registry.users[ROBOT])
+    )
     with start_harbor_api(api) as running:
         yield running
 
@@ -59,27 +60,54 @@ def env(users_registry: UsersRegistry, moto: Moto, monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv(key, value)
 
 
-def upload_tables(providers: list[str], repository: str, harbor_api: str,
-                  harbor: dict[str, Any] | None = None, ecr: dict[str, Any] | None = None) -> dict[str, Any]:
+def upload_tables(
+    providers: list[str],
+    repository: str,
+    harbor_api: str,
+    harbor: dict[str, Any] | None = None,
+    ecr: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """One config holding both providers' tables, with the shared option names."""
     return {
         "providers": providers,
-        "harbor": {**registry_table(), "api_url": harbor_api, "repository": repository,
-                   "scan_interval": 0.05, **(harbor or {})},
-        "ecr": {"endpoint_url": env_ref("AWS_ENDPOINT_URL"), "registry_override": env_ref("REG_HOST"),
-                "ca_file": env_ref("REG_CA"), "repository": repository, **(ecr or {})},
+        "harbor": {
+            **registry_table(),
+            "api_url": harbor_api,
+            "repository": repository,
+            "scan_interval": 0.05,
+            **(harbor or {}),
+        },
+        "ecr": {
+            "endpoint_url": env_ref("AWS_ENDPOINT_URL"),
+            "registry_override": env_ref("REG_HOST"),
+            "ca_file": env_ref("REG_CA"),
+            "repository": repository,
+            **(ecr or {}),
+        },
     }
 
 
 def test_harbor_project_robot_and_scan_gate_pass(
-    cd_repo: Path, env: None, harbor: HarborApi, users_registry: UsersRegistry, gopipe_run: RunFn,
+    cd_repo: Path,
+    env: None,
+    harbor: HarborApi,
+    users_registry: UsersRegistry,
+    gopipe_run: RunFn,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     repo = unique_repo("hb").replace("/{name}", "/team/{name}")  # Harbor repo with a "/" in it
     project = repo.split("/")[0]
     harbor.severity, harbor.summary = "Medium", {"Medium": 2, "Low": 1}
-    set_tables(cd_repo, PACKAGE, upload_tables(["harbor"], repo, harbor.url, harbor={
-        "robot_account": True, "scan": True, "fail_on_severity": "high"}))
+    set_tables(
+        cd_repo,
+        PACKAGE,
+        upload_tables(
+            ["harbor"],
+            repo,
+            harbor.url,
+            harbor={"robot_account": True, "scan": True, "fail_on_severity": "high"},
+        ),
+    )
     result = gopipe_run(cd_repo, "upload")
     out = capsys.readouterr().out
     assert result.exit_code == 0, out
@@ -94,8 +122,9 @@ def test_harbor_project_robot_and_scan_gate_pass(
     assert ref["extra"]["scan_severity"] == "Medium"
     assert ref["extra"]["reference"] == f"{users_registry.host}/{project}/team/hello@{digest}"
     scan_calls = [c for c in harbor.calls if c[1].endswith("/scan")]
-    assert scan_calls == [("POST", f"/api/v2.0/projects/{project}/repositories/team%252Fhello/"
-                                   f"artifacts/{digest}/scan")]
+    assert scan_calls == [
+        ("POST", f"/api/v2.0/projects/{project}/repositories/team%252Fhello/artifacts/{digest}/scan")
+    ]
     # the data path used the robot account, not the configured user
     log = (users_registry.registry.root.parent / "registry.log").read_text()
     assert f'auth.user.name="{ROBOT}"' in log or f"auth.user.name={ROBOT}" in log
@@ -105,11 +134,20 @@ def test_harbor_project_robot_and_scan_gate_pass(
 
 
 def test_harbor_scan_gate_fails_at_configured_severity(
-    cd_repo: Path, env: None, harbor: HarborApi, gopipe_run: RunFn, capsys: pytest.CaptureFixture[str],
+    cd_repo: Path,
+    env: None,
+    harbor: HarborApi,
+    gopipe_run: RunFn,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     harbor.severity, harbor.summary = "Critical", {"Critical": 1, "High": 3}
-    set_tables(cd_repo, PACKAGE, upload_tables(["harbor"], unique_repo("gate"), harbor.url,
-                                               harbor={"scan": True, "fail_on_severity": "high"}))
+    set_tables(
+        cd_repo,
+        PACKAGE,
+        upload_tables(
+            ["harbor"], unique_repo("gate"), harbor.url, harbor={"scan": True, "fail_on_severity": "high"}
+        ),
+    )
     result = gopipe_run(cd_repo, "upload")
     out = capsys.readouterr().out
     assert result.exit_code == 1
@@ -120,8 +158,13 @@ def test_harbor_scan_gate_fails_at_configured_severity(
 
 
 def test_switching_harbor_and_ecr_is_one_line(
-    cd_repo: Path, env: None, harbor: HarborApi, moto: Moto, users_registry: UsersRegistry,
-    gopipe_run: RunFn, capsys: pytest.CaptureFixture[str],
+    cd_repo: Path,
+    env: None,
+    harbor: HarborApi,
+    moto: Moto,
+    users_registry: UsersRegistry,
+    gopipe_run: RunFn,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     repo = unique_repo("switch")
     set_tables(cd_repo, PACKAGE, upload_tables(["harbor"], repo, harbor.url))
@@ -135,7 +178,8 @@ def test_switching_harbor_and_ecr_is_one_line(
     pyproject.write_text(pyproject.read_text().replace('providers = ["harbor"]', 'providers = ["ecr"]'))
     after = pyproject.read_text().splitlines()
     assert [(a, b) for a, b in zip(before, after, strict=True) if a != b] == [
-        ('providers = ["harbor"]', 'providers = ["ecr"]')]
+        ('providers = ["harbor"]', 'providers = ["ecr"]')
+    ]
     git(cd_repo, "commit", "-q", "-am", "move to ECR")  # a clean tree, as CI builds it
 
     second = gopipe_run(cd_repo, "upload")
@@ -154,12 +198,21 @@ def test_switching_harbor_and_ecr_is_one_line(
 
 
 def test_ecr_creates_immutable_repository_and_reruns(
-    cd_repo: Path, env: None, moto: Moto, users_registry: UsersRegistry, gopipe_run: RunFn,
+    cd_repo: Path,
+    env: None,
+    moto: Moto,
+    users_registry: UsersRegistry,
+    gopipe_run: RunFn,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     repo = unique_repo("ecr")
-    set_tables(cd_repo, PACKAGE, upload_tables(["ecr"], repo, "http://unused", ecr={
-        "image_tag_mutability": "IMMUTABLE", "scan_on_push": True}))
+    set_tables(
+        cd_repo,
+        PACKAGE,
+        upload_tables(
+            ["ecr"], repo, "http://unused", ecr={"image_tag_mutability": "IMMUTABLE", "scan_on_push": True}
+        ),
+    )
     first = gopipe_run(cd_repo, "upload")
     out = capsys.readouterr().out
     assert first.exit_code == 0, out
@@ -180,16 +233,26 @@ def test_ecr_creates_immutable_repository_and_reruns(
 
 
 def test_ecr_immutable_tag_taken_fails_clearly(
-    cd_repo: Path, env: None, moto: Moto, gopipe_run: RunFn, capsys: pytest.CaptureFixture[str],
+    cd_repo: Path,
+    env: None,
+    moto: Moto,
+    gopipe_run: RunFn,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     repo = unique_repo("taken")
     repo_name = repo.replace("{name}", "hello")
     ecr = moto.client("ecr")
     ecr.create_repository(repositoryName=repo_name, imageTagMutability="IMMUTABLE")
-    other = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2,
-                        "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},
-             "layers": []}
+    other = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "size": 2,
+            "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+        },
+        "layers": [],
+    }
     ecr.put_image(repositoryName=repo_name, imageManifest=json.dumps(other), imageTag="1.2.3")
     set_tables(cd_repo, PACKAGE, upload_tables(["ecr"], repo, "http://unused"))
     result = gopipe_run(cd_repo, "upload")

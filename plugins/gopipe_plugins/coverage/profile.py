@@ -8,8 +8,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_LINE = re.compile(r"^(?P<file>.+):(?P<sl>\d+)\.(?P<sc>\d+),(?P<el>\d+)\.(?P<ec>\d+) "
-                   r"(?P<stmts>\d+) (?P<count>\d+)$")
+_LINE = re.compile(
+    r"^(?P<file>.+):(?P<sl>\d+)\.(?P<sc>\d+),(?P<el>\d+)\.(?P<ec>\d+) "
+    r"(?P<stmts>\d+) (?P<count>\d+)$"
+)
 
 BlockKey = tuple[str, int, int, int, int]
 
@@ -88,8 +90,11 @@ def summarise(profile: Profile) -> Summary:
         pkg[0] += stmts
         pkg[1] += covered
     total = Totals(sum(s for s, _ in files.values()), sum(c for _, c in files.values()))
-    return Summary(total, {k: Totals(*v) for k, v in sorted(packages.items())},
-                   {k: Totals(*v) for k, v in sorted(files.items())})
+    return Summary(
+        total,
+        {k: Totals(*v) for k, v in sorted(packages.items())},
+        {k: Totals(*v) for k, v in sorted(files.items())},
+    )
 
 
 def line_hits(profile: Profile) -> dict[str, dict[int, int]]:

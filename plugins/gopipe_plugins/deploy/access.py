@@ -83,13 +83,13 @@ def find_tool(ctx: ProviderContext[Any], value: str, key: str) -> str:
     """An executable from an option: a path (relative to the repository) or a name on PATH."""
     option = f"tool.gopipe.{ctx.stage}.{ctx.provider}.{key}"
     if "/" in value or value.startswith((".", "~")):
-        path = (ctx.root / Path(value).expanduser())
+        path = ctx.root / Path(value).expanduser()
         if not path.is_file() or not os.access(path, os.X_OK):
             raise StageFailed(f"{option}: {path} is not an executable file")
         return str(path)
     found = shutil.which(value, path=ctx.run.env.get("PATH", os.defpath))
     if not found:
-        raise StageFailed(f"{value} not found on PATH; install it or set {option} = \"/path/to/{value}\"")
+        raise StageFailed(f'{value} not found on PATH; install it or set {option} = "/path/to/{value}"')
     return found
 
 
@@ -153,7 +153,7 @@ def cluster_access(ctx: ProviderContext[Any], cluster: Cluster, kubectl: str) ->
             path = workdir / "kubeconfig"
             _write_private(path, content)
         elif cluster.kubeconfig:
-            path = (ctx.root / Path(cluster.kubeconfig).expanduser())
+            path = ctx.root / Path(cluster.kubeconfig).expanduser()
             source = f"kubeconfig file {cluster.kubeconfig}"
             if not path.is_file():
                 raise StageFailed(f"{source} does not exist ({path})")
@@ -170,18 +170,28 @@ def cluster_access(ctx: ProviderContext[Any], cluster: Cluster, kubectl: str) ->
         contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or []}
         name = cluster.context or config.get("current-context") or None
         if not contexts:
-            raise StageFailed(f"no cluster configured: {source} has no contexts (set kubeconfig, "
-                              "kubeconfig_secret or KUBECONFIG)")
+            raise StageFailed(
+                f"no cluster configured: {source} has no contexts (set kubeconfig, "
+                "kubeconfig_secret or KUBECONFIG)"
+            )
         if name not in contexts:
             known = ", ".join(sorted(str(c) for c in contexts))
-            raise StageFailed(f"context {name!r} is not in {source} (contexts: {known})" if name else
-                              f"{source} has no current-context; set context (contexts: {known})")
+            raise StageFailed(
+                f"context {name!r} is not in {source} (contexts: {known})"
+                if name
+                else f"{source} has no current-context; set context (contexts: {known})"
+            )
         selected = contexts[name]
-        servers = {c.get("name"): (c.get("cluster") or {}).get("server")
-                   for c in config.get("clusters") or []}
-        yield Access(kubeconfig=path, context=cluster.context, namespace=cluster.namespace
-                     or selected.get("namespace") or "default", workdir=workdir, source=source,
-                     server=servers.get(selected.get("cluster")))
+        servers = {
+            c.get("name"): (c.get("cluster") or {}).get("server") for c in config.get("clusters") or []
+        }
+        yield Access(
+            kubeconfig=path,
+            context=cluster.context,
+            namespace=cluster.namespace or selected.get("namespace") or "default",
+            workdir=workdir,
+            source=source,
+            server=servers.get(selected.get("cluster")),
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-

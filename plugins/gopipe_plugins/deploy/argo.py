@@ -42,8 +42,10 @@ def rollout_health(ro: Mapping[str, Any], generation: int) -> Health:
     status = status_of(ro)
     observed = str(status.get("observedGeneration", ""))
     if observed != str(generation):
-        return Health("waiting", f"controller has not observed generation {generation} yet "
-                                 f"(observed: {observed or 'none'})")
+        return Health(
+            "waiting",
+            f"controller has not observed generation {generation} yet (observed: {observed or 'none'})",
+        )
     message = str(status.get("message") or "").strip()
     if status.get("abort"):
         return Health("failed", "rollout was aborted" + (f": {message}" if message else ""))
@@ -62,8 +64,10 @@ def rollout_health(ro: Mapping[str, Any], generation: int) -> Health:
     if phase == "Paused":
         reasons = ", ".join(str(p.get("reason")) for p in status.get("pauseConditions") or [])
         step = status.get("currentStepIndex")
-        return Health("waiting", f"Paused{f' at step {step}' if step is not None else ''}"
-                                 + (f" ({reasons})" if reasons else ""))
+        return Health(
+            "waiting",
+            f"Paused{f' at step {step}' if step is not None else ''}" + (f" ({reasons})" if reasons else ""),
+        )
     return Health("waiting", (phase or "no phase yet") + (f": {message}" if message else ""))
 
 
@@ -91,14 +95,19 @@ def deploy(ctx: ProviderContext[ArgoRolloutsOptions], target: Target, record: De
         record.objects = [f"Rollout/{name}"]
         ro = kube.get(RESOURCE, name, what=f"read Rollout {name}")
         if ro is None:
-            raise StageFailed(f"Rollout {name} not found in namespace {access.namespace} (is the Argo "
-                              "Rollouts CRD installed and the Rollout applied?)")
+            raise StageFailed(
+                f"Rollout {name} not found in namespace {access.namespace} (is the Argo "
+                "Rollouts CRD installed and the Rollout applied?)"
+            )
         if (ro.get("spec") or {}).get("workloadRef"):
-            raise StageFailed(f"Rollout {name} uses spec.workloadRef; gopipe updates Rollouts with their "
-                              "own spec.template only (deploy the referenced Deployment with kubectl)")
+            raise StageFailed(
+                f"Rollout {name} uses spec.workloadRef; gopipe updates Rollouts with their "
+                "own spec.template only (deploy the referenced Deployment with kubectl)"
+            )
         status = status_of(ro)
-        record.previous_revision = {f"Rollout/{name}": str(status.get("stableRS") or
-                                                          status.get("currentPodHash") or "?")}
+        record.previous_revision = {
+            f"Rollout/{name}": str(status.get("stableRS") or status.get("currentPodHash") or "?")
+        }
         patch = image_patch(ctx, ro, f"Rollout {name}")
         record.images = {r.artifact: r.new for r in patch.pinned}
         if ctx.run.args.dry_run:
@@ -125,8 +134,10 @@ def deploy(ctx: ProviderContext[ArgoRolloutsOptions], target: Target, record: De
             if health.state == "ready":
                 record.outcome = "success"
                 record.revision = {f"Rollout/{name}": str(status.get("stableRS") or "?")}
-                record.summary = (f"{target.name}: Rollout {name} Healthy at generation {generation} in "
-                                  f"{time.monotonic() - started:.0f}s")
+                record.summary = (
+                    f"{target.name}: Rollout {name} Healthy at generation {generation} in "
+                    f"{time.monotonic() - started:.0f}s"
+                )
                 return
             cancelled = ctx.tracker.cancelled.is_set()
             if health.state == "failed" or time.monotonic() >= deadline or cancelled:
@@ -136,8 +147,10 @@ def deploy(ctx: ProviderContext[ArgoRolloutsOptions], target: Target, record: De
         if health.state == "failed":
             failure = f"Rollout {name} failed: {health.message}"
         else:
-            failure = (f"Rollout {name} not Healthy after {cluster.timeout:.0f}s"
-                       f"{' (cancelled)' if ctx.tracker.cancelled.is_set() else ''}: {health.message}")
+            failure = (
+                f"Rollout {name} not Healthy after {cluster.timeout:.0f}s"
+                f"{' (cancelled)' if ctx.tracker.cancelled.is_set() else ''}: {health.message}"
+            )
         already = bool(status.get("abort")) and str(status.get("observedGeneration")) == str(generation)
         stable = status.get("stableRS") or "the stable ReplicaSet"
         if already:
@@ -146,15 +159,20 @@ def deploy(ctx: ProviderContext[ArgoRolloutsOptions], target: Target, record: De
         elif opts.abort:
             done = abort(kube, name)
             record.outcome = "aborted" if done == "aborted" else "failed"
-            record.rollback = (f"aborted Rollout {name}: the controller returns traffic to {stable}; "
-                               "spec.template keeps the new image until the next deploy"
-                               if done == "aborted" else done)
+            record.rollback = (
+                f"aborted Rollout {name}: the controller returns traffic to {stable}; "
+                "spec.template keeps the new image until the next deploy"
+                if done == "aborted"
+                else done
+            )
         else:
             record.rollback = f"abort = false: Rollout {name} left as it is"
         record.reason = failure
         record.revision = {f"Rollout/{name}": str(status.get("stableRS") or "?")}
-        raise StageFailed(f"{target.name}: {failure}; {record.rollback}",
-                          details=f"{failure}\nstatus: {dict(status)}\n{record.rollback}")
+        raise StageFailed(
+            f"{target.name}: {failure}; {record.rollback}",
+            details=f"{failure}\nstatus: {dict(status)}\n{record.rollback}",
+        )
 
 
 def run(ctx: ProviderContext[ArgoRolloutsOptions]) -> None:
@@ -163,6 +181,12 @@ def run(ctx: ProviderContext[ArgoRolloutsOptions]) -> None:
 
 @hookimpl
 def gopipe_deployers() -> list[Deployer]:
-    return [Deployer(name="argo-rollouts", run=run, options=ArgoRolloutsOptions,
-                     description="Argo Rollouts: pin the Rollout's images, follow status.phase to "
-                                 "Healthy, abort on failure")]
+    return [
+        Deployer(
+            name="argo-rollouts",
+            run=run,
+            options=ArgoRolloutsOptions,
+            description="Argo Rollouts: pin the Rollout's images, follow status.phase to "
+            "Healthy, abort on failure",
+        )
+    ]

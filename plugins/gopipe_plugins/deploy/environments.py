@@ -37,8 +37,14 @@ DEFAULT_ENVIRONMENT = "default"
 
 def load_settings(config: Config, redactor: Redactor | None = None) -> DeploySettings:
     """Validate the stage-level keys; raises :class:`ConfigError` naming the key."""
-    settings = parse_options(DeploySettings, config.stage("deploy").extra, file=config.display_file,
-                             key=STAGE_KEY, base=config.root, redactor=redactor)
+    settings = parse_options(
+        DeploySettings,
+        config.stage("deploy").extra,
+        file=config.display_file,
+        key=STAGE_KEY,
+        base=config.root,
+        redactor=redactor,
+    )
     shown = config.display_file
     fix = 'e.g. allowed_refs = ["default-branch", "release-tags", "branch:release/*"]'
     for pattern in settings.allowed_refs:
@@ -51,21 +57,35 @@ def load_settings(config: Config, redactor: Redactor | None = None) -> DeploySet
             if (err := pattern_error(pattern)) is not None:
                 raise ConfigError(shown, f"{key}.allowed_refs", err, fix)
         if env.provider is not None and env.provider not in providers:
-            raise ConfigError(shown, f"{key}.provider",
-                              f"provider {env.provider!r} is not selected in [{STAGE_KEY}] providers "
-                              f"({', '.join(providers) or 'none'})",
-                              f"add it: providers = {[*providers, env.provider]!r}".replace("'", '"'))
+            raise ConfigError(
+                shown,
+                f"{key}.provider",
+                f"provider {env.provider!r} is not selected in [{STAGE_KEY}] providers "
+                f"({', '.join(providers) or 'none'})",
+                f"add it: providers = {[*providers, env.provider]!r}".replace("'", '"'),
+            )
         if env.provider is None and len(providers) != 1:
-            raise ConfigError(shown, f"{key}.provider",
-                              f"required when {'several' if providers else 'no'} deploy providers are "
-                              "selected", 'set provider = "kubectl" (or helm, argo-rollouts, flagger)')
+            raise ConfigError(
+                shown,
+                f"{key}.provider",
+                f"required when {'several' if providers else 'no'} deploy providers are selected",
+                'set provider = "kubectl" (or helm, argo-rollouts, flagger)',
+            )
         provider = env.provider or providers[0]
         if env.values and provider != "helm":
-            raise ConfigError(shown, f"{key}.values", f"values apply to helm, but {name} deploys with "
-                              f"{provider}", "remove values or set provider = \"helm\"")
+            raise ConfigError(
+                shown,
+                f"{key}.values",
+                f"values apply to helm, but {name} deploys with {provider}",
+                'remove values or set provider = "helm"',
+            )
         if env.manifests is not None and provider != "kubectl":
-            raise ConfigError(shown, f"{key}.manifests", f"manifests apply to kubectl, but {name} "
-                              f"deploys with {provider}", "remove manifests or set provider = \"kubectl\"")
+            raise ConfigError(
+                shown,
+                f"{key}.manifests",
+                f"manifests apply to kubectl, but {name} deploys with {provider}",
+                'remove manifests or set provider = "kubectl"',
+            )
     return settings
 
 
@@ -90,17 +110,28 @@ def plan_targets(ctx: ProviderContext[Any], settings: DeploySettings) -> list[Ta
     requested = ctx.run.args.environment
     if not settings.environments:
         if requested:
-            raise ConfigError("command line", "--env", f"no environment '{requested}': none are configured",
-                              f"add [{STAGE_KEY}.environments.{requested}] or drop --env")
-        return [Target(DEFAULT_ENVIRONMENT, Environment(), p, settings.allowed_refs, False)
-                for p in providers]
-    targets = [Target(name, env, env.provider or providers[0], env.allowed_refs or settings.allowed_refs,
-                      True) for name, env in settings.environments.items()]
+            raise ConfigError(
+                "command line",
+                "--env",
+                f"no environment '{requested}': none are configured",
+                f"add [{STAGE_KEY}.environments.{requested}] or drop --env",
+            )
+        return [
+            Target(DEFAULT_ENVIRONMENT, Environment(), p, settings.allowed_refs, False) for p in providers
+        ]
+    targets = [
+        Target(name, env, env.provider or providers[0], env.allowed_refs or settings.allowed_refs, True)
+        for name, env in settings.environments.items()
+    ]
     if requested:
         targets = [t for t in targets if t.name == requested]
         if not targets:
-            raise ConfigError("command line", "--env", f"no environment '{requested}'",
-                              f"choose one of: {', '.join(settings.environments)}")
+            raise ConfigError(
+                "command line",
+                "--env",
+                f"no environment '{requested}'",
+                f"choose one of: {', '.join(settings.environments)}",
+            )
     return targets
 
 
@@ -112,10 +143,13 @@ def refusal(ctx: ProviderContext[Any], target: Target) -> str | None:
     fix = f"allow it with allowed_refs in {target.table}"
     pr = pull_request(ctx.run.env)
     if pr:
-        return (f"deploy refused: pull request runs ({pr}) do not deploy to {target.name}; "
-                f"{fix} (\"pull-request\")")
-    return (f"deploy refused: {decision.ref} may not deploy to {target.name} "
-            f"(allowed: {explain_patterns(ctx.git, target.allowed_refs)}); {fix}")
+        return (
+            f'deploy refused: pull request runs ({pr}) do not deploy to {target.name}; {fix} ("pull-request")'
+        )
+    return (
+        f"deploy refused: {decision.ref} may not deploy to {target.name} "
+        f"(allowed: {explain_patterns(ctx.git, target.allowed_refs)}); {fix}"
+    )
 
 
 def promotable(ctx: ProviderContext[Any], targets: list[Target]) -> tuple[list[Target], str | None, str]:
@@ -146,7 +180,7 @@ class Promotion:
     def wait_turn(self, name: str, cancelled: threading.Event) -> str | None:
         """Block until the environments before ``name`` finished; the first that failed, if any."""
         names = list(self._outcome)
-        earlier = names[:names.index(name)]
+        earlier = names[: names.index(name)]
         with self._cond:
             while True:
                 failed = next((n for n in earlier if self._outcome[n] is False), None)
@@ -212,12 +246,23 @@ class Deployment:
     def extra(self, ctx: ProviderContext[Any]) -> dict[str, Any]:
         digests = sorted({ref.rsplit("@", 1)[-1] for ref in self.images.values() if "@" in ref})
         data: dict[str, Any] = {
-            "environment": self.environment, "namespace": self.namespace, "context": self.context,
-            "cluster": self.cluster, "objects": self.objects, "images": self.images, "digests": digests,
-            "previous_revision": self.previous_revision, "revision": self.revision,
-            "outcome": self.outcome, "reason": self.reason, "rollback": self.rollback,
-            "duration_s": round(time.monotonic() - self.started, 3), "dry_run": ctx.run.args.dry_run,
-            "commit": ctx.git.sha, "version": ctx.git.version, "ref": ctx.git.tag or ctx.git.branch,
+            "environment": self.environment,
+            "namespace": self.namespace,
+            "context": self.context,
+            "cluster": self.cluster,
+            "objects": self.objects,
+            "images": self.images,
+            "digests": digests,
+            "previous_revision": self.previous_revision,
+            "revision": self.revision,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "rollback": self.rollback,
+            "duration_s": round(time.monotonic() - self.started, 3),
+            "dry_run": ctx.run.args.dry_run,
+            "commit": ctx.git.sha,
+            "version": ctx.git.version,
+            "ref": ctx.git.tag or ctx.git.branch,
         }
         if self.changed is not None:
             data["changed"] = self.changed
@@ -242,8 +287,7 @@ def recording(ctx: ProviderContext[Any], target: Target) -> Iterator[Deployment]
         ctx.add_artifact("deployment", target.name, **record.extra(ctx))
 
 
-def run_environments(ctx: ProviderContext[Any],
-                     deploy: Callable[[Target, Deployment], None]) -> None:
+def run_environments(ctx: ProviderContext[Any], deploy: Callable[[Target, Deployment], None]) -> None:
     """The provider's side of the stage: its environments, in promotion order, each recorded."""
     try:
         settings = load_settings(ctx.run.config, ctx.run.redactor)

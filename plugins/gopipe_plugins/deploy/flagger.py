@@ -37,18 +37,21 @@ def canary_state(canary: Mapping[str, Any]) -> str:
     """``phase (weight N%, failed checks M): condition message`` for messages."""
     status = status_of(canary)
     promoted = conditions(canary).get("Promoted") or {}
-    text = f"{status.get('phase') or 'no phase'} (weight {status.get('canaryWeight', 0)}%, " \
-           f"failed checks {status.get('failedChecks', 0)})"
+    text = (
+        f"{status.get('phase') or 'no phase'} (weight {status.get('canaryWeight', 0)}%, "
+        f"failed checks {status.get('failedChecks', 0)})"
+    )
     message = str(promoted.get("message") or "").strip()
     return f"{text}: {message}" if message else text
 
 
 def _target(kube: Kube, canary: Mapping[str, Any], name: str) -> tuple[str, dict[str, Any]]:
-    ref = ((canary.get("spec") or {}).get("targetRef") or {})
+    ref = (canary.get("spec") or {}).get("targetRef") or {}
     kind, target_name = str(ref.get("kind") or ""), str(ref.get("name") or "")
     if kind not in _TARGET_KINDS or not target_name:
-        raise StageFailed(f"Canary {name}: targetRef {kind or '?'}/{target_name or '?'} is not a "
-                          f"Deployment or DaemonSet")
+        raise StageFailed(
+            f"Canary {name}: targetRef {kind or '?'}/{target_name or '?'} is not a Deployment or DaemonSet"
+        )
     obj = kube.get(_TARGET_KINDS[kind], target_name, what=f"read {kind} {target_name}")
     if obj is None:
         raise StageFailed(f"Canary {name}: its target {kind} {target_name} does not exist")
@@ -68,15 +71,16 @@ def deploy(ctx: ProviderContext[FlaggerOptions], target: Target, record: Deploym
         record.namespace, record.context, record.cluster = access.namespace, access.context, access.server
         canary = kube.get(RESOURCE, name, what=f"read Canary {name}")
         if canary is None:
-            raise StageFailed(f"Canary {name} not found in namespace {access.namespace} (is the Flagger "
-                              "CRD installed and the Canary applied?)")
+            raise StageFailed(
+                f"Canary {name} not found in namespace {access.namespace} (is the Flagger "
+                "CRD installed and the Canary applied?)"
+            )
         resource, workload = _target(kube, canary, name)
         shown = f"{workload['kind']}/{workload['metadata']['name']}"
         record.objects = [f"Canary/{name}", shown]
         before = status_of(canary)
         prev_phase, prev_spec = before.get("phase"), before.get("lastAppliedSpec")
-        record.previous_revision = {f"Canary/{name}": str(before.get("lastPromotedSpec")
-                                                          or prev_spec or "?")}
+        record.previous_revision = {f"Canary/{name}": str(before.get("lastPromotedSpec") or prev_spec or "?")}
         patch = image_patch(ctx, workload, f"{shown} (target of Canary {name})")
         record.images = {r.artifact: r.new for r in patch.pinned}
         if ctx.run.args.dry_run:
@@ -89,8 +93,10 @@ def deploy(ctx: ProviderContext[FlaggerOptions], target: Target, record: Deploym
         started = time.monotonic()
         if not patch.ops:
             if prev_phase == "Failed":
-                raise StageFailed(f"{target.name}: {shown} already runs the pushed images, but Canary "
-                                  f"{name} is {canary_state(canary)}")
+                raise StageFailed(
+                    f"{target.name}: {shown} already runs the pushed images, but Canary "
+                    f"{name} is {canary_state(canary)}"
+                )
             record.outcome = "success"
             record.summary = f"{target.name}: {shown} already runs the pushed images (Canary {prev_phase})"
             return
@@ -109,26 +115,35 @@ def deploy(ctx: ProviderContext[FlaggerOptions], target: Target, record: Deploym
             if begun and phase == "Succeeded":
                 record.outcome = "success"
                 record.revision = {f"Canary/{name}": str(status.get("lastPromotedSpec") or "?")}
-                record.summary = (f"{target.name}: Canary {name} Succeeded in "
-                                  f"{time.monotonic() - started:.0f}s")
+                record.summary = (
+                    f"{target.name}: Canary {name} Succeeded in {time.monotonic() - started:.0f}s"
+                )
                 return
             if begun and phase == "Failed":
                 record.outcome = "failed"
                 record.rollback = f"Flagger rolled back: the primary of {shown} keeps serving"
                 record.revision = {f"Canary/{name}": str(status.get("lastPromotedSpec") or "?")}
-                raise StageFailed(f"{target.name}: Canary {name} failed: {canary_state(live)}; "
-                                  f"{record.rollback}", details=f"status: {dict(status)}")
+                raise StageFailed(
+                    f"{target.name}: Canary {name} failed: {canary_state(live)}; {record.rollback}",
+                    details=f"status: {dict(status)}",
+                )
             if time.monotonic() >= deadline or ctx.tracker.cancelled.is_set():
                 break
-            ctx.progress(f"{target.name}: Canary {name}: "
-                         + (canary_state(live) if begun else f"waiting for Flagger to start ({phase})"))
+            ctx.progress(
+                f"{target.name}: Canary {name}: "
+                + (canary_state(live) if begun else f"waiting for Flagger to start ({phase})")
+            )
             ctx.tracker.cancelled.wait(cluster.poll_interval)
         state = canary_state(live)
-        why = (f"Flagger did not start an analysis within {cluster.timeout:.0f}s (still {state})"
-               if not begun else f"Canary {name} not finished after {cluster.timeout:.0f}s: {state}")
+        why = (
+            f"Flagger did not start an analysis within {cluster.timeout:.0f}s (still {state})"
+            if not begun
+            else f"Canary {name} not finished after {cluster.timeout:.0f}s: {state}"
+        )
         record.rollback = "Flagger has no abort; the analysis continues on its own"
-        raise StageFailed(f"{target.name}: {why}; {record.rollback}",
-                          details=f"status: {dict(status_of(live))}")
+        raise StageFailed(
+            f"{target.name}: {why}; {record.rollback}", details=f"status: {dict(status_of(live))}"
+        )
 
 
 def run(ctx: ProviderContext[FlaggerOptions]) -> None:
@@ -137,6 +152,11 @@ def run(ctx: ProviderContext[FlaggerOptions]) -> None:
 
 @hookimpl
 def gopipe_deployers() -> list[Deployer]:
-    return [Deployer(name="flagger", run=run, options=FlaggerOptions,
-                     description="Flagger: pin the Canary target's images, follow the analysis to "
-                                 "Succeeded or Failed")]
+    return [
+        Deployer(
+            name="flagger",
+            run=run,
+            options=FlaggerOptions,
+            description="Flagger: pin the Canary target's images, follow the analysis to Succeeded or Failed",
+        )
+    ]

@@ -21,9 +21,18 @@ from .kube import Kube, Obj, conditions, group_of, key_of, resource_of, selector
 
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
 # Container waiting reasons that do not fix themselves by waiting longer.
-FATAL_WAITING = frozenset({"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName",
-                           "ErrImageNeverPull", "CreateContainerConfigError", "CreateContainerError",
-                           "RunContainerError"})
+FATAL_WAITING = frozenset(
+    {
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "ErrImageNeverPull",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+    }
+)
 _POD_CHECK_EVERY_S = 3.0
 _MAX_EVENTS = 6
 
@@ -54,9 +63,12 @@ def workload_health(obj: Mapping[str, Any]) -> Health:
     if kind == "Deployment":
         progressing = conditions(obj).get("Progressing") or {}
         if progressing.get("reason") == "ProgressDeadlineExceeded":
-            return Health("failed", f"exceeded its progress deadline "
-                                    f"({spec.get('progressDeadlineSeconds', 600)}s): "
-                                    f"{progressing.get('message', '')}".rstrip(": "))
+            return Health(
+                "failed",
+                f"exceeded its progress deadline "
+                f"({spec.get('progressDeadlineSeconds', 600)}s): "
+                f"{progressing.get('message', '')}".rstrip(": "),
+            )
         want = _int(spec.get("replicas"), 1)
         updated, total = _int(status.get("updatedReplicas")), _int(status.get("replicas"))
         available = _int(status.get("availableReplicas"))
@@ -114,27 +126,37 @@ class Snapshot:
             except StageFailed:
                 return []  # a diagnosis must never hide the failure it explains
 
-        return cls(pods=items("pods"), replicasets=items("replicasets"),
-                   events=items("events") if events else [])
+        return cls(
+            pods=items("pods"), replicasets=items("replicasets"), events=items("events") if events else []
+        )
 
 
 def current_pods(workload: Mapping[str, Any], snap: Snapshot) -> list[Obj]:
     """Pods of the workload's newest revision (all of its pods when that is unknown)."""
     selector = (workload.get("spec") or {}).get("selector")
     uid = (workload.get("metadata") or {}).get("uid")
-    pods = [p for p in snap.pods
-            if selector_matches(selector, (p.get("metadata") or {}).get("labels") or {})]
+    pods = [p for p in snap.pods if selector_matches(selector, (p.get("metadata") or {}).get("labels") or {})]
     kind, status = workload.get("kind"), workload.get("status") or {}
     if kind == "Deployment":
-        owned = [rs for rs in snap.replicasets
-                 if any(o.get("uid") == uid for o in (rs.get("metadata") or {}).get("ownerReferences") or [])]
+        owned = [
+            rs
+            for rs in snap.replicasets
+            if any(o.get("uid") == uid for o in (rs.get("metadata") or {}).get("ownerReferences") or [])
+        ]
         if owned:
-            newest = max(owned, key=lambda rs: _int(((rs.get("metadata") or {}).get("annotations") or {})
-                                                     .get("deployment.kubernetes.io/revision")))
+            newest = max(
+                owned,
+                key=lambda rs: _int(
+                    ((rs.get("metadata") or {}).get("annotations") or {}).get(
+                        "deployment.kubernetes.io/revision"
+                    )
+                ),
+            )
             label = ((newest.get("metadata") or {}).get("labels") or {}).get("pod-template-hash")
             if label:
-                return [p for p in pods
-                        if (p["metadata"].get("labels") or {}).get("pod-template-hash") == label]
+                return [
+                    p for p in pods if (p["metadata"].get("labels") or {}).get("pod-template-hash") == label
+                ]
     if kind == "StatefulSet" and status.get("updateRevision"):
         rev = status["updateRevision"]
         return [p for p in pods if (p["metadata"].get("labels") or {}).get("controller-revision-hash") == rev]
@@ -152,8 +174,10 @@ def fatal_reason(pods: Sequence[Mapping[str, Any]]) -> str | None:
         for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
             waiting = (cs.get("state") or {}).get("waiting") or {}
             if waiting.get("reason") in FATAL_WAITING:
-                return (f"pod/{pod['metadata']['name']}: container {cs.get('name')} "
-                        f"{waiting['reason']}: {waiting.get('message', '')}").rstrip(": ")
+                return (
+                    f"pod/{pod['metadata']['name']}: container {cs.get('name')} "
+                    f"{waiting['reason']}: {waiting.get('message', '')}"
+                ).rstrip(": ")
     return None
 
 
@@ -162,25 +186,34 @@ def describe_pod(pod: Mapping[str, Any]) -> list[str]:
     name = f"pod/{pod['metadata']['name']}"
     status = pod.get("status") or {}
     out = []
-    false = [f"{t}=False ({c.get('reason') or '-'}: {c.get('message') or '-'})"
-             for t, c in conditions(pod).items() if c.get("status") == "False"]
+    false = [
+        f"{t}=False ({c.get('reason') or '-'}: {c.get('message') or '-'})"
+        for t, c in conditions(pod).items()
+        if c.get("status") == "False"
+    ]
     out.append(f"{name}: {status.get('phase', 'Unknown')}" + (f", {'; '.join(false)}" if false else ""))
     for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
         state = cs.get("state") or {}
         waiting, terminated = state.get("waiting"), state.get("terminated")
         last = (cs.get("lastState") or {}).get("terminated")
         if waiting:
-            out.append(f"  container {cs.get('name')} waiting: {waiting.get('reason')}"
-                       + (f" ({waiting['message']})" if waiting.get("message") else ""))
+            out.append(
+                f"  container {cs.get('name')} waiting: {waiting.get('reason')}"
+                + (f" ({waiting['message']})" if waiting.get("message") else "")
+            )
         elif terminated:
-            out.append(f"  container {cs.get('name')} terminated: {terminated.get('reason')} "
-                       f"(exit {terminated.get('exitCode')})")
+            out.append(
+                f"  container {cs.get('name')} terminated: {terminated.get('reason')} "
+                f"(exit {terminated.get('exitCode')})"
+            )
         elif not cs.get("ready"):
-            out.append(f"  container {cs.get('name')} running but not ready "
-                       f"(restarts {cs.get('restartCount', 0)})")
+            out.append(
+                f"  container {cs.get('name')} running but not ready (restarts {cs.get('restartCount', 0)})"
+            )
         if last:
-            out.append(f"  container {cs.get('name')} last exit {last.get('exitCode')} "
-                       f"({last.get('reason')})")
+            out.append(
+                f"  container {cs.get('name')} last exit {last.get('exitCode')} ({last.get('reason')})"
+            )
     return out
 
 
@@ -196,17 +229,27 @@ def diagnose(workload: Mapping[str, Any], snap: Snapshot) -> list[str]:
     if len(unready) > 3:
         lines.append(f"… and {len(unready) - 3} more unready pods")
     names = {workload["metadata"]["name"], *(p["metadata"]["name"] for p in pods)}
-    names |= {rs["metadata"]["name"] for rs in snap.replicasets
-              if any(o.get("uid") == workload["metadata"].get("uid")
-                     for o in rs["metadata"].get("ownerReferences") or [])}
-    warnings = [e for e in snap.events if e.get("type") == "Warning"
-                and (e.get("involvedObject") or {}).get("name") in names]
+    names |= {
+        rs["metadata"]["name"]
+        for rs in snap.replicasets
+        if any(
+            o.get("uid") == workload["metadata"].get("uid")
+            for o in rs["metadata"].get("ownerReferences") or []
+        )
+    }
+    warnings = [
+        e
+        for e in snap.events
+        if e.get("type") == "Warning" and (e.get("involvedObject") or {}).get("name") in names
+    ]
     warnings.sort(key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
     for e in warnings[-_MAX_EVENTS:]:
         obj = e.get("involvedObject") or {}
         count = f" (x{e['count']})" if _int(e.get("count")) > 1 else ""
-        lines.append(f"event {e.get('reason')} on {str(obj.get('kind', '')).lower()}/{obj.get('name')}: "
-                     f"{e.get('message', '').strip()}{count}")
+        lines.append(
+            f"event {e.get('reason')} on {str(obj.get('kind', '')).lower()}/{obj.get('name')}: "
+            f"{e.get('message', '').strip()}{count}"
+        )
     return lines
 
 
@@ -219,8 +262,10 @@ def headline(workload: Mapping[str, Any], snap: Snapshot) -> str:
     for pod in pods:
         for t, c in conditions(pod).items():
             if c.get("status") == "False" and (c.get("reason") or c.get("message")):
-                return f"pod/{pod['metadata']['name']} {t}=False: {c.get('reason') or ''} " \
-                       f"{c.get('message') or ''}".strip()
+                return (
+                    f"pod/{pod['metadata']['name']} {t}=False: {c.get('reason') or ''} "
+                    f"{c.get('message') or ''}".strip()
+                )
     return ""
 
 
@@ -229,8 +274,13 @@ def explain(kube: Kube, workloads: Sequence[Mapping[str, Any]]) -> tuple[str, li
     if not workloads:
         return "", []
     try:
-        live = kube.items("get", *(resource_of(w) for w in workloads), "--ignore-not-found",
-                          what="read rollout status", quiet=True)
+        live = kube.items(
+            "get",
+            *(resource_of(w) for w in workloads),
+            "--ignore-not-found",
+            what="read rollout status",
+            quiet=True,
+        )
     except StageFailed:
         return "", []
     snap: Snapshot | None = None
@@ -239,8 +289,10 @@ def explain(kube: Kube, workloads: Sequence[Mapping[str, Any]]) -> tuple[str, li
         if health.state != "ready":
             snap = snap or Snapshot.read(kube)
             reason = headline(obj, snap)
-            return (f"{key_of(obj).lower()} {health.message}" + (f"; {reason}" if reason else ""),
-                    diagnose(obj, snap))
+            return (
+                f"{key_of(obj).lower()} {health.message}" + (f"; {reason}" if reason else ""),
+                diagnose(obj, snap),
+            )
     return "", []
 
 
@@ -254,8 +306,15 @@ class WaitResult:
     live: dict[str, Obj] = field(default_factory=dict)  # last state read, by Kind/name
 
 
-def wait_ready(kube: Kube, workloads: Sequence[Mapping[str, Any]], *, timeout: float, poll: float,
-               fail_fast: bool, label: str = "") -> WaitResult:
+def wait_ready(
+    kube: Kube,
+    workloads: Sequence[Mapping[str, Any]],
+    *,
+    timeout: float,
+    poll: float,
+    fail_fast: bool,
+    label: str = "",
+) -> WaitResult:
     """Poll until every workload is ready, one fails, a pod is fatally stuck, or time runs out."""
     ctx = kube.ctx
     if not workloads:
@@ -267,19 +326,25 @@ def wait_ready(kube: Kube, workloads: Sequence[Mapping[str, Any]], *, timeout: f
     live: dict[str, Obj] = {}
     while True:
         try:
-            live = {key_of(o): o for o in kube.items("get", *resources, "--ignore-not-found",
-                                                     what="read rollout status",
-                                                     quiet=True)}
+            live = {
+                key_of(o): o
+                for o in kube.items(
+                    "get", *resources, "--ignore-not-found", what="read rollout status", quiet=True
+                )
+            }
         except StageFailed as exc:
             return WaitResult(False, exc.message, [exc.details], None, live)
-        health = {k: workload_health(live[k]) if k in live else Health("failed", "object was deleted")
-                  for k in (key_of(w) for w in workloads)}
+        health = {
+            k: workload_health(live[k]) if k in live else Health("failed", "object was deleted")
+            for k in (key_of(w) for w in workloads)
+        }
         failed = next((k for k, h in health.items() if h.state == "failed"), None)
         waiting = [k for k, h in health.items() if h.state == "waiting"]
         now = time.monotonic()
         if failed is None and not waiting:
-            return WaitResult(True, ", ".join(f"{k.lower()} ready ({h.message})" for k, h in health.items()),
-                              live=live)
+            return WaitResult(
+                True, ", ".join(f"{k.lower()} ready ({h.message})" for k, h in health.items()), live=live
+            )
         if failed is None and fail_fast and now >= next_pod_check:
             next_pod_check = now + _POD_CHECK_EVERY_S
             snap = Snapshot.read(kube, events=False)

@@ -60,11 +60,16 @@ def pick_image(ctx: ProviderContext[HelmOptions], release: str) -> ImageRef:
     if len(distinct) == 1:
         return next(iter(distinct.values()))
     if not distinct:
-        hint = (f"set {option}" if refs else
-                "the upload stage recorded no image-ref artifacts: configure [tool.gopipe.upload] providers")
+        hint = (
+            f"set {option}"
+            if refs
+            else "the upload stage recorded no image-ref artifacts: configure [tool.gopipe.upload] providers"
+        )
         raise StageFailed(f"no pushed image for release {release} (recorded: {recorded}); {hint}")
-    raise StageFailed(f"several pushed images could be release {release}'s ({', '.join(sorted(distinct))}); "
-                      f"set {option} to an image name or repository")
+    raise StageFailed(
+        f"several pushed images could be release {release}'s ({', '.join(sorted(distinct))}); "
+        f"set {option} to an image name or repository"
+    )
 
 
 class Helm:
@@ -94,8 +99,14 @@ class Helm:
         path = self.kube.access.workdir / "release.yaml"
         path.write_text(res.stdout, encoding="utf-8")
         try:
-            return self.kube.items("get", "-f", str(path), "--ignore-not-found",
-                                   what=f"read release {release}'s objects", quiet=True)
+            return self.kube.items(
+                "get",
+                "-f",
+                str(path),
+                "--ignore-not-found",
+                what=f"read release {release}'s objects",
+                quiet=True,
+            )
         except StageFailed:
             return []
 
@@ -120,11 +131,18 @@ def deploy(ctx: ProviderContext[HelmOptions], target: Target, record: Deployment
         values_file = access.workdir / "values.json"
         values_file.write_text(json.dumps(deep_merge(opts.values, target.env.values)), encoding="utf-8")
         value_args = [a for f in opts.values_files for a in ("-f", str(ctx.root / f))]
-        value_args += ["-f", str(values_file),
-                       "--set-string", f"{opts.repository_value}={image.repository}",
-                       "--set-string", f"{opts.digest_value}={image.digest}"]
-        ctx.log(f"release {release}: {opts.repository_value}={image.repository} "
-                f"{opts.digest_value}={image.digest}")
+        value_args += [
+            "-f",
+            str(values_file),
+            "--set-string",
+            f"{opts.repository_value}={image.repository}",
+            "--set-string",
+            f"{opts.digest_value}={image.digest}",
+        ]
+        ctx.log(
+            f"release {release}: {opts.repository_value}={image.repository} "
+            f"{opts.digest_value}={image.digest}"
+        )
         where = f"{access.namespace}" + (f" ({access.context})" if access.context else "")
         if ctx.run.args.dry_run:
             res = helm.run("template", release, chart, *value_args)
@@ -134,24 +152,42 @@ def deploy(ctx: ProviderContext[HelmOptions], target: Target, record: Deployment
             rendered.write_text(res.stdout, encoding="utf-8")
             objects = _objects(kube, rendered)
             record.objects = [key_of(o) for o in objects]
-            show_objects(ctx, kube, objects, target.name,
-                         f"{target.name}: helm template {release} ({len(objects)} objects) for {where}")
+            show_objects(
+                ctx,
+                kube,
+                objects,
+                target.name,
+                f"{target.name}: helm template {release} ({len(objects)} objects) for {where}",
+            )
             record.changed = show_diff(ctx, kube, rendered, target.name, "helm")
             record.outcome = "dry-run"
-            record.summary = (f"dry run of {target.name}: release {release}, {len(objects)} objects, "
-                              f"{record.changed} would change")
+            record.summary = (
+                f"dry run of {target.name}: release {release}, {len(objects)} objects, "
+                f"{record.changed} would change"
+            )
             return
         history = helm.history(release)
         last = history[-1] if history else None
         if last and str(last.get("status", "")).startswith("pending"):
-            raise StageFailed(f"release {release} is {last['status']} at revision {last['revision']} (an "
-                              f"earlier helm operation did not finish); roll it back with "
-                              f"`helm rollback {release} -n {access.namespace}` first")
+            raise StageFailed(
+                f"release {release} is {last['status']} at revision {last['revision']} (an "
+                f"earlier helm operation did not finish); roll it back with "
+                f"`helm rollback {release} -n {access.namespace}` first"
+            )
         good = next((h for h in reversed(history) if h.get("status") == "deployed"), None)
         if good:
             record.previous_revision = {f"release/{release}": str(good["revision"])}
-        args = ["upgrade", "--install", release, chart, *value_args, "--history-max",
-                str(opts.history_max), "--description", f"gopipe {ctx.git.version} ({ctx.git.short_sha})"]
+        args = [
+            "upgrade",
+            "--install",
+            release,
+            chart,
+            *value_args,
+            "--history-max",
+            str(opts.history_max),
+            "--description",
+            f"gopipe {ctx.git.version} ({ctx.git.short_sha})",
+        ]
         if opts.wait:
             args += ["--wait", "--timeout", f"{max(1, int(cluster.timeout))}s"]
         if opts.create_namespace:
@@ -165,15 +201,27 @@ def deploy(ctx: ProviderContext[HelmOptions], target: Target, record: Deployment
         details: list[str] = []
         if res.ok:
             left = max(5.0, cluster.timeout - (time.monotonic() - started))
-            result = wait_ready(kube, workloads, timeout=left, poll=cluster.poll_interval,
-                                fail_fast=opts.fail_fast, label=f"{target.name}: ") if opts.wait else None
+            result = (
+                wait_ready(
+                    kube,
+                    workloads,
+                    timeout=left,
+                    poll=cluster.poll_interval,
+                    fail_fast=opts.fail_fast,
+                    label=f"{target.name}: ",
+                )
+                if opts.wait
+                else None
+            )
             if result is None or result.ok:
                 revision = _revision(helm, release)
                 record.revision = {f"release/{release}": revision}
                 record.outcome = "success"
-                record.summary = (f"{target.name}: release {release} revision {revision} in {where}, "
-                                  f"{len(workloads)} workload{'s' * (len(workloads) != 1)} ready in "
-                                  f"{time.monotonic() - started:.0f}s")
+                record.summary = (
+                    f"{target.name}: release {release} revision {revision} in {where}, "
+                    f"{len(workloads)} workload{'s' * (len(workloads) != 1)} ready in "
+                    f"{time.monotonic() - started:.0f}s"
+                )
                 return
             failure, details = result.message, result.details
         else:
@@ -186,21 +234,36 @@ def deploy(ctx: ProviderContext[HelmOptions], target: Target, record: Deployment
         if not opts.atomic:
             record.rollback = f"atomic = false: release {release} left at its failed revision"
         elif good:
-            back = helm.run("rollback", release, str(good["revision"]), "--wait", "--timeout",
-                            f"{max(1, int(cluster.timeout))}s", timeout=cluster.timeout + 120)
-            record.rollback = (f"rolled back release {release} to revision {good['revision']}" if back.ok
-                               else f"rollback of release {release} FAILED: {last_line(back)}")
+            back = helm.run(
+                "rollback",
+                release,
+                str(good["revision"]),
+                "--wait",
+                "--timeout",
+                f"{max(1, int(cluster.timeout))}s",
+                timeout=cluster.timeout + 120,
+            )
+            record.rollback = (
+                f"rolled back release {release} to revision {good['revision']}"
+                if back.ok
+                else f"rollback of release {release} FAILED: {last_line(back)}"
+            )
             record.outcome = "rolled-back" if back.ok else "failed"
             record.revision = {f"release/{release}": _revision(helm, release)}
         elif not history:
             gone = helm.run("uninstall", release, "--wait", "--timeout", f"{max(1, int(cluster.timeout))}s")
-            record.rollback = (f"uninstalled release {release} (its first install failed)" if gone.ok
-                               else f"uninstall of release {release} FAILED: {last_line(gone)}")
+            record.rollback = (
+                f"uninstalled release {release} (its first install failed)"
+                if gone.ok
+                else f"uninstall of release {release} FAILED: {last_line(gone)}"
+            )
             record.outcome = "rolled-back" if gone.ok else "failed"
         else:
             record.rollback = f"release {release} has no deployed revision to roll back to; left as is"
-        raise StageFailed(f"{target.name}: {failure}; {record.rollback}",
-                          details="\n".join([failure, *details, record.rollback or ""]))
+        raise StageFailed(
+            f"{target.name}: {failure}; {record.rollback}",
+            details="\n".join([failure, *details, record.rollback or ""]),
+        )
 
 
 def _revision(helm: Helm, release: str) -> str:
@@ -209,11 +272,21 @@ def _revision(helm: Helm, release: str) -> str:
 
 
 def _objects(kube: Kube, rendered: Path) -> list[Obj]:
-    res = kube.run("annotate", "--local", "--overwrite", "-f", str(rendered), "-o", "json",
-                   f"gopipe.dev/commit={kube.ctx.git.sha}", namespaced=False)
+    res = kube.run(
+        "annotate",
+        "--local",
+        "--overwrite",
+        "-f",
+        str(rendered),
+        "-o",
+        "json",
+        f"gopipe.dev/commit={kube.ctx.git.sha}",
+        namespaced=False,
+    )
     if not res.ok:
-        raise StageFailed(f"helm template output is not valid Kubernetes objects: {last_line(res)}",
-                          details=res.stderr)
+        raise StageFailed(
+            f"helm template output is not valid Kubernetes objects: {last_line(res)}", details=res.stderr
+        )
     return parse_json_stream(res.stdout)
 
 
@@ -223,6 +296,12 @@ def run(ctx: ProviderContext[HelmOptions]) -> None:
 
 @hookimpl
 def gopipe_deployers() -> list[Deployer]:
-    return [Deployer(name="helm", run=run, options=HelmOptions,
-                     description="helm upgrade --install with the pushed digest; waits, rolls back "
-                                 "atomically after recording why")]
+    return [
+        Deployer(
+            name="helm",
+            run=run,
+            options=HelmOptions,
+            description="helm upgrade --install with the pushed digest; waits, rolls back "
+            "atomically after recording why",
+        )
+    ]

@@ -66,8 +66,10 @@ def uploaded_images(ctx: ProviderContext[Any]) -> list[ImageRef]:
         repository, _tag, digest = split_image(reference)
         digest = digest or (str(art.extra.get("digest") or "") or None)
         if not repository or not digest or not digest.startswith("sha256:"):
-            ctx.log(f"ignoring image-ref {art.name} ({reference or 'no reference'}): no sha256 digest; "
-                    "deploy never uses tags")
+            ctx.log(
+                f"ignoring image-ref {art.name} ({reference or 'no reference'}): no sha256 digest; "
+                "deploy never uses tags"
+            )
             continue
         refs.append(ImageRef(art.name, repository, digest))
     return refs
@@ -91,7 +93,8 @@ class Resolver:
         if len(distinct) > 1:
             raise StageFailed(
                 f"{what} matches several pushed images ({', '.join(sorted(distinct))}); "
-                f"choose one with {self.option}.images = {{ \"<image>\" = \"<repository>\" }}")
+                f'choose one with {self.option}.images = {{ "<image>" = "<repository>" }}'
+            )
         return next(iter(distinct.values()), None)
 
     def resolve(self, image: str) -> ImageRef | None:
@@ -104,14 +107,14 @@ class Resolver:
                 if not found:
                     raise StageFailed(
                         f"{self.option}.images: {key} = {target!r}, but the upload stage recorded no "
-                        f"image named or pushed to {target!r} (recorded: {self.describe()})")
+                        f"image named or pushed to {target!r} (recorded: {self.describe()})"
+                    )
                 return self._unique(found, f"{self.option}.images.{key}")
         exact = [r for r in self.refs if r.repository == repository]
         if exact:
             return self._unique(exact, f"image {image}")
         last = _last(repository)
-        return self._unique([r for r in self.refs if last in (r.name, _last(r.repository))],
-                            f"image {image}")
+        return self._unique([r for r in self.refs if last in (r.name, _last(r.repository))], f"image {image}")
 
     def describe(self) -> str:
         return ", ".join(f"{r.name} ({r.reference})" for r in self.refs) or "none"
@@ -137,8 +140,9 @@ def containers(obj: Any) -> Iterator[dict[str, Any]]:
             yield from containers(value)
 
 
-def pin_images(ctx: ProviderContext[Any], objects: list[Obj], mapping: Mapping[str, str],
-               where: str) -> list[Replacement]:
+def pin_images(
+    ctx: ProviderContext[Any], objects: list[Obj], mapping: Mapping[str, str], where: str
+) -> list[Replacement]:
     """Replace container images in ``objects`` in place; fail unless at least one was pinned."""
     option = f"tool.gopipe.{ctx.stage}.{ctx.provider}"
     resolver = Resolver(uploaded_images(ctx), mapping, option)
@@ -157,13 +161,20 @@ def pin_images(ctx: ProviderContext[Any], objects: list[Obj], mapping: Mapping[s
     unused = resolver.unused_keys()
     if unused:
         seen = sorted({r.old for r in done} | set(left))
-        raise StageFailed(f"{option}.images: {', '.join(unused)} matches no container image in {where} "
-                          f"(images there: {', '.join(seen) or 'none'})")
+        raise StageFailed(
+            f"{option}.images: {', '.join(unused)} matches no container image in {where} "
+            f"(images there: {', '.join(seen) or 'none'})"
+        )
     if not done:
-        hint = ("the upload stage recorded no image-ref artifacts: configure [tool.gopipe.upload] "
-                "providers" if not resolver.refs else f"map them with {option}.images")
-        raise StageFailed(f"no container image in {where} ({', '.join(left) or 'none'}) matches a "
-                          f"pushed image ({resolver.describe()}); {hint}")
+        hint = (
+            "the upload stage recorded no image-ref artifacts: configure [tool.gopipe.upload] providers"
+            if not resolver.refs
+            else f"map them with {option}.images"
+        )
+        raise StageFailed(
+            f"no container image in {where} ({', '.join(left) or 'none'}) matches a "
+            f"pushed image ({resolver.describe()}); {hint}"
+        )
     for image in left:
         ctx.log(f"left unchanged (not built by this pipeline): {image}")
     for r in done:

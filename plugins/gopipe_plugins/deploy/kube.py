@@ -21,8 +21,9 @@ from .access import Access
 Obj = dict[str, Any]
 
 # Kinds that must never be deleted by a cleanup after a failed deploy: too much hangs off them.
-NEVER_DELETE = frozenset({"Namespace", "CustomResourceDefinition", "PersistentVolume",
-                          "PersistentVolumeClaim"})
+NEVER_DELETE = frozenset(
+    {"Namespace", "CustomResourceDefinition", "PersistentVolume", "PersistentVolumeClaim"}
+)
 
 
 class Kube:
@@ -38,8 +39,9 @@ class Kube:
         ns = ["--namespace", self.namespace] if namespaced else []
         return [self.kubectl, *self.access.kubectl_flags(), *ns, *args]
 
-    def run(self, *args: str, namespaced: bool = True, quiet: bool = False,
-            timeout: float | None = 120.0) -> Completed:
+    def run(
+        self, *args: str, namespaced: bool = True, quiet: bool = False, timeout: float | None = 120.0
+    ) -> Completed:
         """Run kubectl; ``quiet`` skips the command echo (status polls would flood the log)."""
         argv = self.argv(*args, namespaced=namespaced)
         if quiet:
@@ -65,10 +67,25 @@ class Kube:
             return None
         raise StageFailed(f"kubectl could not {what}: {last_line(res)}", details=res.stderr)
 
-    def patch(self, resource: str, patch: Any, *, kind: str = "json", subresource: str | None = None,
-              field_manager: str = "gopipe") -> Completed:
-        args = ["patch", resource, f"--type={kind}", "-p", json.dumps(patch),
-                f"--field-manager={field_manager}", "-o", "json"]
+    def patch(
+        self,
+        resource: str,
+        patch: Any,
+        *,
+        kind: str = "json",
+        subresource: str | None = None,
+        field_manager: str = "gopipe",
+    ) -> Completed:
+        args = [
+            "patch",
+            resource,
+            f"--type={kind}",
+            "-p",
+            json.dumps(patch),
+            f"--field-manager={field_manager}",
+            "-o",
+            "json",
+        ]
         if subresource:
             args.append(f"--subresource={subresource}")
         return self.run(*args)
@@ -111,8 +128,9 @@ def parse_json_stream(text: str) -> list[Obj]:
 
 def write_list(path: Path, objects: Iterable[Obj]) -> Path:
     """Write objects as one ``v1 List`` (JSON is YAML, and kubectl applies lists item by item)."""
-    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)},
-                               indent=1), encoding="utf-8")
+    path.write_text(
+        json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}, indent=1), encoding="utf-8"
+    )
     return path
 
 
@@ -134,8 +152,11 @@ def resource_of(obj: Mapping[str, Any]) -> str:
 
 
 def conditions(obj: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    return {str(c.get("type")): c for c in (obj.get("status") or {}).get("conditions") or []
-            if isinstance(c, Mapping)}
+    return {
+        str(c.get("type")): c
+        for c in (obj.get("status") or {}).get("conditions") or []
+        if isinstance(c, Mapping)
+    }
 
 
 def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
@@ -148,8 +169,11 @@ def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, st
     for expr in selector.get("matchExpressions") or []:
         key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
         present = key in labels
-        if (op == "In" and labels.get(key) not in values) or \
-                (op == "NotIn" and present and labels.get(key) in values) or \
-                (op == "Exists" and not present) or (op == "DoesNotExist" and present):
+        if (
+            (op == "In" and labels.get(key) not in values)
+            or (op == "NotIn" and present and labels.get(key) in values)
+            or (op == "Exists" and not present)
+            or (op == "DoesNotExist" and present)
+        ):
             return False
     return True

@@ -66,20 +66,36 @@ class Undo:
 
 
 def apply_args(opts: KubectlOptions) -> list[str]:
-    return ["apply", "--server-side", f"--field-manager={opts.field_manager}",
-            *(["--force-conflicts"] if opts.force_conflicts else [])]
+    return [
+        "apply",
+        "--server-side",
+        f"--field-manager={opts.field_manager}",
+        *(["--force-conflicts"] if opts.force_conflicts else []),
+    ]
 
 
-def undo(ctx: ProviderContext[KubectlOptions], kube: Kube, cluster: Cluster, rendered: dict[str, Obj],
-         previous: dict[str, Obj]) -> Undo:
+def undo(
+    ctx: ProviderContext[KubectlOptions],
+    kube: Kube,
+    cluster: Cluster,
+    rendered: dict[str, Obj],
+    previous: dict[str, Obj],
+) -> Undo:
     """Restore changed pod templates and remove created objects (see the module docstring)."""
     opts = ctx.options
     out = Undo()
     workdir = kube.access.workdir
     try:
-        live = {key_of(o): o for o in kube.items(
-            "get", "-f", str(write_list(workdir / "after.json", rendered.values())), "--ignore-not-found",
-            what="read the objects after the failed deploy")}
+        live = {
+            key_of(o): o
+            for o in kube.items(
+                "get",
+                "-f",
+                str(write_list(workdir / "after.json", rendered.values())),
+                "--ignore-not-found",
+                what="read the objects after the failed deploy",
+            )
+        }
     except StageFailed as exc:
         out.summary = f"not rolled back: {exc.message}"
         return out
@@ -91,32 +107,53 @@ def undo(ctx: ProviderContext[KubectlOptions], kube: Kube, cluster: Cluster, ren
             restore.append(obj)
     words: list[str] = []
     if restore and not opts.rollback:
-        words.append(f"rollback disabled: {', '.join(key_of(o).lower() for o in restore)} left at the "
-                     "failed revision")
+        words.append(
+            f"rollback disabled: {', '.join(key_of(o).lower() for o in restore)} left at the failed revision"
+        )
     elif restore:
         ctx.progress(f"rolling back {', '.join(key_of(o).lower() for o in restore)}")
-        res = kube.run("apply", "--server-side", f"--field-manager={opts.field_manager}",
-                       "--force-conflicts", "-f", str(write_list(workdir / "rollback.json", restore)))
-        names = ", ".join(f"{key_of(o).lower()} to revision {revision_of(previous[key_of(o)])}"
-                          for o in restore)
+        res = kube.run(
+            "apply",
+            "--server-side",
+            f"--field-manager={opts.field_manager}",
+            "--force-conflicts",
+            "-f",
+            str(write_list(workdir / "rollback.json", restore)),
+        )
+        names = ", ".join(
+            f"{key_of(o).lower()} to revision {revision_of(previous[key_of(o)])}" for o in restore
+        )
         if not res.ok:
             words.append(f"rollback FAILED: {last_line(res)}")
             out.lines.append(res.stderr)
         else:
             out.restored = [key_of(o) for o in restore]
-            back = wait_ready(kube, restore, timeout=cluster.timeout, poll=cluster.poll_interval,
-                              fail_fast=False, label="rollback: ")
+            back = wait_ready(
+                kube,
+                restore,
+                timeout=cluster.timeout,
+                poll=cluster.poll_interval,
+                fail_fast=False,
+                label="rollback: ",
+            )
             out.revision = {k: revision_of(o) for k, o in back.live.items()}
-            words.append(f"rolled back {names}" + (" (ready again)" if back.ok
-                                                    else f", but it is not ready: {back.message}"))
+            words.append(
+                f"rolled back {names}"
+                + (" (ready again)" if back.ok else f", but it is not ready: {back.message}")
+            )
             if not back.ok:
                 out.lines += ["rollback:", *back.details]
     created = [o for k, o in rendered.items() if k not in previous and k in live]
     deletable = [o for o in created if o.get("kind") not in NEVER_DELETE]
     kept = [key_of(o) for o in created if o.get("kind") in NEVER_DELETE]
     if deletable and opts.delete_created:
-        res = kube.run("delete", "--ignore-not-found", "--wait=false", "-f",
-                       str(write_list(workdir / "created.json", deletable)))
+        res = kube.run(
+            "delete",
+            "--ignore-not-found",
+            "--wait=false",
+            "-f",
+            str(write_list(workdir / "created.json", deletable)),
+        )
         if res.ok:
             out.deleted = [key_of(o) for o in deletable]
             words.append(f"deleted what this deploy created ({', '.join(out.deleted)})")
@@ -136,8 +173,11 @@ def deploy(ctx: ProviderContext[KubectlOptions], target: Target, record: Deploym
     cluster = Cluster.of(opts, target.env)
     kubectl = find_tool(ctx, opts.kubectl, "kubectl")
     rel = target.env.manifests or opts.manifests
-    key = (f"{target.table[1:-1]}.manifests" if target.env.manifests
-           else f"tool.gopipe.deploy.{ctx.provider}.manifests")
+    key = (
+        f"{target.table[1:-1]}.manifests"
+        if target.env.manifests
+        else f"tool.gopipe.deploy.{ctx.provider}.manifests"
+    )
     source = manifest_dir(ctx, rel, key)
     with cluster_access(ctx, cluster, kubectl) as access:
         kube = Kube(ctx, kubectl, access)
@@ -151,16 +191,26 @@ def deploy(ctx: ProviderContext[KubectlOptions], target: Target, record: Deploym
         manifest = write_list(access.workdir / "rendered.json", objects)
         where = f"{access.namespace}" + (f" ({access.context})" if access.context else "")
         if ctx.run.args.dry_run:
-            show_objects(ctx, kube, objects, target.name,
-                         f"{target.name}: {len(objects)} objects rendered from {rel} ({how}) for {where}")
+            show_objects(
+                ctx,
+                kube,
+                objects,
+                target.name,
+                f"{target.name}: {len(objects)} objects rendered from {rel} ({how}) for {where}",
+            )
             record.changed = show_diff(ctx, kube, manifest, target.name, opts.field_manager)
             record.outcome = "dry-run"
-            record.summary = (f"dry run of {target.name}: {len(objects)} objects, "
-                              f"{record.changed} would change")
+            record.summary = (
+                f"dry run of {target.name}: {len(objects)} objects, {record.changed} would change"
+            )
             return
         started = time.monotonic()
-        previous = {key_of(o): o for o in kube.items("get", "-f", str(manifest), "--ignore-not-found",
-                                                     what="read the current objects")}
+        previous = {
+            key_of(o): o
+            for o in kube.items(
+                "get", "-f", str(manifest), "--ignore-not-found", what="read the current objects"
+            )
+        }
         record.previous_revision = {k: revision_of(o) for k, o in previous.items() if is_workload(o)}
         ctx.progress(f"{target.name}: applying {len(objects)} objects to {where}")
         res = kube.run(*apply_args(opts), "-f", str(manifest), "-o", "json")
@@ -168,15 +218,22 @@ def deploy(ctx: ProviderContext[KubectlOptions], target: Target, record: Deploym
         details: list[str] = []
         if res.ok:
             applied = {key_of(o): o for o in parse_json_stream(res.stdout)}
-            result = wait_ready(kube, [applied.get(key_of(w), w) for w in workloads],
-                                timeout=cluster.timeout, poll=cluster.poll_interval,
-                                fail_fast=opts.fail_fast, label=f"{target.name}: ")
+            result = wait_ready(
+                kube,
+                [applied.get(key_of(w), w) for w in workloads],
+                timeout=cluster.timeout,
+                poll=cluster.poll_interval,
+                fail_fast=opts.fail_fast,
+                label=f"{target.name}: ",
+            )
             if result.ok:
                 record.revision = {k: revision_of(o) for k, o in result.live.items()}
                 record.outcome = "success"
-                record.summary = (f"{target.name}: {len(objects)} objects applied to {where}, "
-                                  f"{len(workloads)} workload{'s' * (len(workloads) != 1)} ready in "
-                                  f"{time.monotonic() - started:.0f}s")
+                record.summary = (
+                    f"{target.name}: {len(objects)} objects applied to {where}, "
+                    f"{len(workloads)} workload{'s' * (len(workloads) != 1)} ready in "
+                    f"{time.monotonic() - started:.0f}s"
+                )
                 ctx.log(result.message)
                 return
             failure, details = result.message, result.details
@@ -191,8 +248,10 @@ def deploy(ctx: ProviderContext[KubectlOptions], target: Target, record: Deploym
         record.revision = done.revision
         record.outcome = "rolled-back" if done.restored or done.deleted else "failed"
         record.reason = failure
-        raise StageFailed(f"{target.name}: {failure}; {done.summary}",
-                          details="\n".join([failure, *details, done.summary, *done.lines]))
+        raise StageFailed(
+            f"{target.name}: {failure}; {done.summary}",
+            details="\n".join([failure, *details, done.summary, *done.lines]),
+        )
 
 
 def run(ctx: ProviderContext[KubectlOptions]) -> None:
@@ -201,6 +260,12 @@ def run(ctx: ProviderContext[KubectlOptions]) -> None:
 
 @hookimpl
 def gopipe_deployers() -> list[Deployer]:
-    return [Deployer(name="kubectl", run=run, options=KubectlOptions,
-                     description="kubectl server-side apply (manifests or kustomize) pinned to pushed "
-                                 "digests; waits for readiness, rolls back on failure")]
+    return [
+        Deployer(
+            name="kubectl",
+            run=run,
+            options=KubectlOptions,
+            description="kubectl server-side apply (manifests or kustomize) pinned to pushed "
+            "digests; waits for readiness, rolls back on failure",
+        )
+    ]

@@ -22,10 +22,13 @@ class ClusterOptions:
     """How to reach the cluster and how long to wait for a healthy rollout."""
 
     kubeconfig: str | None = doc(
-        "kubeconfig file, relative to the repository (default: $KUBECONFIG or ~/.kube/config)", None)
+        "kubeconfig file, relative to the repository (default: $KUBECONFIG or ~/.kube/config)", None
+    )
     kubeconfig_secret: Secret | None = doc(
         "kubeconfig content (raw YAML or base64) from a secret; written 0600 to a private temp dir "
-        "and deleted afterwards", None)
+        "and deleted afterwards",
+        None,
+    )
     context: str | None = doc("kubeconfig context (default: its current-context)", None)
     namespace: str | None = doc("namespace (default: the context's namespace, else 'default')", None)
     kubectl: str = doc("kubectl executable: a name looked up on PATH or a path", "kubectl")
@@ -39,23 +42,27 @@ class ImageOptions:
 
     images: dict[str, str] = doc(
         "manifest image name (repository, or its last path part) -> image-ref artifact name or "
-        "repository; default: match by repository name", default_factory=dict)
+        "repository; default: match by repository name",
+        default_factory=dict,
+    )
 
 
 @dataclass(frozen=True)
 class KubectlOptions(ClusterOptions, ImageOptions):
     """kubectl server-side apply of a manifest directory or kustomization, then readiness."""
 
-    manifests: str = doc("directory of manifests or a kustomization, relative to the repository",
-                         "deploy/k8s")
+    manifests: str = doc(
+        "directory of manifests or a kustomization, relative to the repository", "deploy/k8s"
+    )
     kustomize: Literal["auto", "always", "never"] = doc(
-        "render with `kubectl kustomize`: auto = when the directory has a kustomization file", "auto")
+        "render with `kubectl kustomize`: auto = when the directory has a kustomization file", "auto"
+    )
     field_manager: str = doc("server-side apply field manager", "gopipe")
-    force_conflicts: bool = doc("take over fields another manager owns (gopipe is the source of truth)",
-                                True)
+    force_conflicts: bool = doc("take over fields another manager owns (gopipe is the source of truth)", True)
     rollback: bool = doc("on failure, restore the previous pod template of each changed workload", True)
-    delete_created: bool = doc("on failure, delete objects this deploy created (not Namespaces or CRDs)",
-                               True)
+    delete_created: bool = doc(
+        "on failure, delete objects this deploy created (not Namespaces or CRDs)", True
+    )
     fail_fast: bool = doc("fail as soon as a new pod is in CrashLoopBackOff, ImagePullBackOff …", True)
 
 
@@ -66,14 +73,18 @@ class HelmOptions(ClusterOptions):
     helm: str = doc("helm executable: a name looked up on PATH or a path", "helm")
     chart: str = doc("chart directory (relative to the repository) or chart reference", "deploy/chart")
     release: str = doc("release name template ({project} is the repository directory name)", "{project}")
-    image: str | None = doc("image-ref artifact to deploy (default: the only one, else the one named "
-                            "like the release)", None)
+    image: str | None = doc(
+        "image-ref artifact to deploy (default: the only one, else the one named like the release)", None
+    )
     repository_value: str = doc("values path that receives the image repository", "image.repository")
     digest_value: str = doc("values path that receives the image digest (sha256:…)", "image.digest")
     values_files: tuple[str, ...] = doc("values files, relative to the repository", ())
     values: dict[str, Any] = doc("values set for every environment", default_factory=dict)
-    atomic: bool = doc("on failure roll back to the last deployed revision (uninstall a first "
-                       "install), after recording why it failed", True)
+    atomic: bool = doc(
+        "on failure roll back to the last deployed revision (uninstall a first "
+        "install), after recording why it failed",
+        True,
+    )
     wait: bool = doc("wait until the release's workloads are ready", True)
     create_namespace: bool = doc("create the namespace if it does not exist", False)
     history_max: int = doc("release revisions helm keeps", 10)
@@ -84,10 +95,11 @@ class HelmOptions(ClusterOptions):
 class ArgoRolloutsOptions(ClusterOptions, ImageOptions):
     """Argo Rollouts: patch a Rollout's pod template images, then follow its status."""
 
-    rollout: str = doc("Rollout name template ({project} is the repository directory name)",
-                       "{project}")
-    abort: bool = doc("abort the rollout (status.abort, like `kubectl argo rollouts abort`) when it "
-                      "fails or times out", True)
+    rollout: str = doc("Rollout name template ({project} is the repository directory name)", "{project}")
+    abort: bool = doc(
+        "abort the rollout (status.abort, like `kubectl argo rollouts abort`) when it fails or times out",
+        True,
+    )
     timeout: float = doc("seconds the rollout (all canary steps) may take", 900.0)
 
 
@@ -103,17 +115,19 @@ class FlaggerOptions(ClusterOptions, ImageOptions):
 class Environment:
     """One ``[tool.gopipe.deploy.environments.<name>]`` table."""
 
-    provider: str | None = doc("deploy provider for this environment (default: the only one selected)",
-                               None)
+    provider: str | None = doc("deploy provider for this environment (default: the only one selected)", None)
     namespace: str | None = doc("namespace (overrides the provider's)", None)
     context: str | None = doc("kubeconfig context (overrides the provider's)", None)
     kubeconfig: str | None = doc("kubeconfig file (overrides the provider's)", None)
     kubeconfig_secret: Secret | None = doc("kubeconfig from a secret (overrides the provider's)", None)
     allowed_refs: tuple[str, ...] | None = doc(
         "refs that may deploy here (replaces the stage's allowed_refs): default-branch, release-tags, "
-        "pull-request, branch:<glob>, tag:<glob>", None)
-    values: dict[str, Any] = doc("helm values for this environment, merged over the provider's",
-                                 default_factory=dict)
+        "pull-request, branch:<glob>, tag:<glob>",
+        None,
+    )
+    values: dict[str, Any] = doc(
+        "helm values for this environment, merged over the provider's", default_factory=dict
+    )
     manifests: str | None = doc("kubectl: manifest directory or overlay for this environment", None)
     timeout: float | None = doc("seconds the rollout may take (overrides the provider's)", None)
 
@@ -124,7 +138,9 @@ class DeploySettings:
 
     environments: dict[str, Environment] = doc(
         "environments, promoted in the order written; `gopipe run cd --env NAME` picks one",
-        default_factory=dict)
+        default_factory=dict,
+    )
     allowed_refs: tuple[str, ...] = doc(
         "refs that may deploy: default-branch, release-tags, pull-request, branch:<glob>, tag:<glob>",
-        DEFAULT_ALLOWED_REFS)
+        DEFAULT_ALLOWED_REFS,
+    )

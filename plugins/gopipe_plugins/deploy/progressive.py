@@ -41,8 +41,10 @@ def image_patch(ctx: ProviderContext[ImageOptions], obj: Obj, where: str) -> Ima
         for i, (old, new) in enumerate(zip(before.get(field) or [], after.get(field) or [], strict=True)):
             if old.get("image") != new.get("image"):
                 path = f"/spec/template/spec/{field}/{i}/image"
-                ops += [{"op": "test", "path": path, "value": old["image"]},
-                        {"op": "replace", "path": path, "value": new["image"]}]
+                ops += [
+                    {"op": "test", "path": path, "value": old["image"]},
+                    {"op": "replace", "path": path, "value": new["image"]},
+                ]
     return ImagePatch(ops, pinned, patched)
 
 
@@ -59,8 +61,9 @@ def apply_patch(kube: Kube, resource: str, patch: ImagePatch, field_manager: str
 
 def show_plan(ctx: ProviderContext[Any], environment: str, resource: str, patch: ImagePatch) -> None:
     """Dry run: what would change, without changing it."""
-    lines = [f"{r.object} container {r.container}: {r.old} -> {r.new}"
-             for r in patch.pinned if r.old != r.new] or ["(no changes: the images are already pinned)"]
+    lines = [
+        f"{r.object} container {r.container}: {r.old} -> {r.new}" for r in patch.pinned if r.old != r.new
+    ] or ["(no changes: the images are already pinned)"]
     lines.append("patch: " + json.dumps(patch.ops))
     print_block(ctx, f"{environment}: {resource}", "\n".join(lines))
 

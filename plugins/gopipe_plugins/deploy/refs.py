@@ -33,9 +33,8 @@ def pattern_error(pattern: str) -> str | None:
         return None
     for prefix in _PREFIXES:
         if pattern.startswith(prefix):
-            return None if pattern[len(prefix):] else f"{pattern!r} has an empty pattern"
-    return (f"{pattern!r} is not an allowed-ref entry (use {', '.join(KEYWORDS)}, "
-            "branch:<glob> or tag:<glob>)")
+            return None if pattern[len(prefix) :] else f"{pattern!r} has an empty pattern"
+    return f"{pattern!r} is not an allowed-ref entry (use {', '.join(KEYWORDS)}, branch:<glob> or tag:<glob>)"
 
 
 def pull_request(env: Mapping[str, str]) -> str | None:
@@ -94,8 +93,11 @@ def explain_patterns(git: GitInfo, patterns: Sequence[str]) -> str:
     words = []
     for p in patterns:
         if p == "default-branch":
-            words.append(f"default branch '{git.default_branch}'" if git.default_branch
-                         else "default branch (unknown here: set GOPIPE_DEFAULT_BRANCH)")
+            words.append(
+                f"default branch '{git.default_branch}'"
+                if git.default_branch
+                else "default branch (unknown here: set GOPIPE_DEFAULT_BRANCH)"
+            )
         elif p == "release-tags":
             words.append("version tags")
         else:

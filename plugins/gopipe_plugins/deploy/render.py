@@ -31,8 +31,9 @@ def is_kustomization(path: Path) -> bool:
     return any((path / name).is_file() for name in KUSTOMIZATION_FILES)
 
 
-def render(ctx: ProviderContext[Any], kube: Kube, source: Path,
-           mode: Literal["auto", "always", "never"]) -> tuple[list[Obj], str]:
+def render(
+    ctx: ProviderContext[Any], kube: Kube, source: Path, mode: Literal["auto", "always", "never"]
+) -> tuple[list[Obj], str]:
     """Objects rendered from ``source`` and how (``kustomize`` or ``plain``)."""
     use_kustomize = mode == "always" or (mode == "auto" and is_kustomization(source))
     stream = kube.access.workdir / "manifests.yaml"
@@ -44,19 +45,32 @@ def render(ctx: ProviderContext[Any], kube: Kube, source: Path,
         stream.write_text(res.stdout, encoding="utf-8")
         how = "kustomize"
     else:
-        files = sorted(p for p in source.iterdir() if p.is_file() and p.suffix in _SUFFIXES
-                       and p.name not in KUSTOMIZATION_FILES)
+        files = sorted(
+            p
+            for p in source.iterdir()
+            if p.is_file() and p.suffix in _SUFFIXES and p.name not in KUSTOMIZATION_FILES
+        )
         if not files:
             raise StageFailed(f"no manifests (*.yaml, *.yml, *.json) in {shown}")
         stream.write_text("\n---\n".join(p.read_text(encoding="utf-8") for p in files), encoding="utf-8")
         how = "plain"
     git = ctx.git
-    res = kube.run("annotate", "--local", "--overwrite", "-f", str(stream), "-o", "json",
-                   f"gopipe.dev/commit={git.sha}", f"gopipe.dev/version={git.version}",
-                   namespaced=False)
+    res = kube.run(
+        "annotate",
+        "--local",
+        "--overwrite",
+        "-f",
+        str(stream),
+        "-o",
+        "json",
+        f"gopipe.dev/commit={git.sha}",
+        f"gopipe.dev/version={git.version}",
+        namespaced=False,
+    )
     if not res.ok:
-        raise StageFailed(f"manifests in {shown} are not valid Kubernetes objects: {last_line(res)}",
-                          details=res.stderr)
+        raise StageFailed(
+            f"manifests in {shown} are not valid Kubernetes objects: {last_line(res)}", details=res.stderr
+        )
     objects = parse_json_stream(res.stdout)
     if not objects:
         raise StageFailed(f"{shown} renders no objects")

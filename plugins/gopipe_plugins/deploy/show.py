@@ -60,13 +60,23 @@ def print_block(ctx: ProviderContext[Any], title: str, text: str) -> None:
         ctx.run.console.line(line)
 
 
-def show_objects(ctx: ProviderContext[Any], kube: Kube, objects: list[Obj], environment: str,
-                 title: str) -> Path:
+def show_objects(
+    ctx: ProviderContext[Any], kube: Kube, objects: list[Obj], environment: str, title: str
+) -> Path:
     """Print the objects as YAML (kubectl renders it; no YAML library) and save them."""
     register_secret_data(ctx, objects)
     source = write_list(kube.access.workdir / "shown.json", masked(objects))
-    res = kube.run("annotate", "--local", "--overwrite", "-f", str(source), "-o", "yaml",
-                   f"gopipe.dev/commit={ctx.git.sha}", namespaced=False)
+    res = kube.run(
+        "annotate",
+        "--local",
+        "--overwrite",
+        "-f",
+        str(source),
+        "-o",
+        "yaml",
+        f"gopipe.dev/commit={ctx.git.sha}",
+        namespaced=False,
+    )
     if not res.ok:
         raise StageFailed(f"could not print the rendered objects: {last_line(res)}", details=res.stderr)
     path = out_dir(ctx, environment) / "rendered.yaml"
@@ -76,16 +86,19 @@ def show_objects(ctx: ProviderContext[Any], kube: Kube, objects: list[Obj], envi
     return path
 
 
-def show_diff(ctx: ProviderContext[Any], kube: Kube, manifest: Path, environment: str,
-              field_manager: str) -> int:
+def show_diff(
+    ctx: ProviderContext[Any], kube: Kube, manifest: Path, environment: str, field_manager: str
+) -> int:
     """``kubectl diff`` (server-side, so admission and defaults apply); objects that would change."""
-    res = kube.run("diff", "--server-side", f"--field-manager={field_manager}", "--force-conflicts",
-                   "-f", str(manifest))
+    res = kube.run(
+        "diff", "--server-side", f"--field-manager={field_manager}", "--force-conflicts", "-f", str(manifest)
+    )
     if res.returncode not in (0, 1):
         raise StageFailed(f"kubectl diff failed: {last_line(res)}", details=res.stderr)
     text = ctx.run.redactor(res.stdout)
     (out_dir(ctx, environment) / "diff.txt").write_text(text, encoding="utf-8")
     changed = [m["name"] for m in map(_DIFF_HEADER.match, text.splitlines()) if m]
-    print_block(ctx, f"{environment}: kubectl diff ({len(changed)} objects would change)",
-                text or "(no changes)\n")
+    print_block(
+        ctx, f"{environment}: kubectl diff ({len(changed)} objects would change)", text or "(no changes)\n"
+    )
     return len(changed)

@@ -44,12 +44,16 @@ class OciImageOptions(Login):
 
     CONFIG_KEY: ClassVar[str] = "tool.gopipe.package.oci-image"
 
-    base: str = doc("'static' (built-in distroless/static-like base: CA certificates, "
-                    "nonroot user 65532) or an image reference host/repo:tag[@sha256:…]", "static")
-    tzdata: bool = doc("add /usr/share/zoneinfo to the static base (not reproducible across "
-                       "machines)", False)
-    name: str = doc("image name template: the layout directory dist/oci/<name> and {name} in "
-                    "upload repository templates", "{name}")
+    base: str = doc(
+        "'static' (built-in distroless/static-like base: CA certificates, "
+        "nonroot user 65532) or an image reference host/repo:tag[@sha256:…]",
+        "static",
+    )
+    tzdata: bool = doc("add /usr/share/zoneinfo to the static base (not reproducible across machines)", False)
+    name: str = doc(
+        "image name template: the layout directory dist/oci/<name> and {name} in upload repository templates",
+        "{name}",
+    )
     binary_path: str = doc("where the binary goes in the image", "/usr/local/bin/{name}")
     entrypoint: tuple[str, ...] = doc("entrypoint (default: the binary)", ())
     cmd: tuple[str, ...] = doc("default arguments", ())
@@ -58,11 +62,12 @@ class OciImageOptions(Login):
     ports: tuple[str, ...] = doc("exposed ports ('8080' or '53/udp')", ())
     env: dict[str, str] = doc("environment variables", default_factory=dict)
     labels: dict[str, str] = doc("image config labels", default_factory=dict)
-    annotations: dict[str, str] = doc("extra manifest/index annotations (on top of "
-                                      "org.opencontainers.image.source/revision/version/created)",
-                                      default_factory=dict)
-    platforms: tuple[str, ...] = doc("only these linux platforms (default: every linux target built)",
-                                     ())
+    annotations: dict[str, str] = doc(
+        "extra manifest/index annotations (on top of "
+        "org.opencontainers.image.source/revision/version/created)",
+        default_factory=dict,
+    )
+    platforms: tuple[str, ...] = doc("only these linux platforms (default: every linux target built)", ())
 
     def __post_init__(self) -> None:
         if self.insecure and self.base not in ("", "static"):
@@ -90,8 +95,10 @@ def images_to_build(ctx: ProviderContext[OciImageOptions]) -> dict[str, dict[str
             continue
         name = ctx.run.render(ctx.options.name, name=binary.name)
         if str(plat) in grouped[name]:
-            raise StageFailed(f"two binaries named {name} for {plat}: set a different "
-                              f"[tool.gopipe.package.oci-image] name template")
+            raise StageFailed(
+                f"two binaries named {name} for {plat}: set a different "
+                f"[tool.gopipe.package.oci-image] name template"
+            )
         grouped[name][str(plat)] = ctx.root / binary.path
     return {name: dict(sorted(plats.items())) for name, plats in sorted(grouped.items())}
 
@@ -125,27 +132,50 @@ def run(ctx: ProviderContext[OciImageOptions]) -> None:
                 ctx.progress(f"image {name} ({', '.join(binaries)})")
                 out = ctx.dist / "oci" / name
                 config = ImageConfig(
-                    entrypoint=list(opts.entrypoint) or None, cmd=list(opts.cmd), user=opts.user,
-                    workdir=opts.workdir, env=dict(opts.env), labels=dict(opts.labels),
-                    exposed_ports=list(opts.ports))
+                    entrypoint=list(opts.entrypoint) or None,
+                    cmd=list(opts.cmd),
+                    user=opts.user,
+                    workdir=opts.workdir,
+                    env=dict(opts.env),
+                    labels=dict(opts.labels),
+                    exposed_ports=list(opts.ports),
+                )
                 try:
                     res = build_image(
-                        binaries, out, name=name, epoch=git.commit_time, config=config, base=base,
+                        binaries,
+                        out,
+                        name=name,
+                        epoch=git.commit_time,
+                        config=config,
+                        base=base,
                         binary_path=ctx.run.render(opts.binary_path, name=name),
-                        source=git.remote_url or "", revision=git.sha if git.sha != "none" else "",
-                        version=git.version, annotations=dict(opts.annotations),
-                        ref_names=tuple(dict.fromkeys(n for n in (version_tag, "latest") if n)))
+                        source=git.remote_url or "",
+                        revision=git.sha if git.sha != "none" else "",
+                        version=git.version,
+                        annotations=dict(opts.annotations),
+                        ref_names=tuple(dict.fromkeys(n for n in (version_tag, "latest") if n)),
+                    )
                 except (OciError, OSError, ValueError) as exc:
                     raise StageFailed(f"image {name}: {exc}") from None
                 platforms = {img.platform: img.manifest_digest for img in res.images}
                 ctx.add_artifact(
-                    "image", name, out, layout=str(out.relative_to(ctx.root)),
-                    index_digest=res.index_digest, index_size=res.index_size,
-                    media_type="application/vnd.oci.image.index.v1+json", platforms=platforms,
-                    builder="oci-image", size=res.size, version=git.version,
-                    base=opts.base or "static")
-                ctx.log(f"{name}: {res.index_digest} ({', '.join(platforms)}; {res.size} bytes) "
-                        f"in {out.relative_to(ctx.root)}")
+                    "image",
+                    name,
+                    out,
+                    layout=str(out.relative_to(ctx.root)),
+                    index_digest=res.index_digest,
+                    index_size=res.index_size,
+                    media_type="application/vnd.oci.image.index.v1+json",
+                    platforms=platforms,
+                    builder="oci-image",
+                    size=res.size,
+                    version=git.version,
+                    base=opts.base or "static",
+                )
+                ctx.log(
+                    f"{name}: {res.index_digest} ({', '.join(platforms)}; {res.size} bytes) "
+                    f"in {out.relative_to(ctx.root)}"
+                )
                 built.append(f"{name}@{res.index_digest[7:19]}")
     finally:
         if client is not None:
@@ -155,6 +185,12 @@ def run(ctx: ProviderContext[OciImageOptions]) -> None:
 
 @hookimpl
 def gopipe_packagers() -> list[Packager]:
-    return [Packager(name="oci-image", run=run, options=OciImageOptions,
-                     description="daemonless reproducible multi-arch OCI image (static base or "
-                                 "registry base), as an OCI layout in dist/oci")]
+    return [
+        Packager(
+            name="oci-image",
+            run=run,
+            options=OciImageOptions,
+            description="daemonless reproducible multi-arch OCI image (static base or "
+            "registry base), as an OCI layout in dist/oci",
+        )
+    ]

@@ -28,9 +28,16 @@ def parse_positions(text: str, tool: str, rule: str, root: Path) -> list[Finding
     for line in text.splitlines():
         m = POSITION.match(line.strip())
         if m:
-            found.append(Finding(tool=tool, rule=rule, message=m["msg"].strip(),
-                                 file=relative(m["file"], root), line=int(m["line"]),
-                                 col=int(m["col"]) if m["col"] else None))
+            found.append(
+                Finding(
+                    tool=tool,
+                    rule=rule,
+                    message=m["msg"].strip(),
+                    file=relative(m["file"], root),
+                    line=int(m["line"]),
+                    col=int(m["col"]) if m["col"] else None,
+                )
+            )
     return found
 
 
@@ -44,8 +51,10 @@ def report(ctx: ProviderContext[object], tool: str, findings: list[Finding]) -> 
     if errors:
         first = errors[0]
         files = sorted({f.file for f in errors if f.file})
-        ctx.fail(f"{len(errors)} {tool} finding{'s' * (len(errors) != 1)}, first at "
-                 f"{first.location()}: {first.message}"
-                 + (f" ({len(files)} files)" if len(files) > 1 else ""),
-                 file=first.file, line=first.line,
-                 details="\n".join(f"{f.location()}: {f.rule}: {f.message}" for f in errors[:50]))
+        ctx.fail(
+            f"{len(errors)} {tool} finding{'s' * (len(errors) != 1)}, first at "
+            f"{first.location()}: {first.message}" + (f" ({len(files)} files)" if len(files) > 1 else ""),
+            file=first.file,
+            line=first.line,
+            details="\n".join(f"{f.location()}: {f.rule}: {f.message}" for f in errors[:50]),
+        )

@@ -24,8 +24,9 @@ class GofmtOptions:
     """gofmt settings."""
 
     simplify: bool = doc("also require gofmt -s simplifications", False)
-    exclude: tuple[str, ...] = doc("glob patterns of paths to skip",
-                                   ("vendor/*", "*/testdata/*", "testdata/*"))
+    exclude: tuple[str, ...] = doc(
+        "glob patterns of paths to skip", ("vendor/*", "*/testdata/*", "testdata/*")
+    )
 
 
 def run(ctx: ProviderContext[GofmtOptions]) -> None:
@@ -41,8 +42,16 @@ def run(ctx: ProviderContext[GofmtOptions]) -> None:
     for file in files:
         diff = ctx.sh([gofmt, "-d", *flags, file], echo=False).stdout
         ctx.log(diff.rstrip())
-        findings.append(Finding("gofmt", "gofmt", "file is not gofmt-ed; run gofmt -w " + file,
-                                file=relative(file, ctx.root), line=_first_changed_line(diff), col=1))
+        findings.append(
+            Finding(
+                "gofmt",
+                "gofmt",
+                "file is not gofmt-ed; run gofmt -w " + file,
+                file=relative(file, ctx.root),
+                line=_first_changed_line(diff),
+                col=1,
+            )
+        )
     report(ctx, "gofmt", findings)
 
 
@@ -75,5 +84,11 @@ def _first_changed_line(diff: str) -> int:
 
 @hookimpl
 def gopipe_linters() -> list[Linter]:
-    return [Linter(name="gofmt", run=run, options=GofmtOptions,
-                   description="gofmt -l: unformatted files fail with a diff")]
+    return [
+        Linter(
+            name="gofmt",
+            run=run,
+            options=GofmtOptions,
+            description="gofmt -l: unformatted files fail with a diff",
+        )
+    ]

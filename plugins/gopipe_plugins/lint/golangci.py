@@ -25,8 +25,18 @@ class GolangciOptions:
 
 def run(ctx: ProviderContext[GolangciOptions]) -> None:
     exe = ctx.tool("golangci-lint", ctx.options.version)
-    res = ctx.sh([exe, "run", "--output.json.path=stdout", "--output.text.path=stderr",
-                  "--show-stats=false", *ctx.options.args, *ctx.options.packages], echo=False)
+    res = ctx.sh(
+        [
+            exe,
+            "run",
+            "--output.json.path=stdout",
+            "--output.text.path=stderr",
+            "--show-stats=false",
+            *ctx.options.args,
+            *ctx.options.packages,
+        ],
+        echo=False,
+    )
     start = res.stdout.find("{")
     if start < 0:
         ctx.log(res.output)
@@ -38,10 +48,17 @@ def run(ctx: ProviderContext[GolangciOptions]) -> None:
     for issue in data.get("Issues") or []:
         pos = issue.get("Pos", {})
         level = "warning" if issue.get("Severity") == "warning" else "error"
-        findings.append(Finding("golangci-lint", issue.get("FromLinter", "golangci-lint"),
-                                issue.get("Text", ""), file=relative(pos.get("Filename", ""), ctx.root),
-                                line=pos.get("Line") or None, col=pos.get("Column") or None,
-                                level=level))
+        findings.append(
+            Finding(
+                "golangci-lint",
+                issue.get("FromLinter", "golangci-lint"),
+                issue.get("Text", ""),
+                file=relative(pos.get("Filename", ""), ctx.root),
+                line=pos.get("Line") or None,
+                col=pos.get("Column") or None,
+                level=level,
+            )
+        )
     if res.returncode not in (0, 1) and not findings:
         ctx.log(res.stderr)
         ctx.fail(f"golangci-lint failed (exit {res.returncode}): {res.stderr.strip()[-300:]}")
@@ -50,5 +67,11 @@ def run(ctx: ProviderContext[GolangciOptions]) -> None:
 
 @hookimpl
 def gopipe_linters() -> list[Linter]:
-    return [Linter(name="golangci-lint", run=run, options=GolangciOptions,
-                   description="golangci-lint v2 (pinned, installed on first use)")]
+    return [
+        Linter(
+            name="golangci-lint",
+            run=run,
+            options=GolangciOptions,
+            description="golangci-lint v2 (pinned, installed on first use)",
+        )
+    ]

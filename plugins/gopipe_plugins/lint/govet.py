@@ -63,14 +63,21 @@ def _from_json(obj: dict[str, dict[str, object]], ctx: ProviderContext[GovetOpti
             for d in diags:
                 file, _, rest = str(d["posn"]).rpartition(".go:")
                 line, _, col = rest.partition(":")
-                out.append(Finding("go vet", analyzer, str(d["message"]),
-                                   file=relative(file + ".go", ctx.root),
-                                   line=int(line) if line.isdigit() else None,
-                                   col=int(col) if col.isdigit() else None))
+                out.append(
+                    Finding(
+                        "go vet",
+                        analyzer,
+                        str(d["message"]),
+                        file=relative(file + ".go", ctx.root),
+                        line=int(line) if line.isdigit() else None,
+                        col=int(col) if col.isdigit() else None,
+                    )
+                )
     return out
 
 
 @hookimpl
 def gopipe_linters() -> list[Linter]:
-    return [Linter(name="govet", run=run, options=GovetOptions,
-                   description="go vet with analyzer names as rules")]
+    return [
+        Linter(name="govet", run=run, options=GovetOptions, description="go vet with analyzer names as rules")
+    ]

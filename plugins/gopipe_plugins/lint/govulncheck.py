@@ -41,12 +41,17 @@ def run(ctx: ProviderContext[GovulncheckOptions]) -> None:
             p = frame.get("position", {})
             vuln = finding["osv"]
             fixed = finding.get("fixed_version")
-            findings.append(Finding(
-                "govulncheck", vuln,
-                f"{summaries.get(vuln, vuln)} in {frame.get('module')}"
-                + (f" (fixed in {fixed})" if fixed else ""),
-                file=relative(p["filename"], ctx.root) if p.get("filename") else None,
-                line=p.get("line") or None, col=p.get("column") or None))
+            findings.append(
+                Finding(
+                    "govulncheck",
+                    vuln,
+                    f"{summaries.get(vuln, vuln)} in {frame.get('module')}"
+                    + (f" (fixed in {fixed})" if fixed else ""),
+                    file=relative(p["filename"], ctx.root) if p.get("filename") else None,
+                    line=p.get("line") or None,
+                    col=p.get("column") or None,
+                )
+            )
     if res.returncode != 0 and not findings:
         ctx.log(res.stderr)
         ctx.fail(f"govulncheck failed (exit {res.returncode}): {res.stderr.strip()[-300:]}")
@@ -54,8 +59,9 @@ def run(ctx: ProviderContext[GovulncheckOptions]) -> None:
     report(ctx, "govulncheck", list(unique.values()))
 
 
-def _frame_in_repo(trace: list[dict[str, Any]], ctx: ProviderContext[GovulncheckOptions]
-                   ) -> dict[str, Any] | None:
+def _frame_in_repo(
+    trace: list[dict[str, Any]], ctx: ProviderContext[GovulncheckOptions]
+) -> dict[str, Any] | None:
     """The call site in the user's code: trace[0] is the vulnerable symbol, the end the entry."""
     for frame in trace:
         name = frame.get("position", {}).get("filename")
@@ -66,5 +72,11 @@ def _frame_in_repo(trace: list[dict[str, Any]], ctx: ProviderContext[Govulncheck
 
 @hookimpl
 def gopipe_linters() -> list[Linter]:
-    return [Linter(name="govulncheck", run=run, options=GovulncheckOptions,
-                   description="govulncheck: reachable known vulnerabilities")]
+    return [
+        Linter(
+            name="govulncheck",
+            run=run,
+            options=GovulncheckOptions,
+            description="govulncheck: reachable known vulnerabilities",
+        )
+    ]

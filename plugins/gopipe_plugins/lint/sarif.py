@@ -21,13 +21,15 @@ _LEVELS = {"error": "error", "warning": "warning", "note": "note"}
 def to_sarif(findings: list[Finding]) -> dict[str, Any]:
     runs: dict[str, dict[str, Any]] = {}
     for f in findings:
-        run = runs.setdefault(f.tool, {"tool": {"driver": {"name": f.tool, "rules": []}},
-                                       "results": []})
+        run = runs.setdefault(f.tool, {"tool": {"driver": {"name": f.tool, "rules": []}}, "results": []})
         rules = run["tool"]["driver"]["rules"]
         if not any(r["id"] == f.rule for r in rules):
             rules.append({"id": f.rule})
-        result: dict[str, Any] = {"ruleId": f.rule, "level": _LEVELS.get(f.level, "error"),
-                                  "message": {"text": f.message}}
+        result: dict[str, Any] = {
+            "ruleId": f.rule,
+            "level": _LEVELS.get(f.level, "error"),
+            "message": {"text": f.message},
+        }
         if f.file:
             region = {k: v for k, v in (("startLine", f.line), ("startColumn", f.col)) if v}
             location: dict[str, Any] = {"artifactLocation": {"uri": f.file}}
@@ -44,5 +46,6 @@ def gopipe_stage_finished(run: RunContext, result: StageResult) -> None:
         return
     path = run.out / "lint.sarif"
     path.write_text(run.redactor(json.dumps(to_sarif(run.artifacts.findings("lint")), indent=2)))
-    run.artifacts.add(Artifact(kind="sarif", name="lint.sarif",
-                               path=str(path.relative_to(run.root)), stage="lint"))
+    run.artifacts.add(
+        Artifact(kind="sarif", name="lint.sarif", path=str(path.relative_to(run.root)), stage="lint")
+    )

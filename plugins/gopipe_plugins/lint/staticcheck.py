@@ -34,10 +34,17 @@ def run(ctx: ProviderContext[StaticcheckOptions]) -> None:
         d = json.loads(line)
         loc = d.get("location", {})
         level = {"error": "error", "warning": "warning"}.get(d.get("severity", "error"), "note")
-        findings.append(Finding("staticcheck", d.get("code", "staticcheck"), d.get("message", ""),
-                                file=relative(loc["file"], ctx.root) if loc.get("file") else None,
-                                line=loc.get("line") or None, col=loc.get("column") or None,
-                                level=level))
+        findings.append(
+            Finding(
+                "staticcheck",
+                d.get("code", "staticcheck"),
+                d.get("message", ""),
+                file=relative(loc["file"], ctx.root) if loc.get("file") else None,
+                line=loc.get("line") or None,
+                col=loc.get("column") or None,
+                level=level,
+            )
+        )
     if res.returncode not in (0, 1) or (res.returncode == 1 and not findings):
         ctx.log(res.stderr)
         ctx.fail(f"staticcheck failed (exit {res.returncode}): {res.stderr.strip()[-300:]}")
@@ -46,5 +53,11 @@ def run(ctx: ProviderContext[StaticcheckOptions]) -> None:
 
 @hookimpl
 def gopipe_linters() -> list[Linter]:
-    return [Linter(name="staticcheck", run=run, options=StaticcheckOptions,
-                   description="staticcheck (pinned, installed on first use)")]
+    return [
+        Linter(
+            name="staticcheck",
+            run=run,
+            options=StaticcheckOptions,
+            description="staticcheck (pinned, installed on first use)",
+        )
+    ]

@@ -30,14 +30,18 @@ class NotifyOptions:
 
     on: tuple[Event, ...] = doc(
         'events to notify on: "success", "failure", "fixed" (success after a failed run), '
-        '"cancelled"; "success" includes "fixed"', EVENTS)
+        '"cancelled"; "success" includes "fixed"',
+        EVENTS,
+    )
     locale: Locale = doc('label language: "en" or "zh-CN"', "en")
-    template: str = doc("message template with {placeholders} (see docs/observability.md); "
-                        "empty = the built-in layout", "")
+    template: str = doc(
+        "message template with {placeholders} (see docs/observability.md); empty = the built-in layout", ""
+    )
     template_file: str = doc("file holding the template, relative to the repository", "")
     timeout: float = doc("seconds to wait for each request", 10.0)
-    retries: int = doc("retries after the first attempt on 429/5xx/connection errors and "
-                       "the service's rate-limit codes", 3)
+    retries: int = doc(
+        "retries after the first attempt on 429/5xx/connection errors and the service's rate-limit codes", 3
+    )
     backoff: float = doc("seconds before the first retry; doubles each time", 1.0)
 
 
@@ -89,8 +93,7 @@ def prepare(ctx: ProviderContext[NotifyOptions]) -> Notification | None:
     except TemplateError as exc:
         fail(ctx, str(exc))
     message = build_message(report, event, project=ctx.root.name, redactor=ctx.run.redactor)
-    policy = RetryPolicy(retries=max(0, opts.retries), backoff=max(0.0, opts.backoff),
-                         timeout=opts.timeout)
+    policy = RetryPolicy(retries=max(0, opts.retries), backoff=max(0.0, opts.backoff), timeout=opts.timeout)
     client = Client(ctx.provider, policy, log=ctx.log, stop=ctx.tracker.cancelled)
     return Notification(message, opts.locale, template, client, ctx)
 

@@ -69,8 +69,9 @@ def payload(note: Notification, opts: DingtalkOptions) -> dict[str, Any]:
     users = list(opts.at_user_ids) if mention else []
     tags = " ".join(f"@{who}" for who in (*mobiles, *users))
     tail = f"\n\n{tags}" if tags else ""
-    text = truncate_chars(note.text("markdown"), TEXT_CHARS - len(tail),
-                          f"\n…{note.labels['truncated']}") + tail
+    text = (
+        truncate_chars(note.text("markdown"), TEXT_CHARS - len(tail), f"\n…{note.labels['truncated']}") + tail
+    )
     title = note.values("plain")["title"]
     return {
         "msgtype": "markdown",

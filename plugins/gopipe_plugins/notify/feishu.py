@@ -66,24 +66,39 @@ def payload(note: Notification, opts: FeishuOptions) -> dict[str, Any]:
     v = note.values("markdown")
     text = note.text("markdown") if note.template else v["body"]
     if note.event == "failure":
-        tags = (["<at id=all></at>"] if opts.at_all else []) + \
-               [f"<at id={uid}></at>" for uid in opts.at_user_ids]
+        tags = (["<at id=all></at>"] if opts.at_all else []) + [
+            f"<at id={uid}></at>" for uid in opts.at_user_ids
+        ]
         if tags:
             text = " ".join(tags) + "\n" + text
 
     def card(content: str) -> dict[str, Any]:
-        elements: list[dict[str, Any]] = [
-            {"tag": "div", "text": {"tag": "lark_md", "content": content}}]
+        elements: list[dict[str, Any]] = [{"tag": "div", "text": {"tag": "lark_md", "content": content}}]
         if msg.ci_url:
-            elements.append({"tag": "action", "actions": [{
-                "tag": "button", "text": {"tag": "plain_text", "content": lab["ci_run"]},
-                "type": "danger" if note.event == "failure" else "primary", "url": msg.ci_url}]})
-        return {"msg_type": "interactive", "card": {
-            "config": {"wide_screen_mode": True},
-            "header": {"template": _COLOURS[note.event],
-                       "title": {"tag": "plain_text",
-                                 "content": f"{v['icon']} {note.values('plain')['title']}"}},
-            "elements": elements}}
+            elements.append(
+                {
+                    "tag": "action",
+                    "actions": [
+                        {
+                            "tag": "button",
+                            "text": {"tag": "plain_text", "content": lab["ci_run"]},
+                            "type": "danger" if note.event == "failure" else "primary",
+                            "url": msg.ci_url,
+                        }
+                    ],
+                }
+            )
+        return {
+            "msg_type": "interactive",
+            "card": {
+                "config": {"wide_screen_mode": True},
+                "header": {
+                    "template": _COLOURS[note.event],
+                    "title": {"tag": "plain_text", "content": f"{v['icon']} {note.values('plain')['title']}"},
+                },
+                "elements": elements,
+            },
+        }
 
     body = card(text)
     for _ in range(8):  # JSON escaping makes the size non-linear in the text: shrink, re-measure
@@ -91,8 +106,7 @@ def payload(note: Notification, opts: FeishuOptions) -> dict[str, Any]:
         overflow = len(json.dumps(body, ensure_ascii=False).encode()) + 200 - BODY_BYTES
         if overflow <= 0 or not text:
             break
-        text = truncate_bytes(text, max(0, len(text.encode()) - overflow - 64),
-                              f"\n…{lab['truncated']}")
+        text = truncate_bytes(text, max(0, len(text.encode()) - overflow - 64), f"\n…{lab['truncated']}")
         body = card(text)
     return body
 
@@ -101,8 +115,9 @@ def check(resp: Response) -> Verdict:
     data = resp.json()
     code = data.get("code", data.get("StatusCode")) if isinstance(data, dict) else None
     if isinstance(code, int) and code in RETRY_CODES:
-        return retry(f"Feishu code {code} ({RETRY_CODES[code]})",
-                     by_status(resp).delay if resp.status == 429 else None)
+        return retry(
+            f"Feishu code {code} ({RETRY_CODES[code]})", by_status(resp).delay if resp.status == 429 else None
+        )
     if resp.status != 200:
         return by_status(resp)
     if code is None:

@@ -131,15 +131,32 @@ class Client:
     log: Callable[[str], None]
     stop: threading.Event = field(default_factory=threading.Event)
 
-    def post_json(self, url: str, payload: object, *, headers: Mapping[str, str] | None = None,
-                  check: Callable[[Response], Verdict] = by_status) -> Response:
+    def post_json(
+        self,
+        url: str,
+        payload: object,
+        *,
+        headers: Mapping[str, str] | None = None,
+        check: Callable[[Response], Verdict] = by_status,
+    ) -> Response:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        return self.send("POST", url, body, headers={"Content-Type": "application/json; charset=utf-8",
-                                                     **(headers or {})}, check=check)
+        return self.send(
+            "POST",
+            url,
+            body,
+            headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
+            check=check,
+        )
 
-    def send(self, method: str, url: str, body: bytes | None = None, *,
-             headers: Mapping[str, str] | None = None,
-             check: Callable[[Response], Verdict] = by_status) -> Response:
+    def send(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        check: Callable[[Response], Verdict] = by_status,
+    ) -> Response:
         """Send until ``check`` says delivered or failed, or the retries are used up."""
         total = self.policy.retries + 1
         where = describe(url)
@@ -147,8 +164,9 @@ class Client:
         for attempt in range(1, total + 1):
             verdict, resp = self._once(method, url, body, headers or {}, check)
             if verdict.ok and resp is not None:
-                self.log(f"{self.what}: {method} {where} delivered (HTTP {resp.status}, "
-                         f"attempt {attempt}/{total})")
+                self.log(
+                    f"{self.what}: {method} {where} delivered (HTTP {resp.status}, attempt {attempt}/{total})"
+                )
                 return resp
             last = verdict.reason
             if not verdict.retry or attempt == total:
@@ -157,21 +175,27 @@ class Client:
             if verdict.delay is not None:
                 wait = max(wait, verdict.delay)
             wait = min(wait, self.policy.max_delay)
-            self.log(f"{self.what}: attempt {attempt}/{total} failed: {last}; "
-                     f"retrying in {wait:.1f}s")
+            self.log(f"{self.what}: attempt {attempt}/{total} failed: {last}; retrying in {wait:.1f}s")
             if self.stop.wait(wait):
                 raise DeliveryError(f"stopped while retrying: {last}")
         tries = f"after {attempt} attempt{'s' * (attempt != 1)}"
         self.log(f"{self.what}: giving up {tries}: {last}")
         raise DeliveryError(f"{last} ({tries})")
 
-    def _once(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str],
-              check: Callable[[Response], Verdict]) -> tuple[Verdict, Response | None]:
+    def _once(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        check: Callable[[Response], Verdict],
+    ) -> tuple[Verdict, Response | None]:
         scheme = urllib.parse.urlsplit(url).scheme
         if scheme not in ("http", "https"):  # urllib's own error would quote the URL
             return fail("the URL is not an http(s) URL"), None
-        request = urllib.request.Request(url, data=body, method=method,
-                                         headers={"User-Agent": USER_AGENT, **headers})
+        request = urllib.request.Request(
+            url, data=body, method=method, headers={"User-Agent": USER_AGENT, **headers}
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.policy.timeout) as raw:
                 resp = Response(raw.status, raw.read(), dict(raw.headers.items()))

@@ -38,8 +38,9 @@ class EmailOptions(NotifyOptions):
     username: str = doc("SMTP user; empty = no AUTH", "")
     password: Secret | None = doc('SMTP password, e.g. { env = "SMTP_PASSWORD" }', None)
     starttls: bool = doc("upgrade with STARTTLS (required for AUTH)", True)
-    ca_file: str = doc("CA bundle to verify the server with, relative to the repository; "
-                       "empty = system CAs", "")
+    ca_file: str = doc(
+        "CA bundle to verify the server with, relative to the repository; empty = system CAs", ""
+    )
     subject_prefix: str = doc("prepended to the subject, e.g. [ci]", "")
 
 
@@ -49,7 +50,7 @@ def run(ctx: ProviderContext[EmailOptions]) -> None:
         return
     opts = ctx.options
     if not opts.to:
-        ctx.fail("no recipients (set to = [\"team@example.com\"])")
+        ctx.fail('no recipients (set to = ["team@example.com"])')
     if opts.username and not opts.starttls:
         ctx.fail("refusing to send the SMTP password without TLS (set starttls = true)")
     with delivering(ctx, note):
@@ -69,13 +70,17 @@ def compose(note: Notification, opts: EmailOptions) -> EmailMessage:
     msg["X-Gopipe-Event"] = note.event
     redact = note.ctx.run.redactor
     msg.set_content(redact(note.text("plain")) + "\n", subtype="plain", charset="utf-8")
-    msg.add_alternative(_HTML.format(content=redact(note.text("html"))), subtype="html",
-                        charset="utf-8")
+    msg.add_alternative(_HTML.format(content=redact(note.text("html"))), subtype="html", charset="utf-8")
     return msg
 
 
-def send(ctx: ProviderContext[EmailOptions], note: Notification, opts: EmailOptions,
-         message: EmailMessage, password: str) -> None:
+def send(
+    ctx: ProviderContext[EmailOptions],
+    note: Notification,
+    opts: EmailOptions,
+    message: EmailMessage,
+    password: str,
+) -> None:
     policy = note.client.policy
     context = ssl.create_default_context(cafile=str(ctx.root / opts.ca_file) if opts.ca_file else None)
     total = policy.retries + 1
@@ -91,15 +96,15 @@ def send(ctx: ProviderContext[EmailOptions], note: Notification, opts: EmailOpti
                 refused = smtp.send_message(message)
             if refused:
                 ctx.log(f"email: refused recipients: {', '.join(sorted(refused))}")
-            ctx.log(f"email: delivered to {len(opts.to) - len(refused)} recipient(s) via "
-                    f"{opts.host}:{opts.port} (attempt {attempt}/{total})")
+            ctx.log(
+                f"email: delivered to {len(opts.to) - len(refused)} recipient(s) via "
+                f"{opts.host}:{opts.port} (attempt {attempt}/{total})"
+            )
             return
         except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError(f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}") \
-                from None
+            raise DeliveryError(f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}") from None
         except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryError(f"all recipients refused: {', '.join(sorted(exc.recipients))}") \
-                from None
+            raise DeliveryError(f"all recipients refused: {', '.join(sorted(exc.recipients))}") from None
         except smtplib.SMTPResponseException as exc:
             reason = f"SMTP {exc.smtp_code} {_text(exc.smtp_error)}"
             if not 400 <= exc.smtp_code < 500:

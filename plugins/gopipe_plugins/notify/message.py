@@ -65,26 +65,52 @@ class Message:
     def to_json(self) -> dict[str, object]:
         """The message as plain JSON (the generic webhook sends it next to the report)."""
         return {
-            "pipeline": self.pipeline, "project": self.project, "repo_url": self.repo_url,
-            "branch": self.branch, "commit": self.commit, "author": self.author,
-            "subject": self.subject, "version": self.version, "status": self.status,
-            "event": self.event, "failed_stage": self.failed_stage, "reason": self.reason,
+            "pipeline": self.pipeline,
+            "project": self.project,
+            "repo_url": self.repo_url,
+            "branch": self.branch,
+            "commit": self.commit,
+            "author": self.author,
+            "subject": self.subject,
+            "version": self.version,
+            "status": self.status,
+            "event": self.event,
+            "failed_stage": self.failed_stage,
+            "reason": self.reason,
             "details": list(self.details),
-            "stages": [{"name": s.name, "status": s.status, "duration_s": round(s.duration_s, 3),
-                        "summary": s.summary} for s in self.stages],
-            "duration_s": round(self.duration_s, 3), "coverage": self.coverage,
-            "images": list(self.images), "environments": list(self.environments),
+            "stages": [
+                {
+                    "name": s.name,
+                    "status": s.status,
+                    "duration_s": round(s.duration_s, 3),
+                    "summary": s.summary,
+                }
+                for s in self.stages
+            ],
+            "duration_s": round(self.duration_s, 3),
+            "coverage": self.coverage,
+            "images": list(self.images),
+            "environments": list(self.environments),
             "ci_url": self.ci_url,
         }
 
 
-def build_message(report: Report, event: Event, *, project: str, redactor: Redactor,
-                  artifacts: Iterable[Artifact] | None = None) -> Message:
+def build_message(
+    report: Report,
+    event: Event,
+    *,
+    project: str,
+    redactor: Redactor,
+    artifacts: Iterable[Artifact] | None = None,
+) -> Message:
     """Distil ``report`` into a :class:`Message`; ``artifacts`` default to the report's."""
     git = report.git
     found = list(artifacts if artifacts is not None else report.artifacts)
-    stages = tuple(StageLine(s.name, s.status, s.duration_s, redactor(s.summary))
-                   for s in report.stages if s.name != "notify")
+    stages = tuple(
+        StageLine(s.name, s.status, s.duration_s, redactor(s.summary))
+        for s in report.stages
+        if s.name != "notify"
+    )
     failed_stage, reason, details = _why(report, redactor)
     repo_url = git.remote_url if git.remote_url and git.remote_url.startswith("http") else None
     return Message(
@@ -121,8 +147,11 @@ def _why(report: Report, redactor: Redactor) -> tuple[str | None, str, tuple[str
         details: list[str] = []
         if provider is not None and provider.details:
             details = [_clip(line) for line in provider.details.splitlines() if line.strip()]
-        return (stage.name, redactor(_clip(stage.error or "failed")),
-                tuple(redactor(line) for line in details[:REASON_LINES]))
+        return (
+            stage.name,
+            redactor(_clip(stage.error or "failed")),
+            tuple(redactor(line) for line in details[:REASON_LINES]),
+        )
     if report.status == "cancelled":
         return None, "run cancelled", ()
     if report.error:
@@ -132,7 +161,7 @@ def _why(report: Report, redactor: Redactor) -> tuple[str | None, str, tuple[str
 
 def _clip(line: str) -> str:
     line = line.rstrip()
-    return line if len(line) <= _LINE_CHARS else line[:_LINE_CHARS - 1] + "…"
+    return line if len(line) <= _LINE_CHARS else line[: _LINE_CHARS - 1] + "…"
 
 
 def _project_name(repo_url: str | None) -> str | None:

@@ -13,20 +13,48 @@ from gopipe_plugins.notify.state import record_status
 @hookimpl
 def gopipe_notifiers() -> list[Notifier]:
     return [
-        Notifier(name="slack", run=slack.run, options=slack.SlackOptions,
-                 description="Slack incoming webhook (Block Kit)"),
-        Notifier(name="wecom", run=wecom.run, options=wecom.WecomOptions,
-                 description="WeCom group robot (markdown, @mentions on failure)"),
-        Notifier(name="dingtalk", run=dingtalk.run, options=dingtalk.DingtalkOptions,
-                 description="DingTalk robot (markdown, signed, @mentions)"),
-        Notifier(name="feishu", run=feishu.run, options=feishu.FeishuOptions,
-                 description="Feishu/Lark bot (interactive card, signed)"),
-        Notifier(name="teams", run=teams.run, options=teams.TeamsOptions,
-                 description="Microsoft Teams Workflows webhook (Adaptive Card)"),
-        Notifier(name="webhook", run=webhook.run, options=webhook.WebhookOptions,
-                 description="generic JSON webhook with the masked report, HMAC-signed"),
-        Notifier(name="email", run=mail.run, options=mail.EmailOptions,
-                 description="email over SMTP with STARTTLS (text + HTML)"),
+        Notifier(
+            name="slack",
+            run=slack.run,
+            options=slack.SlackOptions,
+            description="Slack incoming webhook (Block Kit)",
+        ),
+        Notifier(
+            name="wecom",
+            run=wecom.run,
+            options=wecom.WecomOptions,
+            description="WeCom group robot (markdown, @mentions on failure)",
+        ),
+        Notifier(
+            name="dingtalk",
+            run=dingtalk.run,
+            options=dingtalk.DingtalkOptions,
+            description="DingTalk robot (markdown, signed, @mentions)",
+        ),
+        Notifier(
+            name="feishu",
+            run=feishu.run,
+            options=feishu.FeishuOptions,
+            description="Feishu/Lark bot (interactive card, signed)",
+        ),
+        Notifier(
+            name="teams",
+            run=teams.run,
+            options=teams.TeamsOptions,
+            description="Microsoft Teams Workflows webhook (Adaptive Card)",
+        ),
+        Notifier(
+            name="webhook",
+            run=webhook.run,
+            options=webhook.WebhookOptions,
+            description="generic JSON webhook with the masked report, HMAC-signed",
+        ),
+        Notifier(
+            name="email",
+            run=mail.run,
+            options=mail.EmailOptions,
+            description="email over SMTP with STARTTLS (text + HTML)",
+        ),
     ]
 
 

@@ -22,10 +22,35 @@ Dialect = Literal["markdown", "wecom", "slack", "plain", "html"]
 DEFAULT_TEMPLATE = "{heading}\n{body}"
 
 PLACEHOLDERS = (
-    "heading", "body", "title", "icon", "pipeline", "project", "repo_url", "branch", "commit",
-    "short_commit", "commit_url", "author", "subject", "version", "status", "event",
-    "event_label", "failed_stage", "reason", "details", "stages", "duration", "coverage",
-    "image", "images", "environment", "environments", "ci_url", "ci_link",
+    "heading",
+    "body",
+    "title",
+    "icon",
+    "pipeline",
+    "project",
+    "repo_url",
+    "branch",
+    "commit",
+    "short_commit",
+    "commit_url",
+    "author",
+    "subject",
+    "version",
+    "status",
+    "event",
+    "event_label",
+    "failed_stage",
+    "reason",
+    "details",
+    "stages",
+    "duration",
+    "coverage",
+    "image",
+    "images",
+    "environment",
+    "environments",
+    "ci_url",
+    "ci_link",
 )
 
 
@@ -48,7 +73,8 @@ class _Markup:
 
     def bold(self, text: str) -> str:
         return {"slack": f"*{text}*", "plain": text, "html": f"<b>{text}</b>"}.get(
-            self.dialect, f"**{text}**")
+            self.dialect, f"**{text}**"
+        )
 
     def link(self, text: str, url: str | None) -> str:
         if not url:
@@ -93,23 +119,35 @@ def placeholders(msg: Message, locale: Locale, dialect: Dialect) -> dict[str, st
     m = _Markup(dialect)
     e = m.escape
     event_label = lab[msg.event]
-    title = lab["title"].format(pipeline=msg.pipeline, event=event_label, project=msg.project,
-                                ref=msg.ref)
-    stages = " · ".join(f"{s.name} {STAGE_ICONS.get(s.status, '?')} {s.duration_s:.1f}s"
-                        for s in msg.stages)
+    title = lab["title"].format(pipeline=msg.pipeline, event=event_label, project=msg.project, ref=msg.ref)
+    stages = " · ".join(f"{s.name} {STAGE_ICONS.get(s.status, '?')} {s.duration_s:.1f}s" for s in msg.stages)
     values = {
-        "title": e(title), "icon": ICONS[msg.event], "pipeline": e(msg.pipeline),
-        "project": e(msg.project), "repo_url": msg.repo_url or "", "branch": e(msg.branch),
-        "commit": msg.commit, "short_commit": msg.short_commit, "commit_url": msg.commit_url or "",
-        "author": e(msg.author), "subject": e(msg.subject), "version": e(msg.version),
-        "status": msg.status, "event": msg.event, "event_label": e(event_label),
-        "failed_stage": e(msg.failed_stage or ""), "reason": e(msg.reason),
-        "details": "\n".join(e(line) for line in msg.details), "stages": e(stages),
+        "title": e(title),
+        "icon": ICONS[msg.event],
+        "pipeline": e(msg.pipeline),
+        "project": e(msg.project),
+        "repo_url": msg.repo_url or "",
+        "branch": e(msg.branch),
+        "commit": msg.commit,
+        "short_commit": msg.short_commit,
+        "commit_url": msg.commit_url or "",
+        "author": e(msg.author),
+        "subject": e(msg.subject),
+        "version": e(msg.version),
+        "status": msg.status,
+        "event": msg.event,
+        "event_label": e(event_label),
+        "failed_stage": e(msg.failed_stage or ""),
+        "reason": e(msg.reason),
+        "details": "\n".join(e(line) for line in msg.details),
+        "stages": e(stages),
         "duration": f"{msg.duration_s:.1f}s",
         "coverage": f"{msg.coverage:.1f}%" if msg.coverage is not None else "",
-        "image": e(msg.images[0]) if msg.images else "", "images": e(", ".join(msg.images)),
+        "image": e(msg.images[0]) if msg.images else "",
+        "images": e(", ".join(msg.images)),
         "environment": e(msg.environments[0]) if msg.environments else "",
-        "environments": e(", ".join(msg.environments)), "ci_url": msg.ci_url or "",
+        "environments": e(", ".join(msg.environments)),
+        "ci_url": msg.ci_url or "",
         "ci_link": m.link(e(lab["ci_run"]), msg.ci_url) if msg.ci_url else "",
     }
     values["heading"] = f"{ICONS[msg.event]} " + m.bold(m.status(e(title), msg.event))
@@ -152,15 +190,16 @@ def render(msg: Message, locale: Locale, dialect: Dialect, template: str | None 
     except TemplateError:
         raise
     except (ValueError, IndexError, AttributeError) as exc:
-        raise TemplateError(f"template is malformed: {exc} (write literal braces as {{{{ }}}})") \
-            from None
+        raise TemplateError(f"template is malformed: {exc} (write literal braces as {{{{ }}}})") from None
     return rendered.strip("\n")
 
 
 class _Known(dict[str, str]):
     def __missing__(self, key: str) -> str:
-        raise TemplateError(f"template uses unknown placeholder {{{key}}}; known: "
-                            + ", ".join("{" + p + "}" for p in PLACEHOLDERS))
+        raise TemplateError(
+            f"template uses unknown placeholder {{{key}}}; known: "
+            + ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+        )
 
 
 def load_template(template: str, template_file: str, root: Path) -> str | None:
@@ -172,8 +211,7 @@ def load_template(template: str, template_file: str, root: Path) -> str | None:
         try:
             return path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise TemplateError(f"template_file {template_file} cannot be read: {exc.strerror}") \
-                from None
+            raise TemplateError(f"template_file {template_file} cannot be read: {exc.strerror}") from None
     return None
 
 
@@ -189,4 +227,4 @@ def truncate_bytes(text: str, limit: int, marker: str = "\n…") -> str:
 
 def truncate_chars(text: str, limit: int, marker: str = "\n…") -> str:
     """Cut ``text`` to at most ``limit`` characters (services that count characters)."""
-    return text if len(text) <= limit else text[:max(0, limit - len(marker))] + marker
+    return text if len(text) <= limit else text[: max(0, limit - len(marker))] + marker

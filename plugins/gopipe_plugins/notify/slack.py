@@ -32,7 +32,8 @@ class SlackOptions(NotifyOptions):
 
     webhook: Secret = doc('incoming webhook URL, e.g. { env = "SLACK_WEBHOOK_URL" }')
     mentions: tuple[str, ...] = doc(
-        'added on failure, Slack syntax: "<!here>", "<!channel>", "<@U012AB3CD>"', ())
+        'added on failure, Slack syntax: "<!here>", "<!channel>", "<@U012AB3CD>"', ()
+    )
 
 
 def run(ctx: ProviderContext[SlackOptions]) -> None:
@@ -60,9 +61,19 @@ def payload(note: Notification, opts: SlackOptions) -> dict[str, Any]:
         blocks.insert(0, _section(mention))
         fallback = f"{mention} {fallback}"
     if msg.ci_url and not note.template:
-        blocks.append({"type": "actions", "elements": [{
-            "type": "button", "text": {"type": "plain_text", "text": lab["ci_run"]},
-            "url": msg.ci_url, **({"style": "danger"} if note.event == "failure" else {})}]})
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": lab["ci_run"]},
+                        "url": msg.ci_url,
+                        **({"style": "danger"} if note.event == "failure" else {}),
+                    }
+                ],
+            }
+        )
     return {"text": truncate_chars(fallback, TEXT_CHARS), "blocks": blocks[:50]}
 
 
@@ -81,13 +92,23 @@ def _default_blocks(note: Notification) -> list[dict[str, Any]]:
         ("environment", v["environments"]),
         ("duration", v["duration"]),
     ]
-    blocks: list[dict[str, Any]] = [{
-        "type": "header",
-        "text": {"type": "plain_text", "emoji": True,
-                 "text": truncate_chars(f"{ICONS[note.event]} {note.values('plain')['title']}",
-                                        HEADER_CHARS, "…")}}]
-    shown = [{"type": "mrkdwn", "text": truncate_chars(f"*{lab[key]}*\n{value}", FIELD_CHARS, "…")}
-             for key, value in fields if value][:MAX_FIELDS]
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "emoji": True,
+                "text": truncate_chars(
+                    f"{ICONS[note.event]} {note.values('plain')['title']}", HEADER_CHARS, "…"
+                ),
+            },
+        }
+    ]
+    shown = [
+        {"type": "mrkdwn", "text": truncate_chars(f"*{lab[key]}*\n{value}", FIELD_CHARS, "…")}
+        for key, value in fields
+        if value
+    ][:MAX_FIELDS]
     if shown:
         blocks.append({"type": "section", "fields": shown})
     if msg.reason:
@@ -97,19 +118,26 @@ def _default_blocks(note: Notification) -> list[dict[str, Any]]:
             why += "\n```" + _escape(details) + "```"
         blocks.append(_section(why))
     if msg.stages:
-        blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": truncate_chars(f"*{lab['stages']}*: {v['stages']}",
-                                                      FIELD_CHARS, "…")}]})
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": truncate_chars(f"*{lab['stages']}*: {v['stages']}", FIELD_CHARS, "…"),
+                    }
+                ],
+            }
+        )
     return blocks
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn",
-                                        "text": truncate_chars(text, SECTION_CHARS, "…")}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate_chars(text, SECTION_CHARS, "…")}}
 
 
 def _chunks(text: str, size: int) -> list[str]:
-    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
 def _escape(text: str) -> str:

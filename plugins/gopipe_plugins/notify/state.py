@@ -59,7 +59,10 @@ def record_status(run: RunContext, report: Report) -> None:
     with _locked(path.with_suffix(".lock")):
         data = _load(path)
         data[state_key(run, report.pipeline)] = {
-            "status": report.status, "sha": run.git.sha, "at": round(time.time(), 3)}
+            "status": report.status,
+            "sha": run.git.sha,
+            "at": round(time.time(), 3),
+        }
         if len(data) > _MAX_ENTRIES:
             newest = sorted(data.items(), key=lambda kv: _at(kv[1]), reverse=True)
             data = dict(newest[:_MAX_ENTRIES])

@@ -43,12 +43,24 @@ def run(ctx: ProviderContext[TeamsOptions]) -> None:
 def payload(note: Notification) -> dict[str, Any]:
     msg, lab = note.message, note.labels
     v = note.values("markdown")
-    body: list[dict[str, Any]] = [{
-        "type": "TextBlock", "size": "Large", "weight": "Bolder", "wrap": True,
-        "color": _COLOURS[note.event], "text": f"{v['icon']} {note.values('plain')['title']}"}]
+    body: list[dict[str, Any]] = [
+        {
+            "type": "TextBlock",
+            "size": "Large",
+            "weight": "Bolder",
+            "wrap": True,
+            "color": _COLOURS[note.event],
+            "text": f"{v['icon']} {note.values('plain')['title']}",
+        }
+    ]
     if note.template:
-        body.append({"type": "TextBlock", "wrap": True,
-                     "text": truncate_bytes(note.text("markdown"), TEXT_BYTES, "\n…")})
+        body.append(
+            {
+                "type": "TextBlock",
+                "wrap": True,
+                "text": truncate_bytes(note.text("markdown"), TEXT_BYTES, "\n…"),
+            }
+        )
     else:
         facts = [
             ("repo", f"[{v['project']}]({msg.repo_url})" if msg.repo_url else v["project"]),
@@ -62,19 +74,42 @@ def payload(note: Notification) -> dict[str, Any]:
             ("environment", v["environments"]),
             ("duration", v["duration"]),
         ]
-        body.append({"type": "FactSet",
-                     "facts": [{"title": lab[key], "value": value} for key, value in facts if value]})
+        body.append(
+            {
+                "type": "FactSet",
+                "facts": [{"title": lab[key], "value": value} for key, value in facts if value],
+            }
+        )
         if msg.details:
-            body.append({"type": "TextBlock", "wrap": True, "fontType": "Monospace",
-                         "spacing": "Small",
-                         "text": truncate_bytes("\n\n".join(msg.details), TEXT_BYTES, "\n…")})
+            body.append(
+                {
+                    "type": "TextBlock",
+                    "wrap": True,
+                    "fontType": "Monospace",
+                    "spacing": "Small",
+                    "text": truncate_bytes("\n\n".join(msg.details), TEXT_BYTES, "\n…"),
+                }
+            )
         if msg.stages:
-            body.append({"type": "TextBlock", "wrap": True, "isSubtle": True, "size": "Small",
-                         "text": f"{lab['stages']}: {v['stages']}"})
+            body.append(
+                {
+                    "type": "TextBlock",
+                    "wrap": True,
+                    "isSubtle": True,
+                    "size": "Small",
+                    "text": f"{lab['stages']}: {v['stages']}",
+                }
+            )
     card: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "type": "AdaptiveCard", "version": "1.4", "msteams": {"width": "Full"}, "body": body}
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "msteams": {"width": "Full"},
+        "body": body,
+    }
     if msg.ci_url:
         card["actions"] = [{"type": "Action.OpenUrl", "title": lab["ci_run"], "url": msg.ci_url}]
-    return {"type": "message", "attachments": [
-        {"contentType": ADAPTIVE_CARD, "contentUrl": None, "content": card}]}
+    return {
+        "type": "message",
+        "attachments": [{"contentType": ADAPTIVE_CARD, "contentUrl": None, "content": card}],
+    }

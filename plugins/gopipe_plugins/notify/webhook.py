@@ -47,11 +47,20 @@ def run(ctx: ProviderContext[WebhookOptions]) -> None:
     with delivering(ctx, note):
         url = opts.url.reveal()
         key = opts.secret.reveal() if opts.secret is not None else None  # before masking
-        data = note.mask({"event": note.event, "text": note.text("plain"),
-                          "message": note.message.to_json(), "report": report.to_json()})
+        data = note.mask(
+            {
+                "event": note.event,
+                "text": note.text("plain"),
+                "message": note.message.to_json(),
+                "report": report.to_json(),
+            }
+        )
         body = json.dumps(data, ensure_ascii=False).encode("utf-8")
-        headers = {"Content-Type": "application/json; charset=utf-8",
-                   "X-Gopipe-Event": note.event, "X-Gopipe-Delivery": str(uuid.uuid4())}
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "X-Gopipe-Event": note.event,
+            "X-Gopipe-Delivery": str(uuid.uuid4()),
+        }
         if key is not None:
             headers[SIGNATURE_HEADER] = signature(key, body)
         note.client.send("POST", url, body, headers=headers, check=by_status)

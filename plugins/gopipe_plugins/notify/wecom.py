@@ -48,8 +48,7 @@ def run(ctx: ProviderContext[WecomOptions]) -> None:
 
 
 def markdown_payload(note: Notification) -> dict[str, Any]:
-    content = truncate_bytes(note.text("wecom"), MARKDOWN_BYTES,
-                             f"\n…{note.labels['truncated']}")
+    content = truncate_bytes(note.text("wecom"), MARKDOWN_BYTES, f"\n…{note.labels['truncated']}")
     return {"msgtype": "markdown", "markdown": {"content": content}}
 
 

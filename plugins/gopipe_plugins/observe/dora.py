@@ -42,13 +42,16 @@ def deployments(report: Report, environment: str | None, now: float | None = Non
         outcome = str(extra.get("outcome") or extra.get("status") or "success").lower()
         finished = extra.get("finished_at")
         found[env] = Deployment(
-            environment=env, succeeded=outcome in SUCCESS_OUTCOMES,
+            environment=env,
+            succeeded=outcome in SUCCESS_OUTCOMES,
             finished_at=float(finished) if isinstance(finished, (int, float)) else now,
-            commit=git.sha, commit_time=git.commit_time, version=git.version,
-            image=_image(extra.get("digest") or extra.get("images")))
+            commit=git.sha,
+            commit_time=git.commit_time,
+            version=git.version,
+            image=_image(extra.get("digest") or extra.get("images")),
+        )
     deploy = report.stage("deploy")
-    if deploy is not None and deploy.status == "failed" and not any(
-            not d.succeeded for d in found.values()):
+    if deploy is not None and deploy.status == "failed" and not any(not d.succeeded for d in found.values()):
         env = environment or "default"
         found[env] = Deployment(env, False, now, git.sha, git.commit_time, git.version, "")
     return list(found.values())

@@ -54,8 +54,7 @@ def exposition(families: Iterable[Family]) -> str:
         out.append(f"# TYPE {fam.name} {fam.kind}")
         for label_set, value in sorted(fam.samples.items()):
             inner = ",".join(f'{k}="{_escape_value(v)}"' for k, v in label_set)
-            out.append(f"{fam.name}{{{inner}}} {_number(value)}" if inner else
-                       f"{fam.name} {_number(value)}")
+            out.append(f"{fam.name}{{{inner}}} {_number(value)}" if inner else f"{fam.name} {_number(value)}")
     return "\n".join(out) + "\n"
 
 
@@ -111,8 +110,9 @@ def read_group(api: Any, job: str, grouping: Mapping[str, str]) -> dict[str, dic
                 raw = sample.get("value")
                 if raw is None:
                     continue
-                own = {k: v for k, v in (sample.get("labels") or {}).items()
-                       if k not in key and k != "instance"}
+                own = {
+                    k: v for k, v in (sample.get("labels") or {}).items() if k not in key and k != "instance"
+                }
                 found.setdefault(name, {})[labels(**own)] = float(raw)
         return found
     return {}

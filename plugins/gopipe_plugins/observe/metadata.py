@@ -35,9 +35,18 @@ def metadata(run: RunContext, report: Report) -> dict[str, Any]:
         "pipeline": report.pipeline,
         "status": report.status,
         "ci_url": report.ci_url,
-        "git": {"sha": git.sha, "short_sha": git.short_sha, "branch": git.branch, "tag": git.tag,
-                "version": git.version, "dirty": git.dirty, "commit_time": git.commit_time,
-                "date": git.date, "author": git.author, "remote_url": git.remote_url},
+        "git": {
+            "sha": git.sha,
+            "short_sha": git.short_sha,
+            "branch": git.branch,
+            "tag": git.tag,
+            "version": git.version,
+            "dirty": git.dirty,
+            "commit_time": git.commit_time,
+            "date": git.date,
+            "author": git.author,
+            "remote_url": git.remote_url,
+        },
         "images": [_image(a) for a in artifacts if a.kind == "image"],
         "archives": [_file(a) for a in artifacts if a.kind in ("archive", "checksums", "sbom")],
         "binaries": [_file(a) for a in artifacts if a.kind == "binary"],
@@ -51,21 +60,29 @@ def tool_versions(run: RunContext) -> dict[str, Any]:
         go = run.go.version()
     except OSError:  # no Go toolchain on PATH: the run failed early, still describe it
         go = "unavailable"
-    return {"go": go, "gopipe": __version__, "python": platform.python_version(),
-            "pinned": {name: tool.version for name, tool in sorted(TOOLS.items())}}
+    return {
+        "go": go,
+        "gopipe": __version__,
+        "python": platform.python_version(),
+        "pinned": {name: tool.version for name, tool in sorted(TOOLS.items())},
+    }
 
 
 def _image(a: Artifact) -> dict[str, Any]:
     extra = dict(a.extra)
     digest = extra.pop("digest", None) or (f"sha256:{a.sha256}" if a.sha256 else None)
     reference = extra.pop("reference", None) or a.name
-    return {"name": a.name, "reference": reference, "digest": digest,
-            **({"path": a.path} if a.path else {}), **extra}
+    return {
+        "name": a.name,
+        "reference": reference,
+        "digest": digest,
+        **({"path": a.path} if a.path else {}),
+        **extra,
+    }
 
 
 def _file(a: Artifact) -> dict[str, Any]:
-    out = {"kind": a.kind, "name": a.name, "path": a.path, "sha256": a.sha256, "os": a.os,
-           "arch": a.arch}
+    out = {"kind": a.kind, "name": a.name, "path": a.path, "sha256": a.sha256, "os": a.os, "arch": a.arch}
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -80,11 +97,15 @@ def write_metadata(run: RunContext, report: Report) -> Artifact:
     path = out / FILE
     data = run.redactor.redact_obj(metadata(run, report))
     tmp = path.with_name(f"{FILE}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n",
-                   encoding="utf-8")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-    artifact = Artifact(kind="metadata", name=FILE, path=os_relpath(path, run.root),
-                        sha256=sha256_file(path), provider="metadata")
+    artifact = Artifact(
+        kind="metadata",
+        name=FILE,
+        path=os_relpath(path, run.root),
+        sha256=sha256_file(path),
+        provider="metadata",
+    )
     run.artifacts.add(artifact)
     report.artifacts.append(artifact)
     run.events.emit("artifact", **artifact.to_json())

@@ -24,8 +24,9 @@ from gopipe_plugins.notify.http import Client, DeliveryError, RetryPolicy, by_st
 from gopipe_plugins.observe.dora import deployments
 from gopipe_plugins.observe.exposition import Family, Labels, exposition, group_path, read_group
 
-RESERVED_LABELS = frozenset({"stage", "status", "environment", "commit", "version", "ref",
-                             "image", "instance", "job"})
+RESERVED_LABELS = frozenset(
+    {"stage", "status", "environment", "commit", "version", "ref", "image", "instance", "job"}
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class PushgatewayOptions:
     job: str = doc("job label of the pushed group", "gopipe")
     grouping: dict[str, str] = doc(
         "grouping labels (values are templates: {project}, {pipeline}, {branch} …)",
-        default_factory=lambda: {"project": "{project}", "pipeline": "{pipeline}"})
+        default_factory=lambda: {"project": "{project}", "pipeline": "{pipeline}"},
+    )
     username: str = doc("basic-auth user; empty = no auth", "")
     password: Secret | None = doc('basic-auth password, e.g. { env = "PUSHGATEWAY_PASSWORD" }', None)
     timeout: float = doc("seconds per request", 10.0)
@@ -55,11 +57,16 @@ def run(ctx: ProviderContext[PushgatewayOptions]) -> None:
         ctx.fail(f"grouping: {exc.args[0]}")
     clash = sorted(RESERVED_LABELS & set(grouping))
     if clash:
-        ctx.fail(f"grouping label(s) {', '.join(clash)} are metric labels; "
-                 "choose other names ([tool.gopipe.notify.pushgateway] grouping)")
-    client = Client("pushgateway", RetryPolicy(retries=max(0, opts.retries),
-                                               backoff=max(0.0, opts.backoff), timeout=opts.timeout),
-                    log=ctx.log, stop=ctx.tracker.cancelled)
+        ctx.fail(
+            f"grouping label(s) {', '.join(clash)} are metric labels; "
+            "choose other names ([tool.gopipe.notify.pushgateway] grouping)"
+        )
+    client = Client(
+        "pushgateway",
+        RetryPolicy(retries=max(0, opts.retries), backoff=max(0.0, opts.backoff), timeout=opts.timeout),
+        log=ctx.log,
+        stop=ctx.tracker.cancelled,
+    )
     base = opts.url.rstrip("/")
     try:
         headers = _auth(opts)
@@ -68,8 +75,13 @@ def run(ctx: ProviderContext[PushgatewayOptions]) -> None:
         families = metrics(report, previous, environment=ctx.run.args.environment)
         body = exposition(families).encode()
         path = group_path(opts.job, grouping)
-        client.send("PUT", base + path, body, check=by_status,
-                    headers={**headers, "Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+        client.send(
+            "PUT",
+            base + path,
+            body,
+            check=by_status,
+            headers={**headers, "Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+        )
     except DeliveryError as exc:
         ctx.fail(f"not pushed: {exc}")
     except LookupError as exc:
@@ -86,8 +98,12 @@ def _auth(opts: PushgatewayOptions) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-def metrics(report: Report, previous: dict[str, dict[Labels, float]],
-            environment: str | None = None, now: float | None = None) -> list[Family]:
+def metrics(
+    report: Report,
+    previous: dict[str, dict[Labels, float]],
+    environment: str | None = None,
+    now: float | None = None,
+) -> list[Family]:
     """Everything to push, given what the group held before this run."""
     git = report.git
     finished = report.started_at + report.duration_s if now is None else now
@@ -110,10 +126,8 @@ def metrics(report: Report, previous: dict[str, dict[Labels, float]],
     commit_ts.set(git.commit_time)
     info = Family("gopipe_build_info", "gauge", "version, commit and ref (branch or tag) of the last run")
     info.set(1, version=git.version, commit=git.sha, ref=git.branch or git.tag or "")
-    last_ok = carried("gopipe_run_last_success_timestamp_seconds", "gauge",
-                      "when a run last succeeded")
-    last_failed = carried("gopipe_run_last_failure_timestamp_seconds", "gauge",
-                          "when a run last failed")
+    last_ok = carried("gopipe_run_last_success_timestamp_seconds", "gauge", "when a run last succeeded")
+    last_failed = carried("gopipe_run_last_failure_timestamp_seconds", "gauge", "when a run last failed")
     if ok:
         last_ok.set(finished)
     elif report.status == "failed":
@@ -130,22 +144,30 @@ def metrics(report: Report, previous: dict[str, dict[Labels, float]],
         stage_duration.set(stage.duration_s, stage=stage.name)
         stage_status.set(1, stage=stage.name, status=stage.status)
 
-    deployed = carried("gopipe_deploy_timestamp_seconds", "gauge",
-                       "last successful deployment per environment")
-    deployed_commit = carried("gopipe_deploy_commit_timestamp_seconds", "gauge",
-                              "commit time of what is deployed per environment (lead time)")
+    deployed = carried(
+        "gopipe_deploy_timestamp_seconds", "gauge", "last successful deployment per environment"
+    )
+    deployed_commit = carried(
+        "gopipe_deploy_commit_timestamp_seconds",
+        "gauge",
+        "commit time of what is deployed per environment (lead time)",
+    )
     deploy_info = carried("gopipe_deploy_info", "gauge", "what is deployed per environment")
-    failed_at = carried("gopipe_deploy_failure_timestamp_seconds", "gauge",
-                        "last failed deployment per environment")
-    restored_at = carried("gopipe_deploy_restore_timestamp_seconds", "gauge",
-                          "last successful deployment after a failed one, per environment")
-    deploys = carried("gopipe_deployments_total", "counter",
-                      "deployments by environment and status, counted by the pusher")
+    failed_at = carried(
+        "gopipe_deploy_failure_timestamp_seconds", "gauge", "last failed deployment per environment"
+    )
+    restored_at = carried(
+        "gopipe_deploy_restore_timestamp_seconds",
+        "gauge",
+        "last successful deployment after a failed one, per environment",
+    )
+    deploys = carried(
+        "gopipe_deployments_total", "counter", "deployments by environment and status, counted by the pusher"
+    )
     for d in deployments(report, environment, now=finished):
         env = d.environment
         status = "success" if d.succeeded else "failed"
-        deploys.set((deploys.get(environment=env, status=status) or 0) + 1,
-                    environment=env, status=status)
+        deploys.set((deploys.get(environment=env, status=status) or 0) + 1, environment=env, status=status)
         if not d.succeeded:
             failed_at.set(d.finished_at, environment=env)
             continue
@@ -155,15 +177,39 @@ def metrics(report: Report, previous: dict[str, dict[Labels, float]],
             restored_at.set(d.finished_at, environment=env)
         deployed.set(d.finished_at, environment=env)
         deployed_commit.set(d.commit_time, environment=env)
-        deploy_info.samples = {k: v for k, v in deploy_info.samples.items()
-                               if dict(k).get("environment") != env}
+        deploy_info.samples = {
+            k: v for k, v in deploy_info.samples.items() if dict(k).get("environment") != env
+        }
         deploy_info.set(1, environment=env, commit=d.commit, version=d.version, image=d.image)
-    return [run_success, run_status, duration, started, commit_ts, info, last_ok, last_failed,
-            streak, runs, stage_duration, stage_status, deployed, deployed_commit, deploy_info,
-            failed_at, restored_at, deploys]
+    return [
+        run_success,
+        run_status,
+        duration,
+        started,
+        commit_ts,
+        info,
+        last_ok,
+        last_failed,
+        streak,
+        runs,
+        stage_duration,
+        stage_status,
+        deployed,
+        deployed_commit,
+        deploy_info,
+        failed_at,
+        restored_at,
+        deploys,
+    ]
 
 
 @hookimpl
 def gopipe_notifiers() -> list[Notifier]:
-    return [Notifier(name="pushgateway", run=run, options=PushgatewayOptions,
-                     description="pipeline and DORA metrics to a Prometheus Pushgateway")]
+    return [
+        Notifier(
+            name="pushgateway",
+            run=run,
+            options=PushgatewayOptions,
+            description="pipeline and DORA metrics to a Prometheus Pushgateway",
+        )
+    ]

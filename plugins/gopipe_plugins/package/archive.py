@@ -37,14 +37,15 @@ class ArchiveOptions:
     {binary} {commit} {short_commit} {date} {tag} {branch}; {arch} includes the variant
     (``armv7``) as GoReleaser writes it."""
 
-    name_template: str = doc("archive file name without extension",
-                             "{project}_{version}_{os}_{arch}")
+    name_template: str = doc("archive file name without extension", "{project}_{version}_{os}_{arch}")
     format: Literal["tar.gz", "zip"] = doc("archive format", "tar.gz")
     format_overrides: dict[str, Literal["tar.gz", "zip"]] = doc(
-        "format per GOOS", default_factory=_windows_zip)
+        "format per GOOS", default_factory=_windows_zip
+    )
     files: tuple[str, ...] = doc(
-        "extra files (globs relative to the repository; without '/' matched case-insensitively "
-        "in the root)", ("README*", "LICENSE*", "CHANGELOG*"))
+        "extra files (globs relative to the repository; without '/' matched case-insensitively in the root)",
+        ("README*", "LICENSE*", "CHANGELOG*"),
+    )
     wrap_in_directory: bool = doc("put everything under a directory named like the archive", False)
     checksum_name: str = doc("checksum file name (sha256, '<hex>  <name>' lines)", "checksums.txt")
     sbom: bool = doc("write a CycloneDX 1.5 JSON SBOM per binary", True)
@@ -73,8 +74,7 @@ def find_files(root: Path, patterns: tuple[str, ...], exclude: Path) -> list[tup
     found: dict[str, Path] = {}
     for pattern in patterns:
         if "/" not in pattern:
-            matches = [p for p in root.iterdir()
-                       if fnmatch.fnmatchcase(p.name.lower(), pattern.lower())]
+            matches = [p for p in root.iterdir() if fnmatch.fnmatchcase(p.name.lower(), pattern.lower())]
         else:
             matches = list(root.glob(pattern))
         for p in matches:
@@ -91,8 +91,9 @@ def _render(ctx: ProviderContext[ArchiveOptions], key: str, template: str, **ext
     except (KeyError, ValueError, IndexError) as exc:
         ctx.fail(f"tool.gopipe.package.archive.{key}: bad template {template!r}: {exc}")
     if not name or "/" in name or name in (".", ".."):
-        ctx.fail(f"tool.gopipe.package.archive.{key}: {template!r} gives {name!r}, "
-                 "which is not a plain file name")
+        ctx.fail(
+            f"tool.gopipe.package.archive.{key}: {template!r} gives {name!r}, which is not a plain file name"
+        )
     return name
 
 
@@ -116,11 +117,11 @@ def run(ctx: ProviderContext[ArchiveOptions]) -> None:
         group = sorted(by_target[target], key=lambda a: a.name)
         names = {"os": target.os, "arch": target.arch_label}
         fmt: Format = opts.format_overrides.get(target.os, opts.format)
-        base = _render(ctx, "name_template", opts.name_template, **names,
-                       binary=group[0].name)
+        base = _render(ctx, "name_template", opts.name_template, **names, binary=group[0].name)
         prefix = base + "/" if opts.wrap_in_directory else ""
-        entries = [Entry(prefix + Path(str(b.path)).name, ctx.root / str(b.path), executable=True)
-                   for b in group]
+        entries = [
+            Entry(prefix + Path(str(b.path)).name, ctx.root / str(b.path), executable=True) for b in group
+        ]
         entries += [Entry(prefix + rel, src) for rel, src in extras]
         path = dist / f"{base}.{fmt}"
         try:
@@ -129,15 +130,23 @@ def run(ctx: ProviderContext[ArchiveOptions]) -> None:
             ctx.fail(f"cannot write {path.name}: {exc}")
         digest = sha256_of(path)
         checksummed.append((path.name, digest))
-        ctx.add_artifact("archive", path.name, path, os=target.os, arch=target.arch,
-                         sha256=digest, format=fmt, variant=target.variant or None,
-                         binaries=[b.name for b in group], files=sorted(e.name for e in entries))
+        ctx.add_artifact(
+            "archive",
+            path.name,
+            path,
+            os=target.os,
+            arch=target.arch,
+            sha256=digest,
+            format=fmt,
+            variant=target.variant or None,
+            binaries=[b.name for b in group],
+            files=sorted(e.name for e in entries),
+        )
         ctx.log(f"archive {path.name}: {len(entries)} files")
         archives += 1
         if opts.sbom:
             for b in group:
-                sbom_path = dist / _render(ctx, "sbom_template", opts.sbom_template, **names,
-                                           binary=b.name)
+                sbom_path = dist / _render(ctx, "sbom_template", opts.sbom_template, **names, binary=b.name)
                 _write_sbom(ctx, b, sbom_path)
                 sboms += 1
                 if opts.checksum_sboms:
@@ -145,10 +154,16 @@ def run(ctx: ProviderContext[ArchiveOptions]) -> None:
 
     checksum_file = dist / _render(ctx, "checksum_name", opts.checksum_name)
     checksum_file.write_text(checksums_text(checksummed))
-    ctx.add_artifact("checksums", checksum_file.name, checksum_file, algorithm="sha256",
-                     files=sorted(n for n, _ in checksummed))
-    ctx.summary = (f"{archives} archive{'s' * (archives != 1)}, {sboms} SBOM{'s' * (sboms != 1)}, "
-                   f"{checksum_file.name}")
+    ctx.add_artifact(
+        "checksums",
+        checksum_file.name,
+        checksum_file,
+        algorithm="sha256",
+        files=sorted(n for n, _ in checksummed),
+    )
+    ctx.summary = (
+        f"{archives} archive{'s' * (archives != 1)}, {sboms} SBOM{'s' * (sboms != 1)}, {checksum_file.name}"
+    )
 
 
 def _write_sbom(ctx: ProviderContext[ArchiveOptions], binary: Artifact, out: Path) -> None:
@@ -164,17 +179,38 @@ def _write_sbom(ctx: ProviderContext[ArchiveOptions], binary: Artifact, out: Pat
     except sbom.BuildInfoError as exc:
         ctx.fail(f"no SBOM for {binary.path}: {exc}")
     bom = sbom.cyclonedx(
-        info, binary_name=binary.name, binary_sha256=binary.sha256 or sha256_of(path),
-        version=str(binary.extra.get("version") or ctx.git.version), goos=binary.os or "",
-        goarch=binary.arch or "", epoch=ctx.git.commit_time, tool_version=gopipe.__version__,
-        vcs_url=ctx.git.remote_url)
+        info,
+        binary_name=binary.name,
+        binary_sha256=binary.sha256 or sha256_of(path),
+        version=str(binary.extra.get("version") or ctx.git.version),
+        goos=binary.os or "",
+        goarch=binary.arch or "",
+        epoch=ctx.git.commit_time,
+        tool_version=gopipe.__version__,
+        vcs_url=ctx.git.remote_url,
+    )
     out.write_bytes(sbom.dumps(bom))
-    ctx.add_artifact("sbom", out.name, out, os=binary.os, arch=binary.arch, binary=binary.name,
-                     binary_path=binary.path, format="cyclonedx-json",
-                     spec_version=sbom.SPEC_VERSION, components=len(bom["components"]))
+    ctx.add_artifact(
+        "sbom",
+        out.name,
+        out,
+        os=binary.os,
+        arch=binary.arch,
+        binary=binary.name,
+        binary_path=binary.path,
+        format="cyclonedx-json",
+        spec_version=sbom.SPEC_VERSION,
+        components=len(bom["components"]),
+    )
 
 
 @hookimpl
 def gopipe_packagers() -> list[Packager]:
-    return [Packager(name="archive", run=run, options=ArchiveOptions,
-                     description="reproducible tar.gz/zip per target, checksums.txt, CycloneDX SBOMs")]
+    return [
+        Packager(
+            name="archive",
+            run=run,
+            options=ArchiveOptions,
+            description="reproducible tar.gz/zip per target, checksums.txt, CycloneDX SBOMs",
+        )
+    ]

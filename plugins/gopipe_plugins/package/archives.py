@@ -72,8 +72,10 @@ def write_tar_gz(path: Path, entries: Sequence[Entry], *, mtime: int, compressle
             data = entry.source.read_bytes()
             info.size, info.mode = len(data), entry.mode
             tar.addfile(info, io.BytesIO(data))
-    with path.open("wb") as out, gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0,
-                                                compresslevel=compresslevel) as gz:
+    with (
+        path.open("wb") as out,
+        gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=compresslevel) as gz,
+    ):
         gz.write(raw.getvalue())
 
 
@@ -93,8 +95,7 @@ def write_zip(path: Path, entries: Sequence[Entry], *, mtime: int) -> None:
             info.create_system = 3
             info.external_attr = (0o100000 | entry.mode) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, entry.source.read_bytes(), compress_type=zipfile.ZIP_DEFLATED,
-                        compresslevel=9)
+            zf.writestr(info, entry.source.read_bytes(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
 
 
 def write_archive(path: Path, fmt: Format, entries: Sequence[Entry], *, mtime: int) -> None:

@@ -42,21 +42,21 @@ class BuildahOptions(ImageOptions):
     isolation: str = doc("--isolation for RUN steps", "chroot")
     root: str = doc("--root (graph root); '' = from storage.conf / CONTAINERS_STORAGE_CONF", "")
     runroot: str = doc("--runroot; '' = from storage.conf", "")
-    storage_driver: str = doc("--storage-driver (vfs, overlay); '' = from storage.conf / "
-                              "STORAGE_DRIVER", "")
+    storage_driver: str = doc("--storage-driver (vfs, overlay); '' = from storage.conf / STORAGE_DRIVER", "")
     timestamp: bool = doc("--timestamp <commit time>: reproducible image IDs", True)
     layers: bool = doc("--layers: cache intermediate layers", False)
-    tls_verify: bool = doc("verify registry TLS on pull/push (false only for loopback registries)",
-                           True)
+    tls_verify: bool = doc("verify registry TLS on pull/push (false only for loopback registries)", True)
     cert_dir: str = doc("--cert-dir with the registry CA (ca.crt) for pull/push", "")
-    authfile: str = doc("--authfile for pull/push; '' = REGISTRY_AUTH_FILE or buildah's default",
-                        "")
+    authfile: str = doc("--authfile for pull/push; '' = REGISTRY_AUTH_FILE or buildah's default", "")
 
 
 def _global_flags(opts: BuildahOptions) -> list[str]:
     flags: list[str] = []
-    for flag, value in (("--root", opts.root), ("--runroot", opts.runroot),
-                        ("--storage-driver", opts.storage_driver)):
+    for flag, value in (
+        ("--root", opts.root),
+        ("--runroot", opts.runroot),
+        ("--storage-driver", opts.storage_driver),
+    ):
         if value:
             flags += [flag, value]
     return flags
@@ -76,15 +76,30 @@ def _build(ctx: ProviderContext[BuildahOptions], build: PlatformBuild) -> str:
     _, dockerfile = dockerfile_path(ctx.run.config, ctx.provider)
     iidfile = build.context.parent / f"{build.context.name}.iid"
     iidfile.unlink(missing_ok=True)
-    cmd = [opts.executable, *_global_flags(opts), "bud", "--isolation", opts.isolation,
-           "--platform", build.platform, "-f", str(dockerfile), "--iidfile", str(iidfile),
-           f"--layers={'true' if opts.layers else 'false'}", *_registry_flags(opts),
-           *(["--timestamp", str(ctx.git.commit_time)] if opts.timestamp else []),
-           *build_flags(build), str(build.context)]
+    cmd = [
+        opts.executable,
+        *_global_flags(opts),
+        "bud",
+        "--isolation",
+        opts.isolation,
+        "--platform",
+        build.platform,
+        "-f",
+        str(dockerfile),
+        "--iidfile",
+        str(iidfile),
+        f"--layers={'true' if opts.layers else 'false'}",
+        *_registry_flags(opts),
+        *(["--timestamp", str(ctx.git.commit_time)] if opts.timestamp else []),
+        *build_flags(build),
+        str(build.context),
+    ]
     done = ctx.sh(cmd)
     if not done.ok or not iidfile.is_file():
-        ctx.fail(f"buildah bud for {build.platform} failed: {tail(done.stderr) or tail(done.stdout)}",
-                 details=(done.stdout + done.stderr)[-4000:])
+        ctx.fail(
+            f"buildah bud for {build.platform} failed: {tail(done.stderr) or tail(done.stdout)}",
+            details=(done.stdout + done.stderr)[-4000:],
+        )
     image_id = iidfile.read_text().strip()
     return image_id if image_id.startswith("sha256:") else f"sha256:{image_id}"
 
@@ -93,11 +108,23 @@ def _push(ctx: ProviderContext[BuildahOptions], image_id: str, tag: str, digestf
     opts = ctx.options
     digestfile = ctx.out / ctx.provider / f"{digestfile_dir}.digest"
     digestfile.unlink(missing_ok=True)
-    done = ctx.sh([opts.executable, *_global_flags(opts), "push", *_registry_flags(opts),
-                   "--digestfile", str(digestfile), image_id, f"docker://{tag}"])
+    done = ctx.sh(
+        [
+            opts.executable,
+            *_global_flags(opts),
+            "push",
+            *_registry_flags(opts),
+            "--digestfile",
+            str(digestfile),
+            image_id,
+            f"docker://{tag}",
+        ]
+    )
     if not done.ok or not digestfile.is_file():
-        ctx.fail(f"buildah push {tag} failed: {tail(done.stderr) or tail(done.stdout)}",
-                 details=(done.stdout + done.stderr)[-4000:])
+        ctx.fail(
+            f"buildah push {tag} failed: {tail(done.stderr) or tail(done.stdout)}",
+            details=(done.stdout + done.stderr)[-4000:],
+        )
     return digestfile.read_text().strip()
 
 
@@ -108,8 +135,11 @@ def run(ctx: ProviderContext[BuildahOptions]) -> None:
         ctx.progress(f"buildah bud {build.platform}")
         image_id = _build(ctx, build)
         discard_context(build)
-        digests = ({tag: _push(ctx, image_id, tag, build.context.name) for tag in build.tags}
-                   if ctx.options.push else None)
+        digests = (
+            {tag: _push(ctx, image_id, tag, build.context.name) for tag in build.tags}
+            if ctx.options.push
+            else None
+        )
         record_image(ctx, build, image_id, "buildah", digests)
     summarize(ctx, builds, "buildah")
 
@@ -120,5 +150,12 @@ def _check(config: Config, options: BuildahOptions) -> None:
 
 @hookimpl
 def gopipe_packagers() -> list[Packager]:
-    return [Packager(name="buildah", run=run, options=BuildahOptions, check=_check,
-                     description="buildah bud --isolation chroot of the repository's Dockerfile")]
+    return [
+        Packager(
+            name="buildah",
+            run=run,
+            options=BuildahOptions,
+            check=_check,
+            description="buildah bud --isolation chroot of the repository's Dockerfile",
+        )
+    ]

@@ -43,7 +43,8 @@ class DockerOptions(ImageOptions):
 
     executable: str = doc("docker CLI to run", "docker")
     builder: Literal["auto", "classic", "buildx"] = doc(
-        "auto: buildx if the CLI has it and DOCKER_BUILDKIT != 0, else the classic builder", "auto")
+        "auto: buildx if the CLI has it and DOCKER_BUILDKIT != 0, else the classic builder", "auto"
+    )
     no_cache: bool = doc("build with --no-cache", False)
     pull: bool = doc("always pull newer base images (--pull)", False)
 
@@ -63,24 +64,38 @@ def _build(ctx: ProviderContext[DockerOptions], build: PlatformBuild, builder: s
     _, dockerfile = dockerfile_path(ctx.run.config, ctx.provider)
     iidfile = build.context.parent / f"{build.context.name}.iid"
     iidfile.unlink(missing_ok=True)
-    cmd = [opts.executable, *(["buildx", "build", "--load"] if builder == "buildx" else ["build"]),
-           "--platform", build.platform, "-f", str(dockerfile), "--iidfile", str(iidfile),
-           *(["--pull"] if opts.pull else []),
-           *build_flags(build, target_args=builder == "classic")]
+    cmd = [
+        opts.executable,
+        *(["buildx", "build", "--load"] if builder == "buildx" else ["build"]),
+        "--platform",
+        build.platform,
+        "-f",
+        str(dockerfile),
+        "--iidfile",
+        str(iidfile),
+        *(["--pull"] if opts.pull else []),
+        *build_flags(build, target_args=builder == "classic"),
+    ]
     env = {"DOCKER_BUILDKIT": "0"} if builder == "classic" else {"DOCKER_BUILDKIT": "1"}
     no_cache = ["--no-cache"] if opts.no_cache else []
     done = ctx.sh([*cmd, *no_cache, str(build.context)], env=env)
-    if not done.ok and builder == "classic" and not no_cache and \
-            _PLATFORM_CACHE_BUG in done.stdout + done.stderr:
+    if (
+        not done.ok
+        and builder == "classic"
+        and not no_cache
+        and _PLATFORM_CACHE_BUG in done.stdout + done.stderr
+    ):
         # The classic builder reuses a cached step from another platform's build of the
         # same FROM scratch stage and then rejects it; a cache-free build is correct.
-        ctx.log(f"classic builder cache is from another platform; rebuilding {build.platform} "
-                "with --no-cache")
+        ctx.log(
+            f"classic builder cache is from another platform; rebuilding {build.platform} with --no-cache"
+        )
         done = ctx.sh([*cmd, "--no-cache", str(build.context)], env=env)
     if not done.ok or not iidfile.is_file():
-        ctx.fail(f"docker build for {build.platform} failed: "
-                 f"{tail(done.stderr) or tail(done.stdout)}",
-                 details=(done.stdout + done.stderr)[-4000:])
+        ctx.fail(
+            f"docker build for {build.platform} failed: {tail(done.stderr) or tail(done.stdout)}",
+            details=(done.stdout + done.stderr)[-4000:],
+        )
     return iidfile.read_text().strip()
 
 
@@ -88,8 +103,10 @@ def _push(ctx: ProviderContext[DockerOptions], tag: str) -> str:
     done = ctx.sh([ctx.options.executable, "push", tag])
     match = _DIGEST.search(done.stdout)
     if not done.ok or match is None:
-        ctx.fail(f"docker push {tag} failed: {tail(done.stderr) or tail(done.stdout)}",
-                 details=(done.stdout + done.stderr)[-4000:])
+        ctx.fail(
+            f"docker push {tag} failed: {tail(done.stderr) or tail(done.stdout)}",
+            details=(done.stdout + done.stderr)[-4000:],
+        )
     return match.group(1)
 
 
@@ -113,5 +130,12 @@ def _check(config: Config, options: DockerOptions) -> None:
 
 @hookimpl
 def gopipe_packagers() -> list[Packager]:
-    return [Packager(name="docker", run=run, options=DockerOptions, check=_check,
-                     description="docker build (buildx if present) of the repository's Dockerfile")]
+    return [
+        Packager(
+            name="docker",
+            run=run,
+            options=DockerOptions,
+            check=_check,
+            description="docker build (buildx if present) of the repository's Dockerfile",
+        )
+    ]

@@ -46,16 +46,17 @@ class ImageOptions:
 
     dockerfile: str = doc("Dockerfile, relative to the repository", "Dockerfile")
     context: str = doc("directory copied into each build context ('' = binaries only)", "")
-    extra_files: tuple[str, ...] = doc("files/directories (relative to the repository) copied "
-                                       "into the build context", ())
+    extra_files: tuple[str, ...] = doc(
+        "files/directories (relative to the repository) copied into the build context", ()
+    )
     tags: tuple[str, ...] = doc(
-        "image references (templates); with several platforms a tag without {arch} gets "
-        "'-<arch>' appended", (DEFAULT_TAG,))
+        "image references (templates); with several platforms a tag without {arch} gets '-<arch>' appended",
+        (DEFAULT_TAG,),
+    )
     platforms: tuple[str, ...] = doc("linux platforms to build ('' = every linux target built)", ())
     build_args: dict[str, str] = doc("extra --build-arg values (templates)", default_factory=dict)
     labels: dict[str, str] = doc("extra --label values (templates)", default_factory=dict)
-    oci_labels: bool = doc("add org.opencontainers.image.{version,revision,created,source} labels",
-                           True)
+    oci_labels: bool = doc("add org.opencontainers.image.{version,revision,created,source} labels", True)
     push: bool = doc("push every tag from the builder's own store after building", False)
 
 
@@ -90,9 +91,11 @@ def check_dockerfile(config: Config, provider: str) -> None:
     if not path.is_file():
         key = f"tool.gopipe.package.{provider}.dockerfile"
         raise ConfigError(
-            config.display_file, key,
+            config.display_file,
+            key,
             f"Dockerfile not found: {path}, which package provider '{provider}' builds from",
-            f"create {value}, e.g. FROM scratch + COPY <binary> /<binary>, or set {key} to its path")
+            f"create {value}, e.g. FROM scratch + COPY <binary> /<binary>, or set {key} to its path",
+        )
 
 
 def sanitize_reference(ref: str) -> str:
@@ -101,7 +104,7 @@ def sanitize_reference(ref: str) -> str:
     slash = ref.rfind("/")
     colon = ref.rfind(":")
     if colon > slash:
-        name, tag = ref[:colon], ref[colon + 1:]
+        name, tag = ref[:colon], ref[colon + 1 :]
     # A registry host may keep its port; only the repository path must be lowercase.
     name = _REPO_BAD.sub("-", name.lower())
     if tag:
@@ -156,25 +159,30 @@ def plan_builds(ctx: ProviderContext[ImageOptions]) -> list[PlatformBuild]:
         key = "/".join(p for p in ("linux", b.arch, variant) if p)
         by_platform.setdefault(key, []).append(b)
     if not by_platform:
-        ctx.fail("no linux binaries to put into an image: add e.g. \"linux/amd64\" to "
-                 "[tool.gopipe] targets")
+        ctx.fail('no linux binaries to put into an image: add e.g. "linux/amd64" to [tool.gopipe] targets')
     wanted = list(opts.platforms) or sorted(by_platform)
     missing = [p for p in wanted if p not in by_platform]
     if missing:
-        ctx.fail(f"no binary was built for {', '.join(missing)} (built: "
-                 f"{', '.join(sorted(by_platform))}); add it to [tool.gopipe] targets or remove it "
-                 f"from tool.gopipe.package.{ctx.provider}.platforms")
+        ctx.fail(
+            f"no binary was built for {', '.join(missing)} (built: "
+            f"{', '.join(sorted(by_platform))}); add it to [tool.gopipe] targets or remove it "
+            f"from tool.gopipe.package.{ctx.provider}.platforms"
+        )
     value, dockerfile = dockerfile_path(ctx.run.config, ctx.provider)
     if not dockerfile.is_file():
-        ctx.fail(f"Dockerfile not found: {value}; create it or set "
-                 f"tool.gopipe.package.{ctx.provider}.dockerfile", file=value)
+        ctx.fail(
+            f"Dockerfile not found: {value}; create it or set tool.gopipe.package.{ctx.provider}.dockerfile",
+            file=value,
+        )
 
     g = ctx.git
     base_labels: dict[str, str] = {}
     if opts.oci_labels:
-        base_labels = {"org.opencontainers.image.version": g.version,
-                       "org.opencontainers.image.revision": g.sha,
-                       "org.opencontainers.image.created": g.date}
+        base_labels = {
+            "org.opencontainers.image.version": g.version,
+            "org.opencontainers.image.revision": g.sha,
+            "org.opencontainers.image.created": g.date,
+        }
         if g.remote_url:
             base_labels["org.opencontainers.image.source"] = g.remote_url
     workdir = ctx.out / ctx.provider
@@ -190,8 +198,7 @@ def plan_builds(ctx: ProviderContext[ImageOptions]) -> list[PlatformBuild]:
         if opts.context:
             src = ctx.root / opts.context
             if not src.is_dir():
-                ctx.fail(f"tool.gopipe.package.{ctx.provider}.context: {opts.context} is not a "
-                         "directory")
+                ctx.fail(f"tool.gopipe.package.{ctx.provider}.context: {opts.context} is not a directory")
             _copy_into(src, context, ctx.dist)
         for extra in opts.extra_files:
             src = ctx.root / extra
@@ -210,23 +217,28 @@ def plan_builds(ctx: ProviderContext[ImageOptions]) -> list[PlatformBuild]:
         for template in opts.tags:
             ref = _render(ctx, "tags", template, **variables)
             if len(wanted) > 1 and "{arch}" not in template:
-                ref = f"{ref}-{arch_suffix}" if ref.rfind(":") > ref.rfind("/") else \
-                    f"{ref}:{arch_suffix}"
+                ref = f"{ref}-{arch_suffix}" if ref.rfind(":") > ref.rfind("/") else f"{ref}:{arch_suffix}"
             ref = sanitize_reference(ref)
             if ref not in tags:
                 tags.append(ref)
         args = {
-            "VERSION": g.version, "COMMIT": g.sha, "DATE": g.date,
+            "VERSION": g.version,
+            "COMMIT": g.sha,
+            "DATE": g.date,
             "BINARY": binaries[0].name if len(binaries) == 1 else " ".join(b.name for b in binaries),
-            "TARGETOS": "linux", "TARGETARCH": arch, "TARGETVARIANT": variant,
+            "TARGETOS": "linux",
+            "TARGETARCH": arch,
+            "TARGETVARIANT": variant,
             "TARGETPLATFORM": platform,
         }
-        args.update({k: _render(ctx, f"build_args.{k}", v, **variables)
-                     for k, v in opts.build_args.items()})
-        labels = {**base_labels, **{k: _render(ctx, f"labels.{k}", v, **variables)
-                                    for k, v in opts.labels.items()}}
-        builds.append(PlatformBuild(platform, "linux", arch, variant, binaries, context,
-                                    tuple(tags), args, labels))
+        args.update({k: _render(ctx, f"build_args.{k}", v, **variables) for k, v in opts.build_args.items()})
+        labels = {
+            **base_labels,
+            **{k: _render(ctx, f"labels.{k}", v, **variables) for k, v in opts.labels.items()},
+        }
+        builds.append(
+            PlatformBuild(platform, "linux", arch, variant, binaries, context, tuple(tags), args, labels)
+        )
     return builds
 
 
@@ -236,9 +248,11 @@ def check_push_tags(ctx: ProviderContext[ImageOptions], builds: list[PlatformBui
         return
     bare = [t for b in builds for t in b.tags if not has_registry(t)]
     if bare:
-        ctx.fail(f"push = true but {bare[0]} names no registry (it would go to Docker Hub); "
-                 f"set tool.gopipe.package.{ctx.provider}.tags to e.g. "
-                 "\"registry.example.com/team/{project}:{version}\"")
+        ctx.fail(
+            f"push = true but {bare[0]} names no registry (it would go to Docker Hub); "
+            f"set tool.gopipe.package.{ctx.provider}.tags to e.g. "
+            '"registry.example.com/team/{project}:{version}"'
+        )
 
 
 def build_flags(build: PlatformBuild, *, target_args: bool = True) -> list[str]:
@@ -260,22 +274,42 @@ def discard_context(build: PlatformBuild) -> None:
     shutil.rmtree(build.context, ignore_errors=True)
 
 
-def record_image(ctx: ProviderContext[ImageOptions], build: PlatformBuild, image_id: str, builder: str,
-                 digests: Mapping[str, str] | None, **extra: Any) -> None:
+def record_image(
+    ctx: ProviderContext[ImageOptions],
+    build: PlatformBuild,
+    image_id: str,
+    builder: str,
+    digests: Mapping[str, str] | None,
+    **extra: Any,
+) -> None:
     """One ``image`` artifact per platform build; ``digests`` (tag → digest) when pushed."""
     if digests:
-        extra |= {"digest": digests[build.tags[0]],
-                  "pushed": [f"{repository(t)}@{d}" for t, d in digests.items()]}
-    ctx.add_artifact("image", repository(build.tags[0]), os=build.os, arch=build.arch,
-                     reference=build.tags[0], tags=list(build.tags), image_id=image_id,
-                     builder=builder, platform=build.platform, variant=build.variant or None, **extra)
+        extra |= {
+            "digest": digests[build.tags[0]],
+            "pushed": [f"{repository(t)}@{d}" for t, d in digests.items()],
+        }
+    ctx.add_artifact(
+        "image",
+        repository(build.tags[0]),
+        os=build.os,
+        arch=build.arch,
+        reference=build.tags[0],
+        tags=list(build.tags),
+        image_id=image_id,
+        builder=builder,
+        platform=build.platform,
+        variant=build.variant or None,
+        **extra,
+    )
     ctx.log(f"built {build.platform}: {', '.join(build.tags)} ({image_id})")
 
 
 def summarize(ctx: ProviderContext[ImageOptions], builds: list[PlatformBuild], how: str) -> None:
     pushed = " and pushed" if ctx.options.push else ""
-    ctx.summary = (f"{len(builds)} image{'s' * (len(builds) != 1)} built{pushed} with {how}: "
-                   f"{', '.join(b.tags[0] for b in builds)}")
+    ctx.summary = (
+        f"{len(builds)} image{'s' * (len(builds) != 1)} built{pushed} with {how}: "
+        f"{', '.join(b.tags[0] for b in builds)}"
+    )
 
 
 def tail(text: str, lines: int = 1) -> str:

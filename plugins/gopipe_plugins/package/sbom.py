@@ -72,8 +72,12 @@ class BuildInfo:
 def _module(data: Mapping[str, Any] | None) -> Module | None:
     if not data:
         return None
-    return Module(path=str(data.get("Path", "")), version=str(data.get("Version", "")),
-                  sum=str(data.get("Sum", "")), replace=_module(data.get("Replace")))
+    return Module(
+        path=str(data.get("Path", "")),
+        version=str(data.get("Version", "")),
+        sum=str(data.get("Sum", "")),
+        replace=_module(data.get("Replace")),
+    )
 
 
 def parse_json(text: str) -> BuildInfo:
@@ -85,8 +89,13 @@ def parse_json(text: str) -> BuildInfo:
     main = _module(data.get("Main")) or Module(path="", version="")
     deps = tuple(m for m in (_module(d) for d in data.get("Deps") or []) if m is not None)
     settings = tuple((str(s.get("Key", "")), str(s.get("Value", ""))) for s in data.get("Settings") or [])
-    return BuildInfo(go_version=str(data.get("GoVersion", "")), path=str(data.get("Path", "")),
-                     main=main, deps=deps, settings=settings)
+    return BuildInfo(
+        go_version=str(data.get("GoVersion", "")),
+        path=str(data.get("Path", "")),
+        main=main,
+        deps=deps,
+        settings=settings,
+    )
 
 
 def _unquote(value: str) -> str:
@@ -132,8 +141,7 @@ def parse_text(text: str) -> BuildInfo:
         elif kind == "build" and rest:
             key, _, value = "\t".join(rest).partition("=")
             settings.append((_unquote(key), _unquote(value)))
-    return BuildInfo(go_version=go_version, path=path, main=main, deps=tuple(deps),
-                     settings=tuple(settings))
+    return BuildInfo(go_version=go_version, path=path, main=main, deps=tuple(deps), settings=tuple(settings))
 
 
 Runner = Callable[[Sequence[str]], tuple[int, str, str]]
@@ -241,9 +249,17 @@ def cyclonedx(
     components = [_dep_component(m) for m in sorted(info.deps, key=lambda m: m.path)]
     if info.go_version:
         std_ref = purl("std", info.go_version)
-        components.append({"type": "library", "bom-ref": std_ref, "name": "std",
-                           "version": info.go_version, "scope": "required", "purl": std_ref,
-                           "description": "Go standard library"})
+        components.append(
+            {
+                "type": "library",
+                "bom-ref": std_ref,
+                "name": "std",
+                "version": info.go_version,
+                "scope": "required",
+                "purl": std_ref,
+                "description": "Go standard library",
+            }
+        )
     seen: set[str] = set()
     unique = []
     for c in components:  # two deps can share a purl only through odd replaces; keep refs unique
@@ -259,8 +275,7 @@ def cyclonedx(
         "metadata": {
             "timestamp": _rfc3339(epoch),
             "lifecycles": [{"phase": "build"}],
-            "tools": {"components": [{"type": "application", "name": "gopipe",
-                                      "version": tool_version}]},
+            "tools": {"components": [{"type": "application", "name": "gopipe", "version": tool_version}]},
             "component": application,
         },
         "components": unique,

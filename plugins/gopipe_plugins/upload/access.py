@@ -50,8 +50,10 @@ def resolve(ctx: ProviderContext[Any], value: Value | None, key: str, *, require
     else:
         text, source = value, ""
     if required and not text:
-        raise StageFailed(f"{option_key(ctx, key)} is empty{source}",
-                          details=f"set {key} = \"host:port\" or {key} = {{ env = \"NAME\" }}")
+        raise StageFailed(
+            f"{option_key(ctx, key)} is empty{source}",
+            details=f'set {key} = "host:port" or {key} = {{ env = "NAME" }}',
+        )
     return text
 
 
@@ -69,8 +71,12 @@ class RetryOptions:
     max_delay: float = doc("longest backoff in seconds", 10.0)
 
     def policy(self) -> RetryPolicy:
-        return RetryPolicy(max_attempts=max(1, self.max_attempts), budget=max(0, self.budget),
-                           base_delay=self.base_delay, max_delay=self.max_delay)
+        return RetryPolicy(
+            max_attempts=max(1, self.max_attempts),
+            budget=max(0, self.budget),
+            base_delay=self.base_delay,
+            max_delay=self.max_delay,
+        )
 
 
 @dataclass(frozen=True)
@@ -79,8 +85,9 @@ class ConnectionOptions:
 
     CONFIG_KEY: ClassVar[str] = ""  # e.g. "tool.gopipe.upload.registry", for config errors
 
-    ca_file: Value | None = doc("PEM CA bundle trusted in addition to the system store "
-                                "(relative to the repository)", None)
+    ca_file: Value | None = doc(
+        "PEM CA bundle trusted in addition to the system store (relative to the repository)", None
+    )
     insecure: bool = doc("skip TLS verification / allow plain HTTP; loopback registries only", False)
     retry: RetryOptions = doc("retry policy", default_factory=RetryOptions)
     timeout: float = doc("socket timeout per request, seconds", 60.0)
@@ -124,9 +131,12 @@ def check_insecure_host(host: str, config_key: str = "") -> None:
     """``insecure = true`` only makes sense for a registry on this machine."""
     if not is_loopback(host):
         key = f"{config_key}.insecure" if config_key else "insecure"
-        raise ConfigError(CONFIG_FILE, key,
-                          f"insecure = true is only allowed for loopback registries, not {host}",
-                          "remove insecure and set ca_file to the registry's CA certificate")
+        raise ConfigError(
+            CONFIG_FILE,
+            key,
+            f"insecure = true is only allowed for loopback registries, not {host}",
+            "remove insecure and set ca_file to the registry's CA certificate",
+        )
 
 
 def credentials(ctx: ProviderContext[Any], opts: Login) -> Credentials | None:
@@ -134,8 +144,10 @@ def credentials(ctx: ProviderContext[Any], opts: Login) -> Credentials | None:
     user = resolve(ctx, opts.username, "username")
     if opts.password is None:
         if user:
-            raise StageFailed(f"{option_key(ctx, 'username')} is set but password is not",
-                              details='add password = { env = "REGISTRY_PASSWORD" }')
+            raise StageFailed(
+                f"{option_key(ctx, 'username')} is set but password is not",
+                details='add password = { env = "REGISTRY_PASSWORD" }',
+            )
         return None
     try:
         secret = opts.password.reveal()
@@ -146,8 +158,9 @@ def credentials(ctx: ProviderContext[Any], opts: Login) -> Credentials | None:
     return Credentials(user, secret)
 
 
-def connect(ctx: ProviderContext[Any], opts: ConnectionOptions, host: str,
-            creds: Credentials | None) -> RegistryClient:
+def connect(
+    ctx: ProviderContext[Any], opts: ConnectionOptions, host: str, creds: Credentials | None
+) -> RegistryClient:
     """A client for *host* with the provider's TLS, retry and redaction settings."""
     if opts.insecure:
         try:
@@ -161,8 +174,15 @@ def connect(ctx: ProviderContext[Any], opts: ConnectionOptions, host: str,
         if not ca_path.is_file():
             raise StageFailed(f"{option_key(ctx, 'ca_file')}: {ca_path} does not exist")
     return RegistryClient(
-        host, credentials=creds, use_docker_config=creds is None, insecure=opts.insecure,
-        ca_file=ca_path, retry=opts.retry.policy(), timeout=opts.timeout, redact=ctx.run.redactor)
+        host,
+        credentials=creds,
+        use_docker_config=creds is None,
+        insecure=opts.insecure,
+        ca_file=ca_path,
+        retry=opts.retry.policy(),
+        timeout=opts.timeout,
+        redact=ctx.run.redactor,
+    )
 
 
 def register_tokens(ctx: ProviderContext[Any], client: RegistryClient) -> None:

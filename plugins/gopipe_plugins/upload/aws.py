@@ -11,16 +11,21 @@ from typing import Any
 from gopipe.errors import StageFailed
 
 
-def client(service: str, *, region: str, endpoint_url: str, max_attempts: int,
-           timeout: float = 60.0, **config: Any) -> Any:
+def client(
+    service: str, *, region: str, endpoint_url: str, max_attempts: int, timeout: float = 60.0, **config: Any
+) -> Any:
     """A boto3 client using the standard AWS credential chain (env, profile, roles)."""
     try:
         import boto3  # type: ignore[import-untyped,unused-ignore]
         from botocore.config import Config  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         raise StageFailed(f"the {service} uploader needs boto3: pip install 'gopipe[aws]'") from None
-    cfg = Config(retries={"max_attempts": max(1, max_attempts), "mode": "standard"},
-                 connect_timeout=timeout, read_timeout=timeout, **config)
+    cfg = Config(
+        retries={"max_attempts": max(1, max_attempts), "mode": "standard"},
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        **config,
+    )
     session = boto3.session.Session(region_name=region or None)
     return session.client(service, endpoint_url=endpoint_url or None, config=cfg)
 

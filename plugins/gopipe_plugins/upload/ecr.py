@@ -59,10 +59,12 @@ class EcrOptions(ConnectionOptions, TagOptions):
     registry_id: str = doc("AWS account id of the registry (default: the caller's)", "")
     create_repository: bool = doc("create the repository when it does not exist", True)
     image_tag_mutability: Literal["MUTABLE", "IMMUTABLE"] = doc(
-        "tag mutability of a created repository", "MUTABLE")
+        "tag mutability of a created repository", "MUTABLE"
+    )
     scan_on_push: bool = doc("enable ECR basic scanning on push for a created repository", False)
-    registry_override: Value = doc("push to this host[:port] instead of the ECR endpoint "
-                                   "(tests with moto only)", "")
+    registry_override: Value = doc(
+        "push to this host[:port] instead of the ECR endpoint (tests with moto only)", ""
+    )
 
     def __post_init__(self) -> None:
         if self.insecure and isinstance(self.registry_override, str):
@@ -71,9 +73,13 @@ class EcrOptions(ConnectionOptions, TagOptions):
 
 def ecr_client(ctx: ProviderContext[EcrOptions]) -> Any:
     opts = ctx.options
-    return aws.client("ecr", region=resolve(ctx, opts.region, "region"),
-                      endpoint_url=resolve(ctx, opts.endpoint_url, "endpoint_url"),
-                      max_attempts=opts.retry.max_attempts, timeout=opts.timeout)
+    return aws.client(
+        "ecr",
+        region=resolve(ctx, opts.region, "region"),
+        endpoint_url=resolve(ctx, opts.endpoint_url, "endpoint_url"),
+        max_attempts=opts.retry.max_attempts,
+        timeout=opts.timeout,
+    )
 
 
 def aws_call(what: str, fn: Any, **kwargs: Any) -> Any:
@@ -112,8 +118,9 @@ def ensure_repository(ctx: ProviderContext[EcrOptions], ecr: Any, name: str) -> 
     """The repository's tag mutability; creates the repository when missing (if allowed)."""
     opts = ctx.options
     try:
-        found = ecr.describe_repositories(repositoryNames=[name],
-                                          **({"registryId": opts.registry_id} if opts.registry_id else {}))
+        found = ecr.describe_repositories(
+            repositoryNames=[name], **({"registryId": opts.registry_id} if opts.registry_id else {})
+        )
         repo = found["repositories"][0]
         mutability = str(repo.get("imageTagMutability", "MUTABLE"))
         ctx.log(f"ECR repository {name} exists ({mutability})")
@@ -126,15 +133,18 @@ def ensure_repository(ctx: ProviderContext[EcrOptions], ecr: Any, name: str) -> 
     if not opts.create_repository:
         raise StageFailed(f"ECR repository {name} does not exist (create_repository = false)")
     kwargs: dict[str, Any] = {
-        "repositoryName": name, "imageTagMutability": opts.image_tag_mutability,
+        "repositoryName": name,
+        "imageTagMutability": opts.image_tag_mutability,
         "imageScanningConfiguration": {"scanOnPush": opts.scan_on_push},
     }
     if opts.registry_id:
         kwargs["registryId"] = opts.registry_id
     try:
         ecr.create_repository(**kwargs)
-        ctx.log(f"ECR repository {name} created ({opts.image_tag_mutability}, "
-                f"scan on push {'on' if opts.scan_on_push else 'off'})")
+        ctx.log(
+            f"ECR repository {name} created ({opts.image_tag_mutability}, "
+            f"scan on push {'on' if opts.scan_on_push else 'off'})"
+        )
     except Exception as exc:
         if not aws.is_aws_error(exc):
             raise
@@ -148,16 +158,19 @@ def tag_taken(repo: str, tag: str, digest: str) -> StageFailed:
         f"ECR repository {repo} is IMMUTABLE and tag {tag} already names {digest[:19]}… "
         f"({TAG_EXISTS}); a new commit needs a new tag",
         details="tags come from [tool.gopipe.upload.ecr] tags; include {short_commit} or release "
-                "from a new git tag, or make the repository MUTABLE")
+        "from a new git tag, or make the repository MUTABLE",
+    )
 
 
-def check_immutable_tags(ecr: Any, repo: str, tags: list[str], digest: str,
-                         registry_id: str) -> None:
+def check_immutable_tags(ecr: Any, repo: str, tags: list[str], digest: str, registry_id: str) -> None:
     """Fail before pushing when an immutable tag already names another image."""
     for tag in tags:
         try:
-            found = ecr.describe_images(repositoryName=repo, imageIds=[{"imageTag": tag}],
-                                        **({"registryId": registry_id} if registry_id else {}))
+            found = ecr.describe_images(
+                repositoryName=repo,
+                imageIds=[{"imageTag": tag}],
+                **({"registryId": registry_id} if registry_id else {}),
+            )
         except Exception as exc:
             if not aws.is_aws_error(exc):
                 raise
@@ -173,8 +186,9 @@ def check_immutable_tags(ecr: Any, repo: str, tags: list[str], digest: str,
 def translate(exc: RegistryError, repository: str) -> StageFailed | None:
     """ECR refuses to move an immutable tag with HTTP 400 TAG_INVALID on the manifest PUT."""
     if exc.status == 400 and "TAG_INVALID" in str(exc):
-        return StageFailed(f"ECR repository {repository} is IMMUTABLE and a tag already exists "
-                           f"({TAG_EXISTS}): {exc}")
+        return StageFailed(
+            f"ECR repository {repository} is IMMUTABLE and a tag already exists ({TAG_EXISTS}): {exc}"
+        )
     return None
 
 
@@ -201,8 +215,9 @@ def run(ctx: ProviderContext[EcrOptions]) -> None:
                 ctx.log(f"not tagging latest: ECR repository {repo} is {mutability}")
             tags = render_tags(ctx, opts, image.name, allow_latest=not immutable)
             if immutable:
-                check_immutable_tags(ecr, repo, tags, str(image.extra.get("index_digest", "")),
-                                     opts.registry_id)
+                check_immutable_tags(
+                    ecr, repo, tags, str(image.extra.get("index_digest", "")), opts.registry_id
+                )
             done = push_image(ctx, client, image, repo, tags, translate=translate)
             record(ctx, done, ecr_repository=repo, tag_mutability=mutability)
             pushed.append(done)
@@ -211,5 +226,11 @@ def run(ctx: ProviderContext[EcrOptions]) -> None:
 
 @hookimpl
 def gopipe_uploaders() -> list[Uploader]:
-    return [Uploader(name="ecr", run=run, options=EcrOptions,
-                     description="push to Amazon ECR: token and repository via boto3, immutable tags")]
+    return [
+        Uploader(
+            name="ecr",
+            run=run,
+            options=EcrOptions,
+            description="push to Amazon ECR: token and repository via boto3, immutable tags",
+        )
+    ]

@@ -50,8 +50,10 @@ Severity = Literal["none", "low", "medium", "high", "critical"]
 SEVERITIES = ("none", "unknown", "negligible", "low", "medium", "high", "critical")
 SCAN_DONE = {"success", "error", "stopped"}
 _RNG = random.Random()
-VULN_REPORT_TYPES = ("application/vnd.security.vulnerability.report; version=1.1, "
-                     "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0")
+VULN_REPORT_TYPES = (
+    "application/vnd.security.vulnerability.report; version=1.1, "
+    "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0"
+)
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,11 @@ class HarborOptions(RegistryOptions):
     api_url: Value = doc("Harbor base URL for the REST API (default: https://<registry>)", "")
     create_project: bool = doc("create the Harbor project when it does not exist", True)
     public: bool = doc("make a created project public", False)
-    robot_account: bool = doc("push with a temporary project robot account (deleted afterwards)",
-                              False)
+    robot_account: bool = doc("push with a temporary project robot account (deleted afterwards)", False)
     scan: bool = doc("trigger a vulnerability scan after the push and wait for it", False)
-    fail_on_severity: Severity = doc("fail when the scan finds this severity or worse "
-                                     "('none' = never fail)", "high")
+    fail_on_severity: Severity = doc(
+        "fail when the scan finds this severity or worse ('none' = never fail)", "high"
+    )
     scan_timeout: float = doc("seconds to wait for a scan", 600.0)
     scan_interval: float = doc("seconds between scan status polls", 3.0)
 
@@ -86,8 +88,9 @@ class HarborApi:
     retry: RetryPolicy
     redact: Any
 
-    def _call(self, method: str, path: str, body: Any = None, *,
-              headers: dict[str, str] | None = None) -> Response:
+    def _call(
+        self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None
+    ) -> Response:
         url = f"{self.base}/api/v2.0{path}"
         hdrs = {"Accept": "application/json", **(headers or {})}
         data = None
@@ -132,8 +135,9 @@ class HarborApi:
 
     def create_project(self, project: str, public: bool) -> bool:
         """Create *project*; ``False`` when someone else created it first (409)."""
-        resp = self._call("POST", "/projects", {"project_name": project,
-                                                "metadata": {"public": str(public).lower()}})
+        resp = self._call(
+            "POST", "/projects", {"project_name": project, "metadata": {"public": str(public).lower()}}
+        )
         if resp.status == 409:
             return False
         self._expect(resp, f"creating project {project}", 201)
@@ -141,12 +145,21 @@ class HarborApi:
 
     def create_robot(self, project: str, name: str) -> tuple[int, Credentials]:
         body = {
-            "name": name, "description": "gopipe upload (temporary)", "level": "project",
-            "duration": 1, "disable": False,
-            "permissions": [{"kind": "project", "namespace": project, "access": [
-                {"resource": "repository", "action": "push"},
-                {"resource": "repository", "action": "pull"},
-            ]}],
+            "name": name,
+            "description": "gopipe upload (temporary)",
+            "level": "project",
+            "duration": 1,
+            "disable": False,
+            "permissions": [
+                {
+                    "kind": "project",
+                    "namespace": project,
+                    "access": [
+                        {"resource": "repository", "action": "push"},
+                        {"resource": "repository", "action": "pull"},
+                    ],
+                }
+            ],
         }
         resp = self._expect(self._call("POST", "/robots", body), f"creating a robot in {project}", 201)
         data = json.loads(resp.body)
@@ -165,10 +178,14 @@ class HarborApi:
         self._expect(self._call("POST", path), f"starting a scan of {repository}@{digest}", 202)
 
     def scan_overview(self, project: str, repository: str, digest: str) -> dict[str, Any]:
-        path = self._artifact_path(project, repository, digest) + "?" + urlencode(
-            {"with_scan_overview": "true"})
-        resp = self._expect(self._call("GET", path, headers={"X-Accept-Vulnerabilities": VULN_REPORT_TYPES}),
-                            f"reading {repository}@{digest}", 200)
+        path = (
+            self._artifact_path(project, repository, digest) + "?" + urlencode({"with_scan_overview": "true"})
+        )
+        resp = self._expect(
+            self._call("GET", path, headers={"X-Accept-Vulnerabilities": VULN_REPORT_TYPES}),
+            f"reading {repository}@{digest}",
+            200,
+        )
         overview = json.loads(resp.body).get("scan_overview") or {}
         # keyed by report media type; gopipe reads the first (Harbor returns the accepted one)
         for report in overview.values():
@@ -200,8 +217,9 @@ def at_or_above(found: str, threshold: Severity) -> bool:
     return SEVERITIES.index(level) >= SEVERITIES.index(threshold)
 
 
-def wait_for_scan(ctx: ProviderContext[HarborOptions], api: HarborApi, project: str, repo: str,
-                  digest: str) -> dict[str, Any]:
+def wait_for_scan(
+    ctx: ProviderContext[HarborOptions], api: HarborApi, project: str, repo: str, digest: str
+) -> dict[str, Any]:
     opts = ctx.options
     api.scan(project, repo, digest)
     deadline = time.monotonic() + opts.scan_timeout
@@ -210,13 +228,16 @@ def wait_for_scan(ctx: ProviderContext[HarborOptions], api: HarborApi, project: 
         status = str(report.get("scan_status", "")).lower()
         if status in SCAN_DONE:
             if status != "success":
-                raise StageFailed(f"Harbor scan of {project}/{repo}@{digest} ended with status "
-                                  f"{report.get('scan_status')}")
+                raise StageFailed(
+                    f"Harbor scan of {project}/{repo}@{digest} ended with status {report.get('scan_status')}"
+                )
             return report
         if time.monotonic() > deadline:
-            raise StageFailed(f"Harbor scan of {project}/{repo}@{digest} did not finish in "
-                              f"{opts.scan_timeout:.0f}s (last status {status or 'unknown'}); "
-                              f"raise scan_timeout")
+            raise StageFailed(
+                f"Harbor scan of {project}/{repo}@{digest} did not finish in "
+                f"{opts.scan_timeout:.0f}s (last status {status or 'unknown'}); "
+                f"raise scan_timeout"
+            )
         ctx.progress(f"scan of {repo}: {status or 'pending'}")
         time.sleep(opts.scan_interval)
 
@@ -230,7 +251,8 @@ def gate(ctx: ProviderContext[HarborOptions], pushed: Pushed, report: dict[str, 
         raise StageFailed(
             f"Harbor scan of {pushed.repository}@{pushed.digest[:19]} found {severity} "
             f"vulnerabilities ({found}); fail_on_severity = {ctx.options.fail_on_severity}",
-            details=json.dumps(report, indent=2, sort_keys=True)[:4000])
+            details=json.dumps(report, indent=2, sort_keys=True)[:4000],
+        )
 
 
 def run(ctx: ProviderContext[HarborOptions]) -> None:
@@ -257,23 +279,29 @@ def run(ctx: ProviderContext[HarborOptions]) -> None:
             if api.project_exists(project):
                 continue
             if not opts.create_project:
-                raise StageFailed(f"Harbor project {project} does not exist",
-                                  details=f"create it or set {option_key(ctx, 'create_project')} = true")
+                raise StageFailed(
+                    f"Harbor project {project} does not exist",
+                    details=f"create it or set {option_key(ctx, 'create_project')} = true",
+                )
             created = api.create_project(project, opts.public)
             ctx.log(f"Harbor project {project} {'created' if created else 'already created'}")
         push_creds = user_creds
         if opts.robot_account:
             if len(projects) != 1:
-                raise StageFailed("robot_account needs all images in one Harbor project, "
-                                  f"got {', '.join(projects)}")
-            robot_id, push_creds = api.create_robot(projects[0], f"gopipe-{ctx.git.short_sha}-"
-                                                                 f"{int(time.time())}")
+                raise StageFailed(
+                    f"robot_account needs all images in one Harbor project, got {', '.join(projects)}"
+                )
+            robot_id, push_creds = api.create_robot(
+                projects[0], f"gopipe-{ctx.git.short_sha}-{int(time.time())}"
+            )
             ctx.run.redactor.add(push_creds.password)
             robots.append(robot_id)
             ctx.log(f"pushing as temporary robot account {push_creds.username}")
         with library_logs(ctx), connect(ctx, opts, host, push_creds) as client:
-            results = [(push_image(ctx, client, img, repo, render_tags(ctx, opts, img.name)), repo)
-                       for img, repo in plan]
+            results = [
+                (push_image(ctx, client, img, repo, render_tags(ctx, opts, img.name)), repo)
+                for img, repo in plan
+            ]
         for done, repo in results:
             scanned: dict[str, Any] = {}
             if opts.scan:
@@ -295,5 +323,11 @@ def run(ctx: ProviderContext[HarborOptions]) -> None:
 
 @hookimpl
 def gopipe_uploaders() -> list[Uploader]:
-    return [Uploader(name="harbor", run=run, options=HarborOptions,
-                     description="push to Harbor: create project, optional robot account and scan gate")]
+    return [
+        Uploader(
+            name="harbor",
+            run=run,
+            options=HarborOptions,
+            description="push to Harbor: create project, optional robot account and scan gate",
+        )
+    ]

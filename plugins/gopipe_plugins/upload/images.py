@@ -56,8 +56,9 @@ def on_default_branch(ctx: ProviderContext[Any]) -> bool:
     return bool(git.branch) and git.branch == git.default_branch
 
 
-def render_tags(ctx: ProviderContext[Any], opts: TagOptions, name: str, *,
-                allow_latest: bool = True) -> list[str]:
+def render_tags(
+    ctx: ProviderContext[Any], opts: TagOptions, name: str, *, allow_latest: bool = True
+) -> list[str]:
     """Tags for image *name*, rendered, sanitised and de-duplicated in config order."""
     out: list[str] = []
     templates = list(opts.tags)
@@ -83,8 +84,9 @@ def render_repository(ctx: ProviderContext[Any], template: str, name: str) -> st
         repo = ctx.run.render(template, name=name).strip("/").lower()
     except KeyError as exc:
         raise StageFailed(f"repository: {exc.args[0]}") from None
-    if not re.fullmatch(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*",
-                        repo):
+    if not re.fullmatch(
+        r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*", repo
+    ):
         raise StageFailed(f"repository {repo!r} (from {template!r}) is not a valid OCI repository name")
     return repo
 
@@ -98,8 +100,10 @@ def pushable_images(ctx: ProviderContext[Any]) -> list[Artifact]:
             images.append(art)
         else:
             builder = art.extra.get("builder") or art.provider or "?"
-            ctx.log(f"skipping image {art.name} from {builder}: it has no OCI layout to push "
-                    f"(only images built by oci-image, or with extra.layout, are uploaded)")
+            ctx.log(
+                f"skipping image {art.name} from {builder}: it has no OCI layout to push "
+                f"(only images built by oci-image, or with extra.layout, are uploaded)"
+            )
     return images
 
 
@@ -119,9 +123,14 @@ class Pushed:
         return f"{self.registry}/{self.repository}@{self.digest}"
 
 
-def push_image(ctx: ProviderContext[Any], client: RegistryClient, image: Artifact, repository: str,
-               tags: Sequence[str],
-               translate: Callable[[RegistryError, str], StageFailed | None] | None = None) -> Pushed:
+def push_image(
+    ctx: ProviderContext[Any],
+    client: RegistryClient,
+    image: Artifact,
+    repository: str,
+    tags: Sequence[str],
+    translate: Callable[[RegistryError, str], StageFailed | None] | None = None,
+) -> Pushed:
     """Push one image's layout; tags already serving the digest are not re-PUT.
 
     Raises :class:`StageFailed` naming the image, registry and repository when the push fails
@@ -133,8 +142,7 @@ def push_image(ctx: ProviderContext[Any], client: RegistryClient, image: Artifac
     ctx.progress(f"pushing {image.name} to {where}")
     try:
         todo = [t for t in tags if client.head_manifest(repository, t) != expected]
-        result = push_layout(layout, where, tags=todo, client=client,
-                             ref_name=_ref_name(layout, expected))
+        result = push_layout(layout, where, tags=todo, client=client, ref_name=_ref_name(layout, expected))
     except RegistryError as exc:
         mapped = translate(exc, repository) if translate else None
         raise (mapped or StageFailed(f"push of {image.name} to {where} failed: {exc}")) from None
@@ -142,10 +150,12 @@ def push_image(ctx: ProviderContext[Any], client: RegistryClient, image: Artifac
         register_tokens(ctx, client)
     if result.digest != expected:
         raise StageFailed(f"{where}: pushed {result.digest}, but the package stage built {expected}")
-    ctx.log(f"{where}@{result.digest}: {result.uploaded} blobs uploaded "
-            f"({result.uploaded_bytes} bytes), {result.skipped} already there, "
-            f"{result.retries} retries; tags {', '.join(tags) or '-'} "
-            f"({len(tags) - len(todo)} already current)")
+    ctx.log(
+        f"{where}@{result.digest}: {result.uploaded} blobs uploaded "
+        f"({result.uploaded_bytes} bytes), {result.skipped} already there, "
+        f"{result.retries} retries; tags {', '.join(tags) or '-'} "
+        f"({len(tags) - len(todo)} already current)"
+    )
     return Pushed(image, client.registry, repository, result.digest, tuple(tags), result)
 
 
@@ -166,13 +176,20 @@ def record(ctx: ProviderContext[Any], pushed: Pushed, **extra: Any) -> Artifact:
     """The ``image-ref`` artifact deploy reads: always a digest reference, never a tag."""
     res = pushed.result
     return ctx.add_artifact(
-        "image-ref", pushed.image.name,
-        reference=pushed.reference, registry=pushed.registry,
-        repository=f"{pushed.registry}/{pushed.repository}", digest=pushed.digest,
-        tags=list(pushed.tags), uploaded=res.uploaded if res else 0,
-        skipped=res.skipped if res else 0, uploaded_bytes=res.uploaded_bytes if res else 0,
-        retries=res.retries if res else 0, platforms=dict(pushed.image.extra.get("platforms") or {}),
-        **extra)
+        "image-ref",
+        pushed.image.name,
+        reference=pushed.reference,
+        registry=pushed.registry,
+        repository=f"{pushed.registry}/{pushed.repository}",
+        digest=pushed.digest,
+        tags=list(pushed.tags),
+        uploaded=res.uploaded if res else 0,
+        skipped=res.skipped if res else 0,
+        uploaded_bytes=res.uploaded_bytes if res else 0,
+        retries=res.retries if res else 0,
+        platforms=dict(pushed.image.extra.get("platforms") or {}),
+        **extra,
+    )
 
 
 def summary(pushed: Sequence[Pushed], skipped_images: int = 0) -> str:

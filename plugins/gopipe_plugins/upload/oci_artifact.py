@@ -92,13 +92,15 @@ def groups(ctx: ProviderContext[OciArtifactOptions]) -> list[Group]:
     files: dict[tuple[str, str], list[Artifact]] = defaultdict(list)
     for kind in ctx.options.kinds:
         if kind not in ARTIFACT_TYPES:
-            raise StageFailed(f"oci-artifact kinds: unknown kind {kind!r}; "
-                              f"choose from {', '.join(ARTIFACT_TYPES)}")
+            raise StageFailed(
+                f"oci-artifact kinds: unknown kind {kind!r}; choose from {', '.join(ARTIFACT_TYPES)}"
+            )
         for art in ctx.run.artifacts.of_kind(kind):
             if art.path is None:
                 continue
             names = [n for n in owners(art) if n in images] or (
-                list(images) if len(images) == 1 else [ctx.root.name])
+                list(images) if len(images) == 1 else [ctx.root.name]
+            )
             for name in names:
                 files[(name, kind)].append(art)
     out = []
@@ -106,8 +108,11 @@ def groups(ctx: ProviderContext[OciArtifactOptions]) -> list[Group]:
         image = images.get(name)
         subject = None
         if image is not None and image.extra.get("index_size"):
-            subject = Descriptor(str(image.extra.get("media_type") or INDEX),
-                                 str(image.extra["index_digest"]), int(image.extra["index_size"]))
+            subject = Descriptor(
+                str(image.extra.get("media_type") or INDEX),
+                str(image.extra["index_digest"]),
+                int(image.extra["index_size"]),
+            )
         out.append(Group(name, kind, tuple(arts), subject))
     return out
 
@@ -119,8 +124,7 @@ def push_group(ctx: ProviderContext[OciArtifactOptions], client: RegistryClient,
         tag = sanitize_tag(ctx.run.render(opts.tag, name=group.name, kind=group.kind))
     except KeyError as exc:
         raise StageFailed(f"tag: {exc.args[0]}") from None
-    files = [ArtifactFile(ctx.root / str(a.path), media_type(a, ctx.root / str(a.path)))
-             for a in group.files]
+    files = [ArtifactFile(ctx.root / str(a.path), media_type(a, ctx.root / str(a.path))) for a in group.files]
     annotations = {"org.opencontainers.image.version": ctx.git.version}
     if ctx.git.sha != "none":
         annotations["org.opencontainers.image.revision"] = ctx.git.sha
@@ -130,20 +134,37 @@ def push_group(ctx: ProviderContext[OciArtifactOptions], client: RegistryClient,
     annotations["org.opencontainers.image.created"] = ctx.git.date
     target = f"{client.registry}/{repo}"
     try:
-        result = push_artifact(files, target, artifact_type=ARTIFACT_TYPES[group.kind], tags=[tag],
-                               annotations=annotations, subject=group.subject, client=client)
+        result = push_artifact(
+            files,
+            target,
+            artifact_type=ARTIFACT_TYPES[group.kind],
+            tags=[tag],
+            annotations=annotations,
+            subject=group.subject,
+            client=client,
+        )
     except (RegistryError, ValueError, OSError) as exc:
         raise StageFailed(f"push of {group.kind} artifact to {target}: {exc}") from None
     finally:
         register_tokens(ctx, client)
     ctx.add_artifact(
-        "oci-artifact", f"{group.name}-{group.kind}", reference=f"{target}@{result.digest}",
-        registry=client.registry, repository=target, digest=result.digest, tags=[tag],
-        artifact_type=ARTIFACT_TYPES[group.kind], files=[Path(f.path).name for f in files],
+        "oci-artifact",
+        f"{group.name}-{group.kind}",
+        reference=f"{target}@{result.digest}",
+        registry=client.registry,
+        repository=target,
+        digest=result.digest,
+        tags=[tag],
+        artifact_type=ARTIFACT_TYPES[group.kind],
+        files=[Path(f.path).name for f in files],
         subject=group.subject.digest if group.subject else None,
-        uploaded=result.uploaded, skipped=result.skipped)
-    ctx.log(f"{target}:{tag} ({group.kind}, {len(files)} files) -> {result.digest}; "
-            f"{result.uploaded} blobs uploaded, {result.skipped} present")
+        uploaded=result.uploaded,
+        skipped=result.skipped,
+    )
+    ctx.log(
+        f"{target}:{tag} ({group.kind}, {len(files)} files) -> {result.digest}; "
+        f"{result.uploaded} blobs uploaded, {result.skipped} present"
+    )
     return result
 
 
@@ -158,11 +179,18 @@ def run(ctx: ProviderContext[OciArtifactOptions]) -> None:
     with library_logs(ctx), connect(ctx, opts, host, credentials(ctx, opts)) as client:
         for group in todo:
             uploaded += push_group(ctx, client, group).uploaded
-    ctx.summary = f"{len(todo)} artifacts ({', '.join(sorted({g.kind for g in todo}))}); " \
-                  f"{uploaded} blobs uploaded"
+    ctx.summary = (
+        f"{len(todo)} artifacts ({', '.join(sorted({g.kind for g in todo}))}); {uploaded} blobs uploaded"
+    )
 
 
 @hookimpl
 def gopipe_uploaders() -> list[Uploader]:
-    return [Uploader(name="oci-artifact", run=run, options=OciArtifactOptions,
-                     description="push archives, SBOMs and checksums as OCI artifacts next to the image")]
+    return [
+        Uploader(
+            name="oci-artifact",
+            run=run,
+            options=OciArtifactOptions,
+            description="push archives, SBOMs and checksums as OCI artifacts next to the image",
+        )
+    ]

@@ -49,5 +49,11 @@ def run(ctx: ProviderContext[GenericRegistryOptions]) -> None:
 
 @hookimpl
 def gopipe_uploaders() -> list[Uploader]:
-    return [Uploader(name="registry", run=run, options=GenericRegistryOptions,
-                     description="push OCI images to a distribution registry, verified by digest")]
+    return [
+        Uploader(
+            name="registry",
+            run=run,
+            options=GenericRegistryOptions,
+            description="push OCI images to a distribution registry, verified by digest",
+        )
+    ]

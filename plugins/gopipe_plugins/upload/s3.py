@@ -36,17 +36,19 @@ class S3Options:
     endpoint_url: Value = doc("S3 endpoint for MinIO-compatible stores (default: AWS)", "")
     region: Value = doc("AWS region (default: the AWS environment)", "")
     overwrite: bool = doc("replace an object whose content differs (false: fail instead)", True)
-    path_style: bool = doc("path-style addressing (MinIO and most S3-compatible stores need it)",
-                           True)
+    path_style: bool = doc("path-style addressing (MinIO and most S3-compatible stores need it)", True)
     max_attempts: int = doc("attempts per request (botocore standard retry mode)", 5)
 
 
 def s3_client(ctx: ProviderContext[S3Options]) -> Any:
     opts = ctx.options
-    return aws.client("s3", region=resolve(ctx, opts.region, "region"),
-                      endpoint_url=resolve(ctx, opts.endpoint_url, "endpoint_url"),
-                      max_attempts=opts.max_attempts,
-                      s3={"addressing_style": "path" if opts.path_style else "auto"})
+    return aws.client(
+        "s3",
+        region=resolve(ctx, opts.region, "region"),
+        endpoint_url=resolve(ctx, opts.endpoint_url, "endpoint_url"),
+        max_attempts=opts.max_attempts,
+        s3={"addressing_style": "path" if opts.path_style else "auto"},
+    )
 
 
 def remote_sha256(s3: Any, bucket: str, key: str) -> str | None:
@@ -69,10 +71,14 @@ def upload(ctx: ProviderContext[S3Options], s3: Any, bucket: str, key: str, art:
         return False
     if existing is not None and not ctx.options.overwrite:
         raise StageFailed(f"s3://{bucket}/{key} exists with other content and overwrite = false")
-    content_type = "text/plain" if art.kind == "checksums" else (
-        mimetypes.guess_type(path.name)[0] or "application/octet-stream")
-    s3.upload_file(str(path), bucket, key,
-                   ExtraArgs={"Metadata": {"sha256": digest}, "ContentType": content_type})
+    content_type = (
+        "text/plain"
+        if art.kind == "checksums"
+        else (mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+    )
+    s3.upload_file(
+        str(path), bucket, key, ExtraArgs={"Metadata": {"sha256": digest}, "ContentType": content_type}
+    )
     return True
 
 
@@ -99,18 +105,32 @@ def run(ctx: ProviderContext[S3Options]) -> None:
         except Exception as exc:
             if not (aws.is_aws_error(exc) or isinstance(exc, OSError)) or isinstance(exc, StageFailed):
                 raise
-            raise StageFailed(f"upload of {art.name} to s3://{bucket}/{key}: "
-                              f"{aws.error_text(exc)}") from None
+            raise StageFailed(f"upload of {art.name} to s3://{bucket}/{key}: {aws.error_text(exc)}") from None
         uploaded += moved
         skipped += not moved
         ctx.log(f"s3://{bucket}/{key}: {'uploaded' if moved else 'unchanged, skipped'}")
-        ctx.add_artifact("s3-object", art.name, url=f"s3://{bucket}/{key}", bucket=bucket, key=key,
-                         sha256=art.sha256, source_kind=art.kind, uploaded=moved)
-    ctx.summary = f"{uploaded + skipped} files to s3://{bucket}/{prefix} ({uploaded} uploaded, " \
-                  f"{skipped} unchanged)"
+        ctx.add_artifact(
+            "s3-object",
+            art.name,
+            url=f"s3://{bucket}/{key}",
+            bucket=bucket,
+            key=key,
+            sha256=art.sha256,
+            source_kind=art.kind,
+            uploaded=moved,
+        )
+    ctx.summary = (
+        f"{uploaded + skipped} files to s3://{bucket}/{prefix} ({uploaded} uploaded, {skipped} unchanged)"
+    )
 
 
 @hookimpl
 def gopipe_uploaders() -> list[Uploader]:
-    return [Uploader(name="s3", run=run, options=S3Options,
-                     description="upload archives and checksums to S3 or a MinIO-compatible store")]
+    return [
+        Uploader(
+            name="s3",
+            run=run,
+            options=S3Options,
+            description="upload archives and checksums to S3 or a MinIO-compatible store",
+        )
+    ]

@@ -39,13 +39,11 @@ EXTENSION_TABLES = frozenset({"github"})
 class Settings:
     """Top-level ``[tool.gopipe]`` keys."""
 
-    main: tuple[str, ...] = doc(
-        "main packages to build; default: every ./cmd/* main package, else '.'", ())
+    main: tuple[str, ...] = doc("main packages to build; default: every ./cmd/* main package, else '.'", ())
     targets: tuple[str, ...] = doc("GOOS/GOARCH[/variant] build targets", DEFAULT_TARGETS)
     dist: str = doc("output directory, relative to the repository", "dist")
     disable_plugins: tuple[str, ...] = doc("plugin names to block before entry points load", ())
-    env: dict[str, str] = doc("environment for every Go command (GOFLAGS, GOPRIVATE …)",
-                              default_factory=dict)
+    env: dict[str, str] = doc("environment for every Go command (GOFLAGS, GOPRIVATE …)", default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,8 +109,12 @@ def load_config(root: Path, file: Path | None = None) -> Config:
     settings = parse_options(Settings, top, file=shown, key="tool.gopipe", base=root)
     for target in settings.targets:
         if target.count("/") not in (1, 2):
-            raise ConfigError(shown, "tool.gopipe.targets", f"invalid target {target!r}",
-                              'write targets as "GOOS/GOARCH", e.g. "linux/amd64"')
+            raise ConfigError(
+                shown,
+                "tool.gopipe.targets",
+                f"invalid target {target!r}",
+                'write targets as "GOOS/GOARCH", e.g. "linux/amd64"',
+            )
     stages = {stage: _stage_config(stage, raw.get(stage.value, {}), shown) for stage in Stage}
     return Config(root=root, file=file, settings=settings, stages=stages, raw=raw, present=present)
 
@@ -129,12 +131,17 @@ def _stage_config(stage: Stage, table: Any, shown: str) -> StageConfig:
     if providers is not None and (
         not isinstance(providers, list) or not all(isinstance(p, str) for p in providers)
     ):
-        raise ConfigError(shown, f"{key}.providers", "expected an array of provider names",
-                          f'write providers = ["{(DEFAULT_PROVIDERS[stage] or ("name",))[0]}"]')
+        raise ConfigError(
+            shown,
+            f"{key}.providers",
+            "expected an array of provider names",
+            f'write providers = ["{(DEFAULT_PROVIDERS[stage] or ("name",))[0]}"]',
+        )
     timeout = table.get("timeout", DEFAULT_TIMEOUT_S[stage])
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ConfigError(shown, f"{key}.timeout", f"expected seconds > 0, got {timeout!r}",
-                          "set timeout = 600")
+        raise ConfigError(
+            shown, f"{key}.timeout", f"expected seconds > 0, got {timeout!r}", "set timeout = 600"
+        )
     extra_keys = STAGE_EXTRA_KEYS.get(stage, frozenset())
     tables: dict[str, Mapping[str, Any]] = {}
     extra: dict[str, Any] = {}

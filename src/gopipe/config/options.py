@@ -86,8 +86,9 @@ def parse_options(
         if name in data:
             values[name] = _convert(data[name], hints[name], file, _join(key, name), base, redactor)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigError(file, _join(key, name), "required key is missing",
-                              f"set {name} = <{_type_name(hints[name])}>")
+            raise ConfigError(
+                file, _join(key, name), "required key is missing", f"set {name} = <{_type_name(hints[name])}>"
+            )
     return cls(**values)
 
 
@@ -97,8 +98,12 @@ def _convert(value: Any, tp: Any, file: str, key: str, base: Path, redactor: Red
     leaf = key.rsplit(".", 1)[-1]
 
     def wrong() -> ConfigError:
-        return ConfigError(file, key, f"expected {_type_name(tp)}, got {type(value).__name__} "
-                           f"{value!r}"[:200], f"set {leaf} to a {_type_name(tp)}")
+        return ConfigError(
+            file,
+            key,
+            f"expected {_type_name(tp)}, got {type(value).__name__} {value!r}"[:200],
+            f"set {leaf} to a {_type_name(tp)}",
+        )
 
     if tp is Any:
         return value
@@ -115,17 +120,24 @@ def _convert(value: Any, tp: Any, file: str, key: str, base: Path, redactor: Red
         raise wrong()
     if tp is Secret:
         if isinstance(value, str):
-            raise ConfigError(file, key, "plaintext secret in config",
-                              f'use {leaf} = {{ env = "{leaf.upper()}" }} and export the value')
-        if not isinstance(value, Mapping) or set(value) not in ({"env"}, {"file"}) or not all(
-            isinstance(v, str) and v for v in value.values()
+            raise ConfigError(
+                file,
+                key,
+                "plaintext secret in config",
+                f'use {leaf} = {{ env = "{leaf.upper()}" }} and export the value',
+            )
+        if (
+            not isinstance(value, Mapping)
+            or set(value) not in ({"env"}, {"file"})
+            or not all(isinstance(v, str) and v for v in value.values())
         ):
             raise wrong()
         return Secret(env=value.get("env"), file=value.get("file"), redactor=redactor, base=base)
     if origin is Literal:
         if value not in args:
-            raise ConfigError(file, key, f"invalid value {value!r}",
-                              "choose one of: " + ", ".join(repr(a) for a in args))
+            raise ConfigError(
+                file, key, f"invalid value {value!r}", "choose one of: " + ", ".join(repr(a) for a in args)
+            )
         return value
     if origin in (list, tuple):
         if not isinstance(value, list):
@@ -155,8 +167,12 @@ def _convert(value: Any, tp: Any, file: str, key: str, base: Path, redactor: Red
         if not isinstance(value, str):
             raise wrong()
         if looks_like_plaintext_secret(leaf, value):
-            raise ConfigError(file, key, "looks like a plaintext secret",
-                              f'move it to the environment and reference it: {leaf} = {{ env = "NAME" }}')
+            raise ConfigError(
+                file,
+                key,
+                "looks like a plaintext secret",
+                f'move it to the environment and reference it: {leaf} = {{ env = "NAME" }}',
+            )
         return value
     raise TypeError(f"unsupported option type {tp!r} at {key}")
 
@@ -174,10 +190,18 @@ def schema_for(tp: Any) -> dict[str, Any]:
         return {
             "description": "secret reference; never a plaintext value",
             "oneOf": [
-                {"type": "object", "properties": {"env": {"type": "string"}},
-                 "required": ["env"], "additionalProperties": False},
-                {"type": "object", "properties": {"file": {"type": "string"}},
-                 "required": ["file"], "additionalProperties": False},
+                {
+                    "type": "object",
+                    "properties": {"env": {"type": "string"}},
+                    "required": ["env"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": {"file": {"type": "string"}},
+                    "required": ["file"],
+                    "additionalProperties": False,
+                },
             ],
         }
     if origin is Literal:
@@ -207,8 +231,12 @@ def schema_for(tp: Any) -> dict[str, Any]:
         if tp.__doc__:
             out["description"] = " ".join(tp.__doc__.split())
         return out
-    return {str: {"type": "string"}, int: {"type": "integer"}, float: {"type": "number"},
-            bool: {"type": "boolean"}}.get(tp, {})
+    return {
+        str: {"type": "string"},
+        int: {"type": "integer"},
+        float: {"type": "number"},
+        bool: {"type": "boolean"},
+    }.get(tp, {})
 
 
 def _jsonable(value: Any) -> bool:

@@ -45,8 +45,7 @@ KNOWN_PINS: Mapping[str, ActionPin] = {
     "actions/cache": ActionPin("5a3ec84eff668545956fd18022155c47e93e2684", "v4.2.3"),
     "actions/upload-artifact": ActionPin("ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
     "actions/download-artifact": ActionPin("d3f86a106a0bac45b974a628896c90dbdf5c8093", "v4.3.0"),
-    "aws-actions/configure-aws-credentials": ActionPin(
-        "b47578312673ae6fa5b5096b330d9fbac3d116df", "v4.2.1"),
+    "aws-actions/configure-aws-credentials": ActionPin("b47578312673ae6fa5b5096b330d9fbac3d116df", "v4.2.1"),
 }
 
 

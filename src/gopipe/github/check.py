@@ -62,10 +62,18 @@ def check_workflows(root: Path, config_file: Path | None = None) -> Outcome:
             outcome.lines.append(f"{rel} is up to date")
             continue
         outcome.exit_code = 1
-        outcome.lines.append(f"{rel} is stale: it differs from what [tool.gopipe] generates "
-                             "(run: gopipe init --github)")
-        diff = list(difflib.unified_diff(current.splitlines(), text.splitlines(),
-                                         f"{rel} (committed)", f"{rel} (generated)", lineterm=""))
+        outcome.lines.append(
+            f"{rel} is stale: it differs from what [tool.gopipe] generates (run: gopipe init --github)"
+        )
+        diff = list(
+            difflib.unified_diff(
+                current.splitlines(),
+                text.splitlines(),
+                f"{rel} (committed)",
+                f"{rel} (generated)",
+                lineterm="",
+            )
+        )
         outcome.lines.extend(diff[:_DIFF_LINES])
         if len(diff) > _DIFF_LINES:
             outcome.lines.append(f"… {len(diff) - _DIFF_LINES} more diff lines")

@@ -28,56 +28,88 @@ class GithubOptions:
     plugins: tuple[str, ...] = doc("pip requirements of the gopipe plugin packages to install", ())
     python_version: str = doc("Python version for gopipe on the runner", "3.12")
     runs_on: str = doc("runner label for every job", "ubuntu-latest")
-    gopipe_requirement: str = doc("pip requirement for gopipe itself, e.g. 'gopipe==0.1.0'",
-                                  "gopipe")
-    default_branch: str = doc("branch whose pushes run cd; default: the repository's "
-                              "default branch, else 'main'", "")
-    aws_role: str = doc("IAM role ARN assumed through GitHub OIDC in cd (ECR); "
-                        "adds id-token: write", "")
+    gopipe_requirement: str = doc("pip requirement for gopipe itself, e.g. 'gopipe==0.1.0'", "gopipe")
+    default_branch: str = doc(
+        "branch whose pushes run cd; default: the repository's default branch, else 'main'", ""
+    )
+    aws_role: str = doc("IAM role ARN assumed through GitHub OIDC in cd (ECR); adds id-token: write", "")
     aws_region: str = doc("AWS region for the OIDC credentials", "")
-    secrets: tuple[str, ...] = doc("extra secret names passed to the jobs as env vars "
-                                   "(names referenced as { env = ... } in config are found "
-                                   "automatically)", ())
+    secrets: tuple[str, ...] = doc(
+        "extra secret names passed to the jobs as env vars "
+        "(names referenced as { env = ... } in config are found "
+        "automatically)",
+        (),
+    )
     timeout_minutes: int = doc("timeout of each job", 60)
     actions: dict[str, ActionPin] = doc(
-        "override pinned actions: { \"actions/checkout\" = { sha = \"…\", version = \"v4.2.2\" } }",
-        default_factory=dict)
+        'override pinned actions: { "actions/checkout" = { sha = "…", version = "v4.2.2" } }',
+        default_factory=dict,
+    )
 
 
 def load_github_options(config: Config) -> GithubOptions:
     """Parse and check ``[tool.gopipe.github]`` of ``config`` (defaults when absent)."""
     shown = config.display_file
-    opts = parse_options(GithubOptions, config.raw.get("github", {}), file=shown, key=KEY,
-                         base=config.root)
+    opts = parse_options(GithubOptions, config.raw.get("github", {}), file=shown, key=KEY, base=config.root)
     if not 1 <= opts.test_shards <= MAX_SHARDS:
-        raise ConfigError(shown, f"{KEY}.test_shards", f"expected 1..{MAX_SHARDS}, got "
-                          f"{opts.test_shards}", "set test_shards = 4 (1 disables sharding)")
+        raise ConfigError(
+            shown,
+            f"{KEY}.test_shards",
+            f"expected 1..{MAX_SHARDS}, got {opts.test_shards}",
+            "set test_shards = 4 (1 disables sharding)",
+        )
     if not 1 <= opts.timeout_minutes <= 360 * 24:
-        raise ConfigError(shown, f"{KEY}.timeout_minutes", "expected a positive number of minutes",
-                          "set timeout_minutes = 60")
+        raise ConfigError(
+            shown,
+            f"{KEY}.timeout_minutes",
+            "expected a positive number of minutes",
+            "set timeout_minutes = 60",
+        )
     if not _PYTHON.match(opts.python_version):
-        raise ConfigError(shown, f"{KEY}.python_version",
-                          f"invalid Python version {opts.python_version!r}",
-                          'set python_version = "3.12" (gopipe needs 3.10 or newer)')
+        raise ConfigError(
+            shown,
+            f"{KEY}.python_version",
+            f"invalid Python version {opts.python_version!r}",
+            'set python_version = "3.12" (gopipe needs 3.10 or newer)',
+        )
     if not opts.runs_on.strip():
         raise ConfigError(shown, f"{KEY}.runs_on", "empty runner label", 'set runs_on = "ubuntu-latest"')
     if bool(opts.aws_role) != bool(opts.aws_region):
         missing = "aws_region" if opts.aws_role else "aws_role"
-        raise ConfigError(shown, f"{KEY}.{missing}", "aws_role and aws_region go together",
-                          f"set {missing} as well (OIDC needs both a role and a region)")
+        raise ConfigError(
+            shown,
+            f"{KEY}.{missing}",
+            "aws_role and aws_region go together",
+            f"set {missing} as well (OIDC needs both a role and a region)",
+        )
     if opts.aws_role and not opts.aws_role.startswith("arn:"):
-        raise ConfigError(shown, f"{KEY}.aws_role", f"not an IAM role ARN: {opts.aws_role!r}",
-                          'write aws_role = "arn:aws:iam::123456789012:role/gopipe-deploy"')
+        raise ConfigError(
+            shown,
+            f"{KEY}.aws_role",
+            f"not an IAM role ARN: {opts.aws_role!r}",
+            'write aws_role = "arn:aws:iam::123456789012:role/gopipe-deploy"',
+        )
     for i, name in enumerate(opts.secrets):
         if not _SECRET_NAME.match(name):
-            raise ConfigError(shown, f"{KEY}.secrets[{i}]", f"invalid secret name {name!r}",
-                              "use letters, digits and underscores, e.g. SLACK_WEBHOOK_URL")
+            raise ConfigError(
+                shown,
+                f"{KEY}.secrets[{i}]",
+                f"invalid secret name {name!r}",
+                "use letters, digits and underscores, e.g. SLACK_WEBHOOK_URL",
+            )
     for action, pin in opts.actions.items():
         if action.count("/") != 1 or repository_of(action) != action:
-            raise ConfigError(shown, f"{KEY}.actions.{action}", "expected an owner/repo name",
-                              'write [tool.gopipe.github.actions."actions/checkout"]')
+            raise ConfigError(
+                shown,
+                f"{KEY}.actions.{action}",
+                "expected an owner/repo name",
+                'write [tool.gopipe.github.actions."actions/checkout"]',
+            )
         if not SHA.match(pin.sha):
-            raise ConfigError(shown, f"{KEY}.actions.{action}.sha",
-                              f"not a full commit SHA: {pin.sha!r}",
-                              "pin the 40-hex commit the release tag points at")
+            raise ConfigError(
+                shown,
+                f"{KEY}.actions.{action}.sha",
+                f"not a full commit SHA: {pin.sha!r}",
+                "pin the 40-hex commit the release tag points at",
+            )
     return opts

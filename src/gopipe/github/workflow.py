@@ -55,8 +55,7 @@ class _Builder:
         self.pins: Mapping[str, ActionPin] = opts.actions
 
     # -- steps -------------------------------------------------------------------------
-    def action(self, name: str, action: str, with_: Mapping[str, Any] | None = None,
-               **extra: Any) -> Step:
+    def action(self, name: str, action: str, with_: Mapping[str, Any] | None = None, **extra: Any) -> Step:
         ref, version = uses(action, self.pins)
         step: Step = {"name": name, **extra, "uses": Commented(ref, version)}
         if with_:
@@ -68,30 +67,48 @@ class _Builder:
         gosum = "${{ hashFiles('**/go.sum') }}"
         os_ = "${{ runner.os }}"
         steps = [
-            self.action("Check out", "actions/checkout",
-                        {"fetch-depth": 0, "persist-credentials": False}),
-            self.action("Set up Go", "actions/setup-go",
-                        {"go-version-file": "go.mod", "cache": False}),
-            self.action("Set up Python", "actions/setup-python",
-                        {"python-version": self.opts.python_version}),
-            self.action("Cache Go modules", "actions/cache", {
-                "path": "~/go/pkg/mod", "key": f"gomod-{os_}-{gosum}",
-                "restore-keys": f"gomod-{os_}-"}),
+            self.action("Check out", "actions/checkout", {"fetch-depth": 0, "persist-credentials": False}),
+            self.action("Set up Go", "actions/setup-go", {"go-version-file": "go.mod", "cache": False}),
+            self.action(
+                "Set up Python", "actions/setup-python", {"python-version": self.opts.python_version}
+            ),
+            self.action(
+                "Cache Go modules",
+                "actions/cache",
+                {"path": "~/go/pkg/mod", "key": f"gomod-{os_}-{gosum}", "restore-keys": f"gomod-{os_}-"},
+            ),
         ]
         if go_build_cache:
-            steps.append(self.action("Cache Go build", "actions/cache", {
-                "path": "~/.cache/go-build",
-                "key": f"gobuild-{os_}-{job}-{gosum}-${{{{ github.sha }}}}",
-                "restore-keys": Block(f"gobuild-{os_}-{job}-{gosum}-\ngobuild-{os_}-{job}-\n")}))
+            steps.append(
+                self.action(
+                    "Cache Go build",
+                    "actions/cache",
+                    {
+                        "path": "~/.cache/go-build",
+                        "key": f"gobuild-{os_}-{job}-{gosum}-${{{{ github.sha }}}}",
+                        "restore-keys": Block(f"gobuild-{os_}-{job}-{gosum}-\ngobuild-{os_}-{job}-\n"),
+                    },
+                )
+            )
         tools = self.tool_versions_hash()
-        steps.append(self.action("Cache gopipe tools", "actions/cache", {
-            "path": "~/.cache/gopipe",
-            "key": f"gopipe-tools-{os_}-{tools}-${{{{ hashFiles('go.mod', '**/go.sum') }}}}",
-            "restore-keys": f"gopipe-tools-{os_}-{tools}-"}))
-        requirements = " ".join(shlex.quote(r) for r in (self.opts.gopipe_requirement,
-                                                         *self.opts.plugins))
-        steps.append({"name": "Install gopipe",
-                      "run": f"python -m pip install --disable-pip-version-check {requirements}"})
+        steps.append(
+            self.action(
+                "Cache gopipe tools",
+                "actions/cache",
+                {
+                    "path": "~/.cache/gopipe",
+                    "key": f"gopipe-tools-{os_}-{tools}-${{{{ hashFiles('go.mod', '**/go.sum') }}}}",
+                    "restore-keys": f"gopipe-tools-{os_}-{tools}-",
+                },
+            )
+        )
+        requirements = " ".join(shlex.quote(r) for r in (self.opts.gopipe_requirement, *self.opts.plugins))
+        steps.append(
+            {
+                "name": "Install gopipe",
+                "run": f"python -m pip install --disable-pip-version-check {requirements}",
+            }
+        )
         return steps
 
     def tool_versions_hash(self) -> str:
@@ -105,14 +122,20 @@ class _Builder:
         return hashlib.sha256("\n".join(pins).encode()).hexdigest()[:12]
 
     def upload(self, name: str, path: str) -> Step:
-        return self.action("Upload gopipe output", "actions/upload-artifact", {
-            "name": name, "path": path, "if-no-files-found": "warn", "retention-days": 7},
-            **{"if": "always()"})
+        return self.action(
+            "Upload gopipe output",
+            "actions/upload-artifact",
+            {"name": name, "path": path, "if-no-files-found": "warn", "retention-days": 7},
+            **{"if": "always()"},
+        )
 
-    def job(self, name: str, steps: list[Step], *, env: Mapping[str, str] | None = None,
-            **extra: Any) -> Job:
-        job: Job = {"name": name, **extra, "runs-on": self.opts.runs_on,
-                    "timeout-minutes": self.opts.timeout_minutes}
+    def job(self, name: str, steps: list[Step], *, env: Mapping[str, str] | None = None, **extra: Any) -> Job:
+        job: Job = {
+            "name": name,
+            **extra,
+            "runs-on": self.opts.runs_on,
+            "timeout-minutes": self.opts.timeout_minutes,
+        }
         if env:
             job["env"] = dict(env)
         job["steps"] = steps
@@ -158,65 +181,116 @@ def ci_workflow(b: _Builder) -> dict[str, Any]:
         "permissions": {"contents": "read"},
         "concurrency": {
             "group": "gopipe-ci-${{ github.event.pull_request.number || github.ref }}",
-            "cancel-in-progress": "${{ github.event_name == 'pull_request' }}"},
+            "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
+        },
     }
     fan_out = opts.test_shards > 1 or opts.build_matrix
     all_secrets = b.secrets_env((Stage.LINT, Stage.TEST, Stage.COVERAGE, Stage.BUILD, Stage.NOTIFY))
     if not fan_out:
-        steps = [*b.setup("ci"), {"name": "Run the ci pipeline", "run": _nox("ci")},
-                 b.upload("gopipe-ci", "dist/gopipe")]
+        steps = [
+            *b.setup("ci"),
+            {"name": "Run the ci pipeline", "run": _nox("ci")},
+            b.upload("gopipe-ci", "dist/gopipe"),
+        ]
         workflow["jobs"] = {"ci": b.job("ci", steps, env=all_secrets)}
         return workflow
 
     jobs: dict[str, Job] = {}
     if config.stage(Stage.LINT).providers:
-        jobs["lint"] = b.job("lint", [
-            *b.setup("lint"), {"name": "Lint", "run": _nox("lint", "--no-notify")},
-            b.upload(f"{PART_PREFIX}lint", "dist/gopipe")], env=b.secrets_env((Stage.LINT,)))
+        jobs["lint"] = b.job(
+            "lint",
+            [
+                *b.setup("lint"),
+                {"name": "Lint", "run": _nox("lint", "--no-notify")},
+                b.upload(f"{PART_PREFIX}lint", "dist/gopipe"),
+            ],
+            env=b.secrets_env((Stage.LINT,)),
+        )
     test_env = b.secrets_env((Stage.TEST,))
-    restore_timings = b.action("Restore test timings", "actions/cache/restore", {
-        "path": TIMINGS_PATH, "key": "gopipe-test-timings-${{ github.run_id }}",
-        "restore-keys": "gopipe-test-timings-"})
+    restore_timings = b.action(
+        "Restore test timings",
+        "actions/cache/restore",
+        {
+            "path": TIMINGS_PATH,
+            "key": "gopipe-test-timings-${{ github.run_id }}",
+            "restore-keys": "gopipe-test-timings-",
+        },
+    )
     if opts.test_shards > 1:
         n = opts.test_shards
-        jobs["test"] = b.job(f"test ${{{{ matrix.shard }}}}/{n}", [
-            *b.setup("test-${{ matrix.shard }}"), restore_timings,
-            {"name": "Test one shard",
-             "run": _nox("test", f"--shard ${{{{ matrix.shard }}}}/{n}", "--no-notify")},
-            b.upload(f"{PART_PREFIX}test-${{{{ matrix.shard }}}}", "dist/gopipe")],
+        jobs["test"] = b.job(
+            f"test ${{{{ matrix.shard }}}}/{n}",
+            [
+                *b.setup("test-${{ matrix.shard }}"),
+                restore_timings,
+                {
+                    "name": "Test one shard",
+                    "run": _nox("test", f"--shard ${{{{ matrix.shard }}}}/{n}", "--no-notify"),
+                },
+                b.upload(f"{PART_PREFIX}test-${{{{ matrix.shard }}}}", "dist/gopipe"),
+            ],
             env=test_env,
-            strategy={"fail-fast": False, "matrix": {"shard": list(range(1, n + 1))}})
+            strategy={"fail-fast": False, "matrix": {"shard": list(range(1, n + 1))}},
+        )
     else:
-        jobs["test"] = b.job("test", [
-            *b.setup("test"), {"name": "Test", "run": _nox("test", "--no-notify")},
-            b.upload(f"{PART_PREFIX}test", "dist/gopipe")], env=test_env)
+        jobs["test"] = b.job(
+            "test",
+            [
+                *b.setup("test"),
+                {"name": "Test", "run": _nox("test", "--no-notify")},
+                b.upload(f"{PART_PREFIX}test", "dist/gopipe"),
+            ],
+            env=test_env,
+        )
     build_env = b.secrets_env((Stage.BUILD,))
     if opts.build_matrix:
-        include = [{"target": t, "slug": re.sub(r"[^A-Za-z0-9_.-]", "-", t)}
-                   for t in config.settings.targets]
-        jobs["build"] = b.job("build ${{ matrix.target }}", [
-            *b.setup("build-${{ matrix.slug }}"),
-            {"name": "Build one target",
-             "run": _nox("build", "--target ${{ matrix.target }}", "--no-notify")},
-            b.upload(f"{PART_PREFIX}build-${{{{ matrix.slug }}}}", "dist")],
-            env=build_env, strategy={"fail-fast": False, "matrix": {"include": include}})
+        include = [{"target": t, "slug": re.sub(r"[^A-Za-z0-9_.-]", "-", t)} for t in config.settings.targets]
+        jobs["build"] = b.job(
+            "build ${{ matrix.target }}",
+            [
+                *b.setup("build-${{ matrix.slug }}"),
+                {
+                    "name": "Build one target",
+                    "run": _nox("build", "--target ${{ matrix.target }}", "--no-notify"),
+                },
+                b.upload(f"{PART_PREFIX}build-${{{{ matrix.slug }}}}", "dist"),
+            ],
+            env=build_env,
+            strategy={"fail-fast": False, "matrix": {"include": include}},
+        )
     else:
-        jobs["build"] = b.job("build", [
-            *b.setup("build"), {"name": "Build", "run": _nox("build", "--no-notify")},
-            b.upload(f"{PART_PREFIX}build", "dist")], env=build_env)
+        jobs["build"] = b.job(
+            "build",
+            [
+                *b.setup("build"),
+                {"name": "Build", "run": _nox("build", "--no-notify")},
+                b.upload(f"{PART_PREFIX}build", "dist"),
+            ],
+            env=build_env,
+        )
     merge_steps = [
         *b.setup("merge", go_build_cache=False),
-        b.action("Download the jobs' output", "actions/download-artifact",
-                 {"pattern": f"{PART_PREFIX}*", "path": "parts"}),
+        b.action(
+            "Download the jobs' output",
+            "actions/download-artifact",
+            {"pattern": f"{PART_PREFIX}*", "path": "parts"},
+        ),
         {"name": "Merge and run the remaining stages", "run": "gopipe merge parts"},
-        b.action("Save test timings", "actions/cache/save",
-                 {"path": TIMINGS_PATH, "key": "gopipe-test-timings-${{ github.run_id }}"},
-                 **{"if": f"always() && hashFiles('{TIMINGS_PATH}') != ''"}),
+        b.action(
+            "Save test timings",
+            "actions/cache/save",
+            {"path": TIMINGS_PATH, "key": "gopipe-test-timings-${{ github.run_id }}"},
+            **{"if": f"always() && hashFiles('{TIMINGS_PATH}') != ''"},
+        ),
         b.upload("gopipe-ci", "dist/gopipe"),
     ]
-    jobs["merge"] = b.job("merge", merge_steps,
-                          env=b.secrets_env((Stage.COVERAGE, Stage.NOTIFY)),
-                          needs=list(jobs), **{"if": "${{ !cancelled() }}"})
+    jobs["merge"] = b.job(
+        "merge",
+        merge_steps,
+        env=b.secrets_env((Stage.COVERAGE, Stage.NOTIFY)),
+        needs=list(jobs),
+        **{"if": "${{ !cancelled() }}"},
+    )
     workflow["jobs"] = jobs
     return workflow
 
@@ -238,8 +312,13 @@ def cd_workflow(b: _Builder) -> dict[str, Any]:
     def steps(job: str, *args: str) -> list[Step]:
         out = b.setup(job)
         if oidc:
-            out.append(b.action("AWS credentials (OIDC)", "aws-actions/configure-aws-credentials",
-                                {"role-to-assume": opts.aws_role, "aws-region": opts.aws_region}))
+            out.append(
+                b.action(
+                    "AWS credentials (OIDC)",
+                    "aws-actions/configure-aws-credentials",
+                    {"role-to-assume": opts.aws_role, "aws-region": opts.aws_region},
+                )
+            )
         out.append({"name": "Run the cd pipeline", "run": _nox("cd", *args)})
         out.append(b.upload(f"gopipe-{job}", "dist/gopipe"))
         return out
@@ -256,9 +335,13 @@ def cd_workflow(b: _Builder) -> dict[str, Any]:
         job_extra = dict(extra)
         if previous:
             job_extra["needs"] = [previous]
-        jobs[job_id] = b.job(f"deploy {name}", steps(job_id, "--env", shlex.quote(str(name))),
-                             env=b.secrets_env(stages, [table]), environment=str(name),
-                             **job_extra)
+        jobs[job_id] = b.job(
+            f"deploy {name}",
+            steps(job_id, "--env", shlex.quote(str(name))),
+            env=b.secrets_env(stages, [table]),
+            environment=str(name),
+            **job_extra,
+        )
         previous = job_id
     workflow["jobs"] = jobs
     return workflow
@@ -270,8 +353,10 @@ def render_workflows(config: Config, default_branch: str | None = None) -> dict[
     branch = opts.default_branch or default_branch or "main"
     b = _Builder(config, opts, branch)
     header = _HEADER.format(config=_config_name(config))
-    return {WORKFLOW_DIR / CI_FILE: dump(ci_workflow(b), header),
-            WORKFLOW_DIR / CD_FILE: dump(cd_workflow(b), header)}
+    return {
+        WORKFLOW_DIR / CI_FILE: dump(ci_workflow(b), header),
+        WORKFLOW_DIR / CD_FILE: dump(cd_workflow(b), header),
+    }
 
 
 def _config_name(config: Config) -> str:

@@ -19,7 +19,9 @@ from typing import Any
 _PLAIN = re.compile(r"^[A-Za-z0-9_$~/.(][^\n#]*$")
 _RESERVED = re.compile(
     r"^(?:true|false|yes|no|on|off|y|n|null|~|[-+]?(?:\d[\d_]*)?(?:\.\d*)?(?:e[-+]?\d+)?"
-    r"|0x[0-9a-f]+|0o[0-7]+|[-+]?\.?inf|\.nan|\d+(?::\d+)+)$", re.IGNORECASE)
+    r"|0x[0-9a-f]+|0o[0-7]+|[-+]?\.?inf|\.nan|\d+(?::\d+)+)$",
+    re.IGNORECASE,
+)
 _INDENT = "  "
 
 
@@ -55,8 +57,13 @@ def scalar(value: Any, *, flow: bool = False) -> str:
     if not isinstance(value, str):
         raise TypeError(f"cannot write {type(value).__name__} to YAML")
     text = str(value)
-    plain = (_PLAIN.match(text) and not _RESERVED.match(text) and ": " not in text
-             and not text.endswith((":", " ")) and not (flow and any(c in text for c in ",[]{}")))
+    plain = (
+        _PLAIN.match(text)
+        and not _RESERVED.match(text)
+        and ": " not in text
+        and not text.endswith((":", " "))
+        and not (flow and any(c in text for c in ",[]{}"))
+    )
     return text if plain else json.dumps(text, ensure_ascii=False)
 
 
@@ -85,8 +92,10 @@ def _mapping(data: Mapping[str, Any], depth: int, out: list[str]) -> None:
         elif isinstance(value, Sequence):
             if not value:
                 out.append(f"{pad}{k}: []")
-            elif all(_is_scalar(v) and not isinstance(v, Commented) for v in value) and \
-                    len(", ".join(scalar(v, flow=True) for v in value)) <= 80:
+            elif (
+                all(_is_scalar(v) and not isinstance(v, Commented) for v in value)
+                and len(", ".join(scalar(v, flow=True) for v in value)) <= 80
+            ):
                 out.append(f"{pad}{k}: [{', '.join(scalar(v, flow=True) for v in value)}]")
             else:
                 out.append(f"{pad}{k}:")
@@ -101,7 +110,7 @@ def _sequence(items: Sequence[Any], depth: int, out: list[str]) -> None:
         if isinstance(item, Mapping) and item:
             nested: list[str] = []
             _mapping(item, depth + 1, nested)
-            first = nested[0][len(pad) + len(_INDENT):]
+            first = nested[0][len(pad) + len(_INDENT) :]
             out.append(f"{pad}- {first}")
             out.extend(nested[1:])
         elif _is_scalar(item) and not isinstance(item, Block):
