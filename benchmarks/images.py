@@ -6,7 +6,7 @@ daemonless OCI builder, side by side in one run.
   examples/hello Dockerfile) against a private dockerd (vfs) started from tests/harness.
 * ``buildah`` — ``buildah bud --isolation chroot --layers=false`` of the same Dockerfile and
   context, private vfs storage from tests/harness.
-* ``oci``     — ``gopipe_plugins.oci.build_image`` (in-process, ko-style: built-in static
+* ``oci``     — ``gopipe_oci.build_image`` (in-process, ko-style: built-in static
   base + one layer with the binary) writing an OCI layout.
 
 Every round runs the three in a rotated order (so none always goes first), removes what
@@ -109,8 +109,8 @@ def main() -> int:
     from tests.harness.dockerd import start_dockerd
 
     build_image: Callable[..., object] | None
-    try:  # the daemonless builder (plugins/gopipe_plugins/oci)
-        from gopipe_plugins.oci import build_image
+    try:  # the daemonless builder (plugins/gopipe_oci)
+        from gopipe_oci import build_image
     except ImportError:  # HOOK: without the OCI builder, only docker and buildah are compared
         build_image = None
 
@@ -202,7 +202,7 @@ def main() -> int:
             if build_image is not None:
                 contenders["oci"] = (oci_build, oci_clean)
             else:
-                print("gopipe_plugins.oci.build_image not found: comparing docker and buildah only")
+                print("gopipe_oci.build_image not found: comparing docker and buildah only")
 
             names = list(contenders)
             for name in names:  # warm-up (page cache, daemon, imports), untimed

@@ -39,7 +39,7 @@ def main(argv: list[str]) -> int:
             gopipe, argv, "docker-registry is not installed (apt-get install docker-registry)"
         )
 
-    from gopipe_plugins.upload.demo import demo_env
+    from scripts.demo_env import demo_env
 
     with (
         tempfile.TemporaryDirectory(prefix="gopipe-demo-") as tmp,

@@ -388,7 +388,7 @@ class _Merger:
                 merged.problem("test", f"packages tested by two shards: {', '.join(twice[:5])}")
 
     def _merge_coverage(self, merged: Merged) -> None:
-        from gopipe_plugins.coverage.profile import merge_profiles, parse_profile
+        from gopipe_plugins._common.coverprofile import merge_profiles, parse_profile
 
         files = self.part_files("coverage-profile")
         if not files:
@@ -420,7 +420,7 @@ class _Merger:
         merged.artifacts.append(self._own("sarif", "lint.sarif", out, Stage.LINT))
 
     def _merge_timings(self) -> None:
-        from gopipe_plugins.shards import SHARD_TIMINGS, TIMINGS, read_timings, write_timings
+        from gopipe_plugins.test.shards import SHARD_TIMINGS, TIMINGS, read_timings, write_timings
 
         timings: dict[str, float] = {}
         for part in self.parts:

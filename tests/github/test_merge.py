@@ -13,8 +13,8 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from gopipe.cli import main
-from gopipe_plugins.coverage.profile import Profile, parse_profile, summarise
-from gopipe_plugins.shards import split
+from gopipe_plugins._common.coverprofile import Profile, parse_profile, summarise
+from gopipe_plugins.test.shards import split
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from gopipe.merge import merge_junit, merge_sarif
-from gopipe_plugins.coverage.profile import merge_profiles, parse_profile
+from gopipe_plugins._common.coverprofile import merge_profiles, parse_profile
 
 PROFILE = "mode: {mode}\nex.com/m/a.go:1.1,2.2 2 {a}\nex.com/m/a.go:3.1,4.2 1 {b}\n"
 

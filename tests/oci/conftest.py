@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-if importlib.util.find_spec("gopipe_plugins") is None:  # not installed: use the source tree
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins"))
-
 from tests.harness.registry import Registry
 
-from gopipe_plugins.oci import Credentials, RegistryClient, RetryPolicy
+from gopipe_oci import Credentials, RegistryClient, RetryPolicy
 
 EPOCH = 1_700_000_000  # a fixed "commit time"
 PLATFORMS = ("linux/amd64", "linux/arm64")

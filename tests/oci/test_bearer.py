@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gopipe_plugins.oci import (
+from gopipe_oci import (
     AuthError,
     Credentials,
     ImageResult,

@@ -9,7 +9,7 @@ import pytest
 from tests.harness import procs
 from tests.harness.faulty_proxy import FaultyRegistry
 
-from gopipe_plugins.oci import (
+from gopipe_oci import (
     ImageResult,
     RegistryClient,
     RetryExhaustedError,

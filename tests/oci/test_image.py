@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from gopipe_plugins.oci import ImageConfig, Layout, StaticBase, build_image
-from gopipe_plugins.oci.base import CA_PATH
+from gopipe_oci import ImageConfig, Layout, StaticBase, build_image
+from gopipe_oci.base import CA_PATH
 
 from .conftest import EPOCH
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gopipe_plugins.oci import Dir, File, Symlink, build_layer
-from gopipe_plugins.oci.layer import normalize_path
+from gopipe_oci import Dir, File, Symlink, build_layer
+from gopipe_oci.layer import normalize_path
 
 from .conftest import EPOCH
 

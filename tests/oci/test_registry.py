@@ -13,7 +13,7 @@ import pytest
 from tests.harness import skopeo
 from tests.harness.registry import Registry
 
-from gopipe_plugins.oci import (
+from gopipe_oci import (
     ArtifactFile,
     AuthError,
     Credentials,

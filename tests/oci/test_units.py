@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gopipe_plugins.oci import (
+from gopipe_oci import (
     AuthError,
     Credentials,
     Platform,
@@ -19,8 +19,8 @@ from gopipe_plugins.oci import (
     RetryPolicy,
     load_docker_credentials,
 )
-from gopipe_plugins.oci.auth import parse_challenge
-from gopipe_plugins.oci.transport import TransientError
+from gopipe_oci.auth import parse_challenge
+from gopipe_oci.transport import TransientError
 
 DIGEST = "sha256:" + "ab" * 32
 

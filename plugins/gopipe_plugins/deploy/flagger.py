@@ -23,9 +23,9 @@ from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
 from gopipe.types import Deployer
 
-from .access import Cluster, cluster_access, find_tool
 from .environments import Deployment, Target, run_environments
 from .kube import Kube, conditions
+from .kubeconfig import Cluster, cluster_access, find_tool
 from .options import FlaggerOptions
 from .progressive import apply_patch, image_patch, show_plan, status_of
 

@@ -24,11 +24,11 @@ from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
 from gopipe.types import Deployer
 
-from .access import Cluster, cluster_access, find_tool
 from .environments import Deployment, Target, run_environments
 from .health import explain, is_workload, wait_ready
-from .images import ImageRef, uploaded_images
+from .image_pins import ImageRef, uploaded_images
 from .kube import Kube, Obj, key_of, last_line, parse_json_stream
+from .kubeconfig import Cluster, cluster_access, find_tool
 from .options import HelmOptions
 from .show import show_diff, show_objects
 

@@ -16,7 +16,7 @@ from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
 from gopipe.proc import Completed
 
-from .access import Access
+from .kubeconfig import Access
 
 Obj = dict[str, Any]
 

@@ -24,11 +24,11 @@ from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
 from gopipe.types import Deployer
 
-from .access import Cluster, cluster_access, find_tool
 from .environments import Deployment, Target, run_environments
 from .health import is_workload, wait_ready
-from .images import pin_images
+from .image_pins import pin_images
 from .kube import NEVER_DELETE, Kube, Obj, key_of, last_line, parse_json_stream, write_list
+from .kubeconfig import Cluster, cluster_access, find_tool
 from .options import KubectlOptions
 from .render import manifest_dir, render
 from .show import register_secret_data, show_diff, show_objects

@@ -17,7 +17,7 @@ from typing import Any
 from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
 
-from .images import Replacement, pin_images
+from .image_pins import Replacement, pin_images
 from .kube import Kube, Obj, last_line
 from .options import ImageOptions
 from .show import print_block

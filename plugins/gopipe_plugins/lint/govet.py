@@ -10,7 +10,7 @@ from gopipe.artifacts import Finding
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.types import Linter
-from gopipe_plugins.lint.findings import parse_positions, relative, report
+from gopipe_plugins._common.findings import parse_positions, relative, report
 
 
 @dataclass(frozen=True)

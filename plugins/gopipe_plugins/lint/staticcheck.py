@@ -11,7 +11,7 @@ from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.gotools import TOOLS
 from gopipe.types import Linter
-from gopipe_plugins.lint.findings import relative, report
+from gopipe_plugins._common.findings import relative, report
 
 
 @dataclass(frozen=True)

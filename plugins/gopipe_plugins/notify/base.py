@@ -15,7 +15,7 @@ from typing import Any, NoReturn, TypeVar
 
 from gopipe.config import doc
 from gopipe.context import ProviderContext
-from gopipe_plugins.notify.http import Client, DeliveryError, RetryPolicy
+from gopipe_plugins._common.http import Client, DeliveryError, RetryPolicy
 from gopipe_plugins.notify.labels import EVENTS, Event, Locale, labels
 from gopipe_plugins.notify.message import Message, build_message
 from gopipe_plugins.notify.render import Dialect, TemplateError, load_template, placeholders, render

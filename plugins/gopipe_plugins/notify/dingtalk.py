@@ -16,11 +16,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from gopipe import hookimpl
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.secrets import Secret
+from gopipe.types import Notifier
+from gopipe_plugins._common.http import Response, Verdict, by_errcode, with_query
 from gopipe_plugins.notify.base import Notification, NotifyOptions, delivering, prepare
-from gopipe_plugins.notify.http import Response, Verdict, by_errcode, with_query
 from gopipe_plugins.notify.render import truncate_chars
 
 TEXT_CHARS = 5000
@@ -83,3 +85,15 @@ def payload(note: Notification, opts: DingtalkOptions) -> dict[str, Any]:
 def check(resp: Response) -> Verdict:
     """errcode decides, whatever the HTTP status says."""
     return by_errcode(resp, "DingTalk", RETRY_CODES)
+
+
+@hookimpl
+def gopipe_notifiers() -> list[Notifier]:
+    return [
+        Notifier(
+            name="dingtalk",
+            run=run,
+            options=DingtalkOptions,
+            description="DingTalk robot (markdown, signed, @mentions)",
+        )
+    ]

@@ -18,11 +18,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from gopipe import hookimpl
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.secrets import Secret
+from gopipe.types import Notifier
+from gopipe_plugins._common.http import DELIVERED, Response, Verdict, by_status, fail, retry
 from gopipe_plugins.notify.base import Notification, NotifyOptions, delivering, prepare
-from gopipe_plugins.notify.http import DELIVERED, Response, Verdict, by_status, fail, retry
 from gopipe_plugins.notify.render import truncate_bytes
 
 BODY_BYTES = 20 * 1024
@@ -126,3 +128,15 @@ def check(resp: Response) -> Verdict:
         return DELIVERED
     detail = data.get("msg", data.get("StatusMessage", "")) if isinstance(data, dict) else ""
     return fail(f"Feishu code {code}: {str(detail)[:200]}")
+
+
+@hookimpl
+def gopipe_notifiers() -> list[Notifier]:
+    return [
+        Notifier(
+            name="feishu",
+            run=run,
+            options=FeishuOptions,
+            description="Feishu/Lark bot (interactive card, signed)",
+        )
+    ]

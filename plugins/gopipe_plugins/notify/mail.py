@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from gopipe import hookimpl
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.secrets import Secret
+from gopipe.types import Notifier
+from gopipe_plugins._common.http import DeliveryError
 from gopipe_plugins.notify.base import Notification, NotifyOptions, delivering, prepare
-from gopipe_plugins.notify.http import DeliveryError
 
 _HTML = """<!DOCTYPE html>
 <html><body style="font-family: sans-serif; font-size: 14px">
@@ -125,3 +127,15 @@ def send(
 
 def _text(value: bytes | str) -> str:
     return (value.decode(errors="replace") if isinstance(value, bytes) else value).strip()
+
+
+@hookimpl
+def gopipe_notifiers() -> list[Notifier]:
+    return [
+        Notifier(
+            name="email",
+            run=run,
+            options=EmailOptions,
+            description="email over SMTP with STARTTLS (text + HTML)",
+        )
+    ]

@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gopipe import hookimpl
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.secrets import Secret
+from gopipe.types import Notifier
+from gopipe_plugins._common.http import DELIVERED, Response, Verdict, by_status, fail, snippet
 from gopipe_plugins.notify.base import Notification, NotifyOptions, delivering, prepare
-from gopipe_plugins.notify.http import DELIVERED, Response, Verdict, by_status, fail, snippet
 from gopipe_plugins.notify.labels import ICONS
 from gopipe_plugins.notify.render import truncate_chars
 
@@ -156,3 +158,12 @@ def check(resp: Response) -> Verdict:
     if not verdict.ok and not verdict.retry:
         return fail(f"Slack refused the message: HTTP {resp.status} {snippet(resp)}")
     return verdict
+
+
+@hookimpl
+def gopipe_notifiers() -> list[Notifier]:
+    return [
+        Notifier(
+            name="slack", run=run, options=SlackOptions, description="Slack incoming webhook (Block Kit)"
+        )
+    ]

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from gopipe import hookimpl
 from gopipe.context import RunContext
 from gopipe.gotools import cache_root
 from gopipe.report import Report, RunStatus
@@ -105,3 +106,9 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@hookimpl
+def gopipe_run_finished(run: RunContext, report: Report) -> None:
+    """Remember the final status; the next run's notifiers read it to detect "fixed"."""
+    record_status(run, report)

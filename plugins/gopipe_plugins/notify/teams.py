@@ -12,11 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gopipe import hookimpl
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.secrets import Secret
+from gopipe.types import Notifier
+from gopipe_plugins._common.http import by_status
 from gopipe_plugins.notify.base import Notification, NotifyOptions, delivering, prepare
-from gopipe_plugins.notify.http import by_status
 from gopipe_plugins.notify.render import truncate_bytes
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
@@ -113,3 +115,15 @@ def payload(note: Notification) -> dict[str, Any]:
         "type": "message",
         "attachments": [{"contentType": ADAPTIVE_CARD, "contentUrl": None, "content": card}],
     }
+
+
+@hookimpl
+def gopipe_notifiers() -> list[Notifier]:
+    return [
+        Notifier(
+            name="teams",
+            run=run,
+            options=TeamsOptions,
+            description="Microsoft Teams Workflows webhook (Adaptive Card)",
+        )
+    ]

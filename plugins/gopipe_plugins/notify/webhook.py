@@ -16,11 +16,13 @@ import json
 import uuid
 from dataclasses import dataclass
 
+from gopipe import hookimpl
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.secrets import Secret
+from gopipe.types import Notifier
+from gopipe_plugins._common.http import by_status
 from gopipe_plugins.notify.base import NotifyOptions, delivering, prepare
-from gopipe_plugins.notify.http import by_status
 
 SIGNATURE_HEADER = "X-Gopipe-Signature"
 
@@ -64,3 +66,15 @@ def run(ctx: ProviderContext[WebhookOptions]) -> None:
         if key is not None:
             headers[SIGNATURE_HEADER] = signature(key, body)
         note.client.send("POST", url, body, headers=headers, check=by_status)
+
+
+@hookimpl
+def gopipe_notifiers() -> list[Notifier]:
+    return [
+        Notifier(
+            name="webhook",
+            run=run,
+            options=WebhookOptions,
+            description="generic JSON webhook with the masked report, HMAC-signed",
+        )
+    ]

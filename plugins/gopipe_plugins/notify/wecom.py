@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gopipe import hookimpl
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.secrets import Secret
+from gopipe.types import Notifier
+from gopipe_plugins._common.http import Response, Verdict, by_errcode
 from gopipe_plugins.notify.base import Notification, NotifyOptions, delivering, prepare
-from gopipe_plugins.notify.http import Response, Verdict, by_errcode
 from gopipe_plugins.notify.render import truncate_bytes
 
 MARKDOWN_BYTES = 4096
@@ -70,3 +72,15 @@ def mention_payload(note: Notification, opts: WecomOptions) -> dict[str, Any] | 
 def check(resp: Response) -> Verdict:
     """errcode decides, whatever the HTTP status says."""
     return by_errcode(resp, "WeCom", RETRY_CODES)
+
+
+@hookimpl
+def gopipe_notifiers() -> list[Notifier]:
+    return [
+        Notifier(
+            name="wecom",
+            run=run,
+            options=WecomOptions,
+            description="WeCom group robot (markdown, @mentions on failure)",
+        )
+    ]

@@ -20,7 +20,7 @@ from gopipe.context import ProviderContext
 from gopipe.report import Report
 from gopipe.secrets import Secret
 from gopipe.types import Notifier
-from gopipe_plugins.notify.http import Client, DeliveryError, RetryPolicy, by_status
+from gopipe_plugins._common.http import Client, DeliveryError, RetryPolicy, by_status
 from gopipe_plugins.observe.dora import deployments
 from gopipe_plugins.observe.exposition import Family, Labels, exposition, group_path, read_group
 

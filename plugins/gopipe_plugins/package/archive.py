@@ -22,9 +22,9 @@ from gopipe.artifacts import Artifact
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.types import Packager
+from gopipe_plugins.package.archive_writer import Entry, Format, checksums_text, sha256_of, write_archive
 
 from . import sbom
-from .archives import Entry, Format, checksums_text, sha256_of, write_archive
 
 
 def _windows_zip() -> dict[str, Format]:

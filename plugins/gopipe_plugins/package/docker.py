@@ -18,8 +18,7 @@ from gopipe import hookimpl
 from gopipe.config import Config, doc
 from gopipe.context import ProviderContext
 from gopipe.types import Packager
-
-from .images import (
+from gopipe_plugins.package.dockerfile_build import (
     ImageOptions,
     PlatformBuild,
     build_flags,

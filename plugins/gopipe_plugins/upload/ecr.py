@@ -30,11 +30,16 @@ from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
 from gopipe.types import Uploader
-from gopipe_plugins.oci import Credentials, RegistryError
-
-from . import aws
-from .access import ConnectionOptions, Value, check_insecure_host, connect, library_logs, resolve
-from .images import (
+from gopipe_oci import Credentials, RegistryError
+from gopipe_plugins._common.registry_access import (
+    ConnectionOptions,
+    Value,
+    check_insecure_host,
+    connect,
+    library_logs,
+    resolve,
+)
+from gopipe_plugins.upload.image_push import (
     Pushed,
     TagOptions,
     push_image,
@@ -44,6 +49,8 @@ from .images import (
     render_tags,
     summary,
 )
+
+from . import aws
 
 TAG_EXISTS = "ImageTagAlreadyExistsException"
 

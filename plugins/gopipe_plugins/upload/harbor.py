@@ -30,11 +30,17 @@ from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
 from gopipe.types import Uploader
-from gopipe_plugins.oci import Credentials, RetryPolicy, load_docker_credentials
-from gopipe_plugins.oci.transport import Response, TransientError, Transport, make_ssl_context, sleep_backoff
-
-from .access import Value, connect, credentials, library_logs, option_key, resolve
-from .images import (
+from gopipe_oci import Credentials, RetryPolicy, load_docker_credentials
+from gopipe_oci.transport import Response, TransientError, Transport, make_ssl_context, sleep_backoff
+from gopipe_plugins._common.registry_access import (
+    Value,
+    connect,
+    credentials,
+    library_logs,
+    option_key,
+    resolve,
+)
+from gopipe_plugins.upload.image_push import (
     Pushed,
     RegistryOptions,
     push_image,

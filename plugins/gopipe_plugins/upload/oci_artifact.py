@@ -25,17 +25,24 @@ from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
 from gopipe.types import Uploader
-from gopipe_plugins.oci import (
+from gopipe_oci import (
     ArtifactFile,
     Descriptor,
     PushResult,
     RegistryClient,
     RegistryError,
     push_artifact,
+    sanitize_tag,
 )
-
-from .access import RegistryAccess, connect, credentials, library_logs, register_tokens, resolve
-from .images import render_repository, sanitize_tag
+from gopipe_plugins._common.registry_access import (
+    RegistryAccess,
+    connect,
+    credentials,
+    library_logs,
+    register_tokens,
+    resolve,
+)
+from gopipe_plugins.upload.image_push import render_repository
 
 ARTIFACT_TYPES = {
     "archive": "application/vnd.gopipe.archive.v1",

@@ -8,9 +8,8 @@ from typing import ClassVar
 from gopipe import hookimpl
 from gopipe.context import ProviderContext
 from gopipe.types import Uploader
-
-from .access import connect, credentials, library_logs, resolve
-from .images import (
+from gopipe_plugins._common.registry_access import connect, credentials, library_logs, resolve
+from gopipe_plugins.upload.image_push import (
     Pushed,
     RegistryOptions,
     push_image,

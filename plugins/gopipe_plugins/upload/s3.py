@@ -21,9 +21,9 @@ from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
 from gopipe.types import Uploader
+from gopipe_plugins._common.registry_access import Value, resolve
 
 from . import aws
-from .access import Value, resolve
 
 
 @dataclass(frozen=True)

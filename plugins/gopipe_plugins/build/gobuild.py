@@ -1,0 +1,168 @@
+"""``go build`` of every main package for every target: static, stamped, reproducible.
+
+``CGO_ENABLED=0 -trimpath`` and ``-buildid=`` with the commit time as the build date make
+two builds of the same commit byte-identical. The target matrix runs in parallel,
+bounded by the number of cores.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from gopipe import hookimpl
+from gopipe.artifacts import Finding
+from gopipe.config import doc
+from gopipe.context import ProviderContext
+from gopipe.errors import ConfigError, StageFailed
+from gopipe.types import Builder
+from gopipe_plugins._common.findings import parse_positions
+
+DEFAULT_LDFLAGS = "-s -w -X main.version={version} -X main.commit={commit} -X main.date={date}"
+
+
+@dataclass(frozen=True)
+class GoBuildOptions:
+    """go build settings. Templates: {version} {commit} {short_commit} {date} {branch} {tag}."""
+
+    ldflags: str = doc("linker flags template; -buildid= is always added", DEFAULT_LDFLAGS)
+    flags: tuple[str, ...] = doc("go build flags", ("-trimpath",))
+    tags: tuple[str, ...] = doc("build tags", ())
+    cgo: bool = doc("build with cgo (breaks static, cross-compiled binaries)", False)
+    env: dict[str, str] = doc("extra environment for go build", default_factory=dict)
+    output: str = doc("binary path template under dist", "{name}_{os}_{arch}/{name}{ext}")
+
+
+@dataclass(frozen=True)
+class Target:
+    os: str
+    arch: str
+    variant: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Target:
+        parts = text.split("/")
+        return cls(parts[0], parts[1], parts[2] if len(parts) > 2 else "")
+
+    @property
+    def arch_label(self) -> str:
+        return f"{self.arch}_{self.variant}" if self.variant else self.arch
+
+    def env(self) -> dict[str, str]:
+        env = {"GOOS": self.os, "GOARCH": self.arch}
+        if self.variant:
+            key = {
+                "arm": "GOARM",
+                "amd64": "GOAMD64",
+                "386": "GO386",
+                "mips": "GOMIPS",
+                "mipsle": "GOMIPS",
+                "arm64": "GOARM64",
+            }.get(self.arch)
+            if key:
+                env[key] = self.variant.removeprefix("v") if self.arch == "arm" else self.variant
+        return env
+
+
+def main_packages(ctx: ProviderContext[object]) -> list[str]:
+    """Configured ``main``, else every ./cmd/* main package, else "." if it is main."""
+    configured = ctx.run.config.settings.main
+    if configured:
+        return list(configured)
+    packages = ctx.go.packages()
+    cmd = ctx.root / "cmd"
+    found = sorted(
+        "./" + str(p.dir.relative_to(ctx.root)) for p in packages if p.is_main and p.dir.parent == cmd
+    )
+    if found:
+        return found
+    if any(p.is_main and p.dir == ctx.root for p in packages):
+        return ["."]
+    raise ConfigError(
+        ctx.run.config.display_file,
+        "tool.gopipe.main",
+        "no main package found (looked in ./cmd/* and .)",
+        'set main = ["./path/to/cmd"]',
+    )
+
+
+def binary_name(ctx: ProviderContext[object], main: str) -> str:
+    path = (ctx.root / main).resolve()
+    return path.name if path != ctx.root else ctx.root.name
+
+
+def run(ctx: ProviderContext[GoBuildOptions]) -> None:
+    opts = ctx.options
+    go = ctx.go.require(ctx.run.config.display_file)
+    targets = [Target.parse(t) for t in (ctx.run.args.targets or ctx.run.config.settings.targets)]
+    mains = main_packages(ctx)
+    ldflags = ctx.run.render(opts.ldflags) + " -buildid="
+    jobs = [(main, target) for main in mains for target in targets]
+    failures: list[StageFailed] = []
+
+    def build(main: str, target: Target) -> None:
+        name = binary_name(ctx, main)
+        ext = ".exe" if target.os == "windows" else ""
+        out = ctx.dist / ctx.run.render(opts.output, name=name, os=target.os, arch=target.arch_label, ext=ext)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        env = {"CGO_ENABLED": "1" if opts.cgo else "0", **opts.env, **target.env()}
+        args = [
+            go,
+            "build",
+            *opts.flags,
+            *([f"-tags={','.join(opts.tags)}"] if opts.tags else []),
+            f"-ldflags={ldflags}",
+            "-o",
+            str(out),
+            main,
+        ]
+        res = ctx.sh(args, env=env)
+        if not res.ok:
+            found = parse_positions(res.stderr, "go build", "compile", ctx.root)
+            first = found[0] if found else Finding("go build", "compile", res.stderr.strip()[-300:])
+            ctx.add_finding(first)
+            failures.append(
+                StageFailed(
+                    f"{main} does not build for {target.os}/{target.arch}: "
+                    f"{first.location() + ': ' if first.file else ''}{first.message}",
+                    file=first.file,
+                    line=first.line,
+                    details=res.stderr,
+                )
+            )
+            return
+        ctx.add_artifact(
+            "binary",
+            name,
+            out,
+            os=target.os,
+            arch=target.arch,
+            variant=target.variant or None,
+            main=main,
+            version=ctx.git.version,
+        )
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        list(pool.map(lambda job: build(*job), jobs))
+    if failures:
+        first = failures[0]
+        raise StageFailed(
+            first.message + (f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""),
+            file=first.file,
+            line=first.line,
+            details=first.details,
+        )
+    ctx.summary = f"{len(jobs)} binar{'y' if len(jobs) == 1 else 'ies'} for {len(targets)} targets"
+
+
+@hookimpl
+def gopipe_builders() -> list[Builder]:
+    return [
+        Builder(
+            name="go",
+            run=run,
+            options=GoBuildOptions,
+            description="CGO_ENABLED=0 go build -trimpath, stamped and reproducible",
+        )
+    ]

@@ -1,0 +1,26 @@
+"""``html``: the ``go tool cover -html`` page (``dist/gopipe/coverage.html``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gopipe import hookimpl
+from gopipe.context import ProviderContext
+from gopipe.types import CoverageReporter, NoOptions
+
+
+def run_html(ctx: ProviderContext[NoOptions]) -> None:
+    profiles = ctx.run.artifacts.of_kind("coverage-profile")
+    if not profiles or not profiles[-1].path:
+        ctx.fail("no coverage profile: the test stage recorded none")
+    out = ctx.out / "coverage.html"
+    go = ctx.go.require(ctx.run.config.display_file)
+    res = ctx.sh([go, "tool", "cover", f"-html={Path(ctx.root, str(profiles[-1].path))}", "-o", str(out)])
+    if not res.ok:
+        ctx.fail(f"go tool cover -html failed: {res.stderr.strip()[-300:]}")
+    ctx.add_artifact("coverage-html", "coverage.html", out)
+
+
+@hookimpl
+def gopipe_coverage_reporters() -> list[CoverageReporter]:
+    return [CoverageReporter(name="html", run=run_html, description="go tool cover -html")]

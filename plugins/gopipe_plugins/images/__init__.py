@@ -1,1 +1,0 @@
-"""Image packagers that need no container daemon (``oci-image``)."""

@@ -1,0 +1,202 @@
+"""``oci-image`` packager: daemonless, reproducible multi-arch images from the built binaries.
+
+One image per main package (binary name), holding that binary for every linux target the
+build stage produced, joined in an OCI image index and written as an OCI layout to
+``dist/oci/<name>/``. Everything that ends up in the image comes from git (commit time as
+``SOURCE_DATE_EPOCH``, remote/revision/version annotations) and the binaries, so the same
+commit gives the same index digest on any machine: a re-run uploads nothing new.
+See docs/oci.md for the builder and docs/upload.md for what happens next.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from gopipe import hookimpl
+from gopipe.artifacts import Artifact
+from gopipe.config import doc
+from gopipe.context import ProviderContext
+from gopipe.errors import StageFailed
+from gopipe.types import Packager
+from gopipe_oci import (
+    ImageConfig,
+    OciError,
+    Platform,
+    Reference,
+    RegistryBase,
+    RegistryClient,
+    StaticBase,
+    build_image,
+    sanitize_tag,
+)
+from gopipe_oci.base import Base
+from gopipe_plugins._common.registry_access import (
+    Login,
+    check_insecure_host,
+    connect,
+    credentials,
+    library_logs,
+)
+
+
+@dataclass(frozen=True)
+class OciImageOptions(Login):
+    """Daemonless OCI images (ko-style). Templates: {name} (binary), {version}, {short_commit} …;
+    registry options (username, password, ca_file, insecure, retry, timeout) apply to a
+    registry base and mean the same as for the registry uploader."""
+
+    CONFIG_KEY: ClassVar[str] = "tool.gopipe.package.oci-image"
+
+    base: str = doc(
+        "'static' (built-in distroless/static-like base: CA certificates, "
+        "nonroot user 65532) or an image reference host/repo:tag[@sha256:…]",
+        "static",
+    )
+    tzdata: bool = doc("add /usr/share/zoneinfo to the static base (not reproducible across machines)", False)
+    name: str = doc(
+        "image name template: the layout directory dist/oci/<name> and {name} in upload repository templates",
+        "{name}",
+    )
+    binary_path: str = doc("where the binary goes in the image", "/usr/local/bin/{name}")
+    entrypoint: tuple[str, ...] = doc("entrypoint (default: the binary)", ())
+    cmd: tuple[str, ...] = doc("default arguments", ())
+    user: str = doc("user[:group] the process runs as", "65532:65532")
+    workdir: str = doc("working directory", "/")
+    ports: tuple[str, ...] = doc("exposed ports ('8080' or '53/udp')", ())
+    env: dict[str, str] = doc("environment variables", default_factory=dict)
+    labels: dict[str, str] = doc("image config labels", default_factory=dict)
+    annotations: dict[str, str] = doc(
+        "extra manifest/index annotations (on top of "
+        "org.opencontainers.image.source/revision/version/created)",
+        default_factory=dict,
+    )
+    platforms: tuple[str, ...] = doc("only these linux platforms (default: every linux target built)", ())
+
+    def __post_init__(self) -> None:
+        if self.insecure and self.base not in ("", "static"):
+            try:
+                host = Reference.parse(self.base).registry
+            except ValueError:
+                return  # reported with the reference itself when the stage runs
+            check_insecure_host(host, self.CONFIG_KEY)
+
+
+def platform_of(binary: Artifact) -> Platform:
+    variant = str(binary.extra.get("variant") or "")
+    return Platform(binary.os or "linux", binary.arch or "", variant)
+
+
+def images_to_build(ctx: ProviderContext[OciImageOptions]) -> dict[str, dict[str, Path]]:
+    """``{image name: {platform: binary path}}`` from the build stage's linux binaries."""
+    wanted = {Platform.parse(p) for p in ctx.options.platforms}
+    grouped: dict[str, dict[str, Path]] = defaultdict(dict)
+    for binary in ctx.run.artifacts.of_kind("binary"):
+        if binary.os != "linux" or binary.path is None:
+            continue
+        plat = platform_of(binary)
+        if wanted and not any(w.matches(plat) for w in wanted):
+            continue
+        name = ctx.run.render(ctx.options.name, name=binary.name)
+        if str(plat) in grouped[name]:
+            raise StageFailed(
+                f"two binaries named {name} for {plat}: set a different "
+                f"[tool.gopipe.package.oci-image] name template"
+            )
+        grouped[name][str(plat)] = ctx.root / binary.path
+    return {name: dict(sorted(plats.items())) for name, plats in sorted(grouped.items())}
+
+
+def make_base(ctx: ProviderContext[OciImageOptions]) -> tuple[Base, RegistryClient | None]:
+    opts = ctx.options
+    if opts.base in ("", "static"):
+        return StaticBase(tzdata=opts.tzdata), None
+    try:
+        ref = Reference.parse(opts.base)
+    except ValueError as exc:
+        raise StageFailed(f"{OciImageOptions.CONFIG_KEY}.base: {exc}") from None
+    client = connect(ctx, opts, ref.registry, credentials(ctx, opts))
+    return RegistryBase(opts.base, client=client), client
+
+
+def run(ctx: ProviderContext[OciImageOptions]) -> None:
+    opts = ctx.options
+    groups = images_to_build(ctx)
+    if not groups:
+        ctx.summary = "no linux binaries: no image built"
+        ctx.log("the build stage produced no linux binaries; add a linux target to build images")
+        return
+    git = ctx.git
+    base, client = make_base(ctx)
+    version_tag = sanitize_tag(git.version)
+    built: list[str] = []
+    try:
+        with library_logs(ctx):
+            for name, binaries in groups.items():
+                ctx.progress(f"image {name} ({', '.join(binaries)})")
+                out = ctx.dist / "oci" / name
+                config = ImageConfig(
+                    entrypoint=list(opts.entrypoint) or None,
+                    cmd=list(opts.cmd),
+                    user=opts.user,
+                    workdir=opts.workdir,
+                    env=dict(opts.env),
+                    labels=dict(opts.labels),
+                    exposed_ports=list(opts.ports),
+                )
+                try:
+                    res = build_image(
+                        binaries,
+                        out,
+                        name=name,
+                        epoch=git.commit_time,
+                        config=config,
+                        base=base,
+                        binary_path=ctx.run.render(opts.binary_path, name=name),
+                        source=git.remote_url or "",
+                        revision=git.sha if git.sha != "none" else "",
+                        version=git.version,
+                        annotations=dict(opts.annotations),
+                        ref_names=tuple(dict.fromkeys(n for n in (version_tag, "latest") if n)),
+                    )
+                except (OciError, OSError, ValueError) as exc:
+                    raise StageFailed(f"image {name}: {exc}") from None
+                platforms = {img.platform: img.manifest_digest for img in res.images}
+                ctx.add_artifact(
+                    "image",
+                    name,
+                    out,
+                    layout=str(out.relative_to(ctx.root)),
+                    index_digest=res.index_digest,
+                    index_size=res.index_size,
+                    media_type="application/vnd.oci.image.index.v1+json",
+                    platforms=platforms,
+                    builder="oci-image",
+                    size=res.size,
+                    version=git.version,
+                    base=opts.base or "static",
+                )
+                ctx.log(
+                    f"{name}: {res.index_digest} ({', '.join(platforms)}; {res.size} bytes) "
+                    f"in {out.relative_to(ctx.root)}"
+                )
+                built.append(f"{name}@{res.index_digest[7:19]}")
+    finally:
+        if client is not None:
+            client.close()
+    ctx.summary = f"{len(built)} image{'s' * (len(built) != 1)}: {', '.join(built)}"
+
+
+@hookimpl
+def gopipe_packagers() -> list[Packager]:
+    return [
+        Packager(
+            name="oci-image",
+            run=run,
+            options=OciImageOptions,
+            description="daemonless reproducible multi-arch OCI image (static base or "
+            "registry base), as an OCI layout in dist/oci",
+        )
+    ]

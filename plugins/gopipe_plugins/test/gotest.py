@@ -1,0 +1,326 @@
+"""``go test -json -race -covermode=atomic -coverprofile``: live progress, JUnit XML,
+failed tests with their output, and the coverage profile for the coverage stage."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from xml.etree import ElementTree as ET
+
+from gopipe import hookimpl
+from gopipe.artifacts import Finding
+from gopipe.config import doc
+from gopipe.context import ProviderContext
+from gopipe.types import Tester
+from gopipe_plugins._common.findings import POSITION, relative
+
+PROFILE = "coverage.out"
+_TEST_LINE = re.compile(r"^\s+(?P<file>[\w./-]+\.go):(?P<line>\d+): ")
+_FRAME = re.compile(r"^\s+(?P<file>/\S+\.go):(?P<line>\d+)")
+
+
+@dataclass(frozen=True)
+class GoTestOptions:
+    """go test settings. Race detection needs cgo, so it is enabled for tests only."""
+
+    packages: tuple[str, ...] = doc("package patterns", ("./...",))
+    race: bool = doc("run with -race (needs a C compiler)", True)
+    covermode: Literal["set", "count", "atomic"] = doc("go test -covermode", "atomic")
+    coverpkg: str = doc("-coverpkg value; empty = each package covers itself", "")
+    flags: tuple[str, ...] = doc("extra go test flags, e.g. ['-count=1', '-shuffle=on']", ())
+    timeout: str = doc("go test -timeout", "10m")
+
+
+@dataclass
+class _Test:
+    package: str
+    name: str
+    status: str = "run"
+    elapsed: float = 0.0
+    output: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Package:
+    name: str
+    status: str = "run"
+    elapsed: float = 0.0
+    output: list[str] = field(default_factory=list)
+    build_output: list[str] = field(default_factory=list)
+    tests: dict[str, _Test] = field(default_factory=dict)
+
+
+class TestEvents:
+    """Folds ``go test -json`` events into packages and tests."""
+
+    def __init__(self) -> None:
+        self.packages: dict[str, _Package] = {}
+        self.stray: list[str] = []
+        self._lock = threading.Lock()
+
+    def feed(self, line: str) -> bool:
+        """Consume one line; True when a package finished (progress changed)."""
+        if not line.startswith("{"):
+            self.stray.append(line.rstrip("\n"))
+            return False
+        try:
+            ev = json.loads(line)
+        except json.JSONDecodeError:
+            self.stray.append(line.rstrip("\n"))
+            return False
+        action = ev.get("Action")
+        with self._lock:
+            if action in ("build-output", "build-fail"):
+                name = str(ev.get("ImportPath", "")).split(" ", 1)[0]
+                pkg = self.packages.setdefault(name, _Package(name))
+                if action == "build-output":
+                    pkg.build_output.append(ev.get("Output", "").rstrip("\n"))
+                return False
+            name = ev.get("Package", "")
+            pkg = self.packages.setdefault(name, _Package(name))
+            test_name = ev.get("Test")
+            if test_name:
+                test = pkg.tests.setdefault(test_name, _Test(name, test_name))
+                if action == "output":
+                    test.output.append(ev.get("Output", "").rstrip("\n"))
+                elif action in ("pass", "fail", "skip"):
+                    test.status, test.elapsed = action, float(ev.get("Elapsed", 0.0))
+                return False
+            if action == "output":
+                pkg.output.append(ev.get("Output", "").rstrip("\n"))
+            elif action in ("pass", "fail", "skip"):
+                pkg.status, pkg.elapsed = action, float(ev.get("Elapsed", 0.0))
+                return True
+        return False
+
+    def done(self) -> int:
+        return sum(p.status != "run" for p in self.packages.values())
+
+    def tests(self) -> list[_Test]:
+        return [t for p in self.packages.values() for t in p.tests.values()]
+
+
+def run(ctx: ProviderContext[GoTestOptions]) -> None:
+    opts = ctx.options
+    go = ctx.go.require(ctx.run.config.display_file)
+    profile = ctx.out / PROFILE
+    profile.unlink(missing_ok=True)
+    packages = _packages(ctx)
+    if packages == []:  # an empty shard (more shards than packages): nothing to run
+        _empty_shard(ctx)
+        return
+    total = len(packages) if packages is not None else len(ctx.go.packages())
+    args = [
+        go,
+        "test",
+        "-json",
+        f"-covermode={opts.covermode}",
+        f"-coverprofile={profile}",
+        f"-timeout={opts.timeout}",
+    ]
+    if opts.race:
+        args.append("-race")
+    if opts.coverpkg:
+        args.append(f"-coverpkg={opts.coverpkg}")
+    args += [*opts.flags, *(packages if packages is not None else opts.packages)]
+    events = TestEvents()
+
+    def on_line(line: str) -> None:
+        if events.feed(line):
+            tests = events.tests()
+            failed = sum(t.status == "fail" for t in tests)
+            ctx.progress(
+                f"{events.done()}/{total} packages · {len(tests)} tests"
+                + (f" · {failed} failed" if failed else "")
+            )
+
+    env = {"CGO_ENABLED": "1"} if opts.race else {}
+    res = ctx.sh(args, env=env, on_stdout=on_line)
+    _record_timings(ctx, events)
+    junit = ctx.out / "junit.xml"
+    junit.write_text(ctx.run.redactor(junit_xml(events)), encoding="utf-8")
+    ctx.add_artifact("junit", "junit.xml", junit)
+    if profile.is_file():
+        ctx.add_artifact("coverage-profile", PROFILE, profile, mode=opts.covermode)
+    tests = events.tests()
+    failed = [t for t in tests if t.status == "fail"]
+    broken = [
+        p
+        for p in events.packages.values()
+        if p.build_output or (p.status == "fail" and not any(t.status == "fail" for t in p.tests.values()))
+    ]
+    passed = sum(t.status == "pass" for t in tests)
+    ctx.summary = f"{passed}/{len(tests)} tests passed in {total} packages"
+    if res.cancelled:
+        ctx.fail("go test was stopped")
+    if not failed and not broken and res.returncode == 0:
+        return
+    findings = [_finding(t, ctx) for t in failed] + [_build_finding(p, ctx) for p in broken]
+    for f in findings:
+        ctx.add_finding(f)
+    details = []
+    for t in failed:
+        details.append(f"--- FAIL: {t.name} ({t.package})")
+        details.extend(t.output[-40:])
+    for p in broken:
+        details.append(f"--- FAIL: {p.name} (build or package failure)")
+        details.extend((p.build_output or p.output)[-40:])
+    if not findings:
+        details.extend(events.stray[-40:] or res.stderr.splitlines()[-40:])
+        ctx.fail(f"go test failed (exit {res.returncode})", details="\n".join(details))
+    first = findings[0]
+    race = any("WARNING: DATA RACE" in "\n".join(t.output) for t in failed)
+    what = (
+        "data race detected"
+        if race
+        else (f"{len(failed)} test{'s' * (len(failed) != 1)} failed" if failed else "package failed to build")
+    )
+    names = ", ".join(f"{t.name} ({t.package})" for t in failed[:3]) or ", ".join(p.name for p in broken[:3])
+    ctx.fail(
+        f"{what}: {names}, first at {first.location()}",
+        file=first.file,
+        line=first.line,
+        details="\n".join(details),
+    )
+
+
+def _packages(ctx: ProviderContext[GoTestOptions]) -> list[str] | None:
+    """The shard's packages when ``--shard I/N`` was given, else None (use the patterns)."""
+    if ctx.run.args.shard is None:
+        return None
+    from gopipe_plugins.test.shards import select_shard
+
+    return select_shard(ctx, ctx.run.args.shard)
+
+
+# -- shards and timings (gopipe_plugins.test.shards; kept apart from the go test logic) ------
+def _empty_shard(ctx: ProviderContext[GoTestOptions]) -> None:
+    """Write an empty JUnit file so the shard still merges like any other."""
+    junit = ctx.out / "junit.xml"
+    junit.write_text(junit_xml(TestEvents()), encoding="utf-8")
+    ctx.add_artifact("junit", "junit.xml", junit)
+    ctx.summary = "empty shard: no packages"
+
+
+def _record_timings(ctx: ProviderContext[GoTestOptions], events: TestEvents) -> None:
+    """Package durations of this run, for balancing future shards."""
+    from gopipe_plugins.test.shards import record_timings
+
+    record_timings(
+        ctx, {p.name: p.elapsed for p in events.packages.values() if p.name and p.status in ("pass", "fail")}
+    )
+
+
+def _finding(test: _Test, ctx: ProviderContext[GoTestOptions]) -> Finding:
+    text = "\n".join(test.output)
+    rule = "race" if "WARNING: DATA RACE" in text else "test"
+    pkg_dir = _package_dir(test.package, ctx)
+    for line in test.output:
+        m = _TEST_LINE.match(line) or _FRAME.match(line)
+        if m:
+            file = m["file"]
+            path = Path(file) if file.startswith("/") else (pkg_dir / file if pkg_dir else Path(file))
+            if not path.is_absolute() or path.resolve().is_relative_to(ctx.root):
+                message = next(
+                    (ln.strip() for ln in test.output if _TEST_LINE.match(ln)), f"{test.name} failed"
+                )
+                if rule == "race":
+                    message = f"data race in {test.name}"
+                return Finding(
+                    "go test",
+                    rule,
+                    f"{test.name}: {message}",
+                    file=relative(str(path), ctx.root),
+                    line=int(m["line"]),
+                )
+    return Finding(
+        "go test",
+        rule,
+        f"{test.name} failed in {test.package}",
+        file=relative(str(pkg_dir), ctx.root) if pkg_dir else None,
+    )
+
+
+def _build_finding(pkg: _Package, ctx: ProviderContext[GoTestOptions]) -> Finding:
+    for line in pkg.build_output + pkg.output:
+        m = POSITION.match(line.strip())
+        if m:
+            file = m["file"]
+            if not file.startswith("/"):
+                file = str(ctx.root / file)
+            return Finding(
+                "go test",
+                "build",
+                m["msg"],
+                file=relative(file, ctx.root),
+                line=int(m["line"]),
+                col=int(m["col"]) if m["col"] else None,
+            )
+    return Finding("go test", "build", f"{pkg.name} failed: " + " ".join(pkg.output[-3:]).strip())
+
+
+def _package_dir(import_path: str, ctx: ProviderContext[GoTestOptions]) -> Path | None:
+    return next((p.dir for p in ctx.go.packages() if p.import_path == import_path), None)
+
+
+def junit_xml(events: TestEvents) -> str:
+    suites = ET.Element("testsuites")
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for pkg in sorted(events.packages.values(), key=lambda p: p.name):
+        if not pkg.name:
+            continue
+        tests = sorted(pkg.tests.values(), key=lambda t: t.name)
+        build_error = bool(pkg.build_output) or (pkg.status == "fail" and not tests)
+        counts = {
+            "tests": len(tests) + build_error,
+            "failures": sum(t.status == "fail" for t in tests),
+            "errors": int(build_error),
+            "skipped": sum(t.status == "skip" for t in tests),
+        }
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=pkg.name,
+            time=f"{pkg.elapsed:.3f}",
+            attrib={k: str(v) for k, v in counts.items()},
+        )
+        for test in tests:
+            case = ET.SubElement(
+                suite, "testcase", classname=pkg.name, name=test.name, time=f"{test.elapsed:.3f}"
+            )
+            if test.status == "fail":
+                message = next((ln.strip() for ln in test.output if _TEST_LINE.match(ln)), "failed")
+                ET.SubElement(case, "failure", message=message[:500], type="failure").text = "\n".join(
+                    test.output
+                )
+            elif test.status == "skip":
+                ET.SubElement(case, "skipped", message="skipped")
+            elif test.status == "run":
+                ET.SubElement(case, "error", message="did not finish").text = "\n".join(test.output)
+        if build_error:
+            case = ET.SubElement(suite, "testcase", classname=pkg.name, name="[build]", time="0")
+            ET.SubElement(case, "error", message="build failed", type="build").text = "\n".join(
+                pkg.build_output + pkg.output
+            )
+        for key, value in counts.items():
+            totals[key] += value
+    for key, value in totals.items():
+        suites.set(key, str(value))
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+@hookimpl
+def gopipe_testers() -> list[Tester]:
+    return [
+        Tester(
+            name="go",
+            run=run,
+            options=GoTestOptions,
+            description="go test -json -race with coverage and JUnit XML",
+        )
+    ]
