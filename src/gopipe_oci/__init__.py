@@ -22,7 +22,7 @@ from .layout import Descriptor, Layout
 from .platforms import Platform
 from .reference import Reference, sanitize_tag
 from .registry import Fetched, PullResult, PushResult, RegistryClient, pull_layout, push_layout
-from .transport import RetryPolicy
+from .retry import RetryPolicy
 
 __all__ = [
     "ArtifactFile",

@@ -47,14 +47,8 @@ from .errors import (
 )
 from .layout import REF_NAME, Descriptor, Layout, LayoutWriter
 from .reference import Reference, check_tag
-from .transport import (
-    Response,
-    RetryPolicy,
-    TransientError,
-    Transport,
-    make_ssl_context,
-    sleep_backoff,
-)
+from .retry import RetryPolicy, sleep_backoff
+from .transport import Response, TransientError, Transport, make_ssl_context
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -176,12 +170,8 @@ class RegistryClient:
             try:
                 return op()
             except TransientError as exc:
-                if attempt >= self.retry.max_attempts or self.retries >= self.retry.budget:
-                    why = (
-                        "retry budget exhausted"
-                        if self.retries >= self.retry.budget
-                        else f"{attempt} attempts failed"
-                    )
+                why = self.retry.gives_up(attempt, self.retries)
+                if why is not None:
                     raise RetryExhaustedError(
                         self.redact(f"{what}: giving up, {why}; last error: {exc.detail}"),
                         exc.status,

@@ -1,4 +1,4 @@
-"""A small HTTP/1.1 client on ``http.client`` with the retry policy the registry client uses.
+"""A small HTTP/1.1 client on ``http.client``; the registry client retries on top (:mod:`.retry`).
 
 Why not ``requests``/``urllib``: registry pushes need exact control over which failures are
 retried (urllib3 has its own hidden retries), streaming uploads from files with a known
@@ -11,10 +11,8 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import random
 import socket
 import ssl
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,30 +23,6 @@ from .errors import NotTLSError, RegistryError
 
 USER_AGENT = "gopipe-oci/0.1"
 _MAX_REDIRECTS = 5
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with jitter.
-
-    ``max_attempts`` bounds one operation (a blob upload, a manifest PUT ...); ``budget`` bounds
-    the retries of a whole client (e.g. one push), so a flaky registry cannot stretch a push
-    forever. Delays grow ``base_delay * 2**n`` up to ``max_delay``; each is jittered down by up
-    to ``jitter`` (a fraction) so parallel clients do not retry in lockstep.
-    """
-
-    max_attempts: int = 5
-    budget: int = 30
-    base_delay: float = 0.5
-    max_delay: float = 10.0
-    jitter: float = 0.5
-
-    def delay(self, retry: int, rng: random.Random, retry_after: float | None = None) -> float:
-        base: float = min(self.max_delay, self.base_delay * (2 ** max(0, retry - 1)))
-        value = base * (1.0 - self.jitter * rng.random())
-        if retry_after is not None:
-            value = max(value, min(retry_after, self.max_delay))
-        return value
 
 
 @dataclass(frozen=True)
@@ -212,22 +186,3 @@ def make_ssl_context(ca_file: Path | None, insecure: bool) -> ssl.SSLContext:
     if ca_file is not None:
         ctx.load_verify_locations(cafile=str(ca_file))
     return ctx
-
-
-def sleep_backoff(
-    policy: RetryPolicy,
-    retry: int,
-    rng: random.Random,
-    retry_after: str | None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> float:
-    """Sleep before retry number *retry* (1-based) and return how long."""
-    after: float | None = None
-    if retry_after is not None:
-        try:
-            after = float(retry_after)
-        except ValueError:
-            after = None
-    delay = policy.delay(retry, rng, after)
-    sleep(delay)
-    return delay

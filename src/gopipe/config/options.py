@@ -4,6 +4,11 @@ Hand-written on ``typing`` introspection because gopipe's dependency set is fixe
 (nox, pluggy, rich, GitPython) and the rules are small: unknown keys with a did-you-mean,
 wrong types, and secrets allowed only by reference. The same walk over the type hints
 produces the JSON Schema, so validation and ``gopipe schema`` cannot disagree.
+
+An options class may name keys it used to accept in ``RENAMED_KEYS`` (a class variable
+mapping the old key to ``(new key, how to convert)``), so an old config gets a did-you-mean
+that points at the new key. A ``ValueError`` from the class's ``__post_init__`` (a value out
+of range) becomes a :class:`ConfigError` naming the table.
 """
 
 from __future__ import annotations
@@ -78,7 +83,11 @@ def parse_options(
         raise ConfigError(file, key, f"expected a table, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    renamed: Mapping[str, tuple[str, str]] = getattr(cls, "RENAMED_KEYS", {})
     for name in data:
+        if name in renamed and name not in fields:
+            new, how = renamed[name]
+            raise ConfigError(file, _join(key, name), f"unknown key '{name}'", f"did you mean '{new}'? {how}")
         if name not in fields:
             raise unknown_key_error(file, _join(key, name), name, fields)
     values: dict[str, Any] = {}
@@ -89,7 +98,10 @@ def parse_options(
             raise ConfigError(
                 file, _join(key, name), "required key is missing", f"set {name} = <{_type_name(hints[name])}>"
             )
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValueError as exc:  # __post_init__ range checks (e.g. retry.max_attempts >= 1)
+        raise ConfigError(file, key, str(exc)) from None
 
 
 def _convert(value: Any, tp: Any, file: str, key: str, base: Path, redactor: Redactor | None) -> Any:
