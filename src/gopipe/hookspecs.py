@@ -9,7 +9,7 @@ on a plugin manager created for one run (see :mod:`gopipe.manager`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -35,7 +35,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def gopipe_linters() -> Iterable[Linter]:
+def gopipe_linters() -> Iterable[Linter[Any]]:
     """Register lint providers.
 
     :return: an iterable of :class:`~gopipe.types.Linter`.
@@ -49,7 +49,7 @@ def gopipe_linters() -> Iterable[Linter]:
 
 
 @hookspec
-def gopipe_testers() -> Iterable[Tester]:
+def gopipe_testers() -> Iterable[Tester[Any]]:
     """Register test providers (the default, ``go``, runs ``go test -json -race``).
 
     :return: an iterable of :class:`~gopipe.types.Tester`.
@@ -63,7 +63,7 @@ def gopipe_testers() -> Iterable[Tester]:
 
 
 @hookspec
-def gopipe_coverage_reporters() -> Iterable[CoverageReporter]:
+def gopipe_coverage_reporters() -> Iterable[CoverageReporter[Any]]:
     """Register coverage providers; they read the profile the test stage recorded.
 
     :return: an iterable of :class:`~gopipe.types.CoverageReporter`.
@@ -77,7 +77,7 @@ def gopipe_coverage_reporters() -> Iterable[CoverageReporter]:
 
 
 @hookspec
-def gopipe_builders() -> Iterable[Builder]:
+def gopipe_builders() -> Iterable[Builder[Any]]:
     """Register build providers; they record ``binary`` artifacts.
 
     :return: an iterable of :class:`~gopipe.types.Builder`.
@@ -91,7 +91,7 @@ def gopipe_builders() -> Iterable[Builder]:
 
 
 @hookspec
-def gopipe_packagers() -> Iterable[Packager]:
+def gopipe_packagers() -> Iterable[Packager[Any]]:
     """Register package providers (images, archives) built from the build stage's binaries.
 
     :return: an iterable of :class:`~gopipe.types.Packager`.
@@ -105,7 +105,7 @@ def gopipe_packagers() -> Iterable[Packager]:
 
 
 @hookspec
-def gopipe_uploaders() -> Iterable[Uploader]:
+def gopipe_uploaders() -> Iterable[Uploader[Any]]:
     """Register upload providers (registries, object stores).
 
     :return: an iterable of :class:`~gopipe.types.Uploader`.
@@ -119,7 +119,7 @@ def gopipe_uploaders() -> Iterable[Uploader]:
 
 
 @hookspec
-def gopipe_deployers() -> Iterable[Deployer]:
+def gopipe_deployers() -> Iterable[Deployer[Any]]:
     """Register deploy providers.
 
     :return: an iterable of :class:`~gopipe.types.Deployer`.
@@ -133,7 +133,7 @@ def gopipe_deployers() -> Iterable[Deployer]:
 
 
 @hookspec
-def gopipe_notifiers() -> Iterable[Notifier]:
+def gopipe_notifiers() -> Iterable[Notifier[Any]]:
     """Register notify providers; they run after every pipeline, passed or failed.
 
     :return: an iterable of :class:`~gopipe.types.Notifier`.

@@ -30,7 +30,7 @@ REGISTRATION_HOOKS: dict[Stage, str] = {
 
 @dataclass(frozen=True)
 class RegisteredProvider:
-    provider: Provider
+    provider: Provider[Any]
     plugin: str
     distribution: str
     version: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from gopipe.stages import Stage
 
@@ -24,9 +24,16 @@ class NoOptions:
     """Options for a provider that takes none."""
 
 
+O = TypeVar("O")  # noqa: E741 - the options type, as in ProviderContext[O]
+
+
 @dataclass(frozen=True)
-class Provider:
-    """A named implementation of one stage.
+class Provider(Generic[O]):
+    """A named implementation of one stage, generic over its options type.
+
+    ``Notifier(name="slack", run=run_slack, options=SlackOptions)`` type-checks that
+    ``run_slack`` takes a ``ProviderContext[SlackOptions]`` and that ``check`` takes
+    ``SlackOptions``, so ``ctx.options`` is typed inside the provider.
 
     :param name: what users write in ``providers = [...]``; unique per stage.
     :param run: called with a :class:`~gopipe.context.ProviderContext`; raises
@@ -41,51 +48,52 @@ class Provider:
     """
 
     name: str
-    run: Callable[[ProviderContext[Any]], None]
-    options: type[Any] = NoOptions
+    run: Callable[[ProviderContext[O]], None]
+    # A provider without options takes ProviderContext[NoOptions]; O is then NoOptions.
+    options: type[O] = NoOptions  # type: ignore[assignment]
     description: str = ""
-    check: Callable[[Config, Any], None] | None = None
+    check: Callable[[Config, O], None] | None = None
 
     stage: ClassVar[Stage]
 
 
 @dataclass(frozen=True)
-class Linter(Provider):
+class Linter(Provider[O]):
     stage: ClassVar[Stage] = Stage.LINT
 
 
 @dataclass(frozen=True)
-class Tester(Provider):
+class Tester(Provider[O]):
     stage: ClassVar[Stage] = Stage.TEST
 
 
 @dataclass(frozen=True)
-class CoverageReporter(Provider):
+class CoverageReporter(Provider[O]):
     stage: ClassVar[Stage] = Stage.COVERAGE
 
 
 @dataclass(frozen=True)
-class Builder(Provider):
+class Builder(Provider[O]):
     stage: ClassVar[Stage] = Stage.BUILD
 
 
 @dataclass(frozen=True)
-class Packager(Provider):
+class Packager(Provider[O]):
     stage: ClassVar[Stage] = Stage.PACKAGE
 
 
 @dataclass(frozen=True)
-class Uploader(Provider):
+class Uploader(Provider[O]):
     stage: ClassVar[Stage] = Stage.UPLOAD
 
 
 @dataclass(frozen=True)
-class Deployer(Provider):
+class Deployer(Provider[O]):
     stage: ClassVar[Stage] = Stage.DEPLOY
 
 
 @dataclass(frozen=True)
-class Notifier(Provider):
+class Notifier(Provider[O]):
     stage: ClassVar[Stage] = Stage.NOTIFY
 
 
@@ -102,7 +110,7 @@ class StageSettings:
     options: type[Any]
 
 
-PROVIDER_TYPES: dict[Stage, type[Provider]] = {
+PROVIDER_TYPES: dict[Stage, type[Provider[Any]]] = {
     cls.stage: cls
     for cls in (Linter, Tester, CoverageReporter, Builder, Packager, Uploader, Deployer, Notifier)
 }

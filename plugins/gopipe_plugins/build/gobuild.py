@@ -157,7 +157,7 @@ def run(ctx: ProviderContext[GoBuildOptions]) -> None:
 
 
 @hookimpl
-def gopipe_builders() -> list[Builder]:
+def gopipe_builders() -> list[Builder[GoBuildOptions]]:
     return [
         Builder(
             name="go",

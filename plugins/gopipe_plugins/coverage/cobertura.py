@@ -76,7 +76,7 @@ def _rate(covered: int, valid: int) -> str:
 
 
 @hookimpl
-def gopipe_coverage_reporters() -> list[CoverageReporter]:
+def gopipe_coverage_reporters() -> list[CoverageReporter[NoOptions]]:
     return [
         CoverageReporter(
             name="cobertura", run=run_cobertura, description="Cobertura XML (dist/gopipe/coverage.xml)"

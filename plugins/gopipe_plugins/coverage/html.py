@@ -22,5 +22,5 @@ def run_html(ctx: ProviderContext[NoOptions]) -> None:
 
 
 @hookimpl
-def gopipe_coverage_reporters() -> list[CoverageReporter]:
+def gopipe_coverage_reporters() -> list[CoverageReporter[NoOptions]]:
     return [CoverageReporter(name="html", run=run_html, description="go tool cover -html")]

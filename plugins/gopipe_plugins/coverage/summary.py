@@ -39,7 +39,7 @@ def run_summary(ctx: ProviderContext[NoOptions]) -> None:
 
 
 @hookimpl
-def gopipe_coverage_reporters() -> list[CoverageReporter]:
+def gopipe_coverage_reporters() -> list[CoverageReporter[NoOptions]]:
     return [
         CoverageReporter(
             name="summary", run=run_summary, description="total/package/file coverage and a Markdown summary"

@@ -46,7 +46,7 @@ def run_threshold(ctx: ProviderContext[ThresholdOptions]) -> None:
 
 
 @hookimpl
-def gopipe_coverage_reporters() -> list[CoverageReporter]:
+def gopipe_coverage_reporters() -> list[CoverageReporter[ThresholdOptions]]:
     return [
         CoverageReporter(
             name="threshold",

@@ -180,7 +180,7 @@ def run(ctx: ProviderContext[ArgoRolloutsOptions]) -> None:
 
 
 @hookimpl
-def gopipe_deployers() -> list[Deployer]:
+def gopipe_deployers() -> list[Deployer[ArgoRolloutsOptions]]:
     return [
         Deployer(
             name="argo-rollouts",

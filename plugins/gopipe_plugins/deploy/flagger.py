@@ -151,7 +151,7 @@ def run(ctx: ProviderContext[FlaggerOptions]) -> None:
 
 
 @hookimpl
-def gopipe_deployers() -> list[Deployer]:
+def gopipe_deployers() -> list[Deployer[FlaggerOptions]]:
     return [
         Deployer(
             name="flagger",

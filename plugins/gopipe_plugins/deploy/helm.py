@@ -295,7 +295,7 @@ def run(ctx: ProviderContext[HelmOptions]) -> None:
 
 
 @hookimpl
-def gopipe_deployers() -> list[Deployer]:
+def gopipe_deployers() -> list[Deployer[HelmOptions]]:
     return [
         Deployer(
             name="helm",

@@ -259,7 +259,7 @@ def run(ctx: ProviderContext[KubectlOptions]) -> None:
 
 
 @hookimpl
-def gopipe_deployers() -> list[Deployer]:
+def gopipe_deployers() -> list[Deployer[KubectlOptions]]:
     return [
         Deployer(
             name="kubectl",

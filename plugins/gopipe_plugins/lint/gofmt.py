@@ -83,7 +83,7 @@ def _first_changed_line(diff: str) -> int:
 
 
 @hookimpl
-def gopipe_linters() -> list[Linter]:
+def gopipe_linters() -> list[Linter[GofmtOptions]]:
     return [
         Linter(
             name="gofmt",

@@ -66,7 +66,7 @@ def run(ctx: ProviderContext[GolangciOptions]) -> None:
 
 
 @hookimpl
-def gopipe_linters() -> list[Linter]:
+def gopipe_linters() -> list[Linter[GolangciOptions]]:
     return [
         Linter(
             name="golangci-lint",

@@ -77,7 +77,7 @@ def _from_json(obj: dict[str, dict[str, object]], ctx: ProviderContext[GovetOpti
 
 
 @hookimpl
-def gopipe_linters() -> list[Linter]:
+def gopipe_linters() -> list[Linter[GovetOptions]]:
     return [
         Linter(name="govet", run=run, options=GovetOptions, description="go vet with analyzer names as rules")
     ]

@@ -71,7 +71,7 @@ def _frame_in_repo(
 
 
 @hookimpl
-def gopipe_linters() -> list[Linter]:
+def gopipe_linters() -> list[Linter[GovulncheckOptions]]:
     return [
         Linter(
             name="govulncheck",

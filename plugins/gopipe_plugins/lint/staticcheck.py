@@ -52,7 +52,7 @@ def run(ctx: ProviderContext[StaticcheckOptions]) -> None:
 
 
 @hookimpl
-def gopipe_linters() -> list[Linter]:
+def gopipe_linters() -> list[Linter[StaticcheckOptions]]:
     return [
         Linter(
             name="staticcheck",

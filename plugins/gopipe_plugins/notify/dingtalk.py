@@ -88,7 +88,7 @@ def check(resp: Response) -> Verdict:
 
 
 @hookimpl
-def gopipe_notifiers() -> list[Notifier]:
+def gopipe_notifiers() -> list[Notifier[DingtalkOptions]]:
     return [
         Notifier(
             name="dingtalk",

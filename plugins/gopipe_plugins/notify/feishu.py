@@ -131,7 +131,7 @@ def check(resp: Response) -> Verdict:
 
 
 @hookimpl
-def gopipe_notifiers() -> list[Notifier]:
+def gopipe_notifiers() -> list[Notifier[FeishuOptions]]:
     return [
         Notifier(
             name="feishu",

@@ -130,7 +130,7 @@ def _text(value: bytes | str) -> str:
 
 
 @hookimpl
-def gopipe_notifiers() -> list[Notifier]:
+def gopipe_notifiers() -> list[Notifier[EmailOptions]]:
     return [
         Notifier(
             name="email",

@@ -161,7 +161,7 @@ def check(resp: Response) -> Verdict:
 
 
 @hookimpl
-def gopipe_notifiers() -> list[Notifier]:
+def gopipe_notifiers() -> list[Notifier[SlackOptions]]:
     return [
         Notifier(
             name="slack", run=run, options=SlackOptions, description="Slack incoming webhook (Block Kit)"

@@ -118,7 +118,7 @@ def payload(note: Notification) -> dict[str, Any]:
 
 
 @hookimpl
-def gopipe_notifiers() -> list[Notifier]:
+def gopipe_notifiers() -> list[Notifier[TeamsOptions]]:
     return [
         Notifier(
             name="teams",

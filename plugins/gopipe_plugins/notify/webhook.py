@@ -69,7 +69,7 @@ def run(ctx: ProviderContext[WebhookOptions]) -> None:
 
 
 @hookimpl
-def gopipe_notifiers() -> list[Notifier]:
+def gopipe_notifiers() -> list[Notifier[WebhookOptions]]:
     return [
         Notifier(
             name="webhook",

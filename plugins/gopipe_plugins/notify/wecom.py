@@ -75,7 +75,7 @@ def check(resp: Response) -> Verdict:
 
 
 @hookimpl
-def gopipe_notifiers() -> list[Notifier]:
+def gopipe_notifiers() -> list[Notifier[WecomOptions]]:
     return [
         Notifier(
             name="wecom",

@@ -204,7 +204,7 @@ def metrics(
 
 
 @hookimpl
-def gopipe_notifiers() -> list[Notifier]:
+def gopipe_notifiers() -> list[Notifier[PushgatewayOptions]]:
     return [
         Notifier(
             name="pushgateway",

@@ -205,7 +205,7 @@ def _write_sbom(ctx: ProviderContext[ArchiveOptions], binary: Artifact, out: Pat
 
 
 @hookimpl
-def gopipe_packagers() -> list[Packager]:
+def gopipe_packagers() -> list[Packager[ArchiveOptions]]:
     return [
         Packager(
             name="archive",

@@ -148,7 +148,7 @@ def _check(config: Config, options: BuildahOptions) -> None:
 
 
 @hookimpl
-def gopipe_packagers() -> list[Packager]:
+def gopipe_packagers() -> list[Packager[BuildahOptions]]:
     return [
         Packager(
             name="buildah",

@@ -128,7 +128,7 @@ def _check(config: Config, options: DockerOptions) -> None:
 
 
 @hookimpl
-def gopipe_packagers() -> list[Packager]:
+def gopipe_packagers() -> list[Packager[DockerOptions]]:
     return [
         Packager(
             name="docker",

@@ -190,7 +190,7 @@ def run(ctx: ProviderContext[OciImageOptions]) -> None:
 
 
 @hookimpl
-def gopipe_packagers() -> list[Packager]:
+def gopipe_packagers() -> list[Packager[OciImageOptions]]:
     return [
         Packager(
             name="oci-image",

@@ -315,7 +315,7 @@ def junit_xml(events: TestEvents) -> str:
 
 
 @hookimpl
-def gopipe_testers() -> list[Tester]:
+def gopipe_testers() -> list[Tester[GoTestOptions]]:
     return [
         Tester(
             name="go",

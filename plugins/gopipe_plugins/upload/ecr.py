@@ -232,7 +232,7 @@ def run(ctx: ProviderContext[EcrOptions]) -> None:
 
 
 @hookimpl
-def gopipe_uploaders() -> list[Uploader]:
+def gopipe_uploaders() -> list[Uploader[EcrOptions]]:
     return [
         Uploader(
             name="ecr",

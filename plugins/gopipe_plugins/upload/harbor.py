@@ -328,7 +328,7 @@ def run(ctx: ProviderContext[HarborOptions]) -> None:
 
 
 @hookimpl
-def gopipe_uploaders() -> list[Uploader]:
+def gopipe_uploaders() -> list[Uploader[HarborOptions]]:
     return [
         Uploader(
             name="harbor",

@@ -192,7 +192,7 @@ def run(ctx: ProviderContext[OciArtifactOptions]) -> None:
 
 
 @hookimpl
-def gopipe_uploaders() -> list[Uploader]:
+def gopipe_uploaders() -> list[Uploader[OciArtifactOptions]]:
     return [
         Uploader(
             name="oci-artifact",

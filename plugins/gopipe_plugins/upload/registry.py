@@ -47,7 +47,7 @@ def run(ctx: ProviderContext[GenericRegistryOptions]) -> None:
 
 
 @hookimpl
-def gopipe_uploaders() -> list[Uploader]:
+def gopipe_uploaders() -> list[Uploader[GenericRegistryOptions]]:
     return [
         Uploader(
             name="registry",

@@ -125,7 +125,7 @@ def run(ctx: ProviderContext[S3Options]) -> None:
 
 
 @hookimpl
-def gopipe_uploaders() -> list[Uploader]:
+def gopipe_uploaders() -> list[Uploader[S3Options]]:
     return [
         Uploader(
             name="s3",
