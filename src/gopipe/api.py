@@ -2,7 +2,20 @@
 
 A third-party provider imports only from here::
 
-    from gopipe.api import Notifier, ProviderContext, Secret, StageFailed, doc, hookimpl
+    from gopipe.api import Notifier, ProviderContext, RetryPolicy, Secret, doc, hookimpl
+
+- registration: :data:`hookimpl`, the provider types (:class:`Linter` … :class:`Notifier`, generic
+  over their options: ``Notifier[SlackOptions]``), :class:`NoOptions`, :class:`StageSettings`,
+  :class:`Stage`;
+- options: :func:`doc` for documented fields, :class:`Secret` for credentials,
+  :class:`RetryPolicy` for the ``retry = {...}`` table every network client shares;
+- running: :class:`ProviderContext` (curated, read-only views of the run; ``ctx.artifacts`` is an
+  :class:`Artifacts` view), :class:`Artifact`, :class:`Finding`, :class:`GoTool` (a plugin's own
+  pinned Go tool for ``ctx.tool``), :class:`Completed` (what ``ctx.sh`` returns),
+  :class:`StageFailed` and :class:`ConfigError`;
+- types the context and the observer hooks hand out, for annotations: :class:`Config`,
+  :class:`GitInfo`, :class:`RunArgs`, :class:`RunContext`, :class:`Report`, :class:`StageResult`,
+  :class:`ProviderResult`.
 
 Anything else in ``gopipe`` is internal and may change between releases.
 """
@@ -10,11 +23,15 @@ Anything else in ``gopipe`` is internal and may change between releases.
 from __future__ import annotations
 
 from gopipe.artifacts import Artifact, Finding
+from gopipe.config import Config
 from gopipe.config.options import doc
-from gopipe.context import ProviderContext
+from gopipe.context import Artifacts, ProviderContext, RunArgs, RunContext
 from gopipe.errors import ConfigError, StageFailed
+from gopipe.git import GitInfo
 from gopipe.gotools import GoTool
 from gopipe.hookspecs import hookimpl
+from gopipe.proc import Completed
+from gopipe.report import ProviderResult, Report, StageResult
 from gopipe.secrets import Secret
 from gopipe.stages import Stage
 from gopipe.types import (
@@ -30,14 +47,19 @@ from gopipe.types import (
     Tester,
     Uploader,
 )
+from gopipe_oci.retry import RetryPolicy
 
 __all__ = [
     "Artifact",
+    "Artifacts",
     "Builder",
+    "Completed",
+    "Config",
     "ConfigError",
     "CoverageReporter",
     "Deployer",
     "Finding",
+    "GitInfo",
     "GoTool",
     "Linter",
     "NoOptions",
@@ -45,9 +67,15 @@ __all__ = [
     "Packager",
     "Provider",
     "ProviderContext",
+    "ProviderResult",
+    "Report",
+    "RetryPolicy",
+    "RunArgs",
+    "RunContext",
     "Secret",
     "Stage",
     "StageFailed",
+    "StageResult",
     "StageSettings",
     "Tester",
     "Uploader",

@@ -1,15 +1,21 @@
-"""What a provider sees: the run (shared) and its own slice (stage, options, processes)."""
+"""What a provider sees: curated, read-only views of the run plus its own slice (options, processes).
+
+:class:`RunContext` is the runner's record of one run; observer hooks receive it. Providers get a
+:class:`ProviderContext`, which keeps the RunContext private (``ctx._run``) and exposes only what a
+provider needs, so the runner's internals can change without breaking plugins.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from gopipe.artifacts import Artifact, ArtifactStore, Finding, sha256_file
-from gopipe.config import Config
+from gopipe.config import Config, parse_options
 from gopipe.errors import StageFailed
 from gopipe.events import EventLog
 from gopipe.git import GitInfo
@@ -24,6 +30,7 @@ if TYPE_CHECKING:
     from gopipe.report import Report
 
 O_co = TypeVar("O_co", covariant=True)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -86,8 +93,34 @@ class _Strict(dict[str, str]):
         raise KeyError(f"unknown template variable {{{key}}}; known: {', '.join(sorted(self))}")
 
 
+class Artifacts:
+    """A read-only view of the run's artifacts and findings; providers add through the context."""
+
+    def __init__(self, store: ArtifactStore) -> None:
+        self._store = store
+
+    def of_kind(self, kind: str) -> list[Artifact]:
+        """Artifacts of one kind (``binary``, ``image``, ``coverage-profile`` …), oldest first."""
+        return self._store.of_kind(kind)
+
+    def findings(self, stage: str | None = None) -> list[Finding]:
+        """Findings of one stage (``"lint"``), or of every stage."""
+        return self._store.findings(stage)
+
+    def __iter__(self) -> Iterator[Artifact]:
+        return iter(self._store)
+
+    def __len__(self) -> int:
+        return len(list(self._store))
+
+
 class ProviderContext(Generic[O_co]):
-    """Passed to ``Provider.run``: options, processes, artifacts, findings and logging."""
+    """What a provider's ``run`` sees: its options, curated read-only views of the run, and
+    the few ways to act on it (processes, tools, artifacts, findings, logs, failure).
+
+    The run's internals (plugin manager, console, event log, the writable artifact store)
+    stay private, so the runner can change without breaking plugins.
+    """
 
     def __init__(
         self,
@@ -98,47 +131,116 @@ class ProviderContext(Generic[O_co]):
         tracker: ProcessTracker,
         log: Callable[[str], None],
     ) -> None:
-        self.run = run
+        self._run = run
         self.stage = stage
         self.provider = provider
         self._options = options
         self.tracker = tracker
         self._log = log
+        self._artifacts = Artifacts(run.artifacts)
+        self._env: Mapping[str, str] = MappingProxyType(run.env)
         self.summary = ""  # one line shown in the stage table and notifications
 
+    # -- what the provider reads -------------------------------------------------------
     @property
     def options(self) -> O_co:
         """The provider's validated options dataclass."""
         return self._options
 
     @property
+    def config(self) -> Config:
+        """The run's validated configuration (read-only)."""
+        return self._run.config
+
+    @property
+    def git(self) -> GitInfo:
+        return self._run.git
+
+    @property
+    def args(self) -> RunArgs:
+        """Command-line choices: pipeline, targets, shard, environment, dry_run (frozen)."""
+        return self._run.args
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        """The environment commands run with (read-only; pass ``env=`` to :meth:`sh` to add)."""
+        return self._env
+
+    @property
+    def artifacts(self) -> Artifacts:
+        """What earlier stages (and other providers) produced: ``of_kind``, ``findings``, iteration."""
+        return self._artifacts
+
+    @property
+    def report(self) -> Report | None:
+        """The report so far; set before notify runs (None in the other stages)."""
+        return self._run.report
+
+    @property
     def root(self) -> Path:
-        return self.run.root
+        return self._run.root
 
     @property
     def out(self) -> Path:
         """``dist/gopipe``: where reports and logs go."""
-        self.run.out.mkdir(parents=True, exist_ok=True)
-        return self.run.out
+        self._run.out.mkdir(parents=True, exist_ok=True)
+        return self._run.out
 
     @property
     def dist(self) -> Path:
-        return self.run.config.dist
-
-    @property
-    def git(self) -> GitInfo:
-        return self.run.git
+        return self._run.config.dist
 
     @property
     def go(self) -> GoToolchain:
-        return self.run.go
+        return self._run.go
 
+    def render(self, template: str, **extra: str) -> str:
+        """Fill ``{version}``, ``{commit}``, ``{short_commit}``, ``{date}``, ``{branch}``, ``{tag}``,
+        ``{project}`` and ``extra`` in a template; an unknown name raises ``KeyError``."""
+        return self._run.render(template, **extra)
+
+    def stage_settings(self, options: type[T]) -> T:
+        """This stage's own keys of ``[tool.gopipe.<stage>]`` (beside ``providers`` and
+        ``timeout``), validated into ``options``; secrets in them are masked."""
+        config = self._run.config
+        return parse_options(
+            options,
+            config.stage(self.stage).extra,
+            file=config.display_file,
+            key=f"tool.gopipe.{self.stage}",
+            base=config.root,
+            redactor=self._run.redactor,
+        )
+
+    # -- secrets -----------------------------------------------------------------------
+    def redact(self, text: str) -> str:
+        """``text`` with every known secret masked."""
+        return self._run.redactor(text)
+
+    def redact_obj(self, obj: T) -> T:
+        """JSON-like data (dicts, lists, tuples, strings) with every known secret masked; a copy."""
+        masked: Any = self._run.redactor.redact_obj(obj)
+        return masked  # type: ignore[no-any-return]
+
+    def add_secret(self, value: str) -> None:
+        """Mask ``value`` everywhere from now on (a token derived at run time)."""
+        self._run.redactor.add(value)
+
+    # -- output --------------------------------------------------------------------------
     def log(self, line: str) -> None:
+        """A line in this stage's log (masked; shown when the stage fails)."""
         self._log(line.rstrip("\n"))
 
     def progress(self, text: str) -> None:
-        self.run.console.progress(self.stage, text)
+        """Replace the stage's one-line status on the live console."""
+        self._run.console.progress(self.stage, text)
 
+    def echo(self, line: str) -> None:
+        """Print a line on the console now (masked): output the user asked to see, such as a
+        dry run's rendered objects. Everything else belongs in :meth:`log`."""
+        self._run.console.line(line)
+
+    # -- acting ----------------------------------------------------------------------------
     def sh(
         self,
         args: Sequence[str | os.PathLike[str]],
@@ -150,7 +252,7 @@ class ProviderContext(Generic[O_co]):
         timeout: float | None = None,
     ) -> Completed:
         """Run a command in its own process group; stderr is logged as it arrives."""
-        full_env = {**self.run.env, **(env or {})}
+        full_env = {**self._run.env, **(env or {})}
         self.log("$ " + " ".join(str(a) for a in args))
         return self.tracker.run(
             args,
@@ -161,12 +263,23 @@ class ProviderContext(Generic[O_co]):
             timeout=timeout,
         )
 
-    def tool(self, name: str, version: str | None = None) -> Path:
-        """A pinned Go tool, installed into gopipe's cache on first use."""
-        base = TOOLS[name]
-        tool = GoTool(base.name, base.package, version or base.version)
-        self.log(f"using {tool.name} {tool.version}")
-        return self.go.tool(tool)
+    def tool(self, tool: str | GoTool, version: str | None = None) -> Path:
+        """A pinned Go tool, installed into gopipe's cache on first use.
+
+        ``tool`` is a name from gopipe's list (:data:`gopipe.gotools.TOOLS`, e.g.
+        ``"staticcheck"``) or the plugin's own ``GoTool(name, package, version)``;
+        ``version`` overrides the pinned version of either.
+        """
+        if isinstance(tool, str):
+            if tool not in TOOLS:
+                raise KeyError(
+                    f"no Go tool {tool!r} in gopipe's list ({', '.join(sorted(TOOLS))}); "
+                    "pass GoTool(name, package, version) for a tool of your own"
+                )
+            tool = TOOLS[tool]
+        pinned = GoTool(tool.name, tool.package, version or tool.version)
+        self.log(f"using {pinned.name} {pinned.version}")
+        return self.go.tool(pinned)
 
     def add_artifact(
         self,
@@ -179,6 +292,7 @@ class ProviderContext(Generic[O_co]):
         sha256: str | None = None,
         **extra: Any,
     ) -> Artifact:
+        """Record something this provider produced; later stages find it in :attr:`artifacts`."""
         rel = None
         if path is not None:
             if sha256 is None and path.is_file():
@@ -195,17 +309,19 @@ class ProviderContext(Generic[O_co]):
             provider=self.provider,
             extra=extra,
         )
-        self.run.artifacts.add(artifact)
-        self.run.events.emit("artifact", **artifact.to_json())
+        self._run.artifacts.add(artifact)
+        self._run.events.emit("artifact", **artifact.to_json())
         return artifact
 
     def add_finding(self, finding: Finding) -> None:
-        self.run.artifacts.add_finding(self.stage, finding)
-        self.run.console.annotate(finding)
+        """Record a file:line problem (annotated on GitHub, written to SARIF for lint)."""
+        self._run.artifacts.add_finding(self.stage, finding)
+        self._run.console.annotate(finding)
 
     def fail(
         self, message: str, *, file: str | None = None, line: int | None = None, details: str = ""
     ) -> NoReturn:
+        """Fail the provider with a one-line message (``details`` go to panels and notifications)."""
         raise StageFailed(message, file=file, line=line, details=details)
 
 

@@ -88,8 +88,12 @@ def _plugin_source(name: str, stage: Stage) -> str:
         description=f"{description} (template)",
         body=body.format(name=name, stage=stage.value),
         imports="import re\n" if stage is Stage.LINT else "",
-        extra_imports="from gopipe.artifacts import Finding\n" if stage is Stage.LINT else "",
+        api_names=", ".join(sorted([kind, "ProviderContext", "doc", "hookimpl", *_extra_api_names(stage)])),
     )
+
+
+def _extra_api_names(stage: Stage) -> list[str]:
+    return ["Finding"] if stage is Stage.LINT else []
 
 
 def _test_source(name: str, module: str, stage: Stage) -> str:
@@ -163,16 +167,13 @@ from __future__ import annotations
 
 {imports}from dataclasses import dataclass
 
-from gopipe import hookimpl
-{extra_imports}from gopipe.config import doc
-from gopipe.context import ProviderContext
-from gopipe.types import {kind}
+from gopipe.api import {api_names}
 
 
 {body}
 
 @hookimpl
-def {hook}() -> list[{kind}]:
+def {hook}() -> list[{kind}[Options]]:
     return [{kind}(name="{name}", run=run, options=Options,
             description="{description}")]
 '''
@@ -191,11 +192,11 @@ def run(ctx: ProviderContext[Options]) -> None:
     """Render the message from the finished run's report and deliver it.
 
     This template writes it to a file; a real notifier posts it to its service here
-    (take credentials as ``gopipe.secrets.Secret`` options, never as plain strings).
+    (take credentials as ``gopipe.api.Secret`` options, never as plain strings).
     """
-    report = ctx.run.report
+    report = ctx.report
     status = report.status if report is not None else "unknown"
-    text = ctx.run.render(ctx.options.message, status=status)
+    text = ctx.render(ctx.options.message, status=status)
     path = ctx.out / ctx.options.output
     path.write_text(text + "\\n", encoding="utf-8")
     ctx.add_artifact("notification", path.name, path)
@@ -242,12 +243,12 @@ class Options:
 def run(ctx: ProviderContext[Options]) -> None:
     """Record what the run produced so far; replace with the provider's real work.
 
-    Read earlier stages' output with ``ctx.run.artifacts.of_kind("binary")``, run
+    Read earlier stages' output with ``ctx.artifacts.of_kind("binary")``, run
     commands with ``ctx.sh([...])``, and fail with ``ctx.fail("one line")``.
     """
     import json
 
-    seen = [a.to_json() for a in ctx.run.artifacts]
+    seen = [a.to_json() for a in ctx.artifacts]
     path = ctx.out / ctx.options.output
     path.write_text(json.dumps({{"version": ctx.git.version, "artifacts": seen}}, indent=2),
                     encoding="utf-8")

@@ -97,7 +97,9 @@ class Redactor:
             return self(obj)
         if isinstance(obj, Mapping):
             return {k: self.redact_obj(v) for k, v in obj.items()}
-        if isinstance(obj, (list, tuple)):
+        if isinstance(obj, tuple):
+            return tuple(self.redact_obj(v) for v in obj)
+        if isinstance(obj, list):
             return [self.redact_obj(v) for v in obj]
         return obj
 

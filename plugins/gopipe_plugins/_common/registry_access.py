@@ -45,7 +45,7 @@ def resolve(ctx: ProviderContext[Any], value: Value | None, key: str, *, require
     if value is None:
         text, source = "", ""
     elif isinstance(value, FromEnv):
-        text = ctx.run.env.get(value.env, "") or value.default
+        text = ctx.env.get(value.env, "") or value.default
         source = f" (environment variable {value.env} is not set)"
     else:
         text, source = value, ""
@@ -181,7 +181,7 @@ def connect(
         ca_file=ca_path,
         retry=opts.retry.policy(),
         timeout=opts.timeout,
-        redact=ctx.run.redactor,
+        redact=ctx.redact,
     )
 
 
@@ -190,7 +190,7 @@ def register_tokens(ctx: ProviderContext[Any], client: RegistryClient) -> None:
     for token in list(getattr(client.auth, "_tokens", {}).values()):
         value = getattr(token, "value", "")
         if isinstance(value, str) and value:
-            ctx.run.redactor.add(value)
+            ctx.add_secret(value)
 
 
 class _ThreadHandler(logging.Handler):
@@ -203,7 +203,7 @@ class _ThreadHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.thread == self.thread:
-            self.ctx.log(self.ctx.run.redactor(record.getMessage()))
+            self.ctx.log(self.ctx.redact(record.getMessage()))
 
 
 @contextlib.contextmanager

@@ -67,7 +67,7 @@ class Target:
 
 def main_packages(ctx: ProviderContext[object]) -> list[str]:
     """Configured ``main``, else every ./cmd/* main package, else "." if it is main."""
-    configured = ctx.run.config.settings.main
+    configured = ctx.config.settings.main
     if configured:
         return list(configured)
     packages = ctx.go.packages()
@@ -80,7 +80,7 @@ def main_packages(ctx: ProviderContext[object]) -> list[str]:
     if any(p.is_main and p.dir == ctx.root for p in packages):
         return ["."]
     raise ConfigError(
-        ctx.run.config.display_file,
+        ctx.config.display_file,
         "tool.gopipe.main",
         "no main package found (looked in ./cmd/* and .)",
         'set main = ["./path/to/cmd"]',
@@ -94,17 +94,17 @@ def binary_name(ctx: ProviderContext[object], main: str) -> str:
 
 def run(ctx: ProviderContext[GoBuildOptions]) -> None:
     opts = ctx.options
-    go = ctx.go.require(ctx.run.config.display_file)
-    targets = [Target.parse(t) for t in (ctx.run.args.targets or ctx.run.config.settings.targets)]
+    go = ctx.go.require(ctx.config.display_file)
+    targets = [Target.parse(t) for t in (ctx.args.targets or ctx.config.settings.targets)]
     mains = main_packages(ctx)
-    ldflags = ctx.run.render(opts.ldflags) + " -buildid="
+    ldflags = ctx.render(opts.ldflags) + " -buildid="
     jobs = [(main, target) for main in mains for target in targets]
     failures: list[StageFailed] = []
 
     def build(main: str, target: Target) -> None:
         name = binary_name(ctx, main)
         ext = ".exe" if target.os == "windows" else ""
-        out = ctx.dist / ctx.run.render(opts.output, name=name, os=target.os, arch=target.arch_label, ext=ext)
+        out = ctx.dist / ctx.render(opts.output, name=name, os=target.os, arch=target.arch_label, ext=ext)
         out.parent.mkdir(parents=True, exist_ok=True)
         env = {"CGO_ENABLED": "1" if opts.cgo else "0", **opts.env, **target.env()}
         args = [

@@ -10,11 +10,11 @@ from gopipe.types import CoverageReporter, NoOptions
 
 
 def run_html(ctx: ProviderContext[NoOptions]) -> None:
-    profiles = ctx.run.artifacts.of_kind("coverage-profile")
+    profiles = ctx.artifacts.of_kind("coverage-profile")
     if not profiles or not profiles[-1].path:
         ctx.fail("no coverage profile: the test stage recorded none")
     out = ctx.out / "coverage.html"
-    go = ctx.go.require(ctx.run.config.display_file)
+    go = ctx.go.require(ctx.config.display_file)
     res = ctx.sh([go, "tool", "cover", f"-html={Path(ctx.root, str(profiles[-1].path))}", "-o", str(out)])
     if not res.ok:
         ctx.fail(f"go tool cover -html failed: {res.stderr.strip()[-300:]}")

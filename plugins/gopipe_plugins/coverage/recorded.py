@@ -7,7 +7,7 @@ from gopipe_plugins._common.coverprofile import Profile, Summary, parse_profile,
 
 
 def load(ctx: ProviderContext[object]) -> tuple[Profile, Summary]:
-    profiles = ctx.run.artifacts.of_kind("coverage-profile")
+    profiles = ctx.artifacts.of_kind("coverage-profile")
     if not profiles or not profiles[-1].path:
         ctx.fail("no coverage profile: the test stage recorded none (did any package have tests?)")
     path = ctx.root / str(profiles[-1].path)

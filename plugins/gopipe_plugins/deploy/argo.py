@@ -85,7 +85,7 @@ def deploy(ctx: ProviderContext[ArgoRolloutsOptions], target: Target, record: De
     cluster = Cluster.of(opts, target.env)
     kubectl = find_tool(ctx, opts.kubectl, "kubectl")
     try:
-        name = ctx.run.render(opts.rollout)
+        name = ctx.render(opts.rollout)
     except KeyError as exc:
         raise StageFailed(f"tool.gopipe.deploy.{ctx.provider}.rollout: {exc.args[0]}") from None
     resource = f"{RESOURCE}/{name}"
@@ -110,7 +110,7 @@ def deploy(ctx: ProviderContext[ArgoRolloutsOptions], target: Target, record: De
         }
         patch = image_patch(ctx, ro, f"Rollout {name}")
         record.images = {r.artifact: r.new for r in patch.pinned}
-        if ctx.run.args.dry_run:
+        if ctx.args.dry_run:
             show_plan(ctx, target.name, resource, patch)
             record.changed = 1 if patch.ops else 0
             record.outcome = "dry-run"

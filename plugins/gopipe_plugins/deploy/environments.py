@@ -26,7 +26,6 @@ from typing import Any
 from gopipe.config import Config, parse_options
 from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
-from gopipe.secrets import Redactor
 
 from .options import DeploySettings, Environment
 from .refs import check_ref, explain_patterns, pattern_error, pull_request
@@ -35,16 +34,17 @@ STAGE_KEY = "tool.gopipe.deploy"
 DEFAULT_ENVIRONMENT = "default"
 
 
-def load_settings(config: Config, redactor: Redactor | None = None) -> DeploySettings:
-    """Validate the stage-level keys; raises :class:`ConfigError` naming the key."""
-    settings = parse_options(
-        DeploySettings,
-        config.stage("deploy").extra,
-        file=config.display_file,
-        key=STAGE_KEY,
-        base=config.root,
-        redactor=redactor,
-    )
+def load_settings(config: Config, settings: DeploySettings | None = None) -> DeploySettings:
+    """Validate the stage-level keys (parsed here unless given, e.g. by ``ctx.stage_settings``);
+    raises :class:`ConfigError` naming the key."""
+    if settings is None:
+        settings = parse_options(
+            DeploySettings,
+            config.stage("deploy").extra,
+            file=config.display_file,
+            key=STAGE_KEY,
+            base=config.root,
+        )
     shown = config.display_file
     fix = 'e.g. allowed_refs = ["default-branch", "release-tags", "branch:release/*"]'
     for pattern in settings.allowed_refs:
@@ -106,8 +106,8 @@ class Target:
 
 def plan_targets(ctx: ProviderContext[Any], settings: DeploySettings) -> list[Target]:
     """Every environment of this run (all providers), in promotion order."""
-    providers = ctx.run.config.stage("deploy").providers
-    requested = ctx.run.args.environment
+    providers = ctx.config.stage("deploy").providers
+    requested = ctx.args.environment
     if not settings.environments:
         if requested:
             raise ConfigError(
@@ -137,11 +137,11 @@ def plan_targets(ctx: ProviderContext[Any], settings: DeploySettings) -> list[Ta
 
 def refusal(ctx: ProviderContext[Any], target: Target) -> str | None:
     """The one-line refusal when this ref may not deploy ``target``, else None."""
-    decision = check_ref(ctx.git, ctx.run.env, target.allowed_refs)
+    decision = check_ref(ctx.git, ctx.env, target.allowed_refs)
     if decision.allowed:
         return None
     fix = f"allow it with allowed_refs in {target.table}"
-    pr = pull_request(ctx.run.env)
+    pr = pull_request(ctx.env)
     if pr:
         return (
             f'deploy refused: pull request runs ({pr}) do not deploy to {target.name}; {fix} ("pull-request")'
@@ -154,7 +154,7 @@ def refusal(ctx: ProviderContext[Any], target: Target) -> str | None:
 
 def promotable(ctx: ProviderContext[Any], targets: list[Target]) -> tuple[list[Target], str | None, str]:
     """The environments this ref may reach in order, why promotion stops, and a refusal."""
-    if ctx.run.args.dry_run:
+    if ctx.args.dry_run:
         return targets, None, ""
     for i, target in enumerate(targets):
         refused = refusal(ctx, target)
@@ -206,7 +206,7 @@ _PROMOTIONS_LOCK = threading.Lock()
 @contextlib.contextmanager
 def promotion(ctx: ProviderContext[Any], targets: list[Target]) -> Iterator[Promotion]:
     """The run's shared :class:`Promotion`; dropped once every provider that needs it is done."""
-    key = id(ctx.run)
+    key = id(ctx.config)  # one Config per run: the providers of this run's deploy stage share it
     users = len({t.provider for t in targets})
     with _PROMOTIONS_LOCK:
         promo = _PROMOTIONS.get(key)
@@ -259,7 +259,7 @@ class Deployment:
             "reason": self.reason,
             "rollback": self.rollback,
             "duration_s": round(time.monotonic() - self.started, 3),
-            "dry_run": ctx.run.args.dry_run,
+            "dry_run": ctx.args.dry_run,
             "commit": ctx.git.sha,
             "version": ctx.git.version,
             "ref": ctx.git.tag or ctx.git.branch,
@@ -290,7 +290,7 @@ def recording(ctx: ProviderContext[Any], target: Target) -> Iterator[Deployment]
 def run_environments(ctx: ProviderContext[Any], deploy: Callable[[Target, Deployment], None]) -> None:
     """The provider's side of the stage: its environments, in promotion order, each recorded."""
     try:
-        settings = load_settings(ctx.run.config, ctx.run.redactor)
+        settings = load_settings(ctx.config, ctx.stage_settings(DeploySettings))
     except ConfigError as exc:
         raise StageFailed(str(exc)) from None
     targets = plan_targets(ctx, settings)

@@ -63,7 +63,7 @@ def deploy(ctx: ProviderContext[FlaggerOptions], target: Target, record: Deploym
     cluster = Cluster.of(opts, target.env)
     kubectl = find_tool(ctx, opts.kubectl, "kubectl")
     try:
-        name = ctx.run.render(opts.canary)
+        name = ctx.render(opts.canary)
     except KeyError as exc:
         raise StageFailed(f"tool.gopipe.deploy.{ctx.provider}.canary: {exc.args[0]}") from None
     with cluster_access(ctx, cluster, kubectl) as access:
@@ -83,7 +83,7 @@ def deploy(ctx: ProviderContext[FlaggerOptions], target: Target, record: Deploym
         record.previous_revision = {f"Canary/{name}": str(before.get("lastPromotedSpec") or prev_spec or "?")}
         patch = image_patch(ctx, workload, f"{shown} (target of Canary {name})")
         record.images = {r.artifact: r.new for r in patch.pinned}
-        if ctx.run.args.dry_run:
+        if ctx.args.dry_run:
             show_plan(ctx, target.name, resource, patch)
             record.changed = 1 if patch.ops else 0
             record.outcome = "dry-run"

@@ -119,7 +119,7 @@ def deploy(ctx: ProviderContext[HelmOptions], target: Target, record: Deployment
     chart_path = ctx.root / opts.chart
     chart = str(chart_path) if chart_path.exists() else opts.chart
     try:
-        release = ctx.run.render(opts.release)
+        release = ctx.render(opts.release)
     except KeyError as exc:
         raise StageFailed(f"tool.gopipe.deploy.{ctx.provider}.release: {exc.args[0]}") from None
     image = pick_image(ctx, release)
@@ -144,7 +144,7 @@ def deploy(ctx: ProviderContext[HelmOptions], target: Target, record: Deployment
             f"{opts.digest_value}={image.digest}"
         )
         where = f"{access.namespace}" + (f" ({access.context})" if access.context else "")
-        if ctx.run.args.dry_run:
+        if ctx.args.dry_run:
             res = helm.run("template", release, chart, *value_args)
             if not res.ok:
                 raise StageFailed(f"helm template {release} failed: {last_line(res)}", details=res.stderr)

@@ -61,7 +61,7 @@ def split_image(image: str) -> tuple[str, str | None, str | None]:
 def uploaded_images(ctx: ProviderContext[Any]) -> list[ImageRef]:
     """``image-ref`` artifacts as digest references; ones without a digest are skipped loudly."""
     refs: list[ImageRef] = []
-    for art in ctx.run.artifacts.of_kind("image-ref"):
+    for art in ctx.artifacts.of_kind("image-ref"):
         reference = str(art.extra.get("reference") or "")
         repository, _tag, digest = split_image(reference)
         digest = digest or (str(art.extra.get("digest") or "") or None)

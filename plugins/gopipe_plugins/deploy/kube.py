@@ -45,7 +45,7 @@ class Kube:
         """Run kubectl; ``quiet`` skips the command echo (status polls would flood the log)."""
         argv = self.argv(*args, namespaced=namespaced)
         if quiet:
-            return self.ctx.tracker.run(argv, cwd=self.ctx.root, env=self.ctx.run.env, timeout=timeout)
+            return self.ctx.tracker.run(argv, cwd=self.ctx.root, env=self.ctx.env, timeout=timeout)
         return self.ctx.sh(argv, timeout=timeout)
 
     def json(self, *args: str, what: str, quiet: bool = False) -> Any:

@@ -87,7 +87,7 @@ def find_tool(ctx: ProviderContext[Any], value: str, key: str) -> str:
         if not path.is_file() or not os.access(path, os.X_OK):
             raise StageFailed(f"{option}: {path} is not an executable file")
         return str(path)
-    found = shutil.which(value, path=ctx.run.env.get("PATH", os.defpath))
+    found = shutil.which(value, path=ctx.env.get("PATH", os.defpath))
     if not found:
         raise StageFailed(f'{value} not found on PATH; install it or set {option} = "/path/to/{value}"')
     return found
@@ -138,7 +138,7 @@ def cluster_access(ctx: ProviderContext[Any], cluster: Cluster, kubectl: str) ->
     """Resolve the kubeconfig for ``cluster``; yields an :class:`Access`, then deletes temp files."""
     workdir = Path(tempfile.mkdtemp(prefix="gopipe-deploy-"))
     try:
-        env_kubeconfig = ctx.run.env.get("KUBECONFIG")
+        env_kubeconfig = ctx.env.get("KUBECONFIG")
         path: Path | None = None
         if cluster.kubeconfig_secret is not None:
             secret = cluster.kubeconfig_secret
@@ -147,9 +147,9 @@ def cluster_access(ctx: ProviderContext[Any], cluster: Cluster, kubectl: str) ->
                 raw = secret.reveal()
             except LookupError as exc:
                 raise StageFailed(f"{source}: {exc}") from None
-            ctx.run.redactor.add(raw)
+            ctx.add_secret(raw)
             content = decode_kubeconfig(raw)
-            ctx.run.redactor.add(content)
+            ctx.add_secret(content)
             path = workdir / "kubeconfig"
             _write_private(path, content)
         elif cluster.kubeconfig:
@@ -163,10 +163,10 @@ def cluster_access(ctx: ProviderContext[Any], cluster: Cluster, kubectl: str) ->
         res = ctx.sh([kubectl, *flags, "config", "view", "--raw", "-o", "json"], echo=False)
         if not res.ok:
             first = (res.stderr.strip().splitlines() or ["unreadable"])[-1]
-            raise StageFailed(f"{source} is not a valid kubeconfig: {ctx.run.redactor(first)}")
+            raise StageFailed(f"{source} is not a valid kubeconfig: {ctx.redact(first)}")
         config = json.loads(res.stdout or "{}")
         for value in credentials_in(config):
-            ctx.run.redactor.add(value)
+            ctx.add_secret(value)
         contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or []}
         name = cluster.context or config.get("current-context") or None
         if not contexts:

@@ -190,7 +190,7 @@ def deploy(ctx: ProviderContext[KubectlOptions], target: Target, record: Deploym
         record.objects = [key_of(o) for o in objects]
         manifest = write_list(access.workdir / "rendered.json", objects)
         where = f"{access.namespace}" + (f" ({access.context})" if access.context else "")
-        if ctx.run.args.dry_run:
+        if ctx.args.dry_run:
             show_objects(
                 ctx,
                 kube,

@@ -28,11 +28,11 @@ def register_secret_data(ctx: ProviderContext[Any], objects: list[Obj]) -> None:
         if obj.get("kind") != "Secret":
             continue
         for value in (obj.get("data") or {}).values():
-            ctx.run.redactor.add(str(value))
+            ctx.add_secret(str(value))
             with contextlib.suppress(binascii.Error, UnicodeDecodeError, ValueError):
-                ctx.run.redactor.add(base64.b64decode(str(value)).decode("utf-8"))
+                ctx.add_secret(base64.b64decode(str(value)).decode("utf-8"))
         for value in (obj.get("stringData") or {}).values():
-            ctx.run.redactor.add(str(value))
+            ctx.add_secret(str(value))
 
 
 def masked(objects: list[Obj]) -> list[Obj]:
@@ -55,9 +55,9 @@ def out_dir(ctx: ProviderContext[Any], environment: str) -> Path:
 
 def print_block(ctx: ProviderContext[Any], title: str, text: str) -> None:
     """Show a block on the console (dry-run output is what the user asked to see)."""
-    ctx.run.console.line(f"--- {title} ---")
+    ctx.echo(f"--- {title} ---")
     for line in text.rstrip("\n").splitlines():
-        ctx.run.console.line(line)
+        ctx.echo(line)
 
 
 def show_objects(
@@ -80,7 +80,7 @@ def show_objects(
     if not res.ok:
         raise StageFailed(f"could not print the rendered objects: {last_line(res)}", details=res.stderr)
     path = out_dir(ctx, environment) / "rendered.yaml"
-    text = ctx.run.redactor(res.stdout)
+    text = ctx.redact(res.stdout)
     path.write_text(text, encoding="utf-8")
     print_block(ctx, title, text)
     return path
@@ -95,7 +95,7 @@ def show_diff(
     )
     if res.returncode not in (0, 1):
         raise StageFailed(f"kubectl diff failed: {last_line(res)}", details=res.stderr)
-    text = ctx.run.redactor(res.stdout)
+    text = ctx.redact(res.stdout)
     (out_dir(ctx, environment) / "diff.txt").write_text(text, encoding="utf-8")
     changed = [m["name"] for m in map(_DIFF_HEADER.match, text.splitlines()) if m]
     print_block(

@@ -22,7 +22,7 @@ class GovetOptions:
 
 
 def run(ctx: ProviderContext[GovetOptions]) -> None:
-    go = ctx.go.require(ctx.run.config.display_file)
+    go = ctx.go.require(ctx.config.display_file)
     res = ctx.sh([go, "vet", "-json", *ctx.options.flags, *ctx.options.packages], echo=False)
     findings = _parse(res.stdout + res.stderr, ctx)
     if res.returncode != 0 and not findings:

@@ -73,17 +73,16 @@ class Notification:
 
     def mask(self, payload: T) -> T:
         """Payload with every known secret masked (JSON-like data only)."""
-        masked: Any = self.ctx.run.redactor.redact_obj(payload)
-        return masked  # type: ignore[no-any-return]
+        return self.ctx.redact_obj(payload)
 
 
 def prepare(ctx: ProviderContext[NotifyOptions]) -> Notification | None:
     """Build the notification, or return None when ``on`` filters this run out."""
-    report = ctx.run.report
+    report = ctx.report
     if report is None:
         ctx.fail("no run report to notify about (notify runs after the pipeline)")
     opts = ctx.options
-    event = event_for(report.status, previous_status(ctx.run, report.pipeline))
+    event = event_for(report.status, previous_status(ctx.git, ctx.root, report.pipeline))
     if not wanted(event, opts.on):
         ctx.log(f"{ctx.provider}: not sending: event {event!r} is not in on = {list(opts.on)}")
         ctx.summary = f"{ctx.provider} skipped ({event})"
@@ -92,7 +91,7 @@ def prepare(ctx: ProviderContext[NotifyOptions]) -> Notification | None:
         template = load_template(opts.template, opts.template_file, ctx.root)
     except TemplateError as exc:
         fail(ctx, str(exc))
-    message = build_message(report, event, project=ctx.root.name, redactor=ctx.run.redactor)
+    message = build_message(report, event, project=ctx.root.name, redactor=ctx.redact)
     policy = RetryPolicy(retries=max(0, opts.retries), backoff=max(0.0, opts.backoff), timeout=opts.timeout)
     client = Client(ctx.provider, policy, log=ctx.log, stop=ctx.tracker.cancelled)
     return Notification(message, opts.locale, template, client, ctx)

@@ -64,13 +64,13 @@ def run(ctx: ProviderContext[EmailOptions]) -> None:
 def compose(note: Notification, opts: EmailOptions) -> EmailMessage:
     title = note.values("plain")["title"]
     msg = EmailMessage()
-    msg["Subject"] = note.ctx.run.redactor(f"{opts.subject_prefix} {title}".strip())
+    msg["Subject"] = note.ctx.redact(f"{opts.subject_prefix} {title}".strip())
     msg["From"] = opts.sender
     msg["To"] = ", ".join(opts.to)
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain="gopipe.invalid")
     msg["X-Gopipe-Event"] = note.event
-    redact = note.ctx.run.redactor
+    redact = note.ctx.redact
     msg.set_content(redact(note.text("plain")) + "\n", subtype="plain", charset="utf-8")
     msg.add_alternative(_HTML.format(content=redact(note.text("html"))), subtype="html", charset="utf-8")
     return msg

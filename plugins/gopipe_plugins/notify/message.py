@@ -1,6 +1,6 @@
 """The one message every notifier sends, distilled from the run report.
 
-Built once from ``ctx.run.report`` so that Slack, WeCom, email … all say the same thing:
+Built once from ``ctx.report`` so that Slack, WeCom, email … all say the same thing:
 where (repo, branch, commit, author), what happened (status, the failed stage and the
 first lines of why), how long each stage took, and what came out (coverage, image
 digests, deployed environments, the CI run URL). Every string is masked on the way in.
@@ -9,12 +9,11 @@ digests, deployed environments, the CI run URL). Every string is masked on the w
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from gopipe.artifacts import Artifact
 from gopipe.report import Report, RunStatus
-from gopipe.secrets import Redactor
 from gopipe_plugins.notify.labels import Event
 
 REASON_LINES = 8
@@ -100,7 +99,7 @@ def build_message(
     event: Event,
     *,
     project: str,
-    redactor: Redactor,
+    redactor: Callable[[str], str],
     artifacts: Iterable[Artifact] | None = None,
 ) -> Message:
     """Distil ``report`` into a :class:`Message`; ``artifacts`` default to the report's."""
@@ -138,7 +137,7 @@ def build_message(
     )
 
 
-def _why(report: Report, redactor: Redactor) -> tuple[str | None, str, tuple[str, ...]]:
+def _why(report: Report, redactor: Callable[[str], str]) -> tuple[str | None, str, tuple[str, ...]]:
     """The first failed stage, its one-line error and the first lines of its details."""
     for stage in report.stages:
         if stage.status != "failed" or stage.name == "notify":

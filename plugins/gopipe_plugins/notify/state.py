@@ -24,6 +24,7 @@ from typing import Any
 
 from gopipe import hookimpl
 from gopipe.context import RunContext
+from gopipe.git import GitInfo
 from gopipe.gotools import cache_root
 from gopipe.report import Report, RunStatus
 from gopipe_plugins.notify.labels import Event
@@ -35,15 +36,14 @@ def state_file() -> Path:
     return cache_root() / "notify" / "last-status.json"
 
 
-def state_key(run: RunContext, pipeline: str) -> str:
-    git = run.git
-    where = git.remote_url or str(run.root)
+def state_key(git: GitInfo, root: Path, pipeline: str) -> str:
+    where = git.remote_url or str(root)
     return f"{where}#{git.branch or git.tag or 'detached'}#{pipeline}"
 
 
-def previous_status(run: RunContext, pipeline: str) -> str | None:
+def previous_status(git: GitInfo, root: Path, pipeline: str) -> str | None:
     """Status of the last finished run with the same key, or None if unknown."""
-    entry = _load(state_file()).get(state_key(run, pipeline))
+    entry = _load(state_file()).get(state_key(git, root, pipeline))
     return str(entry["status"]) if isinstance(entry, dict) and "status" in entry else None
 
 
@@ -59,7 +59,7 @@ def record_status(run: RunContext, report: Report) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path.with_suffix(".lock")):
         data = _load(path)
-        data[state_key(run, report.pipeline)] = {
+        data[state_key(run.git, run.root, report.pipeline)] = {
             "status": report.status,
             "sha": run.git.sha,
             "at": round(time.time(), 3),

@@ -43,7 +43,7 @@ def run(ctx: ProviderContext[WebhookOptions]) -> None:
     note = prepare(ctx)
     if note is None:
         return
-    report = ctx.run.report
+    report = ctx.report
     assert report is not None  # prepare() checked
     opts = ctx.options
     with delivering(ctx, note):

@@ -47,12 +47,12 @@ class PushgatewayOptions:
 
 
 def run(ctx: ProviderContext[PushgatewayOptions]) -> None:
-    report = ctx.run.report
+    report = ctx.report
     if report is None:
         ctx.fail("no run report (notify runs after the pipeline)")
     opts = ctx.options
     try:
-        grouping = {k: ctx.run.render(v, pipeline=report.pipeline) for k, v in opts.grouping.items()}
+        grouping = {k: ctx.render(v, pipeline=report.pipeline) for k, v in opts.grouping.items()}
     except KeyError as exc:
         ctx.fail(f"grouping: {exc.args[0]}")
     clash = sorted(RESERVED_LABELS & set(grouping))
@@ -72,7 +72,7 @@ def run(ctx: ProviderContext[PushgatewayOptions]) -> None:
         headers = _auth(opts)
         current = client.send("GET", f"{base}/api/v1/metrics", headers=headers, check=by_status)
         previous = read_group(current.json(), opts.job, grouping)
-        families = metrics(report, previous, environment=ctx.run.args.environment)
+        families = metrics(report, previous, environment=ctx.args.environment)
         body = exposition(families).encode()
         path = group_path(opts.job, grouping)
         client.send(

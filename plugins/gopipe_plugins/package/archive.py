@@ -87,7 +87,7 @@ def find_files(root: Path, patterns: tuple[str, ...], exclude: Path) -> list[tup
 
 def _render(ctx: ProviderContext[ArchiveOptions], key: str, template: str, **extra: str) -> str:
     try:
-        name = ctx.run.render(template, **extra)
+        name = ctx.render(template, **extra)
     except (KeyError, ValueError, IndexError) as exc:
         ctx.fail(f"tool.gopipe.package.archive.{key}: bad template {template!r}: {exc}")
     if not name or "/" in name or name in (".", ".."):
@@ -99,7 +99,7 @@ def _render(ctx: ProviderContext[ArchiveOptions], key: str, template: str, **ext
 
 def run(ctx: ProviderContext[ArchiveOptions]) -> None:
     opts = ctx.options
-    binaries = ctx.run.artifacts.of_kind("binary")
+    binaries = ctx.artifacts.of_kind("binary")
     if not binaries:
         ctx.fail("no binaries to archive: the build stage recorded none")
     dist = ctx.dist
@@ -167,7 +167,7 @@ def run(ctx: ProviderContext[ArchiveOptions]) -> None:
 
 
 def _write_sbom(ctx: ProviderContext[ArchiveOptions], binary: Artifact, out: Path) -> None:
-    go = ctx.go.require(ctx.run.config.display_file)
+    go = ctx.go.require(ctx.config.display_file)
     path = ctx.root / str(binary.path)
 
     def sh(args: Sequence[str]) -> tuple[int, str, str]:

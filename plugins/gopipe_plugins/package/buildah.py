@@ -72,7 +72,7 @@ def _registry_flags(opts: BuildahOptions) -> list[str]:
 
 def _build(ctx: ProviderContext[BuildahOptions], build: PlatformBuild) -> str:
     opts = ctx.options
-    _, dockerfile = dockerfile_path(ctx.run.config, ctx.provider)
+    _, dockerfile = dockerfile_path(ctx.config, ctx.provider)
     iidfile = build.context.parent / f"{build.context.name}.iid"
     iidfile.unlink(missing_ok=True)
     cmd = [

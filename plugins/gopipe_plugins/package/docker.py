@@ -52,7 +52,7 @@ def _builder(ctx: ProviderContext[DockerOptions]) -> Literal["classic", "buildx"
     opts = ctx.options
     if opts.builder != "auto":
         return opts.builder
-    if ctx.run.env.get("DOCKER_BUILDKIT") == "0":
+    if ctx.env.get("DOCKER_BUILDKIT") == "0":
         return "classic"
     probe = ctx.sh([opts.executable, "buildx", "version"], echo=False)
     return "buildx" if probe.ok else "classic"
@@ -60,7 +60,7 @@ def _builder(ctx: ProviderContext[DockerOptions]) -> Literal["classic", "buildx"
 
 def _build(ctx: ProviderContext[DockerOptions], build: PlatformBuild, builder: str) -> str:
     opts = ctx.options
-    _, dockerfile = dockerfile_path(ctx.run.config, ctx.provider)
+    _, dockerfile = dockerfile_path(ctx.config, ctx.provider)
     iidfile = build.context.parent / f"{build.context.name}.iid"
     iidfile.unlink(missing_ok=True)
     cmd = [

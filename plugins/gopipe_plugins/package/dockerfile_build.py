@@ -127,7 +127,7 @@ def has_registry(ref: str) -> bool:
 
 def _render(ctx: ProviderContext[ImageOptions], key: str, template: str, **extra: str) -> str:
     try:
-        return ctx.run.render(template, **extra)
+        return ctx.render(template, **extra)
     except (KeyError, ValueError, IndexError) as exc:
         ctx.fail(f"tool.gopipe.package.{ctx.provider}.{key}: bad template {template!r}: {exc}")
 
@@ -152,7 +152,7 @@ def plan_builds(ctx: ProviderContext[ImageOptions]) -> list[PlatformBuild]:
     """Group the linux binaries by platform and lay out one build context per platform."""
     opts = ctx.options
     by_platform: dict[str, list[Artifact]] = {}
-    for b in ctx.run.artifacts.of_kind("binary"):
+    for b in ctx.artifacts.of_kind("binary"):
         if b.os != "linux" or not b.arch:
             continue
         variant = str(b.extra.get("variant") or "")
@@ -168,7 +168,7 @@ def plan_builds(ctx: ProviderContext[ImageOptions]) -> list[PlatformBuild]:
             f"{', '.join(sorted(by_platform))}); add it to [tool.gopipe] targets or remove it "
             f"from tool.gopipe.package.{ctx.provider}.platforms"
         )
-    value, dockerfile = dockerfile_path(ctx.run.config, ctx.provider)
+    value, dockerfile = dockerfile_path(ctx.config, ctx.provider)
     if not dockerfile.is_file():
         ctx.fail(
             f"Dockerfile not found: {value}; create it or set tool.gopipe.package.{ctx.provider}.dockerfile",

@@ -93,13 +93,13 @@ def images_to_build(ctx: ProviderContext[OciImageOptions]) -> dict[str, dict[str
     """``{image name: {platform: binary path}}`` from the build stage's linux binaries."""
     wanted = {Platform.parse(p) for p in ctx.options.platforms}
     grouped: dict[str, dict[str, Path]] = defaultdict(dict)
-    for binary in ctx.run.artifacts.of_kind("binary"):
+    for binary in ctx.artifacts.of_kind("binary"):
         if binary.os != "linux" or binary.path is None:
             continue
         plat = platform_of(binary)
         if wanted and not any(w.matches(plat) for w in wanted):
             continue
-        name = ctx.run.render(ctx.options.name, name=binary.name)
+        name = ctx.render(ctx.options.name, name=binary.name)
         if str(plat) in grouped[name]:
             raise StageFailed(
                 f"two binaries named {name} for {plat}: set a different "
@@ -154,7 +154,7 @@ def run(ctx: ProviderContext[OciImageOptions]) -> None:
                         epoch=git.commit_time,
                         config=config,
                         base=base,
-                        binary_path=ctx.run.render(opts.binary_path, name=name),
+                        binary_path=ctx.render(opts.binary_path, name=name),
                         source=git.remote_url or "",
                         revision=git.sha if git.sha != "none" else "",
                         version=git.version,

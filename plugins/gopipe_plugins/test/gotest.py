@@ -106,7 +106,7 @@ class TestEvents:
 
 def run(ctx: ProviderContext[GoTestOptions]) -> None:
     opts = ctx.options
-    go = ctx.go.require(ctx.run.config.display_file)
+    go = ctx.go.require(ctx.config.display_file)
     profile = ctx.out / PROFILE
     profile.unlink(missing_ok=True)
     packages = _packages(ctx)
@@ -142,7 +142,7 @@ def run(ctx: ProviderContext[GoTestOptions]) -> None:
     res = ctx.sh(args, env=env, on_stdout=on_line)
     _record_timings(ctx, events)
     junit = ctx.out / "junit.xml"
-    junit.write_text(ctx.run.redactor(junit_xml(events)), encoding="utf-8")
+    junit.write_text(ctx.redact(junit_xml(events)), encoding="utf-8")
     ctx.add_artifact("junit", "junit.xml", junit)
     if profile.is_file():
         ctx.add_artifact("coverage-profile", PROFILE, profile, mode=opts.covermode)
@@ -190,11 +190,11 @@ def run(ctx: ProviderContext[GoTestOptions]) -> None:
 
 def _packages(ctx: ProviderContext[GoTestOptions]) -> list[str] | None:
     """The shard's packages when ``--shard I/N`` was given, else None (use the patterns)."""
-    if ctx.run.args.shard is None:
+    if ctx.args.shard is None:
         return None
     from gopipe_plugins.test.shards import select_shard
 
-    return select_shard(ctx, ctx.run.args.shard)
+    return select_shard(ctx, ctx.args.shard)
 
 
 # -- shards and timings (gopipe_plugins.test.shards; kept apart from the go test logic) ------

@@ -79,7 +79,7 @@ def record_timings(ctx: ProviderContext[object], elapsed: Mapping[str, float]) -
     """
     if not elapsed:
         return
-    path = ctx.out / (SHARD_TIMINGS if ctx.run.args.shard else TIMINGS)
+    path = ctx.out / (SHARD_TIMINGS if ctx.args.shard else TIMINGS)
     timings = read_timings(path)
     timings.update(elapsed)
     write_timings(path, timings)

@@ -107,14 +107,14 @@ def login(ctx: ProviderContext[EcrOptions], ecr: Any) -> tuple[str, Credentials]
     if not entries:
         raise StageFailed("ECR GetAuthorizationToken returned no authorization data")
     token = str(entries[0]["authorizationToken"])
-    ctx.run.redactor.add(token)
+    ctx.add_secret(token)
     try:
         user, sep, password = base64.b64decode(token).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise StageFailed("ECR GetAuthorizationToken returned a malformed token") from None
     if not sep:
         raise StageFailed("ECR GetAuthorizationToken returned a malformed token")
-    ctx.run.redactor.add(password)
+    ctx.add_secret(password)
     host = urlsplit(str(entries[0].get("proxyEndpoint", ""))).netloc
     expires = entries[0].get("expiresAt")
     ctx.log(f"ECR token for {host} (expires {expires})")
@@ -202,7 +202,7 @@ def translate(exc: RegistryError, repository: str) -> StageFailed | None:
 def run(ctx: ProviderContext[EcrOptions]) -> None:
     opts = ctx.options
     images = pushable_images(ctx)
-    skipped = len(ctx.run.artifacts.of_kind("image")) - len(images)
+    skipped = len(ctx.artifacts.of_kind("image")) - len(images)
     if not images:
         ctx.summary = "no OCI images to push"
         return

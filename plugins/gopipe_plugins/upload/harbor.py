@@ -31,7 +31,8 @@ from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
 from gopipe.types import Uploader
 from gopipe_oci import Credentials, RetryPolicy, load_docker_credentials
-from gopipe_oci.transport import Response, TransientError, Transport, make_ssl_context, sleep_backoff
+from gopipe_oci.retry import sleep_backoff
+from gopipe_oci.transport import Response, TransientError, Transport, make_ssl_context
 from gopipe_plugins._common.registry_access import (
     Value,
     connect,
@@ -264,7 +265,7 @@ def gate(ctx: ProviderContext[HarborOptions], pushed: Pushed, report: dict[str, 
 def run(ctx: ProviderContext[HarborOptions]) -> None:
     opts = ctx.options
     images = pushable_images(ctx)
-    skipped = len(ctx.run.artifacts.of_kind("image")) - len(images)
+    skipped = len(ctx.artifacts.of_kind("image")) - len(images)
     if not images:
         ctx.summary = "no OCI images to push"
         return
@@ -275,7 +276,7 @@ def run(ctx: ProviderContext[HarborOptions]) -> None:
     transport = Transport(make_ssl_context((ctx.root / ca) if ca else None, opts.insecure), opts.timeout)
     # the API takes the same login as the push (explicit, or the Docker config entry)
     api_creds = user_creds or load_docker_credentials(host)
-    api = HarborApi(base, api_creds, transport, opts.retry.policy(), ctx.run.redactor)
+    api = HarborApi(base, api_creds, transport, opts.retry.policy(), ctx.redact)
     plan = [(img, render_repository(ctx, opts.repository, img.name)) for img in images]
     projects = sorted({split_project(repo)[0] for _, repo in plan})
     robots: list[int] = []
@@ -300,7 +301,7 @@ def run(ctx: ProviderContext[HarborOptions]) -> None:
             robot_id, push_creds = api.create_robot(
                 projects[0], f"gopipe-{ctx.git.short_sha}-{int(time.time())}"
             )
-            ctx.run.redactor.add(push_creds.password)
+            ctx.add_secret(push_creds.password)
             robots.append(robot_id)
             ctx.log(f"pushing as temporary robot account {push_creds.username}")
         with library_logs(ctx), connect(ctx, opts, host, push_creds) as client:

@@ -57,7 +57,7 @@ def render_tags(
         templates.append("latest")
     for template in templates:
         try:
-            rendered = ctx.run.render(template, name=name)
+            rendered = ctx.render(template, name=name)
         except KeyError as exc:
             raise StageFailed(f"tags: {exc.args[0]}") from None
         tag = sanitize_tag(rendered)
@@ -72,7 +72,7 @@ def render_tags(
 
 def render_repository(ctx: ProviderContext[Any], template: str, name: str) -> str:
     try:
-        repo = ctx.run.render(template, name=name).strip("/").lower()
+        repo = ctx.render(template, name=name).strip("/").lower()
     except KeyError as exc:
         raise StageFailed(f"repository: {exc.args[0]}") from None
     if not re.fullmatch(
@@ -85,7 +85,7 @@ def render_repository(ctx: ProviderContext[Any], template: str, name: str) -> st
 def pushable_images(ctx: ProviderContext[Any]) -> list[Artifact]:
     """``image`` artifacts that carry an OCI layout; notes the others in the log."""
     images: list[Artifact] = []
-    for art in ctx.run.artifacts.of_kind("image"):
+    for art in ctx.artifacts.of_kind("image"):
         layout = art.extra.get("layout")
         if layout and (ctx.root / str(layout) / "index.json").is_file():
             images.append(art)

@@ -95,14 +95,14 @@ class Group:
 
 
 def groups(ctx: ProviderContext[OciArtifactOptions]) -> list[Group]:
-    images = {a.name: a for a in ctx.run.artifacts.of_kind("image") if a.extra.get("index_digest")}
+    images = {a.name: a for a in ctx.artifacts.of_kind("image") if a.extra.get("index_digest")}
     files: dict[tuple[str, str], list[Artifact]] = defaultdict(list)
     for kind in ctx.options.kinds:
         if kind not in ARTIFACT_TYPES:
             raise StageFailed(
                 f"oci-artifact kinds: unknown kind {kind!r}; choose from {', '.join(ARTIFACT_TYPES)}"
             )
-        for art in ctx.run.artifacts.of_kind(kind):
+        for art in ctx.artifacts.of_kind(kind):
             if art.path is None:
                 continue
             names = [n for n in owners(art) if n in images] or (
@@ -128,7 +128,7 @@ def push_group(ctx: ProviderContext[OciArtifactOptions], client: RegistryClient,
     opts = ctx.options
     repo = render_repository(ctx, opts.repository, group.name)
     try:
-        tag = sanitize_tag(ctx.run.render(opts.tag, name=group.name, kind=group.kind))
+        tag = sanitize_tag(ctx.render(opts.tag, name=group.name, kind=group.kind))
     except KeyError as exc:
         raise StageFailed(f"tag: {exc.args[0]}") from None
     files = [ArtifactFile(ctx.root / str(a.path), media_type(a, ctx.root / str(a.path))) for a in group.files]

@@ -31,7 +31,7 @@ class GenericRegistryOptions(RegistryOptions):
 def run(ctx: ProviderContext[GenericRegistryOptions]) -> None:
     opts = ctx.options
     images = pushable_images(ctx)
-    skipped = len(ctx.run.artifacts.of_kind("image")) - len(images)
+    skipped = len(ctx.artifacts.of_kind("image")) - len(images)
     if not images:
         ctx.summary = "no OCI images to push"
         return

@@ -84,13 +84,13 @@ def upload(ctx: ProviderContext[S3Options], s3: Any, bucket: str, key: str, art:
 
 def run(ctx: ProviderContext[S3Options]) -> None:
     opts = ctx.options
-    files = [a for kind in opts.kinds for a in ctx.run.artifacts.of_kind(kind) if a.path]
+    files = [a for kind in opts.kinds for a in ctx.artifacts.of_kind(kind) if a.path]
     if not files:
         ctx.summary = f"nothing to upload (no {', '.join(opts.kinds)} artifacts)"
         return
     bucket = resolve(ctx, opts.bucket, "bucket", required=True)
     try:
-        prefix = ctx.run.render(opts.prefix)
+        prefix = ctx.render(opts.prefix)
     except KeyError as exc:
         raise StageFailed(f"prefix: {exc.args[0]}") from None
     if prefix and not prefix.endswith("/"):
