@@ -73,7 +73,7 @@ providers = ["webhook"]
 [tool.gopipe.notify.webhook]
 url = {{ env = "HOOK_URL" }}
 secret = {{ env = "HOOK_SIGN" }}
-backoff = 0.01
+retry.base_delay = 0.01
 """
 
 

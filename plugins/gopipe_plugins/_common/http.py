@@ -4,13 +4,15 @@ Transient trouble is retried with exponential backoff: connection errors, timeou
 429 and 5xx, and each service's own "slow down" answer (WeCom 45009, DingTalk 130101,
 Feishu 11232 …), which arrive as HTTP 200 with an error code in the body — so every
 caller passes a ``check`` that reads the body. ``Retry-After`` (or Feishu's
-``x-ogw-ratelimit-reset``) is honoured up to ``max_delay``. Error messages never contain
-the URL: webhook URLs are credentials.
+``x-ogw-ratelimit-reset``) is honoured up to ``max_delay``. The policy is the same
+:class:`~gopipe_oci.retry.RetryPolicy` the registry clients use, so ``retry = {...}`` means
+the same in every provider. Error messages never contain the URL: webhook URLs are credentials.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 import urllib.error
 import urllib.parse
@@ -19,7 +21,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gopipe_oci.retry import RetryPolicy
+
 USER_AGENT = "gopipe-notify"
+
+# Notify's and the Pushgateway's own retry keys, before every network client shared
+# ``retry = { max_attempts, budget, base_delay, max_delay, jitter }`` (see RENAMED_KEYS in
+# gopipe.config.options): an old config gets a did-you-mean naming the new key.
+RENAMED_RETRY_KEYS: Mapping[str, tuple[str, str]] = {
+    "retries": (
+        "retry.max_attempts",
+        "it counts the first attempt too: retries = N is retry = { max_attempts = N+1 }",
+    ),
+    "backoff": ("retry.base_delay", "write retry = { base_delay = SECONDS }"),
+}
 
 
 @dataclass(frozen=True)
@@ -111,25 +126,21 @@ class DeliveryError(Exception):
     """Gave up: the message names the service's answer, never the URL."""
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    retries: int = 3
-    backoff: float = 1.0  # first delay in seconds; doubles each retry
-    max_delay: float = 30.0
-    timeout: float = 10.0
-
-
 @dataclass
 class Client:
     """Sends requests for one provider: logs each attempt, waits between retries.
 
     ``stop`` is the stage's cancel event: a stage timeout or Ctrl-C ends the waiting.
+    ``retries`` counts this client's retries against ``policy.budget``.
     """
 
     what: str
     policy: RetryPolicy
     log: Callable[[str], None]
+    timeout: float = 10.0  # seconds per request
     stop: threading.Event = field(default_factory=threading.Event)
+    retries: int = 0
+    rng: random.Random = field(default_factory=random.Random)
 
     def post_json(
         self,
@@ -157,11 +168,12 @@ class Client:
         headers: Mapping[str, str] | None = None,
         check: Callable[[Response], Verdict] = by_status,
     ) -> Response:
-        """Send until ``check`` says delivered or failed, or the retries are used up."""
-        total = self.policy.retries + 1
+        """Send until ``check`` says delivered or failed, or the retry policy gives up."""
+        total = self.policy.max_attempts
         where = describe(url)
-        last, attempt = "no attempt made", 0
-        for attempt in range(1, total + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             verdict, resp = self._once(method, url, body, headers or {}, check)
             if verdict.ok and resp is not None:
                 self.log(
@@ -169,16 +181,17 @@ class Client:
                 )
                 return resp
             last = verdict.reason
-            if not verdict.retry or attempt == total:
+            why = self.policy.gives_up(attempt, self.retries) if verdict.retry else None
+            if not verdict.retry or why is not None:
                 break
-            wait = self.policy.backoff * (2 ** (attempt - 1))
-            if verdict.delay is not None:
-                wait = max(wait, verdict.delay)
-            wait = min(wait, self.policy.max_delay)
+            self.retries += 1
+            wait = self.policy.delay(attempt, self.rng, verdict.delay)
             self.log(f"{self.what}: attempt {attempt}/{total} failed: {last}; retrying in {wait:.1f}s")
             if self.stop.wait(wait):
                 raise DeliveryError(f"stopped while retrying: {last}")
         tries = f"after {attempt} attempt{'s' * (attempt != 1)}"
+        if verdict.retry and self.retries >= self.policy.budget:
+            tries += ", retry budget exhausted"
         self.log(f"{self.what}: giving up {tries}: {last}")
         raise DeliveryError(f"{last} ({tries})")
 
@@ -197,7 +210,7 @@ class Client:
             url, data=body, method=method, headers={"User-Agent": USER_AGENT, **headers}
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.policy.timeout) as raw:
+            with urllib.request.urlopen(request, timeout=self.timeout) as raw:
                 resp = Response(raw.status, raw.read(), dict(raw.headers.items()))
         except urllib.error.HTTPError as err:
             resp = Response(err.code, _read(err), dict(err.headers.items()) if err.headers else {})

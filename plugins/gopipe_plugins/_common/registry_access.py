@@ -62,24 +62,6 @@ def option_key(ctx: ProviderContext[Any], key: str) -> str:
 
 
 @dataclass(frozen=True)
-class RetryOptions:
-    """Retries of transient registry failures (5xx, 429, dropped connections, timeouts)."""
-
-    max_attempts: int = doc("attempts per request (blob upload, manifest PUT, ...)", 5)
-    budget: int = doc("retries allowed for a whole provider run", 30)
-    base_delay: float = doc("first backoff in seconds (doubles each retry, jittered)", 0.5)
-    max_delay: float = doc("longest backoff in seconds", 10.0)
-
-    def policy(self) -> RetryPolicy:
-        return RetryPolicy(
-            max_attempts=max(1, self.max_attempts),
-            budget=max(0, self.budget),
-            base_delay=self.base_delay,
-            max_delay=self.max_delay,
-        )
-
-
-@dataclass(frozen=True)
 class ConnectionOptions:
     """TLS and retry settings for any registry connection."""
 
@@ -89,7 +71,9 @@ class ConnectionOptions:
         "PEM CA bundle trusted in addition to the system store (relative to the repository)", None
     )
     insecure: bool = doc("skip TLS verification / allow plain HTTP; loopback registries only", False)
-    retry: RetryOptions = doc("retry policy", default_factory=RetryOptions)
+    retry: RetryPolicy = doc(
+        "retries of 5xx, 429, dropped connections and timeouts", default_factory=RetryPolicy
+    )
     timeout: float = doc("socket timeout per request, seconds", 60.0)
 
 
@@ -179,7 +163,7 @@ def connect(
         use_docker_config=creds is None,
         insecure=opts.insecure,
         ca_file=ca_path,
-        retry=opts.retry.policy(),
+        retry=opts.retry,
         timeout=opts.timeout,
         redact=ctx.redact,
     )

@@ -9,13 +9,14 @@ before they are signed and sent.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 from gopipe.config import doc
 from gopipe.context import ProviderContext
-from gopipe_plugins._common.http import Client, DeliveryError, RetryPolicy
+from gopipe_oci.retry import RetryPolicy
+from gopipe_plugins._common.http import RENAMED_RETRY_KEYS, Client, DeliveryError
 from gopipe_plugins.notify.labels import EVENTS, Event, Locale, labels
 from gopipe_plugins.notify.message import Message, build_message
 from gopipe_plugins.notify.render import Dialect, TemplateError, load_template, placeholders, render
@@ -39,10 +40,12 @@ class NotifyOptions:
     )
     template_file: str = doc("file holding the template, relative to the repository", "")
     timeout: float = doc("seconds to wait for each request", 10.0)
-    retries: int = doc(
-        "retries after the first attempt on 429/5xx/connection errors and the service's rate-limit codes", 3
+    retry: RetryPolicy = doc(
+        "retries of 429/5xx/connection errors and the service's rate-limit codes",
+        default_factory=RetryPolicy,
     )
-    backoff: float = doc("seconds before the first retry; doubles each time", 1.0)
+
+    RENAMED_KEYS: ClassVar[Mapping[str, tuple[str, str]]] = RENAMED_RETRY_KEYS
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,7 @@ def prepare(ctx: ProviderContext[NotifyOptions]) -> Notification | None:
     except TemplateError as exc:
         fail(ctx, str(exc))
     message = build_message(report, event, project=ctx.root.name, redactor=ctx.redact)
-    policy = RetryPolicy(retries=max(0, opts.retries), backoff=max(0.0, opts.backoff), timeout=opts.timeout)
-    client = Client(ctx.provider, policy, log=ctx.log, stop=ctx.tracker.cancelled)
+    client = Client(ctx.provider, opts.retry, log=ctx.log, timeout=opts.timeout, stop=ctx.tracker.cancelled)
     return Notification(message, opts.locale, template, client, ctx)
 
 

@@ -83,12 +83,15 @@ def send(
     message: EmailMessage,
     password: str,
 ) -> None:
-    policy = note.client.policy
+    client = note.client
+    policy = client.policy
     context = ssl.create_default_context(cafile=str(ctx.root / opts.ca_file) if opts.ca_file else None)
-    total = policy.retries + 1
-    for attempt in range(1, total + 1):
+    total = policy.max_attempts
+    attempt = 0
+    while True:
+        attempt += 1
         try:
-            with smtplib.SMTP(opts.host, opts.port, timeout=policy.timeout) as smtp:
+            with smtplib.SMTP(opts.host, opts.port, timeout=client.timeout) as smtp:
                 smtp.ehlo()
                 if opts.starttls:
                     smtp.starttls(context=context)
@@ -117,11 +120,13 @@ def send(
             raise DeliveryError(f"TLS failed: {exc.reason or exc}") from None
         except OSError as exc:  # SMTPServerDisconnected, refused connections, timeouts
             reason = f"{type(exc).__name__}: {exc}"
-        if attempt == total:
-            raise DeliveryError(f"{reason} (after {attempt} attempts)")
-        wait = min(policy.backoff * 2 ** (attempt - 1), policy.max_delay)
+        if policy.gives_up(attempt, client.retries) is not None:
+            budget = ", retry budget exhausted" if client.retries >= policy.budget else ""
+            raise DeliveryError(f"{reason} (after {attempt} attempt{'s' * (attempt != 1)}{budget})")
+        client.retries += 1
+        wait = policy.delay(attempt, client.rng)
         ctx.log(f"email: attempt {attempt}/{total} failed: {reason}; retrying in {wait:.1f}s")
-        if note.client.stop.wait(wait):
+        if client.stop.wait(wait):
             raise DeliveryError(f"stopped while retrying: {reason}")
 
 

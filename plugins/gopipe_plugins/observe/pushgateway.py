@@ -12,7 +12,9 @@ Metric names and the PromQL that turns them into DORA keys: docs/observability.m
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from gopipe import hookimpl
 from gopipe.config import doc
@@ -20,7 +22,8 @@ from gopipe.context import ProviderContext
 from gopipe.report import Report
 from gopipe.secrets import Secret
 from gopipe.types import Notifier
-from gopipe_plugins._common.http import Client, DeliveryError, RetryPolicy, by_status
+from gopipe_oci.retry import RetryPolicy
+from gopipe_plugins._common.http import RENAMED_RETRY_KEYS, Client, DeliveryError, by_status
 from gopipe_plugins.observe.dora import deployments
 from gopipe_plugins.observe.exposition import Family, Labels, exposition, group_path, read_group
 
@@ -42,8 +45,9 @@ class PushgatewayOptions:
     username: str = doc("basic-auth user; empty = no auth", "")
     password: Secret | None = doc('basic-auth password, e.g. { env = "PUSHGATEWAY_PASSWORD" }', None)
     timeout: float = doc("seconds per request", 10.0)
-    retries: int = doc("retries on connection errors, 429 and 5xx", 3)
-    backoff: float = doc("seconds before the first retry; doubles each time", 1.0)
+    retry: RetryPolicy = doc("retries of connection errors, 429 and 5xx", default_factory=RetryPolicy)
+
+    RENAMED_KEYS: ClassVar[Mapping[str, tuple[str, str]]] = RENAMED_RETRY_KEYS
 
 
 def run(ctx: ProviderContext[PushgatewayOptions]) -> None:
@@ -61,12 +65,7 @@ def run(ctx: ProviderContext[PushgatewayOptions]) -> None:
             f"grouping label(s) {', '.join(clash)} are metric labels; "
             "choose other names ([tool.gopipe.notify.pushgateway] grouping)"
         )
-    client = Client(
-        "pushgateway",
-        RetryPolicy(retries=max(0, opts.retries), backoff=max(0.0, opts.backoff), timeout=opts.timeout),
-        log=ctx.log,
-        stop=ctx.tracker.cancelled,
-    )
+    client = Client("pushgateway", opts.retry, log=ctx.log, timeout=opts.timeout, stop=ctx.tracker.cancelled)
     base = opts.url.rstrip("/")
     try:
         headers = _auth(opts)

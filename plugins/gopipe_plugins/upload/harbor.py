@@ -94,6 +94,7 @@ class HarborApi:
     transport: Transport
     retry: RetryPolicy
     redact: Any
+    retries: int = 0  # retries so far, against retry.budget
 
     def _call(
         self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None
@@ -111,7 +112,10 @@ class HarborApi:
             return creds.basic() if creds and o == origin else None
 
         what = f"Harbor {method} {path.split('?')[0]}"
-        for attempt in range(1, self.retry.max_attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after = None
             try:
                 resp = self.transport.request(method, url, hdrs, data, auth_header=auth)
             except TransientError as exc:
@@ -119,11 +123,12 @@ class HarborApi:
             else:
                 if resp.status < 500 and resp.status != 429:
                     return resp
-                detail = f"HTTP {resp.status}"
-            if attempt == self.retry.max_attempts:
-                raise HarborError(self.redact(f"{what}: giving up after {attempt} attempts: {detail}"))
-            sleep_backoff(self.retry, attempt, _RNG, None)
-        raise AssertionError("unreachable")
+                detail, retry_after = f"HTTP {resp.status}", resp.header("retry-after")
+            why = self.retry.gives_up(attempt, self.retries)
+            if why is not None:
+                raise HarborError(self.redact(f"{what}: giving up, {why}: {detail}"))
+            self.retries += 1
+            sleep_backoff(self.retry, attempt, _RNG, retry_after)
 
     def _expect(self, resp: Response, what: str, *ok: int) -> Response:
         if resp.status in ok:
@@ -276,7 +281,7 @@ def run(ctx: ProviderContext[HarborOptions]) -> None:
     transport = Transport(make_ssl_context((ctx.root / ca) if ca else None, opts.insecure), opts.timeout)
     # the API takes the same login as the push (explicit, or the Docker config entry)
     api_creds = user_creds or load_docker_credentials(host)
-    api = HarborApi(base, api_creds, transport, opts.retry.policy(), ctx.redact)
+    api = HarborApi(base, api_creds, transport, opts.retry, ctx.redact)
     plan = [(img, render_repository(ctx, opts.repository, img.name)) for img in images]
     projects = sorted({split_project(repo)[0] for _, repo in plan})
     robots: list[int] = []

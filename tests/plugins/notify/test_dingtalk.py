@@ -17,7 +17,10 @@ from tests.plugins.notify.receiver import Receiver, Reply, Service
 from tests.plugins.notify.services import Dingtalk
 
 SECRET = "SECdingtalk0123456789abcdef"
-TABLE = 'webhook = { env = "DINGTALK_WEBHOOK_URL" }\nsecret = { env = "DINGTALK_SECRET" }\nbackoff = 0.01\n'
+TABLE = (
+    'webhook = { env = "DINGTALK_WEBHOOK_URL" }\nsecret = { env = "DINGTALK_SECRET" }\n'
+    "retry.base_delay = 0.01\n"
+)
 
 
 @pytest.fixture

@@ -32,13 +32,13 @@ providers = ["slack", "wecom", "pushgateway"]
 
 [tool.gopipe.notify.slack]
 webhook = {{ env = "SLACK_WEBHOOK_URL" }}
-backoff = 0.05
+retry.base_delay = 0.05
 
 [tool.gopipe.notify.wecom]
 webhook = {{ env = "WECOM_WEBHOOK_URL" }}
 mentioned_list = ["@all"]
 locale = "zh-CN"
-backoff = 0.05
+retry.base_delay = 0.05
 
 [tool.gopipe.notify.pushgateway]
 url = "{gateway}"
@@ -189,8 +189,8 @@ def test_misbehaving_receivers_do_not_lose_the_others(
         extra="""
 [tool.gopipe.notify.webhook]
 url = { env = "GOPIPE_WEBHOOK_URL" }
-retries = 1
-backoff = 0.05
+retry.max_attempts = 2
+retry.base_delay = 0.05
 """,
     )
     pyproject = hello_repo / "pyproject.toml"
@@ -198,7 +198,7 @@ backoff = 0.05
     pyproject.write_text(
         pyproject.read_text()
         .replace(three, three[:-1] + ', "webhook"]')
-        .replace(f'url = "{down}"', f'url = "{down}"\nretries = 1\nbackoff = 0.05')
+        .replace(f'url = "{down}"', f'url = "{down}"\nretry.max_attempts = 2\nretry.base_delay = 0.05')
     )
     rs.queue(Reply(500, b"oops"), Reply.text("rate_limited", 429, **{"Retry-After": "0"}))
     wecom.per_minute = 0  # every message answered with errcode 45009
@@ -211,7 +211,7 @@ backoff = 0.05
     assert providers["wecom"]["status"] == "failed"
     assert "WeCom errcode 45009" in str(providers["wecom"]["error"])
     assert "wecom: not delivered: WeCom errcode 45009" in result.stage("notify")["error"]
-    assert len(rw.requests) == 4  # 1 + 3 retries
+    assert len(rw.requests) == 5  # retry.max_attempts defaults to 5
     assert providers["pushgateway"]["status"] == "failed"
     assert "connection failed" in str(providers["pushgateway"]["error"])
     assert providers["webhook"]["status"] == "failed"

@@ -23,7 +23,7 @@ def table(smtp: SmtpServer, **extra: str) -> str:
         f'ca_file = "{smtp.ca_cert}"',
         'sender = "gopipe <ci@example.com>"',
         'to = ["team@example.com", "lead@example.com"]',
-        "backoff = 0.01",
+        "retry.base_delay = 0.01",
         *(f"{k} = {v}" for k, v in extra.items()),
     ]
     return "\n".join(lines) + "\n"

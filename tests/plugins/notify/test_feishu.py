@@ -17,7 +17,9 @@ from tests.plugins.notify.receiver import Receiver, Reply, Service
 from tests.plugins.notify.services import Feishu
 
 SECRET = "feishu-signing-secret-0123"
-TABLE = 'webhook = { env = "FEISHU_WEBHOOK_URL" }\nsecret = { env = "FEISHU_SECRET" }\nbackoff = 0.01\n'
+TABLE = (
+    'webhook = { env = "FEISHU_WEBHOOK_URL" }\nsecret = { env = "FEISHU_SECRET" }\nretry.base_delay = 0.01\n'
+)
 
 
 @pytest.fixture

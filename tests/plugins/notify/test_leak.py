@@ -84,32 +84,32 @@ providers = ["slack", "wecom", "dingtalk", "feishu", "teams", "webhook", "email"
 [tool.gopipe.notify.slack]
 webhook = {{ env = "SLACK_URL" }}
 mentions = ["<!here>"]
-backoff = 0.01
+retry.base_delay = 0.01
 
 [tool.gopipe.notify.wecom]
 webhook = {{ env = "WECOM_URL" }}
 mentioned_mobile_list = ["13800001111"]
-backoff = 0.01
+retry.base_delay = 0.01
 
 [tool.gopipe.notify.dingtalk]
 webhook = {{ env = "DINGTALK_URL" }}
 secret = {{ env = "DINGTALK_SIGNING" }}
 at_mobiles = ["13800001111"]
-backoff = 0.01
+retry.base_delay = 0.01
 
 [tool.gopipe.notify.feishu]
 webhook = {{ env = "FEISHU_URL" }}
 secret = {{ file = "secrets/feishu-signing.txt" }}
-backoff = 0.01
+retry.base_delay = 0.01
 
 [tool.gopipe.notify.teams]
 webhook = {{ env = "TEAMS_URL" }}
-backoff = 0.01
+retry.base_delay = 0.01
 
 [tool.gopipe.notify.webhook]
 url = {{ env = "RELAY_URL" }}
 secret = {{ env = "RELAY_HMAC" }}
-backoff = 0.01
+retry.base_delay = 0.01
 
 [tool.gopipe.notify.email]
 host = "{smtp_host}"
@@ -119,13 +119,13 @@ password = {{ env = "MAIL_PASS" }}
 ca_file = "{smtp_ca}"
 sender = "ci@example.com"
 to = ["team@example.com"]
-backoff = 0.01
+retry.base_delay = 0.01
 
 [tool.gopipe.notify.pushgateway]
 url = "{gateway}"
 username = "ci"
 password = {{ env = "GATEWAY_PASS" }}
-backoff = 0.01
+retry.base_delay = 0.01
 """
 
 

@@ -15,7 +15,7 @@ from gopipe.report import Report
 from gopipe_plugins.notify.render import truncate_bytes
 from gopipe_plugins.notify.state import event_for, wanted
 
-TABLE = 'url = { env = "GOPIPE_WEBHOOK_URL" }\nbackoff = 0.01\n'
+TABLE = 'url = { env = "GOPIPE_WEBHOOK_URL" }\nretry.base_delay = 0.01\n'
 
 
 @pytest.fixture

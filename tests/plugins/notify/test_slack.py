@@ -15,7 +15,7 @@ from tests.plugins.notify.conftest import CI_URL, Sent, sample_report
 from tests.plugins.notify.receiver import Receiver, Reply, Service
 from tests.plugins.notify.services import Slack
 
-TABLE = 'webhook = { env = "SLACK_WEBHOOK_URL" }\nbackoff = 0.01\n'
+TABLE = 'webhook = { env = "SLACK_WEBHOOK_URL" }\nretry.base_delay = 0.01\n'
 
 
 @pytest.fixture

@@ -14,8 +14,11 @@ from tests.plugins.notify.conftest import Sent
 from tests.plugins.notify.receiver import Receiver, Reply, Service
 from tests.plugins.notify.services import Teams, Webhook
 
-TEAMS = 'webhook = { env = "TEAMS_WEBHOOK_URL" }\nbackoff = 0.01\n'
-WEBHOOK = 'url = { env = "GOPIPE_WEBHOOK_URL" }\nsecret = { env = "GOPIPE_WEBHOOK_SECRET" }\nbackoff = 0.01\n'
+TEAMS = 'webhook = { env = "TEAMS_WEBHOOK_URL" }\nretry.base_delay = 0.01\n'
+WEBHOOK = (
+    'url = { env = "GOPIPE_WEBHOOK_URL" }\nsecret = { env = "GOPIPE_WEBHOOK_SECRET" }\n'
+    "retry.base_delay = 0.01\n"
+)
 
 
 def test_teams_adaptive_card(
@@ -66,7 +69,7 @@ def test_webhook_receiver_down_is_retried_then_reported(
 
     monkeypatch.setenv("GOPIPE_WEBHOOK_URL", f"http://127.0.0.1:{free_port()}/hook?token=abcdef123456")
     monkeypatch.setenv("GOPIPE_WEBHOOK_SECRET", "x" * 16)
-    sent = send("webhook", WEBHOOK + "retries = 2\n")
+    sent = send("webhook", WEBHOOK + "retry.max_attempts = 3\n")
     assert sent.error is not None
     assert "connection failed: ConnectionRefusedError" in sent.error.message
     assert "after 3 attempts" in sent.error.message

@@ -15,7 +15,7 @@ from tests.plugins.notify.conftest import Sent, sample_report
 from tests.plugins.notify.receiver import Receiver, Reply, Service
 from tests.plugins.notify.services import Wecom
 
-TABLE = 'webhook = { env = "WECOM_WEBHOOK_URL" }\nbackoff = 0.01\n'
+TABLE = 'webhook = { env = "WECOM_WEBHOOK_URL" }\nretry.base_delay = 0.01\n'
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ def test_refusal_on_http_200_fails_without_retry_and_without_the_key(
 def test_persistent_rate_limit_is_reported(wecom: tuple[Receiver, Wecom], send: Callable[..., Sent]) -> None:
     r, service = wecom
     service.per_minute = 0
-    sent = send("wecom", TABLE + "retries = 2\n")
+    sent = send("wecom", TABLE + "retry.max_attempts = 3\n")
     assert sent.error is not None
     assert "errcode 45009" in sent.error.message and "after 3 attempts" in sent.error.message
     assert len(r.requests) == 3

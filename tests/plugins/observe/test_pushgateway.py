@@ -164,7 +164,8 @@ def test_basic_auth_and_gateway_errors(
     r.queue(Reply(503, b"unavailable"))
     sent = send(
         "pushgateway",
-        f'url = "{r.base}"\nusername = "ci"\npassword = {{ env = "PUSHGATEWAY_PASSWORD" }}\nbackoff = 0.01\n',
+        f'url = "{r.base}"\nusername = "ci"\npassword = {{ env = "PUSHGATEWAY_PASSWORD" }}\n'
+        "retry.base_delay = 0.01\n",
     )
     assert sent.error is None, sent.log
     assert [q.method for q in r.requests] == ["GET", "GET", "PUT"]

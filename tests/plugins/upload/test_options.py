@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.plugins.upload.conftest import (
@@ -19,11 +20,17 @@ from tests.plugins.upload.conftest import (
     unique_repo,
 )
 
+from gopipe.config import load_config, schema_for
+from gopipe.errors import ConfigError
+from gopipe.manager import create_manager
+from gopipe.registry import ProviderRegistry
+from gopipe.stages import Stage
 from gopipe_oci import (
     Credentials,
     Layout,
     RegistryClient,
     RegistryError,
+    RetryPolicy,
     build_image,
     push_layout,
     sanitize_tag,
@@ -242,3 +249,79 @@ def test_registry_credentials_from_docker_config(
     assert result.exit_code == 0, out
     [ref] = artifacts(result, "image-ref")
     assert ref["extra"]["uploaded"] == 5
+
+
+# -- one retry vocabulary for every network client -----------------------------------------------
+NETWORK_CLIENTS = [
+    *((Stage.NOTIFY, name) for name in ("slack", "wecom", "dingtalk", "feishu", "teams", "webhook", "email")),
+    (Stage.NOTIFY, "pushgateway"),
+    *((Stage.UPLOAD, name) for name in ("registry", "harbor", "ecr", "oci-artifact")),
+]
+# The keys each client requires, so its table validates as far as ``retry``.
+REQUIRED = {
+    **dict.fromkeys(("slack", "wecom", "dingtalk", "feishu", "teams"), 'webhook = { env = "HOOK_URL" }\n'),
+    "webhook": 'url = { env = "HOOK_URL" }\n',
+    "email": 'host = "smtp.example.com"\nsender = "ci@example.com"\nto = ["team@example.com"]\n',
+    "pushgateway": 'url = "http://127.0.0.1:9091"\n',
+}
+
+
+def _select(root: Path, stage: Stage, provider: str, table: str) -> Any:
+    """``provider``'s options as the real registry validates ``[tool.gopipe.<stage>.<provider>]``."""
+    (root / "pyproject.toml").write_text(
+        f'[tool.gopipe.{stage}]\nproviders = ["{provider}"]\n\n[tool.gopipe.{stage}.{provider}]\n{table}'
+    )
+    registry = ProviderRegistry.collect(create_manager((), entry_points=False))
+    (selected,) = registry.select(load_config(root), stage)
+    return selected.options
+
+
+def test_every_network_client_shares_the_retry_vocabulary() -> None:
+    registry = ProviderRegistry.collect(create_manager((), entry_points=False))
+    expected = schema_for(RetryPolicy)
+    for stage, name in NETWORK_CLIENTS:
+        props = schema_for(registry.providers(stage)[name].provider.options)["properties"]
+        assert props["retry"]["properties"] == expected["properties"], name
+        assert set(expected["properties"]) == {"max_attempts", "budget", "base_delay", "max_delay", "jitter"}
+        assert "retries" not in props and "backoff" not in props, name
+
+
+@pytest.mark.parametrize(("stage", "name"), NETWORK_CLIENTS)
+def test_retry_table_is_the_same_policy_everywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stage: Stage, name: str
+) -> None:
+    monkeypatch.chdir(tmp_path)  # config errors name pyproject.toml relative to the working directory
+    required = REQUIRED.get(name, "")
+    table = (
+        required
+        + "retry = { max_attempts = 2, budget = 3, base_delay = 0.25, max_delay = 1.5, jitter = 0 }\n"
+    )
+    options = _select(tmp_path, stage, name, table)
+    assert options.retry == RetryPolicy(max_attempts=2, budget=3, base_delay=0.25, max_delay=1.5, jitter=0.0)
+    with pytest.raises(ConfigError) as bad:
+        _select(tmp_path, stage, name, required + "retry = { max_attempts = 0 }\n")
+    assert str(bad.value) == (
+        f"pyproject.toml: tool.gopipe.{stage}.{name}.retry: max_attempts must be at least 1, got 0"
+    )
+    with pytest.raises(ConfigError, match=r"retry\.max_attempt: unknown key .* did you mean 'max_attempts'"):
+        _select(tmp_path, stage, name, required + "retry = { max_attempt = 3 }\n")
+
+
+@pytest.mark.parametrize("name", ["slack", "email", "pushgateway"])
+def test_old_retry_keys_point_at_the_retry_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as retries:
+        _select(tmp_path, Stage.NOTIFY, name, REQUIRED[name] + "retries = 3\n")
+    assert str(retries.value) == (
+        f"pyproject.toml: tool.gopipe.notify.{name}.retries: unknown key 'retries' (fix: did you mean "
+        "'retry.max_attempts'? it counts the first attempt too: "
+        "retries = N is retry = { max_attempts = N+1 })"
+    )
+    with pytest.raises(ConfigError) as backoff:
+        _select(tmp_path, Stage.NOTIFY, name, REQUIRED[name] + "backoff = 0.5\n")
+    assert str(backoff.value) == (
+        f"pyproject.toml: tool.gopipe.notify.{name}.backoff: unknown key 'backoff' (fix: did you mean "
+        "'retry.base_delay'? write retry = { base_delay = SECONDS })"
+    )
