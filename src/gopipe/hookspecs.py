@@ -4,6 +4,9 @@
 Registration hooks (one per stage) return typed, named providers; a stage selects among
 them by name from config. Observer hooks see the run as it happens. Every hook is called
 on a plugin manager created for one run (see :mod:`gopipe.manager`).
+
+Every ``Example::`` below is a complete plugin module that imports only from
+:mod:`gopipe.api` and the standard library; ``tests/core/test_hookspec_examples.py`` runs each.
 """
 
 from __future__ import annotations
@@ -36,186 +39,473 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def gopipe_linters() -> Iterable[Linter[Any]]:
-    """Register lint providers.
+    r'''Register lint providers.
 
     :return: an iterable of :class:`~gopipe.types.Linter`.
 
     Example::
 
+        from dataclasses import dataclass
+
+        from gopipe.api import Finding, GoTool, Linter, ProviderContext, doc, hookimpl
+
+        REVIVE = GoTool("revive", "github.com/mgechev/revive", "v1.7.0")
+
+
+        @dataclass(frozen=True)
+        class ReviveOptions:
+            """[tool.gopipe.lint.revive]"""
+
+            config: str = doc("revive.toml, relative to the repository; empty = defaults", "")
+
+
+        def run_revive(ctx: ProviderContext[ReviveOptions]) -> None:
+            args = [str(ctx.tool(REVIVE)), "-formatter", "default"]
+            if ctx.options.config:
+                args += ["-config", ctx.options.config]
+            result = ctx.sh([*args, "./..."])
+            findings = []
+            for line in result.stdout.splitlines():  # file:line:col: message
+                file, number, _col, message = line.split(":", 3)
+                findings.append(Finding("revive", "revive", message.strip(), file=file, line=int(number)))
+            for finding in findings:
+                ctx.add_finding(finding)
+            ctx.summary = f"revive: {len(findings)} finding(s)"
+            if findings:
+                first = findings[0]
+                where = first.location()
+                ctx.fail(f"{len(findings)} finding(s), first at {where}", file=first.file, line=first.line)
+            if not result.ok:
+                ctx.fail(f"revive exited with {result.returncode}")
+
+
         @hookimpl
-        def gopipe_linters():
-            yield Linter(name="revive", run=run_revive, options=ReviveOptions)
-    """
+        def gopipe_linters() -> list[Linter[ReviveOptions]]:
+            return [Linter(name="revive", run=run_revive, options=ReviveOptions, description="revive")]
+    '''
 
 
 @hookspec
 def gopipe_testers() -> Iterable[Tester[Any]]:
-    """Register test providers (the default, ``go``, runs ``go test -json -race``).
+    r"""Register test providers (the default, ``go``, runs ``go test -json -race``).
 
     :return: an iterable of :class:`~gopipe.types.Tester`.
 
     Example::
 
+        from gopipe.api import GoTool, NoOptions, ProviderContext, Tester, hookimpl
+
+        GOTESTSUM = GoTool("gotestsum", "gotest.tools/gotestsum", "v1.12.0")
+
+
+        def run_gotestsum(ctx: ProviderContext[NoOptions]) -> None:
+            junit = ctx.out / "gotestsum.xml"
+            result = ctx.sh([str(ctx.tool(GOTESTSUM)), "--junitfile", str(junit), "--", "-race", "./..."])
+            if junit.is_file():
+                ctx.add_artifact("junit", junit.name, junit)
+            if not result.ok:
+                ctx.fail("go test failed (see the stage log)")
+            ctx.summary = "all tests passed"
+
+
         @hookimpl
-        def gopipe_testers():
-            yield Tester(name="gotestsum", run=run_gotestsum)
+        def gopipe_testers() -> list[Tester[NoOptions]]:
+            return [Tester(name="gotestsum", run=run_gotestsum, description="go test via gotestsum")]
     """
 
 
 @hookspec
 def gopipe_coverage_reporters() -> Iterable[CoverageReporter[Any]]:
-    """Register coverage providers; they read the profile the test stage recorded.
+    r'''Register coverage providers; they read the profile the test stage recorded.
 
     :return: an iterable of :class:`~gopipe.types.CoverageReporter`.
 
     Example::
 
+        import json
+        from dataclasses import dataclass
+
+        from gopipe.api import CoverageReporter, ProviderContext, doc, hookimpl
+
+
+        @dataclass(frozen=True)
+        class BadgeOptions:
+            """[tool.gopipe.coverage.badge]"""
+
+            output: str = doc("shields.io endpoint JSON, under dist/gopipe", "coverage-badge.json")
+
+
+        def write_badge(ctx: ProviderContext[BadgeOptions]) -> None:
+            profiles = ctx.artifacts.of_kind("coverage-profile")
+            profile = profiles[-1].path if profiles else None
+            if profile is None:
+                ctx.fail("no coverage profile (the test stage records one)")
+            total = covered = 0
+            for line in (ctx.root / profile).read_text().splitlines()[1:]:  # after "mode: ..."
+                _block, statements, count = line.rsplit(" ", 2)
+                total += int(statements)
+                covered += int(statements) if int(count) > 0 else 0
+            percent = 100.0 * covered / total if total else 0.0
+            badge = {"schemaVersion": 1, "label": "coverage", "message": f"{percent:.1f}%"}
+            path = ctx.out / ctx.options.output
+            path.write_text(json.dumps(badge), encoding="utf-8")
+            ctx.add_artifact("coverage-badge", path.name, path, percent=percent)
+            ctx.summary = f"badge: {percent:.1f}%"
+
+
         @hookimpl
-        def gopipe_coverage_reporters():
-            yield CoverageReporter(name="codecov", run=upload_to_codecov, options=CodecovOptions)
-    """
+        def gopipe_coverage_reporters() -> list[CoverageReporter[BadgeOptions]]:
+            return [CoverageReporter(name="badge", run=write_badge, options=BadgeOptions)]
+    '''
 
 
 @hookspec
 def gopipe_builders() -> Iterable[Builder[Any]]:
-    """Register build providers; they record ``binary`` artifacts.
+    r'''Register build providers; they record ``binary`` artifacts.
 
     :return: an iterable of :class:`~gopipe.types.Builder`.
 
     Example::
 
+        from dataclasses import dataclass
+
+        from gopipe.api import Builder, ProviderContext, doc, hookimpl
+
+
+        @dataclass(frozen=True)
+        class TinyGoOptions:
+            """[tool.gopipe.build.tinygo]"""
+
+            target: str = doc("tinygo -target, e.g. wasip1 or pico", "wasip1")
+            package: str = doc("main package to build", ".")
+            output: str = doc("file under dist/ (a template)", "{project}-{version}.wasm")
+
+
+        def build_with_tinygo(ctx: ProviderContext[TinyGoOptions]) -> None:
+            opts = ctx.options
+            out = ctx.dist / ctx.render(opts.output)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            result = ctx.sh(["tinygo", "build", "-target", opts.target, "-o", str(out), opts.package])
+            if not result.ok:
+                ctx.fail(f"tinygo build failed with exit code {result.returncode}")
+            ctx.add_artifact("wasm", out.name, out, target=opts.target)
+            ctx.summary = f"tinygo: {out.name}"
+
+
         @hookimpl
-        def gopipe_builders():
-            yield Builder(name="tinygo", run=build_with_tinygo, options=TinyGoOptions)
-    """
+        def gopipe_builders() -> list[Builder[TinyGoOptions]]:
+            return [Builder(name="tinygo", run=build_with_tinygo, options=TinyGoOptions)]
+    '''
 
 
 @hookspec
 def gopipe_packagers() -> Iterable[Packager[Any]]:
-    """Register package providers (images, archives) built from the build stage's binaries.
+    r'''Register package providers (images, archives) built from the build stage's binaries.
 
     :return: an iterable of :class:`~gopipe.types.Packager`.
 
     Example::
 
+        from dataclasses import dataclass
+
+        from gopipe.api import Packager, ProviderContext, doc, hookimpl
+
+
+        @dataclass(frozen=True)
+        class SumsOptions:
+            """[tool.gopipe.package.sha256sums]"""
+
+            output: str = doc("file under dist/", "SHA256SUMS")
+
+
+        def write_sums(ctx: ProviderContext[SumsOptions]) -> None:
+            binaries = ctx.artifacts.of_kind("binary")
+            lines = [f"{a.sha256}  {a.path}\n" for a in binaries if a.path and a.sha256]
+            if not lines:
+                ctx.fail("no binaries to sum (the build stage recorded none)")
+            path = ctx.dist / ctx.options.output
+            path.write_text("".join(sorted(lines)), encoding="utf-8")
+            ctx.add_artifact("sha256sums", path.name, path)
+            ctx.summary = f"{len(lines)} binaries summed"
+
+
         @hookimpl
-        def gopipe_packagers():
-            yield Packager(name="deb", run=make_deb, options=DebOptions)
-    """
+        def gopipe_packagers() -> list[Packager[SumsOptions]]:
+            return [Packager(name="sha256sums", run=write_sums, options=SumsOptions)]
+    '''
 
 
 @hookspec
 def gopipe_uploaders() -> Iterable[Uploader[Any]]:
-    """Register upload providers (registries, object stores).
+    r'''Register upload providers (registries, object stores).
 
     :return: an iterable of :class:`~gopipe.types.Uploader`.
 
     Example::
 
+        import random
+        import time
+        import urllib.error
+        import urllib.request
+        from dataclasses import dataclass
+
+        from gopipe.api import ProviderContext, RetryPolicy, Secret, Uploader, doc, hookimpl
+
+
+        @dataclass(frozen=True)
+        class HttpPutOptions:
+            """[tool.gopipe.upload.http-put]"""
+
+            url: str = doc("base URL; each file is PUT to <url>/<file name>", "")
+            token: Secret | None = doc('bearer token, e.g. { env = "UPLOAD_TOKEN" }', None)
+            kinds: tuple[str, ...] = doc("artifact kinds to upload", ("archive",))
+            retry: RetryPolicy = doc("retries of 429, 5xx and connection errors", default_factory=RetryPolicy)
+
+
+        def put_files(ctx: ProviderContext[HttpPutOptions]) -> None:
+            opts = ctx.options
+            headers = {"Authorization": f"Bearer {opts.token.reveal()}"} if opts.token else {}
+            files = [(a.name, a.path) for kind in opts.kinds for a in ctx.artifacts.of_kind(kind) if a.path]
+            rng, retries = random.Random(), 0
+            for name, path in files:
+                attempt = 0
+                while True:
+                    attempt += 1
+                    body = (ctx.root / path).read_bytes()
+                    request = urllib.request.Request(
+                        f"{opts.url.rstrip('/')}/{name}", data=body, method="PUT", headers=headers
+                    )
+                    try:
+                        urllib.request.urlopen(request, timeout=60).close()
+                        break
+                    except urllib.error.HTTPError as exc:
+                        if exc.code != 429 and exc.code < 500:
+                            ctx.fail(f"{name}: HTTP {exc.code}")
+                        reason = f"HTTP {exc.code}"
+                    except OSError as exc:
+                        reason = f"connection failed ({type(exc).__name__})"
+                    why = opts.retry.gives_up(attempt, retries)
+                    if why is not None:
+                        ctx.fail(f"{name}: {reason}; giving up, {why}")
+                    retries += 1
+                    time.sleep(opts.retry.delay(attempt, rng))
+                ctx.log(f"uploaded {name}")
+            ctx.summary = f"{len(files)} file(s) uploaded"
+
+
         @hookimpl
-        def gopipe_uploaders():
-            yield Uploader(name="gcr", run=push_to_gcr, options=GcrOptions)
-    """
+        def gopipe_uploaders() -> list[Uploader[HttpPutOptions]]:
+            return [Uploader(name="http-put", run=put_files, options=HttpPutOptions)]
+    '''
 
 
 @hookspec
 def gopipe_deployers() -> Iterable[Deployer[Any]]:
-    """Register deploy providers.
+    r'''Register deploy providers.
 
     :return: an iterable of :class:`~gopipe.types.Deployer`.
 
     Example::
 
+        from dataclasses import dataclass
+
+        from gopipe.api import Deployer, ProviderContext, doc, hookimpl
+
+
+        @dataclass(frozen=True)
+        class NomadOptions:
+            """[tool.gopipe.deploy.nomad]"""
+
+            job: str = doc("job file, relative to the repository", "deploy/app.nomad.hcl")
+            address: str = doc("Nomad API address; empty = $NOMAD_ADDR", "")
+
+
+        def deploy_to_nomad(ctx: ProviderContext[NomadOptions]) -> None:
+            opts = ctx.options
+            image = next((str(a.extra["reference"]) for a in ctx.artifacts.of_kind("image")), "")
+            verb = "plan" if ctx.args.dry_run else "run"
+            env = {"NOMAD_ADDR": opts.address} if opts.address else {}
+            variables = ["-var", f"version={ctx.git.version}", "-var", f"image={image}"]
+            result = ctx.sh(["nomad", "job", verb, *variables, opts.job], env=env)
+            environment = ctx.args.environment or "default"
+            if ctx.args.dry_run:  # plan exits 1 when something would change
+                ctx.echo(result.stdout)
+                ctx.summary = f"nomad: planned {environment}"
+                return
+            if not result.ok:
+                ctx.fail(f"nomad job run failed with exit code {result.returncode}")
+            ctx.add_artifact("deployment", environment, environment=environment, outcome="success")
+            ctx.summary = f"nomad: deployed {ctx.git.version} to {environment}"
+
+
         @hookimpl
-        def gopipe_deployers():
-            yield Deployer(name="nomad", run=deploy_to_nomad, options=NomadOptions)
-    """
+        def gopipe_deployers() -> list[Deployer[NomadOptions]]:
+            return [Deployer(name="nomad", run=deploy_to_nomad, options=NomadOptions)]
+    '''
 
 
 @hookspec
 def gopipe_notifiers() -> Iterable[Notifier[Any]]:
-    """Register notify providers; they run after every pipeline, passed or failed.
+    r'''Register notify providers; they run after every pipeline, passed or failed.
 
     :return: an iterable of :class:`~gopipe.types.Notifier`.
 
     Example::
 
+        import json
+        import urllib.request
+        from dataclasses import dataclass
+
+        from gopipe.api import Notifier, ProviderContext, Secret, doc, hookimpl
+
+
+        @dataclass(frozen=True)
+        class MattermostOptions:
+            """[tool.gopipe.notify.mattermost]"""
+
+            webhook: Secret = doc('incoming webhook URL, e.g. { env = "MATTERMOST_WEBHOOK_URL" }')
+            message: str = doc("message template", "{project} {version}: {status}")
+
+
+        def post_to_mattermost(ctx: ProviderContext[MattermostOptions]) -> None:
+            report = ctx.report
+            if report is None:
+                ctx.fail("no run report (notify runs after the pipeline)")
+            text = ctx.render(ctx.options.message, status=report.status)
+            request = urllib.request.Request(
+                ctx.options.webhook.reveal(),  # masked everywhere from now on
+                data=json.dumps({"text": text}).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            try:
+                urllib.request.urlopen(request, timeout=10).close()
+            except OSError as exc:
+                ctx.fail(ctx.redact(f"Mattermost did not take the message: {exc}"))
+            ctx.summary = "sent to Mattermost"
+
+
         @hookimpl
-        def gopipe_notifiers():
-            yield Notifier(name="mattermost", run=post_to_mattermost, options=MattermostOptions)
-    """
+        def gopipe_notifiers() -> list[Notifier[MattermostOptions]]:
+            return [Notifier(name="mattermost", run=post_to_mattermost, options=MattermostOptions)]
+    '''
 
 
 @hookspec
 def gopipe_stage_settings() -> Iterable[StageSettings]:
-    """Describe stage-level keys a plugin reads (beside ``providers`` and ``timeout``).
+    r'''Describe stage-level keys a plugin reads (beside ``providers`` and ``timeout``).
 
     :return: an iterable of :class:`~gopipe.types.StageSettings`; ``gopipe schema`` shows them.
+        Providers read the keys with ``ctx.stage_settings(options)``.
 
     Example::
 
+        from dataclasses import dataclass
+
+        from gopipe.api import Stage, StageSettings, doc, hookimpl
+
+
+        @dataclass(frozen=True)
+        class NotifySettings:
+            """Stage-level keys of [tool.gopipe.notify]."""
+
+            fail_on_error: bool = doc("a notifier that fails makes the run fail", False)
+
+
         @hookimpl
-        def gopipe_stage_settings():
-            yield StageSettings(stage=Stage.DEPLOY, options=DeploySettings)
-    """
+        def gopipe_stage_settings() -> list[StageSettings]:
+            return [StageSettings(stage=Stage.NOTIFY, options=NotifySettings)]
+    '''
 
 
 @hookspec
 def gopipe_configure(config: Config) -> None:
-    """Called once per run after config is loaded and validated, before any stage runs.
+    r'''Called once per run after config is loaded and validated, before any stage runs.
 
-    :param config: the validated :class:`~gopipe.config.Config` (read-only).
+    :param config: the validated :class:`~gopipe.config.Config` (read-only). Raise
+        :class:`~gopipe.errors.ConfigError` to stop the run with exit code 2.
 
     Example::
 
+        from gopipe.api import Config, ConfigError, hookimpl
+
+
         @hookimpl
-        def gopipe_configure(config):
-            if "linux/386" in config.targets:
-                warnings.warn("32-bit builds are deprecated here")
-    """
+        def gopipe_configure(config: Config) -> None:
+            """House rule: 32-bit targets are no longer built."""
+            for target in config.settings.targets:
+                if target.endswith(("/386", "/arm")):
+                    raise ConfigError(
+                        config.display_file,
+                        "tool.gopipe.targets",
+                        f"32-bit target {target} is not built any more",
+                        "remove it from targets",
+                    )
+    '''
 
 
 @hookspec
 def gopipe_stage_started(run: RunContext, stage: str) -> None:
-    """Called when a stage starts, from the thread that runs it.
+    r"""Called when a stage starts, from the thread that runs it.
 
     :param run: the :class:`~gopipe.context.RunContext` of this run.
     :param stage: the stage name, e.g. ``"test"``.
 
     Example::
 
+        import json
+        import time
+
+        from gopipe.api import RunContext, hookimpl
+
+
         @hookimpl
-        def gopipe_stage_started(run, stage):
-            statsd.increment(f"gopipe.{stage}.started")
+        def gopipe_stage_started(run: RunContext, stage: str) -> None:
+            line = {"stage": stage, "started": time.time(), "commit": run.git.sha}
+            run.out.mkdir(parents=True, exist_ok=True)
+            with (run.out / "stage-starts.jsonl").open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(line) + "\n")
     """
 
 
 @hookspec
 def gopipe_stage_finished(run: RunContext, result: StageResult) -> None:
-    """Called when a stage finishes (success, failed, skipped or cancelled).
+    r"""Called when a stage finishes (success, failed, skipped or cancelled).
 
     :param run: the :class:`~gopipe.context.RunContext` of this run.
     :param result: the stage's :class:`~gopipe.report.StageResult`.
 
     Example::
 
+        from gopipe.api import RunContext, StageResult, hookimpl
+
+
         @hookimpl
-        def gopipe_stage_finished(run, result):
-            if result.name == "lint":
-                write_sarif(run.artifacts.findings("lint"))
+        def gopipe_stage_finished(run: RunContext, result: StageResult) -> None:
+            if result.name != "lint":
+                return
+            lines = [f"{f.location()}: {f.message} ({f.tool})" for f in run.artifacts.findings("lint")]
+            run.out.mkdir(parents=True, exist_ok=True)
+            (run.out / "lint-findings.txt").write_text("".join(f"{line}\n" for line in lines))
     """
 
 
 @hookspec
 def gopipe_run_finished(run: RunContext, report: Report) -> None:
-    """Called once after every stage (and notify) finished, before the report is written.
+    r"""Called once after every stage (and notify) finished, before the report is written.
 
     :param run: the :class:`~gopipe.context.RunContext` of this run.
     :param report: the final :class:`~gopipe.report.Report`.
 
     Example::
 
+        from gopipe.api import Report, RunContext, hookimpl
+
+
         @hookimpl
-        def gopipe_run_finished(run, report):
-            push_metrics(report.status, report.duration_s)
+        def gopipe_run_finished(run: RunContext, report: Report) -> None:
+            failed = [s.name for s in report.stages if s.status == "failed"]
+            line = f"{report.pipeline} {report.status} {report.duration_s:.1f}s failed={','.join(failed)}"
+            run.out.mkdir(parents=True, exist_ok=True)
+            with (run.out / "runs.log").open("a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
     """
