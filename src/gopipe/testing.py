@@ -145,67 +145,29 @@ def run_stage(
 
     ``config`` is the ``[tool.gopipe]`` table as a dict (it replaces the repository's own);
     ``pm`` is the plugin manager to take providers from (default: built-ins and installed
-    plugins, as ``gopipe run`` would). Bad config returns exit code 2 and ``error``, like
-    the command line. Output goes to ``repo/dist/gopipe`` as usual.
+    plugins, as ``gopipe run`` would). The run goes through the same
+    :class:`~gopipe.lifecycle.RunSession` as ``gopipe run``: configure and finish hooks run,
+    bad config returns exit code 2 and ``error``, and the report goes to
+    ``repo/dist/gopipe`` as usual.
     """
-    from gopipe.config import load_config
-    from gopipe.console import Console
-    from gopipe.context import RunContext
-    from gopipe.errors import ConfigError
-    from gopipe.events import EventLog
-    from gopipe.git import read_git_info
-    from gopipe.gotools import GoToolchain
-    from gopipe.manager import create_manager, disabled_from_env
-    from gopipe.plan import make_plan
-    from gopipe.registry import ProviderRegistry
-    from gopipe.runner import Runner
-    from gopipe.session import new_redactor
-    from gopipe.stages import Stage
+    from gopipe.lifecycle import RunSession
 
     environ = {**os.environ, **(env or {})}
-    redactor = new_redactor(environ)
-    repo = repo.resolve()
-    config_file = None
-    if config is not None:
-        config_file = Path(tempfile.mkdtemp(prefix="gopipe-config-")) / "pyproject.toml"
-        config_file.write_text(toml_dumps({"tool": {"gopipe": dict(config)}}))
-    git = read_git_info(repo, environ)
-    try:
-        cfg = load_config(repo, config_file)
-        manager = pm or create_manager((*cfg.settings.disable_plugins, *disabled_from_env(environ)))
-        registry = ProviderRegistry.collect(manager)
-        plan = make_plan([] if stage == Stage.NOTIFY.value else [stage], notify=True)
-        selected = {s: registry.select(cfg, s, redactor) for s in (*plan.stages, Stage.NOTIFY)}
-    except ConfigError as exc:
-        empty = Report(
-            pipeline=stage,
-            status="failed",
-            started_at=0.0,
-            duration_s=0.0,
-            git=git,
-            stages=[],
-            artifacts=[],
-            error=str(exc),
-            exit_code=exc.exit_code,
+    targets = [] if stage == "notify" else [stage]
+    with tempfile.TemporaryDirectory(prefix="gopipe-config-") as tmp:
+        config_file = None
+        if config is not None:
+            config_file = Path(tmp) / "pyproject.toml"
+            config_file.write_text(toml_dumps({"tool": {"gopipe": dict(config)}}))
+        session = RunSession(
+            repo,
+            config_file=config_file,
+            args=args or RunArgs(pipeline=stage),
+            stream=sys.stderr,
+            environ=environ,
+            pm=pm,
         )
-        return StageRun(exc.exit_code, empty, str(exc))
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    console = Console(redactor, stream=sys.stderr)
-    events = EventLog(cfg.out / "events.jsonl", redactor, git.sha)
-    run = RunContext(
-        config=cfg,
-        git=git,
-        redactor=redactor,
-        console=console,
-        events=events,
-        go=GoToolchain(repo, {**environ, **cfg.settings.env}),
-        pm=manager,
-        args=args or RunArgs(pipeline=stage),
-        env={**environ, **cfg.settings.env},
-    )
-    report = Runner(run, plan, selected).execute()
-    events.close()
-    report.write(cfg.out / "report.json", redactor)
+        report = session.run(targets)
     return StageRun(report.exit_code, report, report.error)
 
 
