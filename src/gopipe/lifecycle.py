@@ -10,6 +10,7 @@ config is valid.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -131,9 +132,23 @@ class RunSession:
             prepared = prepare(config, pm) if prepare else None
         except ConfigError as exc:
             return self._unreadable_config(exc, name)
-        git = prepared.git if prepared and prepared.git else read_git_info(self.root, self.environ)
+        try:
+            git = prepared.git if prepared and prepared.git else _read_git(self.root, self.environ)
+        except ConfigError as exc:
+            git, error = UNKNOWN, error or exc
         env = {**self.environ, **config.settings.env}
-        config.out.mkdir(parents=True, exist_ok=True)
+        try:
+            config.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return self._unreadable_config(
+                ConfigError(
+                    config.display_file,
+                    "tool.gopipe.dist",
+                    f"cannot create {_shown(config.out, self.root)}: {exc.strerror}",
+                    "remove what is in the way, or set dist to another directory",
+                ),
+                name,
+            )
         run = RunContext(
             config=config,
             git=git,
@@ -205,7 +220,8 @@ class RunSession:
         return report
 
     def _unreadable_config(self, exc: ConfigError, name: str) -> Report:
-        """The config itself is unreadable: say so in one line and still write a report."""
+        """The config itself is unusable: say so in one line and still write a report if the
+        repository exists (never create it, never write outside it)."""
         self.console.error(str(exc))
         report = Report(
             pipeline=name or "ci",
@@ -218,7 +234,11 @@ class RunSession:
             error=self.redactor(str(exc)),
             exit_code=exc.exit_code,
         )
-        report.write(self.root / "dist" / "gopipe" / "report.json", self.redactor)
+        if self.root.is_dir():
+            try:
+                report.write(self.root / "dist" / "gopipe" / "report.json", self.redactor)
+            except OSError as err:  # e.g. dist is a file: the one-line error above is all we can do
+                self.console.error(f"report.json not written: {err.strerror}")
         return report
 
 
@@ -254,6 +274,24 @@ def _cancel_on_signals(run: RunContext) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _read_git(root: Path, environ: Mapping[str, str]) -> GitInfo:
+    """The checkout's git metadata; a checkout without a ``git`` binary is bad input."""
+    if shutil.which("git", path=environ.get("PATH")) is None:
+        if any((d / ".git").exists() for d in (root, *root.parents)):
+            raise ConfigError(
+                "environment",
+                "PATH",
+                f"git is not on PATH, but {root} is a git checkout",
+                "install git (apt-get install git) or add it to PATH",
+            )
+        return UNKNOWN
+    return read_git_info(root, dict(environ))
+
+
+def _shown(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def _git_or_unknown(root: Path) -> GitInfo:

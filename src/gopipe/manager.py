@@ -70,8 +70,36 @@ def create_manager(disabled: Iterable[str] = (), *, entry_points: bool = True) -
             pm.set_blocked(blocked)
     for name, module in known.plugins:
         if not pm.is_blocked(name):
-            pm.register(importlib.import_module(module), name=name)
+            try:
+                pm.register(importlib.import_module(module), name=name)
+            except Exception as exc:
+                raise _import_error(name, exc) from None
     if entry_points:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        try:
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        except Exception as exc:
+            raise _import_error(_failing_entry_point(pm) or "?", exc) from None
     pm.check_pending()
     return pm
+
+
+def _import_error(name: str, exc: BaseException) -> ConfigError:
+    """A plugin that cannot be imported: name it, and say how to switch it off."""
+    return ConfigError(
+        f"plugin {name!r}",
+        "disable_plugins",
+        f"failed to load: {type(exc).__name__}: {exc}",
+        f'fix or uninstall it, or block it: disable_plugins = ["{name}"] or GOPIPE_DISABLE_PLUGINS={name}',
+    )
+
+
+def _failing_entry_point(pm: pluggy.PluginManager) -> str | None:
+    """Which not-yet-registered entry point fails to load (only asked after one did)."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if pm.is_blocked(ep.name) or pm.has_plugin(ep.name):
+            continue
+        try:
+            ep.load()
+        except Exception:
+            return ep.name
+    return None
