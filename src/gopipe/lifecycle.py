@@ -26,6 +26,7 @@ import pluggy
 
 from gopipe.artifacts import Artifact
 from gopipe.config import Config, load_config
+from gopipe.config.loader import inert_tables
 from gopipe.console import Console, make_console
 from gopipe.context import RunArgs, RunContext
 from gopipe.errors import ConfigError, GopipeError
@@ -36,6 +37,7 @@ from gopipe.manager import create_manager, disabled_from_env
 from gopipe.plan import Plan, make_plan
 from gopipe.registry import ProviderRegistry, SelectedProvider
 from gopipe.report import Report, StageResult
+from gopipe.runlock import LockBusy, run_lock, wait_limit
 from gopipe.runner import Runner
 from gopipe.secrets import Redactor
 from gopipe.stages import Stage
@@ -121,22 +123,6 @@ class RunSession:
             config = load_config(self.root, self.config_file)
         except ConfigError as exc:
             return self._unreadable_config(exc, name)
-        error: GopipeError | None = None
-        pm = self.pm
-        if pm is None:
-            try:
-                pm = create_manager((*config.settings.disable_plugins, *disabled_from_env(self.environ)))
-            except ConfigError as exc:
-                pm, error = create_manager((), entry_points=False), exc
-        try:
-            prepared = prepare(config, pm) if prepare else None
-        except ConfigError as exc:
-            return self._unreadable_config(exc, name)
-        try:
-            git = prepared.git if prepared and prepared.git else _read_git(self.root, self.environ)
-        except ConfigError as exc:
-            git, error = UNKNOWN, error or exc
-        env = {**self.environ, **config.settings.env}
         try:
             config.out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -149,6 +135,30 @@ class RunSession:
                 ),
                 name,
             )
+        try:
+            with run_lock(config.out, wait_s=wait_limit(self.environ), say=self.console.error):
+                return self._run(config, targets, name, prepare)
+        except LockBusy as exc:
+            self.console.error(f"error: {exc}; wait for it to finish, or give this run its own dist")
+            return _report_only(name, UNKNOWN, str(exc), 2)
+
+    def _run(self, config: Config, targets: Sequence[str], name: str, prepare: Prepare | None) -> Report:
+        error: GopipeError | None = None
+        pm = self.pm
+        if pm is None:
+            try:
+                pm = create_manager((*config.settings.disable_plugins, *disabled_from_env(self.environ)))
+            except ConfigError as exc:
+                pm, error = create_manager((), entry_points=False), exc
+        try:
+            prepared = prepare(config, pm) if prepare else None
+        except ConfigError as exc:
+            return self._unreadable_config(exc, name, out=config.out)
+        try:
+            git = prepared.git if prepared and prepared.git else _read_git(self.root, self.environ)
+        except ConfigError as exc:
+            git, error = UNKNOWN, error or exc
+        env = {**self.environ, **config.settings.env}
         run = RunContext(
             config=config,
             git=git,
@@ -179,6 +189,9 @@ class RunSession:
                 run.go.require(config.display_file)
         except ConfigError as exc:
             error = error or exc
+        for warning in inert_tables(config):
+            self.console.error(f"warning: {warning}")
+            run.events.emit("warning", message=warning)
         if error is None:
             try:
                 pm.hook.gopipe_configure(config=config)
@@ -219,27 +232,40 @@ class RunSession:
         run.console.finish(report)
         return report
 
-    def _unreadable_config(self, exc: ConfigError, name: str) -> Report:
+    def _unreadable_config(self, exc: ConfigError, name: str, *, out: Path | None = None) -> Report:
         """The config itself is unusable: say so in one line and still write a report if the
-        repository exists (never create it, never write outside it)."""
+        repository exists (never create it, never write outside it, never under a running run)."""
         self.console.error(str(exc))
-        report = Report(
-            pipeline=name or "ci",
-            status="failed",
-            started_at=time.time(),
-            duration_s=0.0,
-            git=_git_or_unknown(self.root),
-            stages=[],
-            artifacts=[],
-            error=self.redactor(str(exc)),
-            exit_code=exc.exit_code,
-        )
-        if self.root.is_dir():
-            try:
-                report.write(self.root / "dist" / "gopipe" / "report.json", self.redactor)
-            except OSError as err:  # e.g. dist is a file: the one-line error above is all we can do
-                self.console.error(f"report.json not written: {err.strerror}")
+        report = _report_only(name, _git_or_unknown(self.root), self.redactor(str(exc)), exc.exit_code)
+        if not self.root.is_dir():
+            return report
+        try:
+            if out is not None:  # the caller holds the lock on ``out``
+                report.write(out / "report.json", self.redactor)
+            else:
+                default = self.root / "dist" / "gopipe"
+                with run_lock(default, wait_s=0, say=lambda _: None):
+                    report.write(default / "report.json", self.redactor)
+        except LockBusy:
+            self.console.error("report.json not written: another gopipe run is using dist/gopipe")
+        except OSError as err:  # e.g. dist is a file: the one-line error above is all we can do
+            self.console.error(f"report.json not written: {err.strerror}")
         return report
+
+
+def _report_only(name: str, git: GitInfo, error: str, exit_code: int) -> Report:
+    """The report of a run that ended before any stage could be planned."""
+    return Report(
+        pipeline=name or "ci",
+        status="failed",
+        started_at=time.time(),
+        duration_s=0.0,
+        git=git,
+        stages=[],
+        artifacts=[],
+        error=error,
+        exit_code=exit_code,
+    )
 
 
 def run_pipeline(

@@ -140,3 +140,47 @@ def test_unknown_stage_is_a_usage_error(sandbox: Sandbox) -> None:
 def test_bad_shard_is_a_usage_error(sandbox: Sandbox) -> None:
     outcome = sandbox.run("run", "test", "--shard", "3/2", "--plain")
     sandbox.check(outcome, code=2, report=False, says="--shard")
+
+
+def test_inert_provider_table_is_named(sandbox: Sandbox) -> None:
+    sandbox.config(
+        'targets = ["linux/amd64"]\n[tool.gopipe.notify.slack]\nwebhook = { env = "SLACK_WEBHOOK_URL" }\n'
+    )
+    outcome = sandbox.run("run", "notify", "--plain")
+    sandbox.check(outcome, code=0, says="[tool.gopipe.notify.slack] is inert")
+
+
+def test_second_run_waits_for_the_first(sandbox: Sandbox) -> None:
+    """A run holding dist/gopipe/.lock makes a second one wait, then fail clearly: no file of the
+    first run is touched."""
+    import fcntl
+    import subprocess
+    import sys
+
+    out = sandbox.repo / "dist" / "gopipe"
+    out.mkdir(parents=True)
+    (out / "events.jsonl").write_text("first run's events\n")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl,sys,time\n"
+            f"f=open({str(out / '.lock')!r},'a+'); fcntl.flock(f, fcntl.LOCK_EX); f.write('pid holder'); "
+            "f.flush(); print('locked', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        outcome = sandbox.run("run", "notify", "--plain", env={"GOPIPE_LOCK_TIMEOUT": "1"})
+        assert outcome.code == 2
+        assert "waiting up to 1s" in outcome.output and "still holds" in outcome.output
+        assert (out / "events.jsonl").read_text() == "first run's events\n"
+        assert not (out / "report.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert fcntl  # the holder above uses the same advisory lock gopipe takes
+    after = sandbox.run("run", "notify", "--plain")
+    sandbox.check(after, code=0)

@@ -157,6 +157,20 @@ def load_config(root: Path, file: Path | None = None) -> Config:
     return Config(root=root, file=file, settings=settings, stages=stages, raw=raw, present=present)
 
 
+def inert_tables(config: Config) -> list[str]:
+    """Provider tables that no stage selects: their options and secrets do nothing, which is
+    usually a forgotten ``providers`` entry or a misspelt provider name."""
+    found = []
+    for stage, stage_config in config.stages.items():
+        for name in stage_config.tables:
+            if name not in stage_config.providers:
+                found.append(
+                    f"{config.display_file}: [tool.gopipe.{stage.value}.{name}] is inert: "
+                    f"'{name}' is not in [tool.gopipe.{stage.value}] providers; add it there or remove it"
+                )
+    return found
+
+
 def _stage_names() -> set[str]:
     return {s.value for s in Stage}
 
