@@ -5,6 +5,7 @@ nothing here runs Go."""
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,17 +38,29 @@ def selected(checks: tuple[str, ...] = ("all",), version: str = "1.0.0") -> list
     return [SelectedProvider(registered, VetOptions(checks))]
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cache") / "repo"
     (root / "cmd").mkdir(parents=True)
     (root / "go.mod").write_text("module example.com/m\n\ngo 1.24\n")
     (root / "cmd" / "main.go").write_text("package main\n\nfunc main() {}\n")
     return make_git_repo(root)  # ignores /dist/
 
 
-def key(repo: Path, **change: Any) -> str:
-    """The lint fingerprint of ``repo`` with one input changed; a fresh SourceTree each time."""
+@pytest.fixture
+def repo(template: Path, tmp_path: Path) -> Path:
+    """A private copy of the template repository, to edit."""
+    return Path(shutil.copytree(template, tmp_path / "repo", symlinks=True))
+
+
+@pytest.fixture(scope="module")
+def sources(template: Path) -> SourceTree:
+    """The template's sources, digested once: for the tests that change other inputs."""
+    return SourceTree(template, [template / "dist"])
+
+
+def key(where: Path | SourceTree, **change: Any) -> str:
+    """The lint fingerprint with one input changed; a fresh SourceTree for a path."""
     inputs: dict[str, Any] = {
         "stage": Stage.LINT,
         "selected": selected(),
@@ -58,9 +71,10 @@ def key(repo: Path, **change: Any) -> str:
         "upstream": [],
     }
     inputs.update(change)
+    tree = where if isinstance(where, SourceTree) else SourceTree(where, [where / "dist"])
     return fingerprint(
         inputs["stage"],
-        SourceTree(repo, [repo / "dist"]),
+        tree,
         inputs["selected"],
         inputs["environ"],
         inputs["go_version"],
@@ -122,11 +136,11 @@ def test_dist_is_excluded_even_outside_git(tmp_path: Path) -> None:
         {"HOME": "/root", "PATH": "/usr/bin"},  # GO* removed
     ],
 )
-def test_the_go_environment_changes_the_key(repo: Path, environ: dict[str, str]) -> None:
-    assert key(repo, environ=environ) != key(repo)
+def test_the_go_environment_changes_the_key(sources: SourceTree, environ: dict[str, str]) -> None:
+    assert key(sources, environ=environ) != key(sources)
 
 
-def test_unrelated_environment_does_not_change_the_key(repo: Path) -> None:
+def test_unrelated_environment_does_not_change_the_key(sources: SourceTree) -> None:
     environ = {
         "GOFLAGS": "-mod=mod",
         "HOME": "/home/other",
@@ -134,7 +148,7 @@ def test_unrelated_environment_does_not_change_the_key(repo: Path) -> None:
         "GOPIPE_REGISTRY": "127.0.0.1:5000",  # gopipe's own variables steer gopipe, not Go
         "CI": "true",
     }
-    assert key(repo, environ=environ) == key(repo)
+    assert key(sources, environ=environ) == key(sources)
 
 
 @pytest.mark.parametrize(
@@ -162,8 +176,8 @@ def test_unrelated_environment_does_not_change_the_key(repo: Path) -> None:
         "stage",
     ],
 )
-def test_every_declared_input_changes_the_key(repo: Path, change: dict[str, Any]) -> None:
-    assert key(repo, **change) != key(repo)
+def test_every_declared_input_changes_the_key(sources: SourceTree, change: dict[str, Any]) -> None:
+    assert key(sources, **change) != key(sources)
 
 
 def test_only_side_effect_free_stages_are_cacheable() -> None:
