@@ -115,6 +115,7 @@ def todo_repo(go_repo: Path) -> Path:
     return go_repo
 
 
+@pytest.mark.slow
 def test_third_party_plugin_is_listed_selected_and_blockable(venv: Path, todo_repo: Path) -> None:
     listed = _gopipe(venv, "plugins", cwd=todo_repo)
     assert listed.returncode == 0, listed.stderr
@@ -139,6 +140,7 @@ def test_third_party_plugin_is_listed_selected_and_blockable(venv: Path, todo_re
     assert blocked.returncode == 2 and "not available" in blocked.stderr
 
 
+@pytest.mark.slow
 def test_duplicate_names_across_distributions(venv: Path, go_repo: Path) -> None:
     pip = [str(venv / "bin" / "python"), "-m", "pip"]
     subprocess.run([*pip, "install", "-q", "--no-deps", str(_copy(FIXTURES / "dup-gofmt", venv))], check=True)

@@ -57,7 +57,14 @@ def test_scaffold_registers_a_typed_provider_for_every_stage(
     assert 'probe = "gopipe_probe.plugin"' in (project / "pyproject.toml").read_text()
 
 
-@pytest.mark.parametrize("stage", ["lint", "notify", "package"])
+@pytest.mark.parametrize(
+    "stage",
+    [  # the lint and package scaffolds' own tests run their stage with Go
+        pytest.param("lint", marks=pytest.mark.slow),
+        "notify",
+        pytest.param("package", marks=pytest.mark.slow),
+    ],
+)
 def test_scaffolded_tests_pass_from_source(tmp_path: Path, stage: str) -> None:
     project = scaffold(tmp_path, "demo", stage)
     result = pytest_in(project, PYTHONPATH=str(project / "src"))
