@@ -15,6 +15,7 @@ and the plugin builds without isolation, with the hatchling installed in the ven
 from __future__ import annotations
 
 import contextlib
+import email.message
 import email.parser
 import hashlib
 import importlib.util
@@ -85,12 +86,16 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+def metadata(wheel: Path) -> email.message.Message:
+    """The wheel's METADATA (the core metadata pip reads)."""
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = (n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        return email.parser.Parser().parsestr(archive.read(name).decode())
+
+
 def runtime_requirements(wheel: Path) -> list[str]:
     """The wheel's Requires-Dist without the optional extras."""
-    with zipfile.ZipFile(wheel) as archive:
-        (metadata,) = (n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        message = email.parser.Parser().parsestr(archive.read(metadata).decode())
-    return [r for r in message.get_all("Requires-Dist") or [] if "extra ==" not in r]
+    return [r for r in metadata(wheel).get_all("Requires-Dist") or [] if "extra ==" not in r]
 
 
 def wheelhouse(requirements: Sequence[str]) -> Path:
@@ -122,6 +127,7 @@ def test_wheel_holds_the_packages_and_the_example_project(wheel: Path) -> None:
     shipped = {n.removeprefix(FIXTURE_DIR) for n in names if n.startswith(FIXTURE_DIR)}
     assert shipped == tracked_example_files()
     assert {"go.mod", "cmd/hello/main.go", "pyproject.toml"} <= shipped
+    assert "demo" not in (metadata(wheel).get_all("Provides-Extra") or [])  # scripts/deps/pip-demo.txt
 
 
 HELLO_CHECK = '''\
