@@ -171,8 +171,9 @@ def test_scaffolded_plugin_passes_its_tests_against_the_installed_wheel(wheel: P
     )
     gopipe_file, path = Path(where[0]), [(tmp_path / p).resolve() for p in where[1]]  # "" is its cwd
     assert gopipe_file.is_relative_to(env_dir), gopipe_file
-    assert Path(gopipe.__file__).resolve().is_relative_to(ROOT)  # the suite's gopipe is this checkout,
-    assert not [p for p in path if p.is_relative_to(ROOT)], path  # which the venv cannot see
+    # the suite's gopipe is this checkout (a worktree needs its PYTHONPATH), which the venv cannot see
+    assert Path(gopipe.__file__).resolve().is_relative_to(ROOT), gopipe.__file__
+    assert not [p for p in path if p.is_relative_to(ROOT)], path
 
     out = run([bin_dir / "gopipe", "new-plugin", "wheelcheck", "-o", tmp_path], env=env, cwd=tmp_path)
     project = tmp_path / "gopipe-wheelcheck"
