@@ -1,6 +1,7 @@
 """gopipe's pytest plugin (entry point ``pytest11``): fixtures for testing gopipe plugins.
 
 - ``go_repo``: a copy of a small real Go module in a temporary git repository.
+- ``hello_repo``: a copy of gopipe's example service (package data in the wheel).
 - ``gopipe_run``: run a pipeline or stage in-process and get the exit code and report.
 - ``gopipe_plugin_manager``: a fresh plugin manager (built-ins only) to register a plugin in.
 - :func:`run_stage`: run one stage in-process with a given config and plugin manager.
@@ -11,23 +12,33 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 import pytest
+
+# Re-exported so a plugin's tests can annotate ``gopipe_plugin_manager`` without importing pluggy.
+from pluggy import PluginManager as PluginManager
 
 from gopipe.artifacts import Artifact
 from gopipe.context import RunArgs
 from gopipe.report import Report, StageResult
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:
+        from importlib.abc import Traversable
+
+# Not copied into test repositories: build output and caches of a run in the checkout.
+_EXAMPLE_SKIP = frozenset({"dist", ".nox", "__pycache__"})
 
 _GO_MOD = "module example.com/fixture\n\ngo 1.24\n"
 _MAIN = """package main
@@ -77,12 +88,41 @@ def go_repo(tmp_path: Path) -> Path:
     return make_git_repo(repo)
 
 
+def example_project(name: str = "hello") -> Traversable:
+    """gopipe's example project ``name``, wherever this gopipe is installed from.
+
+    A wheel ships it as package data (``gopipe/_fixtures/NAME``, mapped from ``examples/NAME``
+    in pyproject.toml); an editable install or a plain source checkout reads ``examples/NAME``.
+    """
+    packaged = files("gopipe") / "_fixtures" / name
+    if packaged.is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parents[2] / "examples" / name
+    if checkout.is_dir():
+        return checkout
+    raise FileNotFoundError(
+        f"gopipe's example project {name!r} is neither package data ({packaged}) nor in a "
+        f"source checkout ({checkout}); reinstall gopipe from its wheel"
+    )
+
+
+def copy_tree(source: Traversable, target: Path) -> Path:
+    """Copy a resource directory (a folder or a zipped package) to ``target``."""
+    target.mkdir(parents=True)
+    for entry in source.iterdir():
+        if entry.name in _EXAMPLE_SKIP:
+            continue
+        if entry.is_dir():
+            copy_tree(entry, target / entry.name)
+        else:
+            (target / entry.name).write_bytes(entry.read_bytes())
+    return target
+
+
 @pytest.fixture
 def hello_repo(tmp_path: Path) -> Path:
-    """A copy of examples/hello in a fresh git repository."""
-    repo = tmp_path / "hello"
-    shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns("dist", ".nox", "__pycache__"))
-    return make_git_repo(repo)
+    """A copy of gopipe's example service (examples/hello) in a fresh git repository."""
+    return make_git_repo(copy_tree(example_project("hello"), tmp_path / "hello"))
 
 
 @pytest.fixture
