@@ -1,7 +1,7 @@
-"""gopipe's own sessions: ``tests``, ``lint`` (ruff + mypy) and ``demo``.
+"""gopipe's own sessions: ``tests``, ``lint`` (ruff check, ruff format --check, mypy) and ``demo``.
 
 They run in the current environment (``python=False``): ``scripts/install-test-deps``
-or ``pip install -e .`` prepares it, and CI runs exactly ``nox -s tests``.
+or ``pip install -e .`` prepares it; CI (``.ci/run``) runs ``nox -s lint`` then ``nox -s tests``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def lint(session: nox.Session) -> None:
+    """ruff (lint and format check) and mypy --strict over src/, plugins/ (configured in pyproject)."""
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
     session.run("mypy")
 
 

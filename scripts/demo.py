@@ -32,8 +32,8 @@ def main(argv: list[str]) -> int:
         return code
     try:
         from tests.harness.registry import start_registry
-    except ImportError as exc:  # the registry harness needs the [demo] extra
-        return _layout_only(gopipe, argv, f"{exc.name} is missing (pip install -e '.[demo]')")
+    except ImportError as exc:  # the registry harness needs scripts/deps/pip-demo.txt
+        return _layout_only(gopipe, argv, f"{exc.name} is missing (pip install -r scripts/deps/pip-demo.txt)")
     if shutil.which("docker-registry") is None:
         return _layout_only(
             gopipe, argv, "docker-registry is not installed (apt-get install docker-registry)"

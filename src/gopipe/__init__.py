@@ -2,7 +2,7 @@
 
 The data flow is visible in the layout:
 config (``gopipe.config``) → plan (``gopipe.plan``) → stages (``gopipe.runner``) →
-providers (``gopipe.types``, ``gopipe_plugins``) → artifacts (``gopipe.artifacts``) →
+providers (``gopipe.types``, the default plugins) → artifacts (``gopipe.artifacts``) →
 report (``gopipe.report``).
 """
 

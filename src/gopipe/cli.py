@@ -155,7 +155,7 @@ def _init(ns: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _run(ns: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from gopipe.session import run_pipeline
+    from gopipe.lifecycle import run_pipeline
 
     shard = None
     if ns.shard:
@@ -183,7 +183,7 @@ def _plugins(ns: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from gopipe.session import load_for_inspection
+    from gopipe.lifecycle import load_for_inspection
 
     config, registry = load_for_inspection(ns.root, ns.config)
     table = Table(title="gopipe providers", show_lines=False)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         CoverageReporter,
         Deployer,
         Linter,
+        Merger,
         Notifier,
         Packager,
         StageSettings,
@@ -415,6 +416,21 @@ def gopipe_stage_settings() -> Iterable[StageSettings]:
         def gopipe_stage_settings() -> list[StageSettings]:
             return [StageSettings(stage=Stage.NOTIFY, options=NotifySettings)]
     '''
+
+
+@hookspec
+def gopipe_mergers() -> Iterable[Merger]:
+    """Register how ``gopipe merge`` folds an artifact kind from fanned-out jobs into one.
+
+    :return: an iterable of :class:`~gopipe.types.Merger`, one per artifact kind the plugin
+        produces and knows how to combine (JUnit suites, cover profiles, SARIF runs ...).
+
+    Example::
+
+        @hookimpl
+        def gopipe_mergers():
+            yield Merger(kind="bench", stage=Stage.TEST, merge=merge_benchmarks)
+    """
 
 
 @hookspec

@@ -1,78 +1,58 @@
 """Create the plugin manager for one run: built-ins, then entry points, blocking first.
 
-Built-in plugins are listed here in code and registered exactly like third-party ones
-(tox 4 does the same). A blocked name (``disable_plugins`` or ``GOPIPE_DISABLE_PLUGINS``)
-is blocked before entry points load, so a broken third-party plugin can be switched off
-without uninstalling it, like pytest's ``-p no:NAME``.
+The built-in plugins are listed in code in the plugin package and found through one entry
+point (``gopipe.builtins``), then registered exactly like third-party ones (tox 4 does the
+same). A blocked name (``disable_plugins`` or ``GOPIPE_DISABLE_PLUGINS``) is blocked before
+entry points load, so a broken third-party plugin can be switched off without uninstalling
+it, like pytest's ``-p no:NAME``.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
 
 import pluggy
 
 from gopipe import hookspecs
+from gopipe.errors import ConfigError
 from gopipe.hookspecs import PROJECT
 
 ENTRY_POINT_GROUP = "gopipe"
 DISABLE_ENV = "GOPIPE_DISABLE_PLUGINS"
 
-# (plugin name, module). One plugin per provider, named like the provider, so
-# ``disable_plugins = ["slack"]`` blocks exactly that provider. The Go tester and builder
-# are both called ``go``; their plugins are ``go-test`` and ``go-build``, and the name
-# ``go`` blocks both (see :data:`ALIASES`).
-BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
-    # lint
-    ("gofmt", "gopipe_plugins.lint.gofmt"),
-    ("govet", "gopipe_plugins.lint.govet"),
-    ("staticcheck", "gopipe_plugins.lint.staticcheck"),
-    ("golangci-lint", "gopipe_plugins.lint.golangci_lint"),
-    ("govulncheck", "gopipe_plugins.lint.govulncheck"),
-    ("sarif", "gopipe_plugins.lint.sarif"),
-    # test
-    ("go-test", "gopipe_plugins.test.gotest"),
-    # coverage
-    ("summary", "gopipe_plugins.coverage.summary"),
-    ("threshold", "gopipe_plugins.coverage.threshold"),
-    ("cobertura", "gopipe_plugins.coverage.cobertura"),
-    ("html", "gopipe_plugins.coverage.html"),
-    # build
-    ("go-build", "gopipe_plugins.build.gobuild"),
-    # package
-    ("oci-image", "gopipe_plugins.package.oci_image"),
-    ("archive", "gopipe_plugins.package.archive"),
-    ("docker", "gopipe_plugins.package.docker"),
-    ("buildah", "gopipe_plugins.package.buildah"),
-    # upload
-    ("registry", "gopipe_plugins.upload.registry"),
-    ("harbor", "gopipe_plugins.upload.harbor"),
-    ("ecr", "gopipe_plugins.upload.ecr"),
-    ("oci-artifact", "gopipe_plugins.upload.oci_artifact"),
-    ("s3", "gopipe_plugins.upload.s3"),
-    # deploy
-    ("deploy-settings", "gopipe_plugins.deploy.settings"),
-    ("kubectl", "gopipe_plugins.deploy.kubectl"),
-    ("helm", "gopipe_plugins.deploy.helm"),
-    ("argo-rollouts", "gopipe_plugins.deploy.argo"),
-    ("flagger", "gopipe_plugins.deploy.flagger"),
-    # notify
-    ("slack", "gopipe_plugins.notify.slack"),
-    ("wecom", "gopipe_plugins.notify.wecom"),
-    ("dingtalk", "gopipe_plugins.notify.dingtalk"),
-    ("feishu", "gopipe_plugins.notify.feishu"),
-    ("teams", "gopipe_plugins.notify.teams"),
-    ("webhook", "gopipe_plugins.notify.webhook"),
-    ("email", "gopipe_plugins.notify.mail"),
-    ("notify-state", "gopipe_plugins.notify.state"),
-    # observe
-    ("pushgateway", "gopipe_plugins.observe.pushgateway"),
-    ("metadata", "gopipe_plugins.observe.metadata"),
-)
-# A provider name shared by several built-in plugins blocks all of them.
-ALIASES: dict[str, tuple[str, ...]] = {"go": ("go-test", "go-build")}
+BUILTINS_GROUP = "gopipe.builtins"
+
+
+@dataclass(frozen=True)
+class Builtins:
+    """The default plugins: ``(plugin name, module)`` pairs, and names that block several."""
+
+    plugins: tuple[tuple[str, str], ...]
+    aliases: Mapping[str, tuple[str, ...]]
+
+
+def builtins() -> Builtins:
+    """The built-in plugin list, kept in code in the plugin package and found through the
+    ``gopipe.builtins`` entry point, so the core names no plugin module itself."""
+    plugins: list[tuple[str, str]] = []
+    aliases: dict[str, tuple[str, ...]] = {}
+    found = entry_points(group=BUILTINS_GROUP)
+    if not found:
+        raise ConfigError(
+            "gopipe installation",
+            BUILTINS_GROUP,
+            "no built-in plugins are installed",
+            "install gopipe with pip (pip install -e . in a checkout)",
+        )
+    for ep in found:
+        module = ep.load()
+        plugins += module.BUILTIN_PLUGINS
+        aliases.update(module.ALIASES)
+    return Builtins(tuple(plugins), aliases)
 
 
 def disabled_from_env(environ: dict[str, str] | None = None) -> tuple[str, ...]:
@@ -84,13 +64,42 @@ def create_manager(disabled: Iterable[str] = (), *, entry_points: bool = True) -
     """A fresh manager: hookspecs, blocked names, built-ins, entry points, then check."""
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
+    known = builtins()
     for name in disabled:
-        for blocked in ALIASES.get(name, (name,)):
+        for blocked in known.aliases.get(name, (name,)):
             pm.set_blocked(blocked)
-    for name, module in BUILTIN_PLUGINS:
+    for name, module in known.plugins:
         if not pm.is_blocked(name):
-            pm.register(importlib.import_module(module), name=name)
+            try:
+                pm.register(importlib.import_module(module), name=name)
+            except Exception as exc:
+                raise _import_error(name, exc) from None
     if entry_points:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        try:
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        except Exception as exc:
+            raise _import_error(_failing_entry_point(pm) or "?", exc) from None
     pm.check_pending()
     return pm
+
+
+def _import_error(name: str, exc: BaseException) -> ConfigError:
+    """A plugin that cannot be imported: name it, and say how to switch it off."""
+    return ConfigError(
+        f"plugin {name!r}",
+        "disable_plugins",
+        f"failed to load: {type(exc).__name__}: {exc}",
+        f'fix or uninstall it, or block it: disable_plugins = ["{name}"] or GOPIPE_DISABLE_PLUGINS={name}',
+    )
+
+
+def _failing_entry_point(pm: pluggy.PluginManager) -> str | None:
+    """Which not-yet-registered entry point fails to load (only asked after one did)."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if pm.is_blocked(ep.name) or pm.has_plugin(ep.name):
+            continue
+        try:
+            ep.load()
+        except Exception:
+            return ep.name
+    return None

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,13 @@ class ProcessTracker:
         self._procs: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
         self._parent = parent
+        # live sub-scopes (a run's stages): a cancel must also stop the commands they start
+        # next, not only the ones running now. A scope made after the cancel (notify) is free.
+        self._children: weakref.WeakSet[ProcessTracker] = weakref.WeakSet()
         self.cancelled = threading.Event()
+        if parent is not None:
+            with parent._lock:
+                parent._children.add(self)
 
     def _add(self, proc: subprocess.Popen[str]) -> None:
         with self._lock:
@@ -58,8 +65,9 @@ class ProcessTracker:
             self._parent._remove(proc)
 
     def cancel(self) -> None:
-        """Stop every tracked process group now and refuse to start new ones."""
-        self.cancelled.set()
+        """Stop every tracked process group now and refuse to start new ones, here and in
+        every live sub-scope."""
+        self._mark_cancelled()
         with self._lock:
             procs = list(self._procs)
         for proc in procs:
@@ -69,6 +77,13 @@ class ProcessTracker:
                 proc.wait(GRACE_S)
             except subprocess.TimeoutExpired:
                 _signal_group(proc, signal.SIGKILL)
+
+    def _mark_cancelled(self) -> None:
+        self.cancelled.set()
+        with self._lock:
+            children = list(self._children)
+        for child in children:
+            child._mark_cancelled()
 
     def run(
         self,
@@ -106,6 +121,8 @@ class ProcessTracker:
         for t in readers:
             t.start()
         try:
+            if self.cancelled.is_set():  # cancelled between the check above and _add: cancel() missed it
+                _terminate(proc)
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
@@ -128,6 +145,15 @@ def _pump(stream: object, sink: list[str], callback: Callable[[str], None] | Non
         sink.append(line)
         if callback is not None:
             callback(line)
+
+
+def _terminate(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM the group, SIGKILL it if it is still there after the grace period."""
+    _signal_group(proc, signal.SIGTERM)
+    try:
+        proc.wait(GRACE_S)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc, signal.SIGKILL)
 
 
 def _signal_group(proc: subprocess.Popen[str], sig: signal.Signals) -> None:

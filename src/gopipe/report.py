@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -14,6 +15,26 @@ from gopipe.secrets import Redactor
 
 RunStatus = Literal["success", "failed", "cancelled"]
 StageStatus = Literal["success", "failed", "skipped", "cancelled"]
+
+# How bad a status is. The worst status among the parts wins: the stages of a run, or the
+# shards of one stage merged by ``gopipe merge``. A cancel outranks a failure: the run was
+# stopped on purpose, and what failed meanwhile may be the cancel's doing.
+STATUS_RANK: dict[str, int] = {"skipped": 0, "success": 1, "failed": 2, "cancelled": 3}
+EXIT_CODES: dict[RunStatus, int] = {"success": 0, "failed": 1, "cancelled": 130}
+
+
+def worst(statuses: Iterable[str]) -> StageStatus:
+    """The worst of ``statuses`` (an unknown status counts as failed; none is skipped)."""
+    known: list[StageStatus] = ["failed" if s not in STATUS_RANK else s for s in statuses]  # type: ignore[misc]
+    return max(known, key=STATUS_RANK.__getitem__, default="skipped")
+
+
+def run_status(statuses: Iterable[str], *, cancelled: bool = False) -> RunStatus:
+    """A run's status from its stages': cancelled, else failed, else success."""
+    top = worst(statuses)
+    if cancelled or top == "cancelled":
+        return "cancelled"
+    return "failed" if top == "failed" else "success"
 
 
 @dataclass

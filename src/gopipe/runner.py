@@ -22,7 +22,7 @@ from gopipe.errors import ConfigError, GopipeError, StageFailed
 from gopipe.plan import Plan
 from gopipe.proc import ProcessTracker
 from gopipe.registry import SelectedProvider
-from gopipe.report import ProviderResult, Report, RunStatus, StageResult, ci_run_url
+from gopipe.report import EXIT_CODES, ProviderResult, Report, StageResult, ci_run_url, run_status
 from gopipe.secrets import Redactor
 from gopipe.stages import Stage
 
@@ -36,11 +36,15 @@ class Runner:
         plan: Plan,
         selected: Mapping[Stage, list[SelectedProvider]],
         preflight_error: GopipeError | None = None,
+        finished: Mapping[Stage, StageResult] | None = None,
+        title: str | None = None,
     ) -> None:
         self.run = run
         self.plan = plan
         self.selected = selected
         self.preflight_error = preflight_error
+        self.finished = dict(finished or {})  # plan stages that already ran elsewhere
+        self.title = title
         self.sources = SourceTree(run.root, [run.config.dist])
         self.cache = StageCache(run.out / "cache", run.root)
         self.fingerprints: dict[Stage, str] = {}
@@ -52,13 +56,17 @@ class Runner:
     def execute(self) -> Report:
         run, plan = self.run, self.plan
         run.console.start(
-            plan.name, [s.value for s in plan.stages] + (["notify"] if self._notifies() else [])
+            self.title or plan.name,
+            [s.value for s in plan.stages] + (["notify"] if self._notifies() else []),
         )
         run.events.emit("run_started", pipeline=plan.name, stages=[s.value for s in plan.stages])
         if self.preflight_error is not None:
             run.events.emit("error", where="config", message=str(self.preflight_error))
         results: dict[Stage, StageResult] = {}
-        pending = list(plan.stages)
+        for stage, result in self.finished.items():
+            results[stage] = result
+            run.console.stage_finished(result, [])
+        pending = [s for s in plan.stages if s not in results]
         running: dict[Future[StageResult], Stage] = {}
         with ThreadPoolExecutor(max_workers=max(1, len(plan.stages)), thread_name_prefix="stage") as pool:
             while pending or running:
@@ -98,12 +106,8 @@ class Runner:
         return self.plan.notify and bool(self.selected.get(Stage.NOTIFY))
 
     def _report(self, stages: list[StageResult]) -> Report:
-        status: RunStatus = "success"
-        if any(s.status == "cancelled" for s in stages) or self.run.tracker.cancelled.is_set():
-            status = "cancelled"
-        elif any(s.status == "failed" for s in stages):
-            status = "failed"
-        exit_code = {"success": 0, "failed": 1, "cancelled": 130}[status]
+        status = run_status((s.status for s in stages), cancelled=self.run.tracker.cancelled.is_set())
+        exit_code = EXIT_CODES[status]
         error = None
         bad_input = self.preflight_error or next(iter(self.config_errors), None)
         if bad_input is not None:
@@ -146,8 +150,11 @@ class Runner:
         )
 
     def run_stage(self, stage: Stage) -> StageResult:
-        """Run one stage now (the DAG calls this; ``gopipe merge`` too, for coverage and notify)."""
-        if stage in CACHEABLE:
+        """Run one stage now; restore it from the stage cache when its inputs are unchanged.
+
+        A stage whose upstream ran elsewhere (``gopipe merge``) has no fingerprint and always runs.
+        """
+        if stage in CACHEABLE and all(d in self.fingerprints for d in self.plan.needs.get(stage, ())):
             self.fingerprints[stage] = key = self._fingerprint(stage)
             hit = self.cache.lookup(stage, key) if self.run.args.use_cache else None
             if hit is not None:

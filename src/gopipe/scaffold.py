@@ -5,6 +5,11 @@ The scaffold is the documented path for third-party plugins (``docs/plugins.md``
 ``disable_plugins`` blocks), one provider with a typed options dataclass, and tests that
 use gopipe's pytest plugin (``go_repo``, ``gopipe_plugin_manager``, ``run_stage``). It
 works as generated: ``pip install -e .[test] && pytest`` passes before any edit.
+
+The generated code is written against the plugin-author facade alone: the provider imports
+only ``gopipe.api`` and the tests only ``gopipe.testing``, so what a new author copies from
+is the supported surface, not gopipe's internals (``tests/core/test_wheel.py`` runs it
+against an installed wheel).
 """
 
 from __future__ import annotations
@@ -78,8 +83,12 @@ def _plugin_source(name: str, stage: Stage) -> str:
     body = {Stage.LINT: _LINT_BODY, Stage.NOTIFY: _NOTIFY_BODY}.get(stage, _GENERIC_BODY)
     description = {
         Stage.LINT: "forbid a pattern in Go files",
-        Stage.NOTIFY: "write a message about the finished run",
-    }.get(stage, "record the run's artifacts")
+        Stage.NOTIFY: "write a message about the run",
+    }.get(stage, "record the repository's Go files")
+    api = {kind, "ProviderContext", "doc", "hookimpl"}
+    if stage in (Stage.LINT, Stage.NOTIFY):
+        api.add("ConfigError")
+    stdlib = {Stage.LINT: "import re\n", Stage.NOTIFY: ""}.get(stage, "import json\n")
     return _PLUGIN.format(
         name=name,
         stage=stage.value,
@@ -87,20 +96,26 @@ def _plugin_source(name: str, stage: Stage) -> str:
         hook=REGISTRATION_HOOKS[stage],
         description=f"{description} (template)",
         body=body.format(name=name, stage=stage.value),
-        imports="import re\n" if stage is Stage.LINT else "",
-        api_names=", ".join(sorted([kind, "ProviderContext", "doc", "hookimpl", *_extra_api_names(stage)])),
+        imports=stdlib,
+        api=", ".join(_isort_names(api)),
     )
 
 
-def _extra_api_names(stage: Stage) -> list[str]:
-    return ["Finding"] if stage is Stage.LINT else []
+def _isort_names(names: set[str]) -> list[str]:
+    """Names of one ``from x import ...`` in the order ruff's isort wants: classes, then the rest."""
+    return sorted(names, key=lambda n: (n[:1].islower(), n.lower()))
 
 
 def _test_source(name: str, module: str, stage: Stage) -> str:
     off = "".join(f'        "{s.value}": {{"providers": []}},\n' for s in _needs(stage))
     body = {Stage.LINT: _LINT_TESTS, Stage.NOTIFY: _NOTIFY_TESTS}.get(stage, _GENERIC_TESTS)
     return _TESTS.format(
-        name=name, module=module, stage=stage.value, off=off, body=body.format(name=name, stage=stage.value)
+        name=name,
+        module=module,
+        stage=stage.value,
+        off=off,
+        body=body.format(name=name, stage=stage.value),
+        imports="" if stage in (Stage.LINT, Stage.NOTIFY) else "import json\n",
     )
 
 
@@ -167,7 +182,7 @@ from __future__ import annotations
 
 {imports}from dataclasses import dataclass
 
-from gopipe.api import {api_names}
+from gopipe.api import {api}
 
 
 {body}
@@ -183,20 +198,30 @@ _NOTIFY_BODY = '''\
 class Options:
     """[tool.gopipe.notify.{name}]"""
 
-    message: str = doc("message template: {{project}} {{version}} {{short_commit}} {{status}} …",
-                       "{{project}} {{version}}: {{status}}")
+    message: str = doc("message template: {{project}} {{version}} {{commit}} {{short_commit}} {{branch}}",
+                       "{{project}} {{version}} ({{short_commit}})")
     output: str = doc("file under dist/gopipe the message is written to", "{name}.txt")
 
 
 def run(ctx: ProviderContext[Options]) -> None:
-    """Render the message from the finished run's report and deliver it.
+    """Render the message from the repository's git facts and deliver it.
 
     This template writes it to a file; a real notifier posts it to its service here
-    (take credentials as ``gopipe.api.Secret`` options, never as plain strings).
+    (take credentials as ``Secret`` options, never as plain strings).
     """
-    report = ctx.report
-    status = report.status if report is not None else "unknown"
-    text = ctx.render(ctx.options.message, status=status)
+    fields = {{
+        "project": ctx.root.name,
+        "version": ctx.git.version,
+        "commit": ctx.git.sha,
+        "short_commit": ctx.git.short_sha,
+        "branch": ctx.git.branch or "",
+    }}
+    try:
+        text = ctx.options.message.format_map(fields)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError("pyproject.toml", "tool.gopipe.notify.{name}.message",
+                          f"bad template {{ctx.options.message!r}} ({{exc}})",
+                          "use only: " + ", ".join("{{" + f + "}}" for f in fields)) from None
     path = ctx.out / ctx.options.output
     path.write_text(text + "\\n", encoding="utf-8")
     ctx.add_artifact("notification", path.name, path)
@@ -212,24 +237,26 @@ class Options:
 
 
 def run(ctx: ProviderContext[Options]) -> None:
-    """Report every Go line matching ``pattern`` as a finding; fail when there are any."""
-    rx = re.compile(ctx.options.pattern)
-    found: list[Finding] = []
+    """Log every Go line matching ``pattern``; fail at the first one when there are any."""
+    try:
+        rx = re.compile(ctx.options.pattern)
+    except re.error as exc:
+        raise ConfigError("pyproject.toml", "tool.gopipe.lint.{name}.pattern",
+                          f"not a regular expression ({{exc}})", "fix or quote the pattern") from None
+    matches: list[tuple[str, int]] = []
     for path in sorted(ctx.root.rglob("*.go")):
         rel = path.relative_to(ctx.root)
         if any(p.startswith(".") or p in ("vendor", "dist") for p in rel.parts):
             continue
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
             if rx.search(line):
-                finding = Finding("{name}", "pattern", f"matches {{ctx.options.pattern}}",
-                                  file=str(rel), line=number)
-                ctx.add_finding(finding)
-                found.append(finding)
-    ctx.summary = f"{name}: {{len(found)}} finding(s)"
-    if found:
-        first = found[0]
-        ctx.fail(f"{{len(found)}} line(s) match {{ctx.options.pattern}}, first at {{first.location()}}",
-                 file=first.file, line=first.line)
+                matches.append((rel.as_posix(), number))
+                ctx.log(f"{{rel.as_posix()}}:{{number}}: matches {{ctx.options.pattern}}")
+    ctx.summary = f"{name}: {{len(matches)}} match(es)"
+    if matches:
+        file, line = matches[0]
+        ctx.fail(f"{{len(matches)}} line(s) match {{ctx.options.pattern}}, first at {{file}}:{{line}}",
+                 file=file, line=line, details="\\n".join(f"{{f}}:{{n}}" for f, n in matches))
 '''
 
 _GENERIC_BODY = '''\
@@ -241,19 +268,20 @@ class Options:
 
 
 def run(ctx: ProviderContext[Options]) -> None:
-    """Record what the run produced so far; replace with the provider's real work.
+    """Record the repository's Go files; replace with the provider's real work.
 
-    Read earlier stages' output with ``ctx.artifacts.of_kind("binary")``, run
-    commands with ``ctx.sh([...])``, and fail with ``ctx.fail("one line")``.
+    Run commands with ``ctx.sh([...])`` (logged, masked, cancellable), record what you
+    produce with ``ctx.add_artifact``, and fail with ``ctx.fail("one line")``.
     """
-    import json
-
-    seen = [a.to_json() for a in ctx.artifacts]
+    listed = ctx.sh(["git", "ls-files", "--", "*.go"], echo=False)
+    if not listed.ok:
+        ctx.fail("git ls-files failed", details=listed.stderr)
+    go_files = sorted(listed.stdout.split())
     path = ctx.out / ctx.options.output
-    path.write_text(json.dumps({{"version": ctx.git.version, "artifacts": seen}}, indent=2),
+    path.write_text(json.dumps({{"version": ctx.git.version, "go_files": go_files}}, indent=2),
                     encoding="utf-8")
     ctx.add_artifact("{name}", path.name, path)
-    ctx.summary = f"{name}: saw {{len(seen)}} artifact(s)"
+    ctx.summary = f"{name}: {{len(go_files)}} Go file(s)"
 '''
 
 _TESTS = '''\
@@ -266,11 +294,10 @@ source without installing it; ``run_stage`` runs one stage in-process.
 
 from __future__ import annotations
 
-from pathlib import Path
+{imports}from pathlib import Path
 from typing import Any
 
-import pluggy
-from gopipe.testing import run_stage
+from gopipe.testing import PluginManager, run_stage
 
 from {module} import plugin
 
@@ -281,13 +308,13 @@ def config(**options: Any) -> dict[str, Any]:
     }}
 
 
-def manager(pm: pluggy.PluginManager) -> pluggy.PluginManager:
+def manager(pm: PluginManager) -> PluginManager:
     pm.register(plugin, name="{name}")
     return pm
 
 {body}
 
-def test_rejects_an_unknown_option(go_repo: Path, gopipe_plugin_manager: pluggy.PluginManager) -> None:
+def test_rejects_an_unknown_option(go_repo: Path, gopipe_plugin_manager: PluginManager) -> None:
     result = run_stage(go_repo, "{stage}", config=config(no_such_option=1),
                        pm=manager(gopipe_plugin_manager))
     assert result.exit_code == 2
@@ -295,33 +322,52 @@ def test_rejects_an_unknown_option(go_repo: Path, gopipe_plugin_manager: pluggy.
 '''
 
 _NOTIFY_TESTS = """
-def test_writes_the_message(go_repo: Path, gopipe_plugin_manager: pluggy.PluginManager) -> None:
-    result = run_stage(go_repo, "notify", config=config(message="{{project}}: {{status}}"),
+def test_writes_the_message(go_repo: Path, gopipe_plugin_manager: PluginManager) -> None:
+    result = run_stage(go_repo, "notify", config=config(message="{{project}} at {{short_commit}}"),
                        pm=manager(gopipe_plugin_manager))
     assert result.exit_code == 0, result.error
     assert result.stage("notify").status == "success"
-    assert (go_repo / "dist" / "gopipe" / "{name}.txt").read_text() == "repo: success\\n"
+    expected = f"repo at {{result.report.git.short_sha}}\\n"
+    assert (go_repo / "dist" / "gopipe" / "{name}.txt").read_text() == expected
     assert [a.name for a in result.artifacts("notification")] == ["{name}.txt"]
+
+
+def test_unknown_template_variable_is_bad_config(go_repo: Path,
+                                                 gopipe_plugin_manager: PluginManager) -> None:
+    result = run_stage(go_repo, "notify", config=config(message="{{status}}"),
+                       pm=manager(gopipe_plugin_manager))
+    notify = result.stage("notify")  # a failed notification does not fail the run by default
+    assert notify.status == "failed"
+    assert "{name}.message" in (notify.error or "")
 """
 
 _LINT_TESTS = """
-def test_clean_repository_passes(go_repo: Path, gopipe_plugin_manager: pluggy.PluginManager) -> None:
+def test_clean_repository_passes(go_repo: Path, gopipe_plugin_manager: PluginManager) -> None:
     result = run_stage(go_repo, "lint", config=config(), pm=manager(gopipe_plugin_manager))
     assert result.exit_code == 0, result.error
     assert result.stage("lint").status == "success"
 
 
-def test_finding_fails_the_stage(go_repo: Path, gopipe_plugin_manager: pluggy.PluginManager) -> None:
+def test_finding_fails_the_stage(go_repo: Path, gopipe_plugin_manager: PluginManager) -> None:
     (go_repo / "todo.go").write_text("package main\\n\\n// FIXME: remove\\n")
     result = run_stage(go_repo, "lint", config=config(), pm=manager(gopipe_plugin_manager))
     assert result.exit_code == 1
     assert "todo.go:3" in (result.stage("lint").error or "")
+
+
+def test_bad_pattern_is_bad_config(go_repo: Path, gopipe_plugin_manager: PluginManager) -> None:
+    result = run_stage(go_repo, "lint", config=config(pattern="(unclosed"),
+                       pm=manager(gopipe_plugin_manager))
+    assert result.exit_code == 2
+    assert "{name}.pattern" in (result.stage("lint").error or "")
 """
 
 _GENERIC_TESTS = """
-def test_runs_and_records(go_repo: Path, gopipe_plugin_manager: pluggy.PluginManager) -> None:
+def test_runs_and_records(go_repo: Path, gopipe_plugin_manager: PluginManager) -> None:
     result = run_stage(go_repo, "{stage}", config=config(), pm=manager(gopipe_plugin_manager))
     assert result.exit_code == 0, result.error
     assert result.stage("{stage}").status == "success"
     assert [a.name for a in result.artifacts("{name}")] == ["{name}.json"]
+    recorded = json.loads((go_repo / "dist" / "gopipe" / "{name}.json").read_text())
+    assert recorded["go_files"] == ["cmd/fixture/main.go"]
 """

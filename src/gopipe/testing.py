@@ -1,6 +1,7 @@
 """gopipe's pytest plugin (entry point ``pytest11``): fixtures for testing gopipe plugins.
 
 - ``go_repo``: a copy of a small real Go module in a temporary git repository.
+- ``hello_repo``: a copy of gopipe's example service (package data in the wheel).
 - ``gopipe_run``: run a pipeline or stage in-process and get the exit code and report.
 - ``gopipe_plugin_manager``: a fresh plugin manager (built-ins only) to register a plugin in.
 - :func:`run_stage`: run one stage in-process with a given config and plugin manager.
@@ -11,23 +12,33 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 import pytest
+
+# Re-exported so a plugin's tests can annotate ``gopipe_plugin_manager`` without importing pluggy.
+from pluggy import PluginManager as PluginManager
 
 from gopipe.artifacts import Artifact
 from gopipe.context import RunArgs
 from gopipe.report import Report, StageResult
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:
+        from importlib.abc import Traversable
+
+# Not copied into test repositories: build output and caches of a run in the checkout.
+_EXAMPLE_SKIP = frozenset({"dist", ".nox", "__pycache__"})
 
 _GO_MOD = "module example.com/fixture\n\ngo 1.24\n"
 _MAIN = """package main
@@ -77,12 +88,41 @@ def go_repo(tmp_path: Path) -> Path:
     return make_git_repo(repo)
 
 
+def example_project(name: str = "hello") -> Traversable:
+    """gopipe's example project ``name``, wherever this gopipe is installed from.
+
+    A wheel ships it as package data (``gopipe/_fixtures/NAME``, mapped from ``examples/NAME``
+    in pyproject.toml); an editable install or a plain source checkout reads ``examples/NAME``.
+    """
+    packaged = files("gopipe") / "_fixtures" / name
+    if packaged.is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parents[2] / "examples" / name
+    if checkout.is_dir():
+        return checkout
+    raise FileNotFoundError(
+        f"gopipe's example project {name!r} is neither package data ({packaged}) nor in a "
+        f"source checkout ({checkout}); reinstall gopipe from its wheel"
+    )
+
+
+def copy_tree(source: Traversable, target: Path) -> Path:
+    """Copy a resource directory (a folder or a zipped package) to ``target``."""
+    target.mkdir(parents=True)
+    for entry in source.iterdir():
+        if entry.name in _EXAMPLE_SKIP:
+            continue
+        if entry.is_dir():
+            copy_tree(entry, target / entry.name)
+        else:
+            (target / entry.name).write_bytes(entry.read_bytes())
+    return target
+
+
 @pytest.fixture
 def hello_repo(tmp_path: Path) -> Path:
-    """A copy of examples/hello in a fresh git repository."""
-    repo = tmp_path / "hello"
-    shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns("dist", ".nox", "__pycache__"))
-    return make_git_repo(repo)
+    """A copy of gopipe's example service (examples/hello) in a fresh git repository."""
+    return make_git_repo(copy_tree(example_project("hello"), tmp_path / "hello"))
 
 
 @pytest.fixture
@@ -145,67 +185,29 @@ def run_stage(
 
     ``config`` is the ``[tool.gopipe]`` table as a dict (it replaces the repository's own);
     ``pm`` is the plugin manager to take providers from (default: built-ins and installed
-    plugins, as ``gopipe run`` would). Bad config returns exit code 2 and ``error``, like
-    the command line. Output goes to ``repo/dist/gopipe`` as usual.
+    plugins, as ``gopipe run`` would). The run goes through the same
+    :class:`~gopipe.lifecycle.RunSession` as ``gopipe run``: configure and finish hooks run,
+    bad config returns exit code 2 and ``error``, and the report goes to
+    ``repo/dist/gopipe`` as usual.
     """
-    from gopipe.config import load_config
-    from gopipe.console import Console
-    from gopipe.context import RunContext
-    from gopipe.errors import ConfigError
-    from gopipe.events import EventLog
-    from gopipe.git import read_git_info
-    from gopipe.gotools import GoToolchain
-    from gopipe.manager import create_manager, disabled_from_env
-    from gopipe.plan import make_plan
-    from gopipe.registry import ProviderRegistry
-    from gopipe.runner import Runner
-    from gopipe.session import new_redactor
-    from gopipe.stages import Stage
+    from gopipe.lifecycle import RunSession
 
     environ = {**os.environ, **(env or {})}
-    redactor = new_redactor(environ)
-    repo = repo.resolve()
-    config_file = None
-    if config is not None:
-        config_file = Path(tempfile.mkdtemp(prefix="gopipe-config-")) / "pyproject.toml"
-        config_file.write_text(toml_dumps({"tool": {"gopipe": dict(config)}}))
-    git = read_git_info(repo, environ)
-    try:
-        cfg = load_config(repo, config_file)
-        manager = pm or create_manager((*cfg.settings.disable_plugins, *disabled_from_env(environ)))
-        registry = ProviderRegistry.collect(manager)
-        plan = make_plan([] if stage == Stage.NOTIFY.value else [stage], notify=True)
-        selected = {s: registry.select(cfg, s, redactor) for s in (*plan.stages, Stage.NOTIFY)}
-    except ConfigError as exc:
-        empty = Report(
-            pipeline=stage,
-            status="failed",
-            started_at=0.0,
-            duration_s=0.0,
-            git=git,
-            stages=[],
-            artifacts=[],
-            error=str(exc),
-            exit_code=exc.exit_code,
+    targets = [] if stage == "notify" else [stage]
+    with tempfile.TemporaryDirectory(prefix="gopipe-config-") as tmp:
+        config_file = None
+        if config is not None:
+            config_file = Path(tmp) / "pyproject.toml"
+            config_file.write_text(toml_dumps({"tool": {"gopipe": dict(config)}}))
+        session = RunSession(
+            repo,
+            config_file=config_file,
+            args=args or RunArgs(pipeline=stage),
+            stream=sys.stderr,
+            environ=environ,
+            pm=pm,
         )
-        return StageRun(exc.exit_code, empty, str(exc))
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    console = Console(redactor, stream=sys.stderr)
-    events = EventLog(cfg.out / "events.jsonl", redactor, git.sha)
-    run = RunContext(
-        config=cfg,
-        git=git,
-        redactor=redactor,
-        console=console,
-        events=events,
-        go=GoToolchain(repo, {**environ, **cfg.settings.env}),
-        pm=manager,
-        args=args or RunArgs(pipeline=stage),
-        env={**environ, **cfg.settings.env},
-    )
-    report = Runner(run, plan, selected).execute()
-    events.close()
-    report.write(cfg.out / "report.json", redactor)
+        report = session.run(targets)
     return StageRun(report.exit_code, report, report.error)
 
 

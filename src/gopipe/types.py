@@ -8,13 +8,15 @@ never by registration order. ``options`` is a dataclass; the provider's config t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from gopipe.stages import Stage
 
 if TYPE_CHECKING:
+    from gopipe.artifacts import Artifact
     from gopipe.config import Config
     from gopipe.context import ProviderContext
 
@@ -108,6 +110,94 @@ class StageSettings:
 
     stage: Stage
     options: type[Any]
+
+
+@dataclass(frozen=True)
+class PartFile:
+    """One artifact that one fanned-out job recorded, as ``gopipe merge`` found it.
+
+    :param part: the job's label (its directory name).
+    :param artifact: the artifact's entry in that job's ``report.json``.
+    :param path: where its file lies inside the job's output; ``None`` when it has no file
+        or the job did not upload it.
+    """
+
+    part: str
+    artifact: Mapping[str, Any]
+    path: Path | None
+
+
+@dataclass(frozen=True)
+class MergeInput:
+    """What a :class:`Merger` gets: every part's artifacts of its kind, and where to write.
+
+    :param files: the parts' artifacts of the merger's kind, in part order.
+    :param parts: each part's label and its ``dist/gopipe`` directory (for side files such as
+        recorded timings that are not artifacts).
+    :param out: the merged ``dist/gopipe``; the merger writes its merged file here.
+    :param copy: copies one part's file back to its place in the repository, after checking
+        its sha256 and that the place is inside ``dist/``; returns the artifact, or the
+        problem as text.
+    :param root: the repository.
+    :param stage: the merger's stage.
+    """
+
+    files: Sequence[PartFile]
+    parts: Mapping[str, Path]
+    out: Path
+    copy: Callable[[PartFile], Artifact | str]
+    root: Path
+    stage: Stage
+
+    def paths(self) -> list[Path]:
+        """The files that were found, in part order."""
+        return [f.path for f in self.files if f.path is not None]
+
+    def record(self, kind: str, path: Path, **extra: Any) -> Artifact:
+        """An artifact for a file the merger wrote under :attr:`out`."""
+        from gopipe.artifacts import Artifact, sha256_file
+
+        return Artifact(
+            kind=kind,
+            name=path.name,
+            path=str(path.relative_to(self.root)),
+            sha256=sha256_file(path),
+            stage=self.stage.value,
+            provider="merge",
+            extra=extra,
+        )
+
+
+@dataclass
+class MergeOutput:
+    """What a :class:`Merger` made: artifacts of the merged run, problems, a new summary.
+
+    :param artifacts: recorded in the merged report.
+    :param problems: each fails the merger's stage with this text (a missing shard ...).
+    :param summary: replaces the merged stage's one-line summary when given.
+    """
+
+    artifacts: list[Artifact] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    summary: str | None = None
+
+
+@dataclass(frozen=True)
+class Merger:
+    """How ``gopipe merge`` folds one artifact kind from fanned-out jobs into one.
+
+    Registered by the plugin that produces the kind (``gopipe_mergers``), so the merge
+    command knows nothing about JUnit, cover profiles or SARIF. Kinds without a merger are
+    copied back as they are.
+
+    :param kind: the artifact kind, e.g. ``"junit"``.
+    :param stage: the stage the kind belongs to; problems fail that stage.
+    :param merge: folds the parts' files into the merged output.
+    """
+
+    kind: str
+    stage: Stage
+    merge: Callable[[MergeInput], MergeOutput]
 
 
 PROVIDER_TYPES: dict[Stage, type[Provider[Any]]] = {

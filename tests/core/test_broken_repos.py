@@ -10,6 +10,8 @@ import pytest
 
 from gopipe.testing import RunResult
 
+pytestmark = pytest.mark.slow  # every test runs the real Go toolchain on a broken module
+
 GREET = "internal/greet/greet.go"
 
 

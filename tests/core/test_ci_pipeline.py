@@ -10,7 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import pytest
+
 from gopipe.testing import RunResult, make_git_repo
+
+pytestmark = pytest.mark.slow  # real Go builds of examples/hello
 
 
 def git_sha(repo: Path) -> str:

@@ -124,6 +124,8 @@ def test_schema_covers_plugin_tables() -> None:
     assert threshold["properties"]["total"] == {
         "type": "number",
         "description": "minimum total coverage",
+        "minimum": 0,
+        "maximum": 100,
         "default": 0.0,
     }
     assert schema["properties"]["targets"]["type"] == "array"

@@ -16,7 +16,7 @@ import pytest
 from gopipe import hookimpl
 from gopipe.config import load_config
 from gopipe.errors import ConfigError, PluginError
-from gopipe.manager import BUILTIN_PLUGINS, create_manager
+from gopipe.manager import builtins, create_manager
 from gopipe.registry import ProviderRegistry
 from gopipe.stages import Stage
 from gopipe.types import Linter, Notifier
@@ -28,7 +28,7 @@ ROOT = Path(__file__).parents[2]
 def test_each_run_gets_its_own_manager() -> None:
     a, b = create_manager(entry_points=False), create_manager(entry_points=False)
     assert a is not b
-    assert {n for n, _ in BUILTIN_PLUGINS} <= {a.get_name(p) for p in a.get_plugins()}
+    assert {n for n, _ in builtins().plugins} <= {a.get_name(p) for p in a.get_plugins()}
     import gopipe
 
     assert not any(isinstance(v, pluggy.PluginManager) for v in vars(gopipe).values())
@@ -115,6 +115,7 @@ def todo_repo(go_repo: Path) -> Path:
     return go_repo
 
 
+@pytest.mark.slow
 def test_third_party_plugin_is_listed_selected_and_blockable(venv: Path, todo_repo: Path) -> None:
     listed = _gopipe(venv, "plugins", cwd=todo_repo)
     assert listed.returncode == 0, listed.stderr
@@ -139,6 +140,7 @@ def test_third_party_plugin_is_listed_selected_and_blockable(venv: Path, todo_re
     assert blocked.returncode == 2 and "not available" in blocked.stderr
 
 
+@pytest.mark.slow
 def test_duplicate_names_across_distributions(venv: Path, go_repo: Path) -> None:
     pip = [str(venv / "bin" / "python"), "-m", "pip"]
     subprocess.run([*pip, "install", "-q", "--no-deps", str(_copy(FIXTURES / "dup-gofmt", venv))], check=True)

@@ -56,6 +56,7 @@ def _test_binaries(parent: int) -> list[str]:
     return [p[0] for p in procs if p[0] in tree and len(p) > 2 and "greet.test" in p[2]]
 
 
+@pytest.mark.slow
 def test_sigterm_cancels_children_and_writes_report(hello_repo: Path) -> None:
     (hello_repo / "internal/greet/slow_test.go").write_text(SLOW_TEST)
     proc = _gopipe(hello_repo, "test")
@@ -75,6 +76,7 @@ def test_sigterm_cancels_children_and_writes_report(hello_repo: Path) -> None:
     _wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in children), timeout=10)
 
 
+@pytest.mark.slow
 def test_stage_timeout_kills_the_stage(hello_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
     (hello_repo / "internal/greet/slow_test.go").write_text(SLOW_TEST)
     config = hello_repo / "pyproject.toml"
@@ -88,6 +90,7 @@ def test_stage_timeout_kills_the_stage(hello_repo: Path, gopipe_run: Callable[..
     assert not _test_binaries(os.getpid())
 
 
+@pytest.mark.slow
 def test_github_actions_output(hello_repo: Path, tmp_path: Path) -> None:
     greet = hello_repo / "internal/greet/greet.go"
     greet.write_text(greet.read_text() + "\nfunc   ugly( )int{return 1}\n")
@@ -105,6 +108,7 @@ def test_github_actions_output(hello_repo: Path, tmp_path: Path) -> None:
     assert "| lint | ✘ failed |" in text and "| test | ✔ success |" in text
 
 
+@pytest.mark.slow
 def test_nox_sessions_in_a_go_repo(hello_repo: Path) -> None:
     ok = subprocess.run(
         [sys.executable, "-m", "nox", "-s", "ci", "--", "--plain"],

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from gopipe.testing import RunResult
+
+pytestmark = pytest.mark.slow  # real Go runs, twice
 
 
 def cached(result: RunResult) -> dict[str, bool]:

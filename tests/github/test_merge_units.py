@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from gopipe.merge import merge_junit, merge_sarif
 from gopipe_plugins._common.coverprofile import merge_profiles, parse_profile
+from gopipe_plugins.lint.sarif import merge_sarif
+from gopipe_plugins.test.merge import merge_junit
 
 PROFILE = "mode: {mode}\nex.com/m/a.go:1.1,2.2 2 {a}\nex.com/m/a.go:3.1,4.2 1 {b}\n"
 
@@ -67,7 +68,7 @@ def test_sarif_runs_are_grouped_by_tool(tmp_path: Path) -> None:
         path = tmp_path / f"{i}.sarif"
         path.write_text(json.dumps(log(tool, rule, msg)))
         files.append(path)
-    merged = merge_sarif(files)
+    merged = merge_sarif(json.loads(p.read_text()) for p in files)
     assert [r["tool"]["driver"]["name"] for r in merged["runs"]] == ["gofmt", "govet"]
     govet = merged["runs"][1]
     assert [r["id"] for r in govet["tool"]["driver"]["rules"]] == ["printf", "shadow"]

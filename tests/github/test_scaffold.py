@@ -4,6 +4,7 @@ and is blocked by `disable_plugins` / GOPIPE_DISABLE_PLUGINS."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import shutil
@@ -57,10 +58,53 @@ def test_scaffold_registers_a_typed_provider_for_every_stage(
     assert 'probe = "gopipe_probe.plugin"' in (project / "pyproject.toml").read_text()
 
 
-@pytest.mark.parametrize("stage", ["lint", "notify", "package"])
+# ProviderContext members the scaffold may show new authors: the curated, stable ones.
+STABLE_CONTEXT = {"options", "log", "sh", "fail", "add_artifact", "summary", "root", "out", "git"}
+
+
+def gopipe_imports(source: Path) -> set[str]:
+    """The ``gopipe*`` modules a generated file imports."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return {m for m in found if m.split(".")[0] == "gopipe"}
+
+
+def context_members(source: Path) -> set[str]:
+    """Attributes the generated code reads or sets on ``ctx``."""
+    return {
+        node.attr
+        for node in ast.walk(ast.parse(source.read_text()))
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "ctx"
+    }
+
+
+@pytest.mark.parametrize("stage", [s.value for s in Stage])
+def test_scaffold_uses_only_the_facade(tmp_path: Path, stage: str) -> None:
+    project = scaffold(tmp_path, "probe", stage)
+    plugin = project / "src" / "gopipe_probe" / "plugin.py"
+    assert gopipe_imports(plugin) == {"gopipe.api"}
+    assert context_members(plugin) <= STABLE_CONTEXT, context_members(plugin) - STABLE_CONTEXT
+    assert gopipe_imports(project / "tests" / "test_plugin.py") == {"gopipe.testing"}
+    assert "pluggy" not in (project / "tests" / "test_plugin.py").read_text()
+
+
+@pytest.mark.parametrize(
+    "stage",
+    [  # the lint and package scaffolds' own tests run their stage with Go
+        pytest.param("lint", marks=pytest.mark.slow),
+        "notify",
+        pytest.param("package", marks=pytest.mark.slow),
+    ],
+)
 def test_scaffolded_tests_pass_from_source(tmp_path: Path, stage: str) -> None:
     project = scaffold(tmp_path, "demo", stage)
-    result = pytest_in(project, PYTHONPATH=str(project / "src"))
+    # keep the caller's PYTHONPATH: it decides which gopipe (checkout or worktree) is tested
+    pythonpath = os.pathsep.join(filter(None, [str(project / "src"), os.environ.get("PYTHONPATH")]))
+    result = pytest_in(project, PYTHONPATH=pythonpath)
     assert result.returncode == 0, result.stdout + result.stderr
     if shutil.which("ruff"):
         lint = subprocess.run(
@@ -166,11 +210,11 @@ def test_wheel_installs_lists_selects_and_blocks(tmp_path: Path, go_repo: Path) 
     base = pyproject.read_text()
     pyproject.write_text(
         base + '\n[tool.gopipe.notify]\nproviders = ["shout"]\n'
-        '[tool.gopipe.notify.shout]\nmessage = "{project} {status}"\n'
+        '[tool.gopipe.notify.shout]\nmessage = "{project} says hi"\n'
     )
     selected = gopipe("run", "notify", "--plain")
     assert selected.returncode == 0, selected.stdout + selected.stderr
-    assert (go_repo / "dist" / "gopipe" / "shout.txt").read_text() == "repo success\n"
+    assert (go_repo / "dist" / "gopipe" / "shout.txt").read_text() == "repo says hi\n"
 
     blocked = gopipe("run", "notify", "--plain", GOPIPE_DISABLE_PLUGINS="shout")
     assert blocked.returncode == 2

@@ -67,6 +67,7 @@ def load(path: Path) -> dict[str, Any]:
 
 
 # -- validity ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_hello_workflows_pass_actionlint_and_schema(
     hello_repo: Path, actionlint: Path, check_jsonschema: list[str]
 ) -> None:
@@ -75,6 +76,7 @@ def test_hello_workflows_pass_actionlint_and_schema(
     validate_workflows(workflows(hello_repo), actionlint, check_jsonschema)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "variant",
     [
@@ -94,6 +96,7 @@ def test_multi_package_workflows_pass_actionlint_and_schema(
     validate_workflows(workflows(multi_repo), actionlint, check_jsonschema)
 
 
+@pytest.mark.slow
 def test_project_workflows_pass_actionlint_and_schema(actionlint: Path, check_jsonschema: list[str]) -> None:
     files = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
     assert files, "the project's own CI lives in .github/workflows/"

@@ -16,7 +16,8 @@ from gopipe.artifacts import Finding
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
-from gopipe.types import Builder
+from gopipe.stages import Stage
+from gopipe.types import Builder, MergeInput, MergeOutput, Merger
 from gopipe_plugins._common.findings import parse_positions
 
 DEFAULT_LDFLAGS = "-s -w -X main.version={version} -X main.commit={commit} -X main.date={date}"
@@ -166,3 +167,24 @@ def gopipe_builders() -> list[Builder[GoBuildOptions]]:
             description="CGO_ENABLED=0 go build -trimpath, stamped and reproducible",
         )
     ]
+
+
+def fold_binaries(inp: MergeInput) -> MergeOutput:
+    """Every matrix job's binaries back under ``dist/``, checked, and the build's summary."""
+    result = MergeOutput()
+    for file in inp.files:
+        copied = inp.copy(file)
+        if isinstance(copied, str):
+            result.problems.append(copied)
+        else:
+            result.artifacts.append(copied)
+    targets = {(a.os, a.arch) for a in result.artifacts}
+    n = len(result.artifacts)
+    if n:
+        result.summary = f"{n} binar{'y' if n == 1 else 'ies'} for {len(targets)} targets"
+    return result
+
+
+@hookimpl
+def gopipe_mergers() -> list[Merger]:
+    return [Merger(kind="binary", stage=Stage.BUILD, merge=fold_binaries)]

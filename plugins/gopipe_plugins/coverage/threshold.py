@@ -15,8 +15,8 @@ from gopipe_plugins.coverage.recorded import load
 class ThresholdOptions:
     """Minimum coverage, in percent of statements (0 disables a check)."""
 
-    total: float = doc("minimum total coverage", 0.0)
-    package: float = doc("minimum coverage of every package that has statements", 0.0)
+    total: float = doc("minimum total coverage", 0.0, minimum=0, maximum=100)
+    package: float = doc("minimum coverage of every package that has statements", 0.0, minimum=0, maximum=100)
     exclude_packages: tuple[str, ...] = doc("packages the per-package minimum ignores", ())
 
 

@@ -1,11 +1,12 @@
-"""Package providers other than ``oci-image``: release archives + SBOMs, docker, buildah.
+"""Package providers, one plugin module each, built from the build stage's binaries:
 
-Each submodule is its own plugin (listed in ``gopipe.manager.BUILTIN_PLUGINS``) so one can
-be blocked with ``disable_plugins`` without losing the others:
-
+* :mod:`.oci_image` — ``oci-image``: reproducible multi-arch OCI images without a daemon
+  (on the ``gopipe_oci`` library);
 * :mod:`.archive` — ``archive``: tar.gz/zip per target, ``checksums.txt``, CycloneDX SBOMs
-* :mod:`.docker` — ``docker``: ``docker build``/``buildx`` of the repository's Dockerfile
+  (:mod:`.archive_writer`, :mod:`.sbom`);
+* :mod:`.docker` — ``docker``: ``docker build``/``buildx`` of the repository's Dockerfile;
 * :mod:`.buildah` — ``buildah``: ``buildah bud --isolation chroot`` of the same Dockerfile
+  (both share :mod:`.dockerfile_build`).
 
-See docs/packaging.md.
+See docs/packaging.md and docs/oci.md.
 """

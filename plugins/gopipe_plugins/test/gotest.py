@@ -15,8 +15,11 @@ from gopipe import hookimpl
 from gopipe.artifacts import Finding
 from gopipe.config import doc
 from gopipe.context import ProviderContext
-from gopipe.types import Tester
+from gopipe.stages import Stage
+from gopipe.types import Merger, Tester
 from gopipe_plugins._common.findings import POSITION, relative
+from gopipe_plugins.test.merge import fold_junit, fold_profiles
+from gopipe_plugins.test.shards import fold_shards
 
 PROFILE = "coverage.out"
 _TEST_LINE = re.compile(r"^\s+(?P<file>[\w./-]+\.go):(?P<line>\d+): ")
@@ -323,4 +326,13 @@ def gopipe_testers() -> list[Tester[GoTestOptions]]:
             options=GoTestOptions,
             description="go test -json -race with coverage and JUnit XML",
         )
+    ]
+
+
+@hookimpl
+def gopipe_mergers() -> list[Merger]:
+    return [
+        Merger(kind="junit", stage=Stage.TEST, merge=fold_junit),
+        Merger(kind="coverage-profile", stage=Stage.TEST, merge=fold_profiles),
+        Merger(kind="test-shard", stage=Stage.TEST, merge=fold_shards),
     ]

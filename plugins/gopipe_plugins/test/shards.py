@@ -16,10 +16,12 @@ import heapq
 import json
 import os
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from gopipe.context import ProviderContext
+from gopipe.types import MergeInput, MergeOutput
 
 TIMINGS = "test-timings.json"
 SHARD_TIMINGS = "shard-timings.json"  # a sharded run's own measurements, merged later
@@ -110,3 +112,44 @@ def select_shard(ctx: ProviderContext[object], shard: tuple[int, int]) -> list[s
         + ("recorded timings" if used else "package count")
     )
     return chosen
+
+
+def merge_timings(parts: Iterable[Path], out: Path) -> None:
+    """The recorded timings of every part, then every shard's own measurements, into ``out``."""
+    parts = list(parts)
+    timings: dict[str, float] = {}
+    for name in (TIMINGS, SHARD_TIMINGS):
+        for part in parts:
+            timings.update(read_timings(part / name))
+    if timings:
+        write_timings(out / TIMINGS, timings)
+
+
+def fold_shards(inp: MergeInput) -> MergeOutput:
+    """Check the shards add up: one split, none missing, none twice, no package tested twice."""
+    result = MergeOutput()
+    by_count: dict[int, list[Mapping[str, Any]]] = {}
+    for file in inp.files:
+        extra = dict(file.artifact.get("extra") or {})
+        by_count.setdefault(int(extra.get("count", 0)), []).append(extra)
+        copied = inp.copy(file)
+        if not isinstance(copied, str):
+            result.artifacts.append(copied)
+    for count, found in sorted(by_count.items()):
+        if len({str(e.get("split")) for e in found}) > 1:
+            result.problems.append(
+                f"the {count} shards computed different splits (their "
+                "test-timings.json differed); give every shard the same file"
+            )
+        indexes = sorted(int(e.get("index", 0)) for e in found)
+        missing = sorted(set(range(1, count + 1)) - set(indexes))
+        if missing:
+            result.problems.append("missing shard output: " + ", ".join(f"{i}/{count}" for i in missing))
+        doubled = sorted({i for i in indexes if indexes.count(i) > 1})
+        if doubled:
+            result.problems.append("shard given twice: " + ", ".join(f"{i}/{count}" for i in doubled))
+        packages = [p for e in found for p in e.get("packages") or []]
+        twice = sorted({p for p in packages if packages.count(p) > 1})
+        if twice and not doubled:
+            result.problems.append(f"packages tested by two shards: {', '.join(twice[:5])}")
+    return result

@@ -22,6 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
+MAX_TIMEOUT_S = 7 * 24 * 3600  # a week; more is a typo (and overflows thread waits)
 DEFAULT_TARGETS = ("linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64")
 
 # Keys a stage table may hold besides provider tables.
@@ -39,8 +40,12 @@ EXTENSION_TABLES = frozenset({"github"})
 class Settings:
     """Top-level ``[tool.gopipe]`` keys."""
 
-    main: tuple[str, ...] = doc("main packages to build; default: every ./cmd/* main package, else '.'", ())
-    targets: tuple[str, ...] = doc("GOOS/GOARCH[/variant] build targets", DEFAULT_TARGETS)
+    main: tuple[str, ...] = doc(
+        "main packages to build; default: every ./cmd/* main package, else '.'", (), unique=True
+    )
+    targets: tuple[str, ...] = doc(
+        "GOOS/GOARCH[/variant] build targets", DEFAULT_TARGETS, min_items=1, unique=True
+    )
     dist: str = doc("output directory, relative to the repository", "dist")
     disable_plugins: tuple[str, ...] = doc("plugin names to block before entry points load", ())
     env: dict[str, str] = doc("environment for every Go command (GOFLAGS, GOPRIVATE …)", default_factory=dict)
@@ -83,18 +88,38 @@ class Config:
 
 
 def load_config(root: Path, file: Path | None = None) -> Config:
-    """Load ``file`` (default ``root/pyproject.toml``); absent file or table means defaults."""
+    """Load ``file`` (default ``root/pyproject.toml``); absent file or table means defaults.
+
+    A file named on the command line must exist; only the default may be absent (zero-config).
+    """
+    if not root.is_dir():
+        raise ConfigError(
+            "command line", "-C", f"{root} is not a directory", "pass the Go repository with -C"
+        )
     root = root.resolve()
+    explicit = file is not None
     file = (file or root / "pyproject.toml").resolve()
     shown = _display(file)
     raw: Mapping[str, Any] = {}
     present = False
+    if explicit and not file.is_file():
+        raise ConfigError(
+            "command line", "--config", f"{shown} is not a file", "pass an existing pyproject.toml"
+        )
+    if file.exists() and not file.is_file():
+        raise ConfigError(shown, "", "not a regular file", "make pyproject.toml a TOML file")
     if file.is_file():
         try:
             with file.open("rb") as fh:
                 data = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(shown, "", f"invalid TOML: {exc}", "fix the TOML syntax") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                shown, "", f"not UTF-8 ({exc.reason} at byte {exc.start})", "save the file as UTF-8"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(shown, "", f"cannot read it: {exc.strerror}", "check its permissions") from None
         tool = data.get("tool", {})
         if "gopipe" in tool:
             present = True
@@ -107,6 +132,19 @@ def load_config(root: Path, file: Path | None = None) -> Config:
         if name not in Settings.__dataclass_fields__:
             raise unknown_key_error(shown, f"tool.gopipe.{name}", name, allowed_top)
     settings = parse_options(Settings, top, file=shown, key="tool.gopipe", base=root)
+    dist = (root / settings.dist).resolve()
+    if (
+        dist == root
+        or not dist.is_relative_to(root)
+        or dist.name == ".git"
+        or ".git" in Path(settings.dist).parts
+    ):
+        raise ConfigError(
+            shown,
+            "tool.gopipe.dist",
+            f"{settings.dist!r} is not a directory inside the repository",
+            'use a relative path below the repository, e.g. dist = "dist"',
+        )
     for target in settings.targets:
         if target.count("/") not in (1, 2):
             raise ConfigError(
@@ -117,6 +155,20 @@ def load_config(root: Path, file: Path | None = None) -> Config:
             )
     stages = {stage: _stage_config(stage, raw.get(stage.value, {}), shown) for stage in Stage}
     return Config(root=root, file=file, settings=settings, stages=stages, raw=raw, present=present)
+
+
+def inert_tables(config: Config) -> list[str]:
+    """Provider tables that no stage selects: their options and secrets do nothing, which is
+    usually a forgotten ``providers`` entry or a misspelt provider name."""
+    found = []
+    for stage, stage_config in config.stages.items():
+        for name in stage_config.tables:
+            if name not in stage_config.providers:
+                found.append(
+                    f"{config.display_file}: [tool.gopipe.{stage.value}.{name}] is inert: "
+                    f"'{name}' is not in [tool.gopipe.{stage.value}] providers; add it there or remove it"
+                )
+    return found
 
 
 def _stage_names() -> set[str]:
@@ -138,9 +190,16 @@ def _stage_config(stage: Stage, table: Any, shown: str) -> StageConfig:
             f'write providers = ["{(DEFAULT_PROVIDERS[stage] or ("name",))[0]}"]',
         )
     timeout = table.get("timeout", DEFAULT_TIMEOUT_S[stage])
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not 0 < timeout <= MAX_TIMEOUT_S  # also refuses nan
+    ):
         raise ConfigError(
-            shown, f"{key}.timeout", f"expected seconds > 0, got {timeout!r}", "set timeout = 600"
+            shown,
+            f"{key}.timeout",
+            f"expected seconds > 0 and at most {MAX_TIMEOUT_S}, got {timeout!r}",
+            "set timeout = 600",
         )
     extra_keys = STAGE_EXTRA_KEYS.get(stage, frozenset())
     tables: dict[str, Mapping[str, Any]] = {}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -29,11 +30,56 @@ T = TypeVar("T")
 _NONE = type(None)
 
 
-def doc(text: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
-    """A dataclass field with a description for ``gopipe schema``."""
+# Bounds every number in config: a timeout of 1e300 seconds or a count of 2**70 is a typo,
+# and Python would only fail later and far away (thread join overflow, sleep overflow).
+MAX_NUMBER = 2**53
+# Constraints a field may declare with ``doc(...)``; checked by :func:`parse_options` and
+# shown by :func:`schema_for` under the JSON Schema keyword of the same meaning.
+_CONSTRAINTS = {"minimum": "minimum", "maximum": "maximum", "min_items": "minItems", "unique": "uniqueItems"}
+
+
+def doc(
+    text: str,
+    default: Any = dataclasses.MISSING,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    min_items: int | None = None,
+    unique: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """A dataclass field with a description for ``gopipe schema``, and optional constraints:
+    ``minimum``/``maximum`` for numbers, ``min_items``/``unique`` for arrays."""
     if default is not dataclasses.MISSING and isinstance(default, (list, dict, set)):
         raise TypeError("use a tuple or default_factory for mutable defaults")
-    return dataclasses.field(default=default, metadata={"doc": text}, **kwargs)
+    metadata: dict[str, Any] = {"doc": text}
+    for name, value in (("minimum", minimum), ("maximum", maximum), ("min_items", min_items)):
+        if value is not None:
+            metadata[name] = value
+    if unique:
+        metadata["unique"] = True
+    return dataclasses.field(default=default, metadata=metadata, **kwargs)
+
+
+def check_constraints(value: Any, metadata: Mapping[str, Any], file: str, key: str) -> None:
+    """Raise :class:`ConfigError` when ``value`` breaks a constraint declared with :func:`doc`."""
+    leaf = key.rsplit(".", 1)[-1]
+    low, high = metadata.get("minimum"), metadata.get("maximum")
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if number and ((low is not None and value < low) or (high is not None and value > high)):
+        if low is not None and high is not None:
+            span = f"between {low:g} and {high:g}"
+        else:
+            span = f"at least {low:g}" if low is not None else f"at most {high:g}"
+        raise ConfigError(file, key, f"{value!r} is out of range", f"set {leaf} to a number {span}")
+    if isinstance(value, tuple):
+        need = metadata.get("min_items")
+        if need is not None and len(value) < need:
+            raise ConfigError(file, key, "empty list", f"list at least {need} value(s), or remove {leaf}")
+        if metadata.get("unique"):
+            twice = sorted({str(v) for v in value if value.count(v) > 1})
+            if twice:
+                raise ConfigError(file, key, f"listed twice: {', '.join(twice)}", "list each value once")
 
 
 def did_you_mean(word: str, candidates: typing.Iterable[str]) -> str:
@@ -94,6 +140,7 @@ def parse_options(
     for name, f in fields.items():
         if name in data:
             values[name] = _convert(data[name], hints[name], file, _join(key, name), base, redactor)
+            check_constraints(values[name], f.metadata, file, _join(key, name))
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(
                 file, _join(key, name), "required key is missing", f"set {name} = <{_type_name(hints[name])}>"
@@ -167,14 +214,14 @@ def _convert(value: Any, tp: Any, file: str, key: str, base: Path, redactor: Red
         if not isinstance(value, bool):
             raise wrong()
         return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+    if tp in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float) if tp is float else int):
             raise wrong()
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise wrong()
-        return float(value)
+        if not math.isfinite(value) or abs(value) > MAX_NUMBER:
+            raise ConfigError(
+                file, key, f"{value!r} is not a usable number", f"set {leaf} to a finite number"
+            )
+        return float(value) if tp is float else value
     if tp is str:
         if not isinstance(value, str):
             raise wrong()
@@ -232,6 +279,7 @@ def schema_for(tp: Any) -> dict[str, Any]:
             prop = schema_for(hints[f.name])
             if "doc" in f.metadata:
                 prop["description"] = f.metadata["doc"]
+            prop.update({word: f.metadata[name] for name, word in _CONSTRAINTS.items() if name in f.metadata})
             if f.default is not dataclasses.MISSING and _jsonable(f.default):
                 prop["default"] = list(f.default) if isinstance(f.default, tuple) else f.default
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:

@@ -13,7 +13,11 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from gopipe.testing import RunResult, make_git_repo
+
+pytestmark = pytest.mark.slow  # installs and runs golangci-lint and govulncheck with Go
 
 OSV_ID = "GO-2099-0001"
 MODIFIED = "2026-01-01T00:00:00Z"

@@ -6,7 +6,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 from tests.harness.procs import require_binary
+
+pytestmark = pytest.mark.slow  # runs promtool from the Debian prometheus package
 
 RULES = Path(__file__).resolve().parents[3] / "docs" / "prometheus"
 

@@ -66,6 +66,7 @@ def cd_report(status: str, deploys: dict[str, str], started: float) -> Report:
     )
 
 
+@pytest.mark.slow
 def test_runs_and_dora_signals(pushgateway: Pushgateway, send: Callable[..., Sent]) -> None:
     pushgateway.wipe()
     table = f'url = "{pushgateway.url}"\n'
@@ -125,6 +126,7 @@ def test_runs_and_dora_signals(pushgateway: Pushgateway, send: Callable[..., Sen
     assert m[k("gopipe_run_last_success_timestamp_seconds")] == 3040
 
 
+@pytest.mark.slow
 def test_grouping_labels_with_slashes(pushgateway: Pushgateway, send: Callable[..., Sent]) -> None:
     pushgateway.wipe()
     report = dataclasses.replace(sample_report("success"), git=dataclasses.replace(GIT, branch="feature/x"))

@@ -55,6 +55,7 @@ dockerfile = "build/Containerfile"
     assert "create build/Containerfile" in err
 
 
+@pytest.mark.slow
 def test_platform_that_was_not_built_fails_the_stage(
     hello_repo: Path, gopipe_run: Callable[..., RunResult]
 ) -> None:
@@ -75,6 +76,7 @@ platforms = ["linux/s390x"]
     assert "linux/s390x" in error and "[tool.gopipe] targets" in error and "\n" not in error
 
 
+@pytest.mark.slow
 def test_push_without_registry_in_tag_fails_before_building(
     hello_repo: Path, gopipe_run: Callable[..., RunResult]
 ) -> None:
@@ -97,6 +99,7 @@ push = true
     assert "bud" not in log, "nothing may be built when the push cannot happen"
 
 
+@pytest.mark.slow
 def test_no_linux_binaries_fails_with_the_fix(hello_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
     write_package_config(hello_repo, '[tool.gopipe.package]\nproviders = ["docker"]\n', ("darwin/arm64",))
     commit_all(hello_repo)

@@ -151,6 +151,7 @@ def test_insecure_from_environment_is_refused_when_the_stage_runs(
     assert artifacts(result, "image-ref") == []
 
 
+@pytest.mark.slow
 def test_missing_registry_env_is_a_clear_failure(
     cd_repo: Path, gopipe_run: RunFn, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -209,7 +210,7 @@ def test_ecr_immutable_refusal_on_manifest_put_is_named() -> None:
 
 
 def test_demo_env_matches_the_example_config() -> None:
-    from gopipe_plugins.upload import demo
+    from scripts import demo_env as demo
 
     text = (Path(__file__).parents[3] / "examples" / "hello" / "pyproject.toml").read_text()
     for name in (demo.REGISTRY, demo.USERNAME, demo.PASSWORD, demo.CA_FILE):
