@@ -13,6 +13,8 @@ A third-party provider imports only from here::
   :class:`Artifacts` view), :class:`Artifact`, :class:`Finding`, :class:`GoTool` (a plugin's own
   pinned Go tool for ``ctx.tool``), :class:`Completed` (what ``ctx.sh`` returns),
   :class:`StageFailed` and :class:`ConfigError`;
+- merging fanned-out jobs (``gopipe_mergers``): :class:`Merger`, :class:`MergeInput`,
+  :class:`MergeOutput`, :class:`PartFile`;
 - types the context and the observer hooks hand out, for annotations: :class:`Config`,
   :class:`GitInfo`, :class:`RunArgs`, :class:`RunContext`, :class:`Report`, :class:`StageResult`,
   :class:`ProviderResult`.
@@ -39,9 +41,13 @@ from gopipe.types import (
     CoverageReporter,
     Deployer,
     Linter,
+    MergeInput,
+    MergeOutput,
+    Merger,
     NoOptions,
     Notifier,
     Packager,
+    PartFile,
     Provider,
     StageSettings,
     Tester,
@@ -62,9 +68,13 @@ __all__ = [
     "GitInfo",
     "GoTool",
     "Linter",
+    "MergeInput",
+    "MergeOutput",
+    "Merger",
     "NoOptions",
     "Notifier",
     "Packager",
+    "PartFile",
     "Provider",
     "ProviderContext",
     "ProviderResult",

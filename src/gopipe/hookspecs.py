@@ -420,17 +420,31 @@ def gopipe_stage_settings() -> Iterable[StageSettings]:
 
 @hookspec
 def gopipe_mergers() -> Iterable[Merger]:
-    """Register how ``gopipe merge`` folds an artifact kind from fanned-out jobs into one.
+    r'''Register how ``gopipe merge`` folds an artifact kind from fanned-out jobs into one.
 
     :return: an iterable of :class:`~gopipe.types.Merger`, one per artifact kind the plugin
         produces and knows how to combine (JUnit suites, cover profiles, SARIF runs ...).
 
     Example::
 
+        from gopipe.api import MergeInput, MergeOutput, Merger, Stage, hookimpl
+
+
+        def merge_benchmarks(inp: MergeInput) -> MergeOutput:
+            """Every job's ``go test -bench`` output, one after the other, in one file."""
+            paths = inp.paths()
+            if not paths:
+                return MergeOutput(problems=["no job uploaded its benchmark results"])
+            merged = inp.out / "bench.txt"
+            merged.write_text("".join(p.read_text(encoding="utf-8") for p in paths), encoding="utf-8")
+            artifact = inp.record("bench", merged, parts=len(paths))
+            return MergeOutput(artifacts=[artifact], summary=f"benchmarks of {len(paths)} jobs")
+
+
         @hookimpl
-        def gopipe_mergers():
-            yield Merger(kind="bench", stage=Stage.TEST, merge=merge_benchmarks)
-    """
+        def gopipe_mergers() -> list[Merger]:
+            return [Merger(kind="bench", stage=Stage.TEST, merge=merge_benchmarks)]
+    '''
 
 
 @hookspec

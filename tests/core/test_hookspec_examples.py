@@ -16,6 +16,7 @@ import types
 from pathlib import Path
 from typing import Any
 
+import pluggy
 import pytest
 from tests.core.run_context import GIT, make_run, provider_context
 
@@ -27,7 +28,7 @@ from gopipe.manager import create_manager
 from gopipe.registry import REGISTRATION_HOOKS, ProviderRegistry
 from gopipe.report import Report, StageResult
 from gopipe.stages import Stage
-from gopipe.types import PROVIDER_TYPES, StageSettings
+from gopipe.types import PROVIDER_TYPES, MergeInput, Merger, PartFile, StageSettings
 
 STAGE_OF_HOOK = {hook: stage for stage, hook in REGISTRATION_HOOKS.items()}
 HOOKS = sorted(
@@ -69,8 +70,15 @@ def load_example(hook: str, monkeypatch: pytest.MonkeyPatch) -> types.ModuleType
     return module
 
 
+def only(pm: pluggy.PluginManager, module: types.ModuleType, hook: str) -> Any:
+    """The hook's caller on ``pm`` with the example's implementation alone (no built-ins)."""
+    return pm.subset_hook_caller(hook, remove_plugins=[p for p in pm.get_plugins() if p is not module])
+
+
 def test_every_hookspec_has_an_example() -> None:
-    assert len(HOOKS) == 13
+    assert len(HOOKS) == 14
+    for hook in HOOKS:
+        assert "@hookimpl" in example_of(hook), hook
     assert {h for h in HOOKS if h in STAGE_OF_HOOK} == set(REGISTRATION_HOOKS.values())
 
 
@@ -81,8 +89,7 @@ def test_registration_example_returns_providers_of_its_stage(
     module = load_example(hook, monkeypatch)
     pm = create_manager((), entry_points=False)
     pm.register(module, name="example")
-    ours = pm.subset_hook_caller(hook, remove_plugins=[p for p in pm.get_plugins() if p is not module])
-    providers = [p for returned in ours() for p in returned]
+    providers = [p for returned in only(pm, module, hook)() for p in returned]
     stage = STAGE_OF_HOOK[hook]
     assert providers, f"{hook} example registers nothing"
     for provider in providers:
@@ -108,6 +115,28 @@ def test_stage_settings_example_describes_a_stage(monkeypatch: pytest.MonkeyPatc
     assert ctx.stage_settings(entry.options).fail_on_error is True
 
 
+def test_mergers_example_folds_the_jobs_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    module = load_example("gopipe_mergers", monkeypatch)
+    pm = create_manager((), entry_points=False)
+    pm.register(module, name="example")
+    (merger,) = [m for returned in only(pm, module, "gopipe_mergers")() for m in returned]
+    assert isinstance(merger, Merger)
+    parts: dict[str, Path] = {}
+    files = []
+    for job in ("shard-1", "shard-2"):
+        parts[job] = tmp_path / "parts" / job
+        parts[job].mkdir(parents=True)
+        (parts[job] / "bench.txt").write_text(f"BenchmarkGreet {job}\n")
+        files.append(PartFile(job, {"kind": "bench", "name": "bench.txt"}, parts[job] / "bench.txt"))
+    out = tmp_path / "dist" / "gopipe"
+    out.mkdir(parents=True)
+    result = merger.merge(MergeInput(files, parts, out, lambda f: "not copied", tmp_path, merger.stage))
+    assert result.problems == []
+    assert (out / "bench.txt").read_text() == "BenchmarkGreet shard-1\nBenchmarkGreet shard-2\n"
+    ((artifact),) = result.artifacts
+    assert (artifact.kind, artifact.path, artifact.extra["parts"]) == ("bench", "dist/gopipe/bench.txt", 2)
+
+
 def test_configure_example_checks_the_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     module = load_example("gopipe_configure", monkeypatch)
     pm = create_manager((), entry_points=False)
@@ -125,8 +154,7 @@ def _observe(hook: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **kwarg
     pm.register(module, name="example")
     run = make_run(tmp_path / "repo", pm=pm)
     run.artifacts.add_finding("lint", Finding("gofmt", "gofmt", "not gofmt-ed", file="main.go", line=3))
-    ours = pm.subset_hook_caller(hook, remove_plugins=[p for p in pm.get_plugins() if p is not module])
-    ours(run=run, **kwargs)
+    only(pm, module, hook)(run=run, **kwargs)
     run.events.close()
     return run.out
 
