@@ -4,8 +4,9 @@ It lives in this library because the library is a leaf (it imports nothing from 
 registry client here and gopipe's plugins can share one type instead of translating between two.
 Its fields are also the config vocabulary: every provider that talks to a network service takes
 ``retry = { max_attempts = 5, budget = 30, base_delay = 0.5, max_delay = 10.0, jitter = 0.5 }``
-and means the same thing by each key. The ``doc`` metadata is what ``gopipe schema`` shows;
-invalid values raise :class:`ValueError`, which gopipe's options parser reports as a config error.
+and means the same thing by each key. The field metadata (``doc``, ``minimum``, ``maximum``) is
+what gopipe's options parser checks and ``gopipe schema`` shows; constructing a policy with
+values out of range raises :class:`ValueError`.
 """
 
 from __future__ import annotations
@@ -28,20 +29,28 @@ class RetryPolicy:
     """
 
     max_attempts: int = field(
-        default=5, metadata={"doc": "attempts per request, the first one included (1 = no retries)"}
+        default=5,
+        metadata={"doc": "attempts per request, the first one included (1 = no retries)", "minimum": 1},
     )
     budget: int = field(
-        default=30, metadata={"doc": "retries allowed across all requests of one provider run"}
+        default=30,
+        metadata={"doc": "retries allowed across all requests of one provider run", "minimum": 0},
     )
     base_delay: float = field(
-        default=0.5, metadata={"doc": "seconds before the first retry; doubles each retry up to max_delay"}
+        default=0.5,
+        metadata={"doc": "seconds before the first retry; doubles each retry up to max_delay", "minimum": 0},
     )
     max_delay: float = field(
-        default=10.0, metadata={"doc": "longest wait between attempts in seconds, also for Retry-After"}
+        default=10.0,
+        metadata={"doc": "longest wait between attempts in seconds, also for Retry-After", "minimum": 0},
     )
     jitter: float = field(
         default=0.5,
-        metadata={"doc": "fraction of each wait taken off at random (0 = exact waits)"},
+        metadata={
+            "doc": "fraction of each wait taken off at random (0 = exact waits)",
+            "minimum": 0,
+            "maximum": 1,
+        },
     )
 
     def __post_init__(self) -> None:
@@ -70,7 +79,7 @@ class RetryPolicy:
         if retries_used >= self.budget:
             return "retry budget exhausted"
         if attempt >= self.max_attempts:
-            return f"{attempt} attempts failed"
+            return f"{attempt} attempt{'s' * (attempt != 1)} failed"
         return None
 
 

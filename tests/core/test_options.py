@@ -3,9 +3,10 @@ and describes it, so a wrong type, a typo or a plaintext secret is one ConfigErr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pytest
 
@@ -128,6 +129,39 @@ def test_an_unknown_key_with_no_near_match_lists_the_allowed_ones() -> None:
     assert error({"retry": {"zzz": 1}}) == (
         "f.toml: k.retry.zzz: unknown key 'zzz' (fix: allowed keys: attempts, backoff)"
     )
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """Options that used to be spelled differently."""
+
+    RENAMED_KEYS: ClassVar[Mapping[str, tuple[str, str]]] = {
+        "retries": ("retry.max_attempts", "it counts the first attempt too")
+    }
+
+    low: int = 0
+    high: int = 10
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) is above high ({self.high})")
+
+
+def test_a_renamed_key_points_at_its_new_name() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_options(Renamed, {"retries": 3}, file="f.toml", key="k")
+    assert str(caught.value) == (
+        "f.toml: k.retries: unknown key 'retries' (fix: did you mean 'retry.max_attempts'? "
+        "it counts the first attempt too)"
+    )
+    with pytest.raises(ConfigError, match="did you mean 'high'"):
+        parse_options(Renamed, {"hihg": 3}, file="f.toml", key="k")  # other keys as before
+
+
+def test_a_value_error_from_post_init_is_a_config_error_naming_the_table() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_options(Renamed, {"low": 5, "high": 1}, file="f.toml", key="k")
+    assert str(caught.value) == "f.toml: k: low (5) is above high (1)"
 
 
 def test_a_required_key_says_how_to_set_it() -> None:

@@ -6,6 +6,7 @@ import base64
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -128,6 +129,23 @@ def test_retry_policy_delays() -> None:
     assert policy.delay(1, rng, retry_after=500.0) <= 8.0
     no_jitter = RetryPolicy(base_delay=0.5, jitter=0.0)
     assert [no_jitter.delay(n, rng) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
+
+
+def test_retry_policy_gives_up_on_attempts_or_budget() -> None:
+    policy = RetryPolicy(max_attempts=3, budget=4)
+    assert policy.gives_up(1, 0) is None and policy.gives_up(2, 3) is None
+    assert policy.gives_up(3, 0) == "3 attempts failed"
+    assert policy.gives_up(1, 4) == "retry budget exhausted"  # the budget is checked first
+    assert RetryPolicy(max_attempts=1).gives_up(1, 0) == "1 attempt failed"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"max_attempts": 0}, {"budget": -1}, {"base_delay": -0.1}, {"max_delay": -1.0}, {"jitter": 1.5}],
+)
+def test_retry_policy_refuses_values_out_of_range(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        RetryPolicy(**bad)
 
 
 def _client(policy: RetryPolicy, sleeps: list[float]) -> RegistryClient:

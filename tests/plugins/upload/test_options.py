@@ -302,8 +302,11 @@ def test_retry_table_is_the_same_policy_everywhere(
     with pytest.raises(ConfigError) as bad:
         _select(tmp_path, stage, name, required + "retry = { max_attempts = 0 }\n")
     assert str(bad.value) == (
-        f"pyproject.toml: tool.gopipe.{stage}.{name}.retry: max_attempts must be at least 1, got 0"
+        f"pyproject.toml: tool.gopipe.{stage}.{name}.retry.max_attempts: 0 is out of range "
+        "(fix: set max_attempts to a number at least 1)"
     )
+    with pytest.raises(ConfigError, match=r"retry\.jitter: 1\.5 is out of range .*between 0 and 1"):
+        _select(tmp_path, stage, name, required + "retry = { jitter = 1.5 }\n")
     with pytest.raises(ConfigError, match=r"retry\.max_attempt: unknown key .* did you mean 'max_attempts'"):
         _select(tmp_path, stage, name, required + "retry = { max_attempt = 3 }\n")
 
