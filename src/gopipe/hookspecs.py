@@ -149,9 +149,12 @@ def gopipe_notifiers() -> Iterable[Notifier]:
 
 @hookspec
 def gopipe_stage_settings() -> Iterable[StageSettings]:
-    """Describe stage-level keys a plugin reads (beside ``providers`` and ``timeout``).
+    """Declare stage-level keys a plugin reads (beside ``providers``, ``timeout`` and provider tables).
 
-    :return: an iterable of :class:`~gopipe.types.StageSettings`; ``gopipe schema`` shows them.
+    The core validates them into the declared dataclass before any stage runs; stages read
+    the result as ``config.stage(stage).settings``. ``gopipe schema`` shows them.
+
+    :return: an iterable of :class:`~gopipe.types.StageSettings`, at most one per stage.
 
     Example::
 
