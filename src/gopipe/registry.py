@@ -150,13 +150,14 @@ class ProviderRegistry:
         ``config`` normally comes from :meth:`validate`; a config straight from
         ``load_config`` has this stage's table validated here first.
         """
-        stage_config = config.stage(stage)
-        tables = (stage_config.validated or self._validate_stage(config, stage, redactor)).tables
+        if config.stage(stage).validated is None:
+            config = self.validate(config, redactor, stages=(stage,))
+        tables = config.stage(stage).tables
         available = self._by_stage[stage]
         shown = config.display_file
         key = f"tool.gopipe.{stage}"
         selected: list[SelectedProvider] = []
-        for name in stage_config.providers:
+        for name in config.stage(stage).providers:
             if name not in available:
                 choices = ", ".join(sorted(available)) or "(none installed)"
                 hint = did_you_mean(name, available)

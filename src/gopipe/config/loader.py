@@ -180,10 +180,15 @@ def load_config(root: Path, file: Path | None = None) -> Config:
 
 def inert_tables(config: Config) -> list[str]:
     """Provider tables that no stage selects: their options and secrets do nothing, which is
-    usually a forgotten ``providers`` entry or a misspelt provider name."""
+    usually a forgotten ``providers`` entry or a misspelt provider name.
+
+    Only validated stages are looked at: a stage whose table failed validation has its error.
+    """
     found = []
     for stage, stage_config in config.stages.items():
-        for name in stage_config.tables:
+        if stage_config.validated is None:
+            continue
+        for name in stage_config.validated.tables:
             if name not in stage_config.providers:
                 found.append(
                     f"{config.display_file}: [tool.gopipe.{stage.value}.{name}] is inert: "
