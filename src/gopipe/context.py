@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from gopipe.artifacts import Artifact, ArtifactStore, Finding, sha256_file
-from gopipe.config import Config, parse_options
+from gopipe.config import Config
 from gopipe.errors import StageFailed
 from gopipe.events import EventLog
 from gopipe.git import GitInfo
@@ -200,17 +200,15 @@ class ProviderContext(Generic[O_co]):
         return self._run.render(template, **extra)
 
     def stage_settings(self, options: type[T]) -> T:
-        """This stage's own keys of ``[tool.gopipe.<stage>]`` (beside ``providers`` and
-        ``timeout``), validated into ``options``; secrets in them are masked."""
-        config = self._run.config
-        return parse_options(
-            options,
-            config.stage(self.stage).extra,
-            file=config.display_file,
-            key=f"tool.gopipe.{self.stage}",
-            base=config.root,
-            redactor=self._run.redactor,
-        )
+        """This stage's own keys of ``[tool.gopipe.<stage>]`` (declared with ``StageSettings``),
+        as the core validated them before the run started, typed as ``options``."""
+        settings = self._run.config.stage(self.stage).settings
+        if not isinstance(settings, options):
+            raise TypeError(
+                f"[tool.gopipe.{self.stage}] settings are {type(settings).__name__}, not "
+                f"{options.__name__}: is the plugin that declares them installed and not blocked?"
+            )
+        return settings
 
     # -- secrets -----------------------------------------------------------------------
     def redact(self, text: str) -> str:

@@ -393,28 +393,42 @@ def gopipe_notifiers() -> Iterable[Notifier[Any]]:
 
 @hookspec
 def gopipe_stage_settings() -> Iterable[StageSettings]:
-    r'''Describe stage-level keys a plugin reads (beside ``providers`` and ``timeout``).
+    r'''Declare stage-level keys a plugin reads (beside ``providers``, ``timeout`` and provider tables).
 
-    :return: an iterable of :class:`~gopipe.types.StageSettings`; ``gopipe schema`` shows them.
-        Providers read the keys with ``ctx.stage_settings(options)``.
+    The core validates them into the declared dataclass before any stage runs; stages read
+    the result as ``config.stage(stage).settings``, providers as ``ctx.stage_settings(options)``.
+    ``gopipe schema`` shows them.
+
+    :return: an iterable of :class:`~gopipe.types.StageSettings`, at most one per stage.
 
     Example::
 
         from dataclasses import dataclass
 
-        from gopipe.api import Stage, StageSettings, doc, hookimpl
+        from gopipe.api import Config, ConfigError, Stage, StageSettings, doc, hookimpl
 
 
         @dataclass(frozen=True)
-        class NotifySettings:
-            """Stage-level keys of [tool.gopipe.notify]."""
+        class LintSettings:
+            """Stage-level keys of [tool.gopipe.lint] that this plugin's linters read."""
 
-            fail_on_error: bool = doc("a notifier that fails makes the run fail", False)
+            exclude: tuple[str, ...] = doc("path globs the linters skip, relative to the repository", ())
+
+
+        def check_lint_settings(config: Config, settings: LintSettings) -> None:
+            for pattern in settings.exclude:
+                if pattern.startswith("/"):
+                    raise ConfigError(
+                        config.display_file,
+                        "tool.gopipe.lint.exclude",
+                        f"{pattern!r} is an absolute path",
+                        "write globs relative to the repository",
+                    )
 
 
         @hookimpl
         def gopipe_stage_settings() -> list[StageSettings]:
-            return [StageSettings(stage=Stage.NOTIFY, options=NotifySettings)]
+            return [StageSettings(stage=Stage.LINT, options=LintSettings, check=check_lint_settings)]
     '''
 
 

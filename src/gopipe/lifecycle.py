@@ -179,6 +179,12 @@ class RunSession:
             if prepared is None:
                 plan = make_plan(targets, notify=self.notify)
             registry = ProviderRegistry.collect(pm)
+            try:
+                config = registry.validate(config, self.redactor)
+            except ConfigError as exc:  # the notifiers still report it when their own table is valid
+                error = error or exc
+                config = registry.validate(config, self.redactor, stages=(Stage.NOTIFY,))
+            run.config = config  # typed stage settings from here on
             to_run = [s for s in plan.stages if s not in finished]
             for stage in (*to_run, Stage.NOTIFY):
                 try:
@@ -331,4 +337,5 @@ def load_for_inspection(root: Path, config_file: Path | None = None) -> tuple[Co
     """Config and providers without running anything (``gopipe plugins``, ``schema``)."""
     config = load_config(root.resolve(), config_file)
     pm = create_manager((*config.settings.disable_plugins, *disabled_from_env()))
-    return config, ProviderRegistry.collect(pm)
+    registry = ProviderRegistry.collect(pm)
+    return registry.validate(config), registry

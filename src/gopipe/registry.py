@@ -1,20 +1,28 @@
-"""Collect providers from the registration hooks and select them by name."""
+"""Collect providers and stage settings from the hooks; validate stage tables; select by name."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
 import pluggy
 
 from gopipe import __version__
 from gopipe.config import Config, parse_options
 from gopipe.config.options import did_you_mean
+from gopipe.config.stage_settings import (
+    STAGE_KEYS,
+    NoSettings,
+    NotifySettings,
+    ValidatedStage,
+    settings_keys,
+    validate_stage,
+)
 from gopipe.errors import ConfigError, PluginError
 from gopipe.secrets import Redactor
 from gopipe.stages import Stage
-from gopipe.types import PROVIDER_TYPES, Provider
+from gopipe.types import PROVIDER_TYPES, Provider, StageSettings
 
 REGISTRATION_HOOKS: dict[Stage, str] = {
     Stage.LINT: "gopipe_linters",
@@ -26,6 +34,10 @@ REGISTRATION_HOOKS: dict[Stage, str] = {
     Stage.DEPLOY: "gopipe_deployers",
     Stage.NOTIFY: "gopipe_notifiers",
 }
+
+# Stage settings the core itself reads (the runner applies ``fail_on_error``), so they exist
+# whichever plugins are installed or blocked.
+CORE_STAGE_SETTINGS: tuple[StageSettings, ...] = (StageSettings(stage=Stage.NOTIFY, options=NotifySettings),)
 
 
 @dataclass(frozen=True)
@@ -59,10 +71,10 @@ class ProviderRegistry:
     def __init__(
         self,
         by_stage: Mapping[Stage, Mapping[str, RegisteredProvider]],
-        stage_settings: Mapping[Stage, type[Any]] | None = None,
+        stage_settings: Mapping[Stage, StageSettings] | None = None,
     ) -> None:
         self._by_stage = by_stage
-        self.stage_settings: Mapping[Stage, type[Any]] = stage_settings or {}
+        self.stage_settings: Mapping[Stage, StageSettings] = stage_settings or {}
 
     @classmethod
     def collect(cls, pm: pluggy.PluginManager) -> ProviderRegistry:
@@ -93,12 +105,7 @@ class ProviderRegistry:
                         )
                     found[provider.name] = entry
             by_stage[stage] = found
-        settings = {
-            entry.stage: entry.options
-            for entries in pm.hook.gopipe_stage_settings()
-            for entry in entries or ()
-        }
-        return cls(by_stage, settings)
+        return cls(by_stage, _collect_stage_settings(pm, by_stage))
 
     def providers(self, stage: Stage) -> Mapping[str, RegisteredProvider]:
         return self._by_stage[stage]
@@ -108,16 +115,49 @@ class ProviderRegistry:
             for entry in providers.values():
                 yield stage, entry
 
+    def validate(
+        self, config: Config, redactor: Redactor | None = None, stages: Iterable[Stage] = tuple(Stage)
+    ) -> Config:
+        """``config`` with the tables of ``stages`` (default: all) validated against these plugins.
+
+        Call once per run, after :meth:`collect` and before :meth:`select`; afterwards
+        ``config.stage(s).settings`` is the typed stage settings and ``.tables`` the provider
+        tables. Raises :class:`ConfigError` naming the first bad key.
+        """
+        validated = dict(config.stages)
+        for stage in stages:
+            validated[stage] = replace(
+                config.stage(stage), validated=self._validate_stage(config, stage, redactor)
+            )
+        return replace(config, stages=validated)
+
+    def _validate_stage(self, config: Config, stage: Stage, redactor: Redactor | None) -> ValidatedStage:
+        declared = self.stage_settings.get(stage)
+        return validate_stage(
+            config,
+            stage,
+            providers=self._by_stage[stage],
+            options=declared.options if declared else NoSettings,
+            check=declared.check if declared else None,
+            redactor=redactor,
+        )
+
     def select(
         self, config: Config, stage: Stage, redactor: Redactor | None = None
     ) -> list[SelectedProvider]:
-        """Providers named in config for ``stage``, with their options validated."""
-        stage_config = config.stage(stage)
+        """Providers named in config for ``stage``, with their options validated.
+
+        ``config`` normally comes from :meth:`validate`; a config straight from
+        ``load_config`` has this stage's table validated here first.
+        """
+        if config.stage(stage).validated is None:
+            config = self.validate(config, redactor, stages=(stage,))
+        tables = config.stage(stage).tables
         available = self._by_stage[stage]
         shown = config.display_file
         key = f"tool.gopipe.{stage}"
         selected: list[SelectedProvider] = []
-        for name in stage_config.providers:
+        for name in config.stage(stage).providers:
             if name not in available:
                 choices = ", ".join(sorted(available)) or "(none installed)"
                 hint = did_you_mean(name, available)
@@ -131,7 +171,7 @@ class ProviderRegistry:
             entry = available[name]
             options = parse_options(
                 entry.provider.options,
-                stage_config.tables.get(name, {}),
+                tables.get(name, {}),
                 file=shown,
                 key=f"{key}.{name}",
                 base=config.root,
@@ -140,11 +180,42 @@ class ProviderRegistry:
             if entry.provider.check is not None:
                 entry.provider.check(config, options)
             selected.append(SelectedProvider(entry, options))
-        for table in stage_config.tables:
-            if table not in available:
-                hint = did_you_mean(table, available)
-                if hint:
-                    raise ConfigError(
-                        shown, f"{key}.{table}", f"no provider '{table}' for stage '{stage}'", hint
-                    )
         return selected
+
+
+def _collect_stage_settings(
+    pm: pluggy.PluginManager, by_stage: Mapping[Stage, Mapping[str, RegisteredProvider]]
+) -> dict[Stage, StageSettings]:
+    """One declaration per stage (the core's first), whose keys clash with nothing else."""
+    found: dict[Stage, tuple[StageSettings, str]] = {
+        s.stage: (s, "gopipe (core)") for s in CORE_STAGE_SETTINGS
+    }
+    for impl in pm.hook.gopipe_stage_settings.get_hookimpls():
+        where = f"plugin '{impl.plugin_name}'"
+        returned = cast("Iterable[object] | None", impl.function())
+        for entry in returned or ():
+            if not isinstance(entry, StageSettings):
+                raise PluginError(
+                    where,
+                    "gopipe_stage_settings",
+                    f"returned {type(entry).__name__}, expected StageSettings",
+                    "return StageSettings(stage=..., options=...) objects",
+                )
+            if entry.stage in found:
+                raise PluginError(
+                    where,
+                    "gopipe_stage_settings",
+                    f"settings of stage '{entry.stage}' are already declared by {found[entry.stage][1]}",
+                    "declare each stage's settings once; uninstall or block one of the plugins",
+                )
+            clash = sorted(settings_keys(entry.options) & (STAGE_KEYS | set(by_stage[entry.stage])))
+            if clash:
+                raise PluginError(
+                    where,
+                    "gopipe_stage_settings",
+                    f"stage '{entry.stage}' settings reuse the key(s) {', '.join(clash)} "
+                    "of providers/timeout or of a provider table",
+                    "rename the setting",
+                )
+            found[entry.stage] = (entry, where)
+    return {stage: entry for stage, (entry, _) in found.items()}

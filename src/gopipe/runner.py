@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TextIO
 
 from gopipe.cache import CACHEABLE, CachedStage, SourceTree, StageCache, fingerprint
+from gopipe.config import Config
+from gopipe.config.stage_settings import NotifySettings
 from gopipe.context import ProviderContext, RunContext
 from gopipe.errors import ConfigError, GopipeError, StageFailed
 from gopipe.plan import Plan
@@ -95,8 +97,7 @@ class Runner:
             run.report = report
             notify = self.run_stage(Stage.NOTIFY)
             report.stages.append(notify)
-            fail_on_error = bool(run.config.stage(Stage.NOTIFY).extra.get("fail_on_error", False))
-            if notify.status == "failed" and fail_on_error and report.status == "success":
+            if notify.status == "failed" and report.status == "success" and _notify_fails_run(run.config):
                 report.status, report.exit_code = "failed", 1
         report.duration_s = time.monotonic() - self._t0
         report.artifacts = list(run.artifacts)
@@ -364,3 +365,9 @@ class _StageLog:
     def close(self) -> None:
         with self._lock:
             self._fh.close()
+
+
+def _notify_fails_run(config: Config) -> bool:
+    """``[tool.gopipe.notify] fail_on_error``: whether a failed notifier fails a green run."""
+    settings: NotifySettings = config.stage(Stage.NOTIFY).settings
+    return settings.fail_on_error

@@ -1,12 +1,12 @@
 """``gopipe schema``: JSON Schema of the whole config, built from the same option types
-that validation uses, including every installed plugin's provider tables."""
+that validation uses, including every installed plugin's provider tables and stage settings."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from gopipe.config import schema_for
-from gopipe.config.loader import STAGE_EXTRA_KEYS, Settings
+from gopipe.config.loader import Settings
 from gopipe.registry import ProviderRegistry
 from gopipe.stages import DEFAULT_TIMEOUT_S, Stage
 
@@ -29,10 +29,8 @@ def config_schema(registry: ProviderRegistry) -> dict[str, Any]:
                 "description": "seconds",
             },
         }
-        for extra in sorted(STAGE_EXTRA_KEYS.get(stage, ())):
-            stage_props[extra] = {}
         if stage in registry.stage_settings:
-            stage_props.update(schema_for(registry.stage_settings[stage])["properties"])
+            stage_props.update(schema_for(registry.stage_settings[stage].options)["properties"])
         for name, entry in sorted(providers.items()):
             table = schema_for(entry.provider.options)
             table["description"] = (entry.provider.description or name) + f" — {entry.origin()}"

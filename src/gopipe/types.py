@@ -101,15 +101,23 @@ class Notifier(Provider[O]):
 
 @dataclass(frozen=True)
 class StageSettings:
-    """Typed stage-level keys of ``[tool.gopipe.<stage>]``, beside ``providers`` and ``timeout``
-    (e.g. deploy's ``environments``), so ``gopipe schema`` can describe them.
+    """Typed stage-level keys of ``[tool.gopipe.<stage>]``, beside ``providers``, ``timeout``
+    and the provider tables (e.g. deploy's ``environments``).
+
+    The core validates them once per run, like provider options, before any stage runs;
+    stages and providers read the result as ``config.stage(stage).settings``, an instance
+    of ``options``. ``gopipe schema`` describes them. One declaration per stage.
 
     :param stage: the stage whose table holds the keys.
-    :param options: dataclass describing the keys; the plugin validates them (``parse_options``).
+    :param options: dataclass the keys are validated into.
+    :param check: optional preflight, called with the config and the validated settings;
+        raises :class:`~gopipe.errors.ConfigError` for what types cannot express (e.g. an
+        environment naming a provider that is not selected).
     """
 
     stage: Stage
     options: type[Any]
+    check: Callable[[Config, Any], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,7 @@ def _execute(
     pm = create_manager((), entry_points=False)
     pm.register(_TestProviders(providers), name="unit-test-providers")
     registry = ProviderRegistry.collect(pm)
+    config = registry.validate(config, redactor)
     plan = Plan(name="unit", stages=tuple(needs), needs={s: tuple(d) for s, d in needs.items()})
     selected = {s: registry.select(config, s, redactor) for s in (*plan.stages, Stage.NOTIFY)}
     stream = io.StringIO()

@@ -22,6 +22,7 @@ from gopipe.git import GitInfo
 from gopipe.gotools import GoToolchain
 from gopipe.manager import create_manager
 from gopipe.proc import ProcessTracker
+from gopipe.registry import ProviderRegistry
 from gopipe.secrets import Redactor
 
 O = TypeVar("O")  # noqa: E741
@@ -48,10 +49,12 @@ def make_run(
     env: Mapping[str, str] | None = None,
     args: RunArgs | None = None,
 ) -> RunContext:
-    """A run of the repository at ``root`` (its pyproject.toml, if any, is the config)."""
+    """A run of the repository at ``root``; its pyproject.toml (if any) is the config,
+    validated against ``pm``'s plugins as a run does."""
     root.mkdir(parents=True, exist_ok=True)
-    config = load_config(root)
     redactor = Redactor()
+    manager = pm or create_manager((), entry_points=False)
+    config = ProviderRegistry.collect(manager).validate(load_config(root), redactor)
     environ = {**os.environ, **(env or {})}
     return RunContext(
         config=config,
@@ -60,7 +63,7 @@ def make_run(
         console=Console(redactor, stream=io.StringIO()),
         events=EventLog(config.out / "events.jsonl", redactor, GIT.sha),
         go=GoToolchain(root, environ),
-        pm=pm or create_manager((), entry_points=False),
+        pm=manager,
         args=args or RunArgs(),
         env=environ,
     )

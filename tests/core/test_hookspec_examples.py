@@ -22,7 +22,7 @@ from tests.core.run_context import GIT, make_run, provider_context
 
 from gopipe import hookspecs
 from gopipe.artifacts import Finding
-from gopipe.config import load_config, schema_for
+from gopipe.config import NoSettings, load_config, schema_for
 from gopipe.errors import ConfigError
 from gopipe.manager import create_manager
 from gopipe.registry import REGISTRATION_HOOKS, ProviderRegistry
@@ -102,17 +102,26 @@ def test_registration_example_returns_providers_of_its_stage(
         assert registry.providers(stage)[provider.name].provider == provider
 
 
-def test_stage_settings_example_describes_a_stage(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_stage_settings_example_is_validated_and_read_by_providers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     module = load_example("gopipe_stage_settings", monkeypatch)
     pm = create_manager((), entry_points=False)
     pm.register(module, name="example")
     (entry,) = module.gopipe_stage_settings()
     assert isinstance(entry, StageSettings)
-    assert ProviderRegistry.collect(pm).stage_settings[entry.stage] is entry.options
-    # and a provider of that stage reads the keys through its context
-    (tmp_path / "pyproject.toml").write_text(f"[tool.gopipe.{entry.stage}]\nfail_on_error = true\n")
-    ctx = provider_context(make_run(tmp_path, pm=pm), entry.stage.value, "probe", None)
-    assert ctx.stage_settings(entry.options).fail_on_error is True
+    assert ProviderRegistry.collect(pm).stage_settings[entry.stage] == entry
+    stage = entry.stage.value
+    # the core validates the keys before the run; a provider of the stage reads them typed
+    (tmp_path / "pyproject.toml").write_text(f'[tool.gopipe.{stage}]\nexclude = ["vendor/**"]\n')
+    ctx = provider_context(make_run(tmp_path, pm=pm), stage, "probe", None)
+    assert ctx.stage_settings(entry.options).exclude == ("vendor/**",)
+    with pytest.raises(TypeError, match="settings are LintSettings, not NoSettings"):
+        ctx.stage_settings(NoSettings)
+    # and its check refuses what the types cannot
+    (tmp_path / "pyproject.toml").write_text(f'[tool.gopipe.{stage}]\nexclude = ["/etc/*"]\n')
+    with pytest.raises(ConfigError, match=r"'/etc/\*' is an absolute path"):
+        make_run(tmp_path, pm=pm)
 
 
 def test_mergers_example_folds_the_jobs_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

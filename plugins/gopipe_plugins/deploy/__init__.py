@@ -5,5 +5,6 @@ deploy only digest references recorded by the upload stage, refuse to run from r
 not deploy, and record a ``deployment`` artifact per environment. See docs/deploy.md.
 
 Each provider is its own plugin module so one can be blocked with ``disable_plugins``;
-:mod:`.settings` validates the stage-level ``[tool.gopipe.deploy]`` keys before a run starts.
+:mod:`.settings` declares the stage-level ``[tool.gopipe.deploy]`` keys, which the core validates
+before a run starts.
 """

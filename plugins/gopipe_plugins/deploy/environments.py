@@ -23,9 +23,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from gopipe.config import Config, parse_options
+from gopipe.config import Config
 from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
+from gopipe.stages import Stage
 
 from .options import DeploySettings, Environment
 from .refs import check_ref, explain_patterns, pattern_error, pull_request
@@ -34,17 +35,12 @@ STAGE_KEY = "tool.gopipe.deploy"
 DEFAULT_ENVIRONMENT = "default"
 
 
-def load_settings(config: Config, settings: DeploySettings | None = None) -> DeploySettings:
-    """Validate the stage-level keys (parsed here unless given, e.g. by ``ctx.stage_settings``);
-    raises :class:`ConfigError` naming the key."""
-    if settings is None:
-        settings = parse_options(
-            DeploySettings,
-            config.stage("deploy").extra,
-            file=config.display_file,
-            key=STAGE_KEY,
-            base=config.root,
-        )
+def check_settings(config: Config, settings: DeploySettings) -> None:
+    """What the types of the stage-level keys cannot say; raises :class:`ConfigError` naming the key.
+
+    The core validated ``settings`` already (``StageSettings.check``); this runs right after,
+    before any stage starts.
+    """
     shown = config.display_file
     fix = 'e.g. allowed_refs = ["default-branch", "release-tags", "branch:release/*"]'
     for pattern in settings.allowed_refs:
@@ -86,6 +82,18 @@ def load_settings(config: Config, settings: DeploySettings | None = None) -> Dep
                 f"manifests apply to kubectl, but {name} deploys with {provider}",
                 'remove manifests or set provider = "kubectl"',
             )
+
+
+def deploy_settings(config: Config) -> DeploySettings:
+    """The validated ``[tool.gopipe.deploy]`` settings of this run."""
+    settings = config.stage(Stage.DEPLOY).settings
+    if not isinstance(settings, DeploySettings):
+        raise ConfigError(
+            config.display_file,
+            STAGE_KEY,
+            "the deploy stage settings are not declared",
+            "do not disable the 'deploy-settings' plugin while deploy providers run",
+        )
     return settings
 
 
@@ -289,11 +297,7 @@ def recording(ctx: ProviderContext[Any], target: Target) -> Iterator[Deployment]
 
 def run_environments(ctx: ProviderContext[Any], deploy: Callable[[Target, Deployment], None]) -> None:
     """The provider's side of the stage: its environments, in promotion order, each recorded."""
-    try:
-        settings = load_settings(ctx.config, ctx.stage_settings(DeploySettings))
-    except ConfigError as exc:
-        raise StageFailed(str(exc)) from None
-    targets = plan_targets(ctx, settings)
+    targets = plan_targets(ctx, deploy_settings(ctx.config))
     reachable, stop, refused = promotable(ctx, targets)
     if refused:
         if targets[0].provider != ctx.provider:

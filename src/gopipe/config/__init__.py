@@ -2,5 +2,15 @@
 
 from gopipe.config.loader import Config, StageConfig, load_config
 from gopipe.config.options import doc, parse_options, schema_for
+from gopipe.config.stage_settings import NoSettings, NotifySettings
 
-__all__ = ["Config", "StageConfig", "doc", "load_config", "parse_options", "schema_for"]
+__all__ = [
+    "Config",
+    "NoSettings",
+    "NotifySettings",
+    "StageConfig",
+    "doc",
+    "load_config",
+    "parse_options",
+    "schema_for",
+]

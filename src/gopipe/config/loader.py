@@ -1,8 +1,10 @@
 """Read ``[tool.gopipe]`` from pyproject.toml into a typed :class:`Config`.
 
-Only the shape is checked here (top-level keys, stage tables, ``providers`` lists).
-Provider tables are validated later, once the plugin manager knows which providers
-exist (:mod:`gopipe.registry`), and only for the providers a run selects.
+Only what needs no plugins is checked here: top-level keys, the shape of each stage table,
+its ``providers`` and ``timeout``. The other keys of a stage table are provider tables or
+stage settings declared by plugins; :meth:`gopipe.registry.ProviderRegistry.validate` sorts
+and types them once the plugin manager exists (:mod:`gopipe.config.stage_settings`), and
+provider tables are validated into options only for the providers a run selects.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gopipe.config.options import doc, parse_options, unknown_key_error
+from gopipe.config.stage_settings import STAGE_KEYS, ValidatedStage
 from gopipe.errors import ConfigError
 from gopipe.stages import DEFAULT_PROVIDERS, DEFAULT_TIMEOUT_S, Stage
 
@@ -25,13 +28,6 @@ else:  # pragma: no cover - exercised on 3.10 only
 MAX_TIMEOUT_S = 7 * 24 * 3600  # a week; more is a typo (and overflows thread waits)
 DEFAULT_TARGETS = ("linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64")
 
-# Keys a stage table may hold besides provider tables.
-STAGE_KEYS = {"providers", "timeout"}
-# Stage-level settings that belong to the stage rather than one provider.
-STAGE_EXTRA_KEYS: dict[Stage, frozenset[str]] = {
-    Stage.DEPLOY: frozenset({"environments", "allowed_refs"}),
-    Stage.NOTIFY: frozenset({"fail_on_error"}),
-}
 # Top-level tables owned by features other than stages.
 EXTENSION_TABLES = frozenset({"github"})
 
@@ -53,12 +49,37 @@ class Settings:
 
 @dataclass(frozen=True)
 class StageConfig:
+    """One ``[tool.gopipe.<stage>]`` table.
+
+    ``providers`` and ``timeout_s`` are checked on load; every other key stays in ``entries``
+    as written. ``settings`` (the typed stage settings) and ``tables`` (provider tables)
+    exist once :meth:`gopipe.registry.ProviderRegistry.validate` has validated the table.
+    """
+
     stage: Stage
     providers: tuple[str, ...]
     timeout_s: float
-    tables: Mapping[str, Mapping[str, Any]]
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    entries: Mapping[str, Any] = field(default_factory=dict)
     explicit: bool = False  # True when the user wrote ``providers``
+    validated: ValidatedStage | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Any:
+        """The declared stage settings, e.g. ``NotifySettings``; ``NoSettings()`` if none."""
+        return self._validated().settings
+
+    @property
+    def tables(self) -> Mapping[str, Mapping[str, Any]]:
+        """``[tool.gopipe.<stage>.<provider>]`` tables, as written."""
+        return self._validated().tables
+
+    def _validated(self) -> ValidatedStage:
+        if self.validated is None:
+            raise RuntimeError(
+                f"[tool.gopipe.{self.stage.value}] is not validated yet: "
+                "pass the config through ProviderRegistry.validate() first"
+            )
+        return self.validated
 
 
 @dataclass(frozen=True)
@@ -159,10 +180,15 @@ def load_config(root: Path, file: Path | None = None) -> Config:
 
 def inert_tables(config: Config) -> list[str]:
     """Provider tables that no stage selects: their options and secrets do nothing, which is
-    usually a forgotten ``providers`` entry or a misspelt provider name."""
+    usually a forgotten ``providers`` entry or a misspelt provider name.
+
+    Only validated stages are looked at: a stage whose table failed validation has its error.
+    """
     found = []
     for stage, stage_config in config.stages.items():
-        for name in stage_config.tables:
+        if stage_config.validated is None:
+            continue
+        for name in stage_config.validated.tables:
             if name not in stage_config.providers:
                 found.append(
                     f"{config.display_file}: [tool.gopipe.{stage.value}.{name}] is inert: "
@@ -201,24 +227,11 @@ def _stage_config(stage: Stage, table: Any, shown: str) -> StageConfig:
             f"expected seconds > 0 and at most {MAX_TIMEOUT_S}, got {timeout!r}",
             "set timeout = 600",
         )
-    extra_keys = STAGE_EXTRA_KEYS.get(stage, frozenset())
-    tables: dict[str, Mapping[str, Any]] = {}
-    extra: dict[str, Any] = {}
-    for name, value in table.items():
-        if name in STAGE_KEYS:
-            continue
-        if name in extra_keys:
-            extra[name] = value
-        elif isinstance(value, Mapping):
-            tables[name] = value
-        else:
-            raise unknown_key_error(shown, f"{key}.{name}", name, STAGE_KEYS | extra_keys)
     return StageConfig(
         stage=stage,
         providers=tuple(providers) if providers is not None else DEFAULT_PROVIDERS[stage],
         timeout_s=float(timeout),
-        tables=tables,
-        extra=extra,
+        entries={name: value for name, value in table.items() if name not in STAGE_KEYS},
         explicit=providers is not None,
     )
 

@@ -115,7 +115,7 @@ class _Builder:
         """Short digest of the pinned Go tools and any version overrides in config."""
         pins = sorted(f"{t.name}@{t.version}" for t in TOOLS.values())
         for stage in Stage:
-            for name, table in sorted(self.config.stage(stage).tables.items()):
+            for name, table in sorted(self.config.stage(stage).entries.items()):
                 version = table.get("version") if isinstance(table, Mapping) else None
                 if isinstance(version, str):
                     pins.append(f"{stage}.{name}@{version}")
@@ -146,9 +146,11 @@ class _Builder:
         """Secret references (``{ env = "NAME" }``) of these stages' tables → job env."""
         names: set[str] = set(self.opts.secrets)
         for stage in stages:
-            cfg = self.config.stage(stage)
-            names |= secret_refs(cfg.tables)
-            names |= secret_refs({k: v for k, v in cfg.extra.items() if k != "environments"})
+            entries = self.config.stage(stage).entries
+            # Each deploy job gets its own environment's secrets (``extra_tables``), not all.
+            names |= secret_refs(
+                {k: v for k, v in entries.items() if (stage, k) != (Stage.DEPLOY, "environments")}
+            )
         for table in extra_tables:
             names |= secret_refs(table)
         return {n: f"${{{{ secrets.{n} }}}}" for n in sorted(names)}
@@ -305,7 +307,7 @@ def cd_workflow(b: _Builder) -> dict[str, Any]:
         "concurrency": {"group": "gopipe-cd-${{ github.ref }}", "cancel-in-progress": False},
     }
     stages = (Stage.PACKAGE, Stage.UPLOAD, Stage.DEPLOY, Stage.NOTIFY)
-    environments = config.stage(Stage.DEPLOY).extra.get("environments") or {}
+    environments = config.stage(Stage.DEPLOY).entries.get("environments") or {}
     if not isinstance(environments, Mapping):
         environments = {}
 

@@ -18,7 +18,7 @@ from tests.harness.k8s import ControlPlane
 from tests.plugins.deploy.conftest import Deploy, get_json, ref, tools
 from tests.plugins.deploy.test_kubectl import kubectl_config, never_ready_overlay
 
-from gopipe import manager
+import gopipe_plugins
 from gopipe.cli import main
 from gopipe.testing import toml_dumps
 
@@ -232,9 +232,9 @@ def test_kubeconfig_secret_never_appears_in_any_output(
     monkeypatch.setenv("HELLO_CLUSTER", blob)  # a name the core's env heuristics do not mask
     monkeypatch.setenv("PATH", f"{k8s_cluster.bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setattr(
-        manager,
+        gopipe_plugins,
         "BUILTIN_PLUGINS",
-        (*manager.BUILTIN_PLUGINS, ("recorded-images", "tests.plugins.deploy.recorded_images")),
+        (*gopipe_plugins.BUILTIN_PLUGINS, ("recorded-images", "tests.plugins.deploy.recorded_images")),
     )
     deploy_table = {
         "providers": ["kubectl"],
