@@ -3,11 +3,15 @@ GitInfo, and every error that quotes a URL quotes it without userinfo or query."
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 import gopipe.secrets as gs
-from gopipe.git import public_url
+from gopipe.git import read_git_info
 from gopipe.secrets import MASK, Redactor
+from gopipe.testing import make_git_repo
 from gopipe_oci import transport
 from gopipe_plugins._common.http import describe
 from gopipe_plugins.upload.aws import error_text
@@ -50,11 +54,23 @@ HOSTILE = [
 ]
 
 
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("remote")
+    (path / "README").write_text("remote URL fixture\n")
+    return make_git_repo(path)
+
+
 @pytest.mark.parametrize(("remote", "expected", "credential"), HOSTILE, ids=[h[0][:40] for h in HOSTILE])
-def test_remote_url_is_parsed_and_stripped(remote: str, expected: str, credential: str | None) -> None:
-    assert public_url(remote) == expected
+def test_remote_url_is_parsed_and_stripped(
+    repo: Path, remote: str, expected: str, credential: str | None
+) -> None:
+    subprocess.run(["git", "remote", "remove", "origin"], cwd=repo, capture_output=True, check=False)
+    subprocess.run(["git", "remote", "add", "origin", remote], cwd=repo, check=True)
+    info = read_git_info(repo, environ={})
+    assert info.remote_url == expected
     if credential:
-        assert credential not in public_url(remote)
+        assert credential not in str(info.to_json())
 
 
 @pytest.mark.parametrize(
