@@ -32,7 +32,7 @@ class HookOptions:
 
 
 @pytest.fixture(scope="module")
-def registry() -> ProviderRegistry:
+def providers() -> ProviderRegistry:
     return ProviderRegistry.collect(create_manager((), entry_points=False))
 
 
@@ -59,7 +59,7 @@ def within(seconds: float, work: Callable[[], object], unblock: Callable[[], Non
 
 
 def test_secrets_of_unselected_providers_are_masked_before_selection(
-    registry: ProviderRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    providers: ProviderRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     values = {
         "PROD_HOOK": "https://relay.example.com/hook/" + "r3lay0123456789abcdef",
@@ -76,38 +76,38 @@ def test_secrets_of_unselected_providers_are_masked_before_selection(
         "notify_extra": {"pager": {"routing_key": {"env": "PAGER_ROUTING"}}},
     }
     redactor = Redactor()
-    gs.register_config_secrets(raw, redactor, tmp_path, kind=registry.secret_kind)
+    gs.register_config_secrets(raw, redactor, tmp_path, kind=providers.secret_kind)
     text = " ".join([*values.values(), "kube-tok3n-0123456789abcdef", "r3lay0123456789abcdef"])
     assert redactor(text) == " ".join([MASK] * (len(values) + 2))
 
 
 def test_plain_values_written_as_env_are_neither_masked_nor_refused(
-    registry: ProviderRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    providers: ProviderRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REG_HOST", "localhost:5000")
     monkeypatch.setenv("BUCKET", "logs")  # shorter than a secret may be: fine, it is no secret
     raw = {"upload": {"registry": {"registry": {"env": "REG_HOST"}}, "s3": {"bucket": {"env": "BUCKET"}}}}
-    assert registry.secret_kind(("upload", "registry", "registry")) is False
-    assert registry.secret_kind(("upload", "registry", "password")) is True
+    assert providers.secret_kind(("upload", "registry", "registry")) is False
+    assert providers.secret_kind(("upload", "registry", "password")) is True
     redactor = Redactor()
-    gs.register_config_secrets(raw, redactor, tmp_path, kind=registry.secret_kind)
+    gs.register_config_secrets(raw, redactor, tmp_path, kind=providers.secret_kind)
     assert redactor("pushed localhost:5000/app to logs") == "pushed localhost:5000/app to logs"
 
 
 def test_short_secret_of_an_unselected_stage_is_refused(
-    registry: ProviderRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    providers: ProviderRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PROD_KUBE", "kube")
     raw = {"deploy": {"environments": {"prod": {"kubeconfig_secret": {"env": "PROD_KUBE"}}}}}
     with pytest.raises(ConfigError) as err:
-        gs.register_config_secrets(raw, Redactor(), tmp_path, kind=registry.secret_kind)
+        gs.register_config_secrets(raw, Redactor(), tmp_path, kind=providers.secret_kind)
     assert err.value.key == "tool.gopipe.deploy.environments.prod.kubeconfig_secret"
     assert "environment variable PROD_KUBE is shorter than 6 characters" in err.value.message
 
 
-def test_unset_secrets_fail_late(registry: ProviderRegistry, tmp_path: Path) -> None:
+def test_unset_secrets_fail_late(providers: ProviderRegistry, tmp_path: Path) -> None:
     raw = {"notify": {"webhook": {"url": {"env": "NOT_SET_ANYWHERE_0"}, "secret": {"file": "absent.txt"}}}}
-    gs.register_config_secrets(raw, Redactor(), tmp_path, kind=registry.secret_kind)  # no error yet
+    gs.register_config_secrets(raw, Redactor(), tmp_path, kind=providers.secret_kind)  # no error yet
     with pytest.raises(LookupError, match=r"absent\.txt does not exist"):
         Secret(file="absent.txt", base=tmp_path).reveal()
 
@@ -181,7 +181,7 @@ def test_endless_device_is_refused_without_reading_it(tmp_path: Path) -> None:
 
 
 def test_fifo_referenced_by_an_unselected_provider_does_not_hang(
-    registry: ProviderRegistry, fifo: Path
+    providers: ProviderRegistry, fifo: Path
 ) -> None:
     raw = {"notify": {"feishu": {"secret": {"file": fifo.name}}}}
     with pytest.raises(
@@ -190,7 +190,7 @@ def test_fifo_referenced_by_an_unselected_provider_does_not_hang(
     ):
         within(
             10,
-            lambda: gs.register_config_secrets(raw, Redactor(), fifo.parent, kind=registry.secret_kind),
+            lambda: gs.register_config_secrets(raw, Redactor(), fifo.parent, kind=providers.secret_kind),
             _unblock_fifo(fifo),
         )
 
