@@ -215,6 +215,11 @@ class ProviderContext(Generic[O_co]):
         """``text`` with every known secret masked."""
         return self._run.redactor(text)
 
+    def clip(self, text: str, limit: int, *, tail: bool = False) -> str:
+        """Mask ``text``, then cut it to ``limit`` characters (the end with ``tail``): a cut
+        before masking could leave a prefix of a secret that no longer matches it."""
+        return self._run.redactor.clip(text, limit, tail=tail)
+
     def redact_obj(self, obj: T) -> T:
         """JSON-like data (dicts, lists, tuples, strings) with every known secret masked; a copy."""
         masked: Any = self._run.redactor.redact_obj(obj)

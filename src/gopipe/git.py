@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from gopipe.secrets import safe_url, scp_remote
+
 _VERSION_TAG = re.compile(r"^v?\d+\.\d+\.\d+")
 
 
@@ -86,11 +88,11 @@ def read_git_info(root: Path, environ: dict[str, str] | None = None) -> GitInfo:
         version = f"0.0.0-{version}"
     remote_url = None
     try:
-        remote_url = _public_url(repo.remote("origin").url)
+        remote_url = public_url(repo.remote("origin").url)
     except ValueError:
         remote_url = None
     if env.get("GITHUB_SERVER_URL") and env.get("GITHUB_REPOSITORY"):
-        remote_url = f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}"
+        remote_url = public_url(f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}")
     return GitInfo(
         sha=sha,
         short_sha=sha[:7],
@@ -117,10 +119,26 @@ def _default_branch(repo: Any, env: dict[str, str]) -> str | None:
         return next((n for n in ("main", "master") if n in names), None)
 
 
-def _public_url(url: str) -> str:
-    """Turn a remote into a browsable URL without credentials."""
-    url = re.sub(r"://[^@/]+@", "://", url)
-    match = re.match(r"^[\w.-]+@([\w.-]+):(.+?)(\.git)?$", url)
-    if match:
-        return f"https://{match.group(1)}/{match.group(2)}"
-    return url.removesuffix(".git")
+def public_url(url: str) -> str:
+    """Turn a remote into a browsable URL without credentials.
+
+    Parsed, not pattern-matched: userinfo (a password with "@" in it, a token as the user
+    name), query and fragment (``?access_token=``) are dropped; ``git@host:org/repo.git``
+    and ``ssh://`` remotes become ``https://host/org/repo``. The result reaches report.json,
+    metadata.json, SBOMs and image annotations, none of which are masked afterwards.
+    """
+    text = url.strip()
+    scp = scp_remote(text)
+    if scp is not None:
+        host, path = scp
+        return f"https://{host}/{path.lstrip('/')}".removesuffix(".git")
+    safe = safe_url(text)
+    ssh = _SSH_URL.match(safe)
+    if ssh:  # the web server listens on https, not on the ssh port
+        safe = f"https://{ssh['host']}{ssh['path']}"
+    return safe.removesuffix("/").removesuffix(".git")
+
+
+_SSH_URL = re.compile(
+    r"^(?:ssh|git|git\+ssh|ssh\+git)://(?P<host>\[[^\]/]*\]|[^:/]*)(?::\d*)?(?P<path>/.*)?$"
+)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gopipe.errors import ConfigError
+from gopipe.secrets import clip
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ class GoToolchain:
                 )
                 if proc.returncode != 0:
                     raise RuntimeError(
-                        f"go install {tool.package}@{tool.version} failed: {proc.stderr.strip()[-2000:]}"
+                        f"go install {tool.package}@{tool.version} failed: "
+                        + clip(proc.stderr.strip(), 2000, tail=True)
                     )
         return exe

@@ -39,7 +39,7 @@ from gopipe.registry import ProviderRegistry, SelectedProvider
 from gopipe.report import Report, StageResult
 from gopipe.runlock import LockBusy, run_lock, wait_limit
 from gopipe.runner import Runner
-from gopipe.secrets import Redactor
+from gopipe.secrets import Redactor, register_config_secrets
 from gopipe.stages import Stage
 
 
@@ -191,6 +191,9 @@ class RunSession:
                     selected[stage] = registry.select(config, stage, self.redactor)
                 except ConfigError as exc:
                     error = error or exc
+            register_config_secrets(
+                config.raw, self.redactor, self.root, file=config.display_file, kind=registry.secret_kind
+            )
             if error is None and to_run:
                 run.go.require(config.display_file)
         except ConfigError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -10,7 +10,8 @@ import pluggy
 
 from gopipe import __version__
 from gopipe.config import Config, parse_options
-from gopipe.config.options import did_you_mean
+from gopipe.config.loader import Settings
+from gopipe.config.options import did_you_mean, secret_kind
 from gopipe.config.stage_settings import (
     STAGE_KEYS,
     NoSettings,
@@ -114,6 +115,22 @@ class ProviderRegistry:
         for stage, providers in self._by_stage.items():
             for entry in providers.values():
                 yield stage, entry
+
+    def secret_kind(self, path: Sequence[str | int]) -> bool | None:
+        """Whether the config option at ``path`` (below ``[tool.gopipe]``) is a secret, for
+        :func:`gopipe.secrets.register_config_secrets`; None when no installed type says."""
+        if not path:
+            return None
+        head, rest = path[0], path[1:]
+        if head not in {s.value for s in Stage}:
+            return secret_kind(Settings, path) if head in Settings.__dataclass_fields__ else None
+        stage = Stage(head)
+        provider = self._by_stage[stage].get(str(rest[0])) if rest else None
+        if provider is not None:
+            return secret_kind(provider.provider.options, rest[1:])
+        if stage in self.stage_settings:
+            return secret_kind(self.stage_settings[stage].options, rest)
+        return None
 
     def validate(
         self, config: Config, redactor: Redactor | None = None, stages: Iterable[Stage] = tuple(Stage)

@@ -292,13 +292,12 @@ class Runner:
             result = ProviderResult(name, "failed", time.monotonic() - t0, error=str(exc))
             run.console.error(run.redactor(str(exc)))
         except StageFailed as exc:
-            details = exc.details or "\n".join(lines[-_DETAIL_LINES:])
             result = ProviderResult(
                 name,
                 "failed",
                 time.monotonic() - t0,
                 error=exc.message,
-                details=run.redactor(details),
+                details=run.redactor(exc.details) if exc.details else _last_lines(run.redactor, lines),
                 file=exc.file,
                 line=exc.line,
             )
@@ -310,7 +309,7 @@ class Runner:
                 time.monotonic() - t0,
                 error=f"internal error in provider '{name}': {type(exc).__name__}: {exc} "
                 f"(traceback in {log.path.relative_to(run.root)})",
-                details=run.redactor("\n".join(lines[-_DETAIL_LINES:])),
+                details=_last_lines(run.redactor, lines),
             )
         if tracker.cancelled.is_set() and result.status == "failed":
             result.status = "cancelled"
@@ -342,6 +341,12 @@ class Runner:
         except Exception as exc:
             self.run.console.error(f"plugin hook {hook} failed: {type(exc).__name__}: {exc}")
             self.run.events.emit("error", where="hook", hook=hook, message=f"{type(exc).__name__}: {exc}")
+
+
+def _last_lines(redactor: Redactor, lines: list[str]) -> str:
+    """The last lines of a provider's log, masked before they are cut (a multi-line secret
+    cut in two would no longer match)."""
+    return "\n".join(redactor("\n".join(lines)).splitlines()[-_DETAIL_LINES:])
 
 
 class _StageLog:

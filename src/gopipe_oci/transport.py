@@ -147,11 +147,13 @@ class Transport:
                 self._drop(key)
         except ssl.SSLCertVerificationError as exc:
             self._drop(key)
-            raise RegistryError(f"TLS verification failed for {parts.netloc}: {exc.verify_message}") from None
+            raise RegistryError(
+                f"TLS verification failed for {_host(parts.netloc)}: {exc.verify_message}"
+            ) from None
         except ssl.SSLError as exc:
             self._drop(key)
             if exc.reason == "WRONG_VERSION_NUMBER":
-                raise NotTLSError(f"{parts.netloc} does not speak TLS (use insecure=True)") from None
+                raise NotTLSError(f"{_host(parts.netloc)} does not speak TLS (use insecure=True)") from None
             raise TransientError(f"TLS error: {exc.reason or type(exc).__name__}") from None
         except (OSError, http.client.HTTPException) as exc:
             # ConnectionError (reset/refused/aborted/broken pipe), RemoteDisconnected,
@@ -167,11 +169,18 @@ class Transport:
 
 def _safe(url: str) -> str:
     """A URL without userinfo and query (upload URLs carry opaque state in the query)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}"
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unbalanced "[" in a redirect's host
+        return "(unparsable URL)"
+    if not parts.netloc:
+        return "(not a URL)"
+    return f"{parts.scheme}://{_host(parts.netloc)}{parts.path}"
+
+
+def _host(netloc: str) -> str:
+    """``host[:port]`` of a netloc, without userinfo (a password may contain "@")."""
+    return netloc.rpartition("@")[2]
 
 
 def make_ssl_context(ca_file: Path | None, insecure: bool) -> ssl.SSLContext:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gopipe.secrets import clip, safe_url
 from gopipe_oci.retry import RetryPolicy
 
 USER_AGENT = "gopipe-notify"
@@ -97,8 +98,8 @@ def by_errcode(resp: Response, service: str, retry_codes: Mapping[int, str]) -> 
         return by_status(resp)
     data = resp.json()
     if not isinstance(data, dict) or "errcode" not in data:
-        return fail(f"{service} answered HTTP 200 without an errcode: {resp.text[:200]}")
-    code, errmsg = data.get("errcode"), str(data.get("errmsg", ""))[:200]
+        return fail(f"{service} answered HTTP 200 without an errcode: {clip(resp.text, 200)}")
+    code, errmsg = data.get("errcode"), clip(str(data.get("errmsg", "")), 200)
     if code == 0:
         return DELIVERED
     if isinstance(code, int) and code in retry_codes:
@@ -108,7 +109,7 @@ def by_errcode(resp: Response, service: str, retry_codes: Mapping[int, str]) -> 
 
 def snippet(resp: Response, limit: int = 200) -> str:
     text = " ".join(resp.text.split())
-    return (text[:limit] + "…") if len(text) > limit else (text or "(empty body)")
+    return clip(text, limit) or "(empty body)"
 
 
 def server_delay(resp: Response) -> float | None:
@@ -237,10 +238,10 @@ def _strip(reason: object) -> str:
 
 
 def describe(url: str) -> str:
-    """``scheme://host[:port]``: enough to say where, never the path or query (tokens)."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or "?"
-    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+    """``scheme://host[:port]``: enough to say where, never userinfo, path or query (tokens)."""
+    safe = safe_url(url)
+    scheme, sep, rest = safe.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0] or '?'}" if sep else "(not a URL)"
 
 
 def with_query(url: str, **params: str) -> str:

@@ -121,7 +121,11 @@ def run(ctx: ProviderContext[GoBuildOptions]) -> None:
         res = ctx.sh(args, env=env)
         if not res.ok:
             found = parse_positions(res.stderr, "go build", "compile", ctx.root)
-            first = found[0] if found else Finding("go build", "compile", res.stderr.strip()[-300:])
+            first = (
+                found[0]
+                if found
+                else Finding("go build", "compile", ctx.clip(res.stderr.strip(), 300, tail=True))
+            )
             ctx.add_finding(first)
             failures.append(
                 StageFailed(

@@ -17,7 +17,7 @@ def run_html(ctx: ProviderContext[NoOptions]) -> None:
     go = ctx.go.require(ctx.config.display_file)
     res = ctx.sh([go, "tool", "cover", f"-html={Path(ctx.root, str(profiles[-1].path))}", "-o", str(out)])
     if not res.ok:
-        ctx.fail(f"go tool cover -html failed: {res.stderr.strip()[-300:]}")
+        ctx.fail("go tool cover -html failed: " + ctx.clip(res.stderr.strip(), 300, tail=True))
     ctx.add_artifact("coverage-html", "coverage.html", out)
 
 

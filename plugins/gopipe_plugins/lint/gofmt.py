@@ -35,7 +35,11 @@ def run(ctx: ProviderContext[GofmtOptions]) -> None:
     listed = ctx.sh([gofmt, "-l", *flags, "."], echo=False)
     if listed.returncode != 0 and not listed.stdout.strip():
         syntax = parse_positions(listed.stderr, "gofmt", "syntax", ctx.root)
-        report(ctx, "gofmt", syntax or [Finding("gofmt", "syntax", listed.stderr.strip()[:500])])
+        report(
+            ctx,
+            "gofmt",
+            syntax or [Finding("gofmt", "syntax", ctx.clip(listed.stderr.strip(), 500))],
+        )
         return
     files = [f for f in listed.stdout.split() if not _excluded(f, ctx.options.exclude)]
     findings = []

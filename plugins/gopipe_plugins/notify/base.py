@@ -67,12 +67,15 @@ class Notification:
         return labels(self.locale)
 
     def text(self, dialect: Dialect) -> str:
-        """The user's template, or the default heading + body, for ``dialect``."""
-        return render(self.message, self.locale, dialect, self.template)
+        """The user's template, or the default heading + body, for ``dialect``, masked
+        (so that the services' length limits cut masked text, never a secret)."""
+        return self.ctx.redact(render(self.message, self.locale, dialect, self.template))
 
     def values(self, dialect: Dialect) -> dict[str, str]:
-        """Every placeholder's value (``title``, ``reason`` …) escaped for ``dialect``."""
-        return placeholders(self.message, self.locale, dialect)
+        """Every placeholder's value (``title``, ``reason`` …) escaped for ``dialect``, masked."""
+        return {
+            k: self.ctx.redact(v) for k, v in placeholders(self.message, self.locale, dialect).items()
+        }
 
     def mask(self, payload: T) -> T:
         """Payload with every known secret masked (JSON-like data only)."""

@@ -21,7 +21,7 @@ from typing import Any
 from gopipe import hookimpl
 from gopipe.config import doc
 from gopipe.context import ProviderContext
-from gopipe.secrets import Secret
+from gopipe.secrets import Secret, clip
 from gopipe.types import Notifier
 from gopipe_plugins._common.http import DELIVERED, Response, Verdict, by_status, fail, retry
 from gopipe_plugins.notify.base import Notification, NotifyOptions, delivering, prepare
@@ -123,11 +123,11 @@ def check(resp: Response) -> Verdict:
     if resp.status != 200:
         return by_status(resp)
     if code is None:
-        return fail(f"Feishu answered HTTP 200 without a code: {resp.text[:200]}")
+        return fail(f"Feishu answered HTTP 200 without a code: {clip(resp.text, 200)}")
     if code == 0:
         return DELIVERED
     detail = data.get("msg", data.get("StatusMessage", "")) if isinstance(data, dict) else ""
-    return fail(f"Feishu code {code}: {str(detail)[:200]}")
+    return fail(f"Feishu code {code}: {clip(str(detail), 200)}")
 
 
 @hookimpl

@@ -121,7 +121,7 @@ def build_message(
         short_commit=git.short_sha,
         commit_url=f"{repo_url}/commit/{git.sha}" if repo_url and git.sha != "none" else None,
         author=redactor(git.author or ""),
-        subject=redactor(_clip(git.subject or "")),
+        subject=_clip(redactor(git.subject or "")),
         version=git.version,
         status=report.status,
         event=event,
@@ -144,21 +144,22 @@ def _why(report: Report, redactor: Callable[[str], str]) -> tuple[str | None, st
             continue
         provider = stage.failed_provider()
         details: list[str] = []
-        if provider is not None and provider.details:
-            details = [_clip(line) for line in provider.details.splitlines() if line.strip()]
+        if provider is not None and provider.details:  # masked before cut: see _clip
+            details = [_clip(line) for line in redactor(provider.details).splitlines() if line.strip()]
         return (
             stage.name,
-            redactor(_clip(stage.error or "failed")),
-            tuple(redactor(line) for line in details[:REASON_LINES]),
+            _clip(redactor(stage.error or "failed")),
+            tuple(details[:REASON_LINES]),
         )
     if report.status == "cancelled":
         return None, "run cancelled", ()
     if report.error:
-        return None, redactor(_clip(report.error)), ()
+        return None, _clip(redactor(report.error)), ()
     return None, "", ()
 
 
 def _clip(line: str) -> str:
+    """Cut an already masked line: cutting first could leave a secret's unmasked prefix."""
     line = line.rstrip()
     return line if len(line) <= _LINE_CHARS else line[: _LINE_CHARS - 1] + "…"
 

@@ -216,7 +216,11 @@ def load_template(template: str, template_file: str, root: Path) -> str | None:
 
 
 def truncate_bytes(text: str, limit: int, marker: str = "\n…") -> str:
-    """Cut ``text`` to at most ``limit`` UTF-8 bytes, never inside a character."""
+    """Cut ``text`` to at most ``limit`` UTF-8 bytes, never inside a character.
+
+    ``text`` must already be masked (``Notification.text()`` is): a cut through an unmasked
+    secret leaves a prefix that no longer matches it.
+    """
     data = text.encode("utf-8")
     if len(data) <= limit:
         return text
@@ -226,5 +230,6 @@ def truncate_bytes(text: str, limit: int, marker: str = "\n…") -> str:
 
 
 def truncate_chars(text: str, limit: int, marker: str = "\n…") -> str:
-    """Cut ``text`` to at most ``limit`` characters (services that count characters)."""
+    """Cut ``text`` to at most ``limit`` characters (services that count characters);
+    ``text`` must already be masked, as for :func:`truncate_bytes`."""
     return text if len(text) <= limit else text[: max(0, limit - len(marker))] + marker

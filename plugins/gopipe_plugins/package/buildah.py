@@ -97,7 +97,7 @@ def _build(ctx: ProviderContext[BuildahOptions], build: PlatformBuild) -> str:
     if not done.ok or not iidfile.is_file():
         ctx.fail(
             f"buildah bud for {build.platform} failed: {tail(done.stderr) or tail(done.stdout)}",
-            details=(done.stdout + done.stderr)[-4000:],
+            details=ctx.clip(done.stdout + done.stderr, 4000, tail=True),
         )
     image_id = iidfile.read_text().strip()
     return image_id if image_id.startswith("sha256:") else f"sha256:{image_id}"
@@ -122,7 +122,7 @@ def _push(ctx: ProviderContext[BuildahOptions], image_id: str, tag: str, digestf
     if not done.ok or not digestfile.is_file():
         ctx.fail(
             f"buildah push {tag} failed: {tail(done.stderr) or tail(done.stdout)}",
-            details=(done.stdout + done.stderr)[-4000:],
+            details=ctx.clip(done.stdout + done.stderr, 4000, tail=True),
         )
     return digestfile.read_text().strip()
 

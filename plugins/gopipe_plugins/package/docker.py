@@ -93,7 +93,7 @@ def _build(ctx: ProviderContext[DockerOptions], build: PlatformBuild, builder: s
     if not done.ok or not iidfile.is_file():
         ctx.fail(
             f"docker build for {build.platform} failed: {tail(done.stderr) or tail(done.stdout)}",
-            details=(done.stdout + done.stderr)[-4000:],
+            details=ctx.clip(done.stdout + done.stderr, 4000, tail=True),
         )
     return iidfile.read_text().strip()
 
@@ -104,7 +104,7 @@ def _push(ctx: ProviderContext[DockerOptions], tag: str) -> str:
     if not done.ok or match is None:
         ctx.fail(
             f"docker push {tag} failed: {tail(done.stderr) or tail(done.stdout)}",
-            details=(done.stdout + done.stderr)[-4000:],
+            details=ctx.clip(done.stdout + done.stderr, 4000, tail=True),
         )
     return match.group(1)
 

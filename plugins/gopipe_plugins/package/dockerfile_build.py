@@ -31,6 +31,7 @@ from gopipe.artifacts import Artifact
 from gopipe.config import Config, doc
 from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError
+from gopipe.secrets import clip
 from gopipe.stages import Stage
 
 DEFAULT_TAG = "{project}:{version}"
@@ -315,4 +316,4 @@ def summarize(ctx: ProviderContext[ImageOptions], builds: list[PlatformBuild], h
 def tail(text: str, lines: int = 1) -> str:
     """The last non-empty line(s) of a tool's output, for one-line error messages."""
     kept = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return " | ".join(kept[-lines:])[-300:]
+    return clip(" | ".join(kept[-lines:]), 300, tail=True)  # masked later, never split a word

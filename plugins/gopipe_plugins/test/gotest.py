@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -45,6 +46,7 @@ class _Test:
     status: str = "run"
     elapsed: float = 0.0
     output: list[str] = field(default_factory=list)
+    partial: str = ""  # the start of a line whose end is still to come
 
 
 @dataclass
@@ -55,25 +57,54 @@ class _Package:
     output: list[str] = field(default_factory=list)
     build_output: list[str] = field(default_factory=list)
     tests: dict[str, _Test] = field(default_factory=dict)
+    partial: str = ""
+    build_partial: str = ""
 
 
 class TestEvents:
-    """Folds ``go test -json`` events into packages and tests."""
+    """Folds ``go test -json`` events into packages and tests.
 
-    def __init__(self) -> None:
+    Go splits a long output line into several ``output`` events (1 KiB each), so chunks are
+    joined back into lines, and each whole line is masked by ``redact`` as it is stored:
+    a secret printed across a chunk boundary is still one secret, and every later cut
+    (JUnit messages, failure details) works on masked text.
+    """
+
+    def __init__(self, redact: Callable[[str], str] = str) -> None:
         self.packages: dict[str, _Package] = {}
         self.stray: list[str] = []
+        self._redact = redact
         self._lock = threading.Lock()
+
+    def _lines(self, sink: list[str], partial: str, chunk: str) -> str:
+        """Append the complete lines of ``partial + chunk`` to ``sink``; return the rest."""
+        *complete, rest = (partial + chunk).split("\n")
+        sink.extend(self._redact(line) for line in complete)
+        return rest
+
+    def _flush(self, sink: list[str], partial: str) -> str:
+        if partial:
+            sink.append(self._redact(partial))
+        return ""
+
+    def finish(self) -> None:
+        """Store lines left without a final newline (output cut off by a crash or timeout)."""
+        with self._lock:
+            for pkg in self.packages.values():
+                pkg.partial = self._flush(pkg.output, pkg.partial)
+                pkg.build_partial = self._flush(pkg.build_output, pkg.build_partial)
+                for test in pkg.tests.values():
+                    test.partial = self._flush(test.output, test.partial)
 
     def feed(self, line: str) -> bool:
         """Consume one line; True when a package finished (progress changed)."""
         if not line.startswith("{"):
-            self.stray.append(line.rstrip("\n"))
+            self.stray.append(self._redact(line.rstrip("\n")))
             return False
         try:
             ev = json.loads(line)
         except json.JSONDecodeError:
-            self.stray.append(line.rstrip("\n"))
+            self.stray.append(self._redact(line.rstrip("\n")))
             return False
         action = ev.get("Action")
         with self._lock:
@@ -81,7 +112,7 @@ class TestEvents:
                 name = str(ev.get("ImportPath", "")).split(" ", 1)[0]
                 pkg = self.packages.setdefault(name, _Package(name))
                 if action == "build-output":
-                    pkg.build_output.append(ev.get("Output", "").rstrip("\n"))
+                    pkg.build_partial = self._lines(pkg.build_output, pkg.build_partial, _text(ev))
                 return False
             name = ev.get("Package", "")
             pkg = self.packages.setdefault(name, _Package(name))
@@ -89,13 +120,15 @@ class TestEvents:
             if test_name:
                 test = pkg.tests.setdefault(test_name, _Test(name, test_name))
                 if action == "output":
-                    test.output.append(ev.get("Output", "").rstrip("\n"))
+                    test.partial = self._lines(test.output, test.partial, _text(ev))
                 elif action in ("pass", "fail", "skip"):
+                    test.partial = self._flush(test.output, test.partial)
                     test.status, test.elapsed = action, float(ev.get("Elapsed", 0.0))
                 return False
             if action == "output":
-                pkg.output.append(ev.get("Output", "").rstrip("\n"))
+                pkg.partial = self._lines(pkg.output, pkg.partial, _text(ev))
             elif action in ("pass", "fail", "skip"):
+                pkg.partial = self._flush(pkg.output, pkg.partial)
                 pkg.status, pkg.elapsed = action, float(ev.get("Elapsed", 0.0))
                 return True
         return False
@@ -130,7 +163,7 @@ def run(ctx: ProviderContext[GoTestOptions]) -> None:
     if opts.coverpkg:
         args.append(f"-coverpkg={opts.coverpkg}")
     args += [*opts.flags, *(packages if packages is not None else opts.packages)]
-    events = TestEvents()
+    events = TestEvents(ctx.redact)
 
     def on_line(line: str) -> None:
         if events.feed(line):
@@ -143,6 +176,7 @@ def run(ctx: ProviderContext[GoTestOptions]) -> None:
 
     env = {"CGO_ENABLED": "1"} if opts.race else {}
     res = ctx.sh(args, env=env, on_stdout=on_line)
+    events.finish()
     _record_timings(ctx, events)
     junit = ctx.out / "junit.xml"
     junit.write_text(ctx.redact(junit_xml(events)), encoding="utf-8")
@@ -173,7 +207,7 @@ def run(ctx: ProviderContext[GoTestOptions]) -> None:
         details.append(f"--- FAIL: {p.name} (build or package failure)")
         details.extend((p.build_output or p.output)[-40:])
     if not findings:
-        details.extend(events.stray[-40:] or res.stderr.splitlines()[-40:])
+        details.extend(events.stray[-40:] or ctx.redact(res.stderr).splitlines()[-40:])
         ctx.fail(f"go test failed (exit {res.returncode})", details="\n".join(details))
     first = findings[0]
     race = any("WARNING: DATA RACE" in "\n".join(t.output) for t in failed)
@@ -189,6 +223,11 @@ def run(ctx: ProviderContext[GoTestOptions]) -> None:
         line=first.line,
         details="\n".join(details),
     )
+
+
+def _text(event: dict[str, object]) -> str:
+    output = event.get("Output", "")
+    return output if isinstance(output, str) else ""
 
 
 def _packages(ctx: ProviderContext[GoTestOptions]) -> list[str] | None:

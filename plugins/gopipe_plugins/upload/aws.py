@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gopipe.errors import StageFailed
+from gopipe.secrets import scrub_urls
 
 
 def client(
@@ -44,7 +45,7 @@ def error_text(exc: BaseException) -> str:
     if isinstance(response, dict):
         err = response.get("Error", {})
         return f"{err.get('Code', '?')}: {err.get('Message', '')}".rstrip(": ")
-    return str(exc)
+    return scrub_urls(str(exc))  # botocore quotes the endpoint URL it could not reach
 
 
 def is_aws_error(exc: BaseException) -> bool:

@@ -29,6 +29,7 @@ from gopipe import hookimpl
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
+from gopipe.secrets import clip
 from gopipe.types import Uploader
 from gopipe_oci import Credentials, RetryPolicy, load_docker_credentials
 from gopipe_oci.retry import sleep_backoff
@@ -212,7 +213,7 @@ def _message(resp: Response) -> str:
         text = "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict))
     except (ValueError, AttributeError):
         return ""
-    return f": {text[:200]}" if text else ""
+    return f": {clip(text, 200)}" if text else ""
 
 
 def split_project(repository: str) -> tuple[str, str]:
@@ -263,7 +264,7 @@ def gate(ctx: ProviderContext[HarborOptions], pushed: Pushed, report: dict[str, 
         raise StageFailed(
             f"Harbor scan of {pushed.repository}@{pushed.digest[:19]} found {severity} "
             f"vulnerabilities ({found}); fail_on_severity = {ctx.options.fail_on_severity}",
-            details=json.dumps(report, indent=2, sort_keys=True)[:4000],
+            details=clip(json.dumps(report, indent=2, sort_keys=True), 4000),
         )
 
 

@@ -190,8 +190,11 @@ def _convert(value: Any, tp: Any, file: str, key: str, base: Path, redactor: Red
             or set(value) not in ({"env"}, {"file"})
             or not all(isinstance(v, str) and v for v in value.values())
         ):
-            raise wrong()
-        return Secret(env=value.get("env"), file=value.get("file"), redactor=redactor, base=base)
+            # never echo the value: a malformed reference may hold the secret itself
+            raise ConfigError(file, key, f"expected {_type_name(tp)}", f"set {leaf} to a {_type_name(tp)}")
+        secret = Secret(env=value.get("env"), file=value.get("file"), redactor=redactor, base=base)
+        secret.check(file, key)  # too short to mask, or a file that is not a small regular file
+        return secret
     if origin is Literal:
         if value not in args:
             raise ConfigError(
@@ -234,6 +237,53 @@ def _convert(value: Any, tp: Any, file: str, key: str, base: Path, redactor: Red
             )
         return value
     raise TypeError(f"unsupported option type {tp!r} at {key}")
+
+
+def secret_kind(tp: Any, path: typing.Sequence[str | int]) -> bool | None:
+    """Whether the option at ``path`` inside options type ``tp`` is a :class:`Secret`.
+
+    True for a secret, False for a plain value (``{ env = "NAME" }`` may also be a plain
+    value such as a registry host), None when the types do not say (``Any``, unknown keys).
+    Used to register every secret in the config before its provider is selected.
+    """
+    candidates = [tp]
+    for part in path:
+        candidates = [t for c in candidates for t in _step(c, part)]
+    if not candidates:
+        return None
+    verdicts = {_admits_secret(t) for t in candidates}
+    return True if True in verdicts else (False if verdicts == {False} else None)
+
+
+def _members(tp: Any) -> list[Any]:
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        return [m for a in typing.get_args(tp) if a is not _NONE for m in _members(a)]
+    return [tp]
+
+
+def _step(tp: Any, part: str | int) -> list[Any]:
+    """The types one key (or list index) below ``tp``."""
+    found: list[Any] = []
+    for member in _members(tp):
+        origin, args = typing.get_origin(member), typing.get_args(member)
+        if member is Any:
+            found.append(Any)
+        elif isinstance(part, int) and origin in (list, tuple):
+            found.append(args[0] if args else Any)
+        elif isinstance(part, str) and (origin in (dict, Mapping) or member in (dict, Mapping)):
+            found.append(args[1] if len(args) == 2 else Any)
+        elif isinstance(part, str) and dataclasses.is_dataclass(member) and isinstance(member, type):
+            hints = typing.get_type_hints(member)
+            if part in hints:
+                found.append(hints[part])
+    return found
+
+
+def _admits_secret(tp: Any) -> bool | None:
+    members = _members(tp)
+    if Secret in members:
+        return True
+    return None if Any in members else False
 
 
 def schema_for(tp: Any) -> dict[str, Any]:
