@@ -15,7 +15,7 @@ PUBLIC = {
     "options", "config", "git", "args", "env", "artifacts", "report", "root", "dist", "out", "go",
     "render", "stage_settings",
     # secrets
-    "redact", "redact_obj", "add_secret",
+    "redact", "redact_obj", "add_secret", "clip",
     # output
     "log", "progress", "echo",
     # acting

@@ -43,8 +43,7 @@ def run(ctx: ProviderContext[GolangciOptions]) -> None:
         if res.returncode == 0:
             return
         ctx.fail(
-            f"golangci-lint failed (exit {res.returncode}): "
-            + ctx.clip(res.stderr.strip(), 300, tail=True)
+            f"golangci-lint failed (exit {res.returncode}): " + ctx.clip(res.stderr.strip(), 300, tail=True)
         )
     data = json.JSONDecoder().raw_decode(res.stdout, start)[0]
     findings = []
@@ -65,8 +64,7 @@ def run(ctx: ProviderContext[GolangciOptions]) -> None:
     if res.returncode not in (0, 1) and not findings:
         ctx.log(res.stderr)
         ctx.fail(
-            f"golangci-lint failed (exit {res.returncode}): "
-            + ctx.clip(res.stderr.strip(), 300, tail=True)
+            f"golangci-lint failed (exit {res.returncode}): " + ctx.clip(res.stderr.strip(), 300, tail=True)
         )
     report(ctx, "golangci-lint", findings)
 

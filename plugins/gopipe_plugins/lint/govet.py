@@ -27,10 +27,7 @@ def run(ctx: ProviderContext[GovetOptions]) -> None:
     findings = _parse(res.stdout + res.stderr, ctx)
     if res.returncode != 0 and not findings:
         ctx.log(res.output)
-        ctx.fail(
-            f"go vet failed (exit {res.returncode}): "
-            + ctx.clip(res.output.strip(), 300, tail=True)
-        )
+        ctx.fail(f"go vet failed (exit {res.returncode}): " + ctx.clip(res.output.strip(), 300, tail=True))
     report(ctx, "go vet", findings)
 
 

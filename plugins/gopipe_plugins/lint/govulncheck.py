@@ -55,8 +55,7 @@ def run(ctx: ProviderContext[GovulncheckOptions]) -> None:
     if res.returncode != 0 and not findings:
         ctx.log(res.stderr)
         ctx.fail(
-            f"govulncheck failed (exit {res.returncode}): "
-            + ctx.clip(res.stderr.strip(), 300, tail=True)
+            f"govulncheck failed (exit {res.returncode}): " + ctx.clip(res.stderr.strip(), 300, tail=True)
         )
     unique = {(f.rule, f.file, f.line): f for f in findings}
     report(ctx, "govulncheck", list(unique.values()))

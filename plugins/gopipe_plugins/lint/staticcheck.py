@@ -48,8 +48,7 @@ def run(ctx: ProviderContext[StaticcheckOptions]) -> None:
     if res.returncode not in (0, 1) or (res.returncode == 1 and not findings):
         ctx.log(res.stderr)
         ctx.fail(
-            f"staticcheck failed (exit {res.returncode}): "
-            + ctx.clip(res.stderr.strip(), 300, tail=True)
+            f"staticcheck failed (exit {res.returncode}): " + ctx.clip(res.stderr.strip(), 300, tail=True)
         )
     report(ctx, "staticcheck", findings)
 

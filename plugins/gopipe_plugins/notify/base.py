@@ -73,9 +73,7 @@ class Notification:
 
     def values(self, dialect: Dialect) -> dict[str, str]:
         """Every placeholder's value (``title``, ``reason`` …) escaped for ``dialect``, masked."""
-        return {
-            k: self.ctx.redact(v) for k, v in placeholders(self.message, self.locale, dialect).items()
-        }
+        return {k: self.ctx.redact(v) for k, v in placeholders(self.message, self.locale, dialect).items()}
 
     def mask(self, payload: T) -> T:
         """Payload with every known secret masked (JSON-like data only)."""
