@@ -511,7 +511,7 @@ def test_ref_globs_become_triggers_and_conditions(multi_repo: Path) -> None:
     )
     assert init_github(multi_repo) == 0
     cd = load(multi_repo / WORKFLOW_DIR / CD_FILE)
-    assert cd["on"]["push"] == {"branches": ["release/**"], "tags": ["deploy-****"]}
+    assert cd["on"]["push"] == {"branches": ["release/**"], "tags": ["deploy-**"]}
     job = cd["jobs"]["cd"]
     assert would_run(job, "refs/heads/release/1.2") and would_run(job, "refs/tags/deploy-7")
     assert not would_run(job, "refs/heads/main") and not would_run(job, "refs/tags/v1.0.0")

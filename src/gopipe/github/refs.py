@@ -119,8 +119,8 @@ def _glob_condition(ref_prefix: str, glob: str) -> str:
         return f"github.ref == {_quote(ref_prefix + glob)}"
     condition = f"startsWith(github.ref, {_quote(ref_prefix + parts[0])})"
     if parts[-1]:
-        condition += f" && endsWith(github.ref, {_quote(parts[-1])})"
-    return f"({condition})"
+        condition = f"({condition} && endsWith(github.ref, {_quote(parts[-1])}))"
+    return condition
 
 
 def ref_condition(patterns: Sequence[str], default_branch: str) -> str:
@@ -151,9 +151,10 @@ def _push_filter(glob: str) -> str:
     """
     out: list[str] = []
     for i, literal in enumerate(_WILD.split(glob)):
-        if i:
+        if i and out[-1:] != ["**"]:  # adjacent wildcards: one ** covers them
             out.append("**")
-        out.append(re.sub(r"([+!\\\[\]])", r"\\\1", literal))
+        if literal:
+            out.append(re.sub(r"([+!\\\[\]])", r"\\\1", literal))
     return "".join(out)
 
 
