@@ -54,6 +54,7 @@ CD_FILE = "gopipe-cd.yml"
 PART_PREFIX = "gopipe-part-"  # upload-artifact names of fan-out jobs; the merge job downloads these
 CI_ARTIFACT = "gopipe-ci"  # the (merged) dist/gopipe of a ci run: report, JUnit, SARIF …
 STAGE_KEYS = frozenset({"providers", "timeout"})
+CI_STAGES = (Stage.LINT, Stage.TEST, Stage.COVERAGE, Stage.BUILD, Stage.NOTIFY)  # and their secrets
 
 Step = dict[str, Any]
 Job = dict[str, Any]
@@ -83,7 +84,7 @@ class Layout:
     dist: str  # [tool.gopipe] dist, relative to the module
 
     def path(self, rel: str) -> str:
-        return str(PurePosixPath(self.module_dir, rel)) if self.module_dir else rel
+        return PurePosixPath(self.module_dir or ".", rel).as_posix()
 
     @property
     def out(self) -> str:
@@ -291,13 +292,9 @@ def _nox(target: str, *args: str) -> str:
     return f"nox -s {target}" + (" -- " + " ".join(args) if args else "")
 
 
-def _ci_stages() -> tuple[Stage, ...]:
-    return (Stage.LINT, Stage.TEST, Stage.COVERAGE, Stage.BUILD, Stage.NOTIFY)
-
-
 def ci_workflow(b: _Builder) -> dict[str, Any]:
     opts, layout = b.opts, b.layout
-    ci_secrets = sorted(b.secret_names(_ci_stages()))
+    ci_secrets = sorted(b.secret_names(CI_STAGES))
     workflow: dict[str, Any] = {
         "name": "gopipe ci",
         "on": {
@@ -327,7 +324,7 @@ def ci_workflow(b: _Builder) -> dict[str, Any]:
         steps = [
             *b.setup("ci"),
             b.check_workflows(),
-            b.run("Run the ci pipeline", _nox("ci"), b.secrets_env(_ci_stages())),
+            b.run("Run the ci pipeline", _nox("ci"), b.secrets_env(CI_STAGES)),
             b.upload(CI_ARTIFACT, layout.out),
         ]
         jobs["ci"] = b.job("ci", steps, permissions=read)
@@ -527,7 +524,7 @@ def cd_workflow(b: _Builder) -> dict[str, Any]:
         # understood by actionlint (nor by older GitHub Enterprise Server releases).
         "uses": Commented(f"./{WORKFLOW_DIR.as_posix()}/{CI_FILE}", SELF_REPOSITORY_IGNORE),
     }
-    ci_secrets = b.secrets_env(_ci_stages())
+    ci_secrets = b.secrets_env(CI_STAGES)
     if ci_secrets:
         ci_job["secrets"] = ci_secrets
     jobs: dict[str, Job] = {"ci": ci_job}
