@@ -26,6 +26,7 @@ from gopipe.github.actions import KNOWN_PINS, PROVENANCE
 from gopipe.github.workflow import STATUS_FUNCTIONS
 from gopipe.github.yaml import Block, Commented, dump, scalar
 from gopipe.testing import make_git_repo, toml_dumps
+from gopipe_plugins.deploy import environments as deploy_environments
 from gopipe_plugins.deploy import options as deploy_options
 from gopipe_plugins.deploy import refs as deploy_refs
 
@@ -482,6 +483,13 @@ def test_cd_environments_secrets_permissions_and_oidc(multi_repo: Path) -> None:
     assert jobs["ci"]["permissions"] == {"actions": "read", "contents": "read", "security-events": "write"}
     text = (multi_repo / WORKFLOW_DIR / CD_FILE).read_text()
     assert text.count("id-token: write") == 2
+
+
+def test_the_deploy_stage_accepts_the_tables_the_workflow_reads(multi_repo: Path) -> None:
+    configure(multi_repo, CD_CONFIG)
+    settings = deploy_environments.load_settings(load_config(multi_repo))
+    assert settings.environments["production"].url == "https://example.com"
+    assert settings.environments["production"].allowed_refs == ("release-tags",)
 
 
 def test_no_id_token_without_oidc(hello_repo: Path) -> None:
