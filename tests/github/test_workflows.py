@@ -17,7 +17,7 @@ from tests.github.expressions import evaluate, filter_matches
 
 import gopipe
 from gopipe.cli import main
-from gopipe.config import load_config
+from gopipe.config import load_config, parse_options
 from gopipe.errors import ConfigError
 from gopipe.git import UNKNOWN
 from gopipe.github import CD_FILE, CI_FILE, WORKFLOW_DIR, load_github_options, render_workflows
@@ -26,7 +26,6 @@ from gopipe.github.actions import KNOWN_PINS, PROVENANCE
 from gopipe.github.workflow import STATUS_FUNCTIONS
 from gopipe.github.yaml import Block, Commented, dump, scalar
 from gopipe.testing import make_git_repo, toml_dumps
-from gopipe_plugins.deploy import environments as deploy_environments
 from gopipe_plugins.deploy import options as deploy_options
 from gopipe_plugins.deploy import refs as deploy_refs
 
@@ -485,9 +484,12 @@ def test_cd_environments_secrets_permissions_and_oidc(multi_repo: Path) -> None:
     assert text.count("id-token: write") == 2
 
 
-def test_the_deploy_stage_accepts_the_tables_the_workflow_reads(multi_repo: Path) -> None:
+def test_the_deploy_options_accept_the_tables_the_workflow_reads(multi_repo: Path) -> None:
     configure(multi_repo, CD_CONFIG)
-    settings = deploy_environments.load_settings(load_config(multi_repo))
+    table = {k: v for k, v in load_config(multi_repo).raw["deploy"].items() if k != "providers"}
+    settings = parse_options(
+        deploy_options.DeploySettings, table, file="pyproject.toml", key="tool.gopipe.deploy", base=multi_repo
+    )
     assert settings.environments["production"].url == "https://example.com"
     assert settings.environments["production"].allowed_refs == ("release-tags",)
 
