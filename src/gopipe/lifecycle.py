@@ -37,6 +37,7 @@ from gopipe.manager import create_manager, disabled_from_env
 from gopipe.plan import Plan, make_plan
 from gopipe.registry import ProviderRegistry, SelectedProvider
 from gopipe.report import Report, StageResult
+from gopipe.requires import check_requires
 from gopipe.runlock import LockBusy, run_lock, wait_limit
 from gopipe.runner import Runner
 from gopipe.secrets import Redactor, register_config_secrets
@@ -150,6 +151,10 @@ class RunSession:
                 pm = create_manager((*config.settings.disable_plugins, *disabled_from_env(self.environ)))
             except ConfigError as exc:
                 pm, error = create_manager((), entry_points=False), exc
+        try:
+            check_requires(config)  # a missing plugin package: say so before selection does
+        except ConfigError as exc:
+            error = error or exc
         try:
             prepared = prepare(config, pm) if prepare else None
         except ConfigError as exc:

@@ -130,6 +130,9 @@ class Environment:
     )
     manifests: str | None = doc("kubectl: manifest directory or overlay for this environment", None)
     timeout: float | None = doc("seconds the rollout may take (overrides the provider's)", None)
+    url: str | None = doc(
+        "where the deployed environment is reached; shown on GitHub's deployment (environment.url)", None
+    )
 
 
 @dataclass(frozen=True)
