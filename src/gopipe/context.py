@@ -43,6 +43,7 @@ class RunArgs:
     environment: str | None = None
     dry_run: bool = False
     use_cache: bool = True
+    go_args: tuple[str, ...] = ()  # after ``--``: flags and packages for ``go test``
 
 
 @dataclass

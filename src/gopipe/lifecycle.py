@@ -341,6 +341,40 @@ def _git_or_unknown(root: Path) -> GitInfo:
         return UNKNOWN
 
 
+def check_config(root: Path, config_file: Path | None = None) -> tuple[Config, list[str], list[str]]:
+    """Every check ``gopipe run`` makes before a stage starts, for **every** stage at once
+    (``gopipe check``): config shape, ``requires``, stage settings, every selected provider's
+    options and preflight, secret references, ``gopipe_configure``. Returns the config, the
+    errors and the warnings; an unreadable config raises :class:`ConfigError`."""
+    config = load_config(root.resolve(), config_file)
+    redactor = new_redactor(os.environ)
+    errors: list[str] = []
+    try:
+        check_requires(config)
+    except ConfigError as exc:
+        errors.append(str(exc))
+    pm = create_manager((*config.settings.disable_plugins, *disabled_from_env()))
+    registry = ProviderRegistry.collect(pm)
+    try:
+        config = registry.validate(config, redactor)
+    except ConfigError as exc:
+        return config, [*errors, str(exc)], []
+    for stage in Stage:
+        try:
+            registry.select(config, stage, redactor)
+        except ConfigError as exc:
+            errors.append(str(exc))
+    try:
+        register_config_secrets(
+            config.raw, redactor, config.root, file=config.display_file, kind=registry.secret_kind
+        )
+        if not errors:
+            pm.hook.gopipe_configure(config=config)
+    except ConfigError as exc:
+        errors.append(str(exc))
+    return config, [redactor(e) for e in errors], inert_tables(config)
+
+
 def load_for_inspection(root: Path, config_file: Path | None = None) -> tuple[Config, ProviderRegistry]:
     """Config and providers without running anything (``gopipe plugins``, ``schema``)."""
     config = load_config(root.resolve(), config_file)

@@ -146,7 +146,7 @@ class Runner:
             run.env,
             run.go.version(),
             run.config.settings,
-            (run.args.targets, run.args.shard),
+            (run.args.targets, run.args.shard, run.args.go_args),
             [self.fingerprints[d] for d in self.plan.needs.get(stage, ())],
         )
 

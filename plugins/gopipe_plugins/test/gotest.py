@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -162,7 +162,10 @@ def run(ctx: ProviderContext[GoTestOptions]) -> None:
         args.append("-race")
     if opts.coverpkg:
         args.append(f"-coverpkg={opts.coverpkg}")
-    args += [*opts.flags, *(packages if packages is not None else opts.packages)]
+    flags, patterns = split_go_args(ctx.args.go_args)
+    if patterns and packages is None:
+        packages = patterns
+    args += [*opts.flags, *flags, *(packages if packages is not None else opts.packages)]
     events = TestEvents(ctx.redact)
 
     def on_line(line: str) -> None:
@@ -228,6 +231,22 @@ def run(ctx: ProviderContext[GoTestOptions]) -> None:
 def _text(event: dict[str, object]) -> str:
     output = event.get("Output", "")
     return output if isinstance(output, str) else ""
+
+
+def split_go_args(go_args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split what followed ``--`` into ``go test`` flags and package patterns.
+
+    ``gopipe run test -- -run TestAdd ./internal/...``: a pattern is ``.``, ``all``, or starts
+    with ``./`` (packages inside the module); anything else, flag values included, is a flag.
+    """
+    flags: list[str] = []
+    patterns: list[str] = []
+    for arg in go_args:
+        if arg in (".", "all") or arg.startswith("./"):
+            patterns.append(arg)
+        else:
+            flags.append(arg)
+    return flags, patterns
 
 
 def _packages(ctx: ProviderContext[GoTestOptions]) -> list[str] | None:
