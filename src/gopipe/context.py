@@ -21,6 +21,7 @@ from gopipe.events import EventLog
 from gopipe.git import GitInfo
 from gopipe.gotools import TOOLS, GoTool, GoToolchain
 from gopipe.proc import Completed, ProcessTracker
+from gopipe.project import project_name
 from gopipe.secrets import Redactor
 
 if TYPE_CHECKING:
@@ -81,8 +82,13 @@ class RunContext:
             "timestamp": str(g.commit_time),
             "branch": g.branch or "",
             "tag": g.tag or "",
-            "project": self.root.name,
+            "project": self.project,
         }
+
+    @property
+    def project(self) -> str:
+        """The project's name, independent of the checkout directory (:mod:`gopipe.project`)."""
+        return project_name(self.root, self.git.remote_url)
 
     def render(self, template: str, **extra: str) -> str:
         """Fill ``{version}``, ``{commit}``, ``{short_commit}``, ``{date}`` … in a template."""

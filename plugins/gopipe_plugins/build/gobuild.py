@@ -16,6 +16,7 @@ from gopipe.artifacts import Finding
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
+from gopipe.project import project_name
 from gopipe.stages import Stage
 from gopipe.types import Builder, MergeInput, MergeOutput, Merger
 from gopipe_plugins._common.findings import parse_positions
@@ -89,8 +90,10 @@ def main_packages(ctx: ProviderContext[object]) -> list[str]:
 
 
 def binary_name(ctx: ProviderContext[object], main: str) -> str:
+    """As ``go build`` names it: the package directory, or for the module root the module
+    path's last element (never the checkout directory's name)."""
     path = (ctx.root / main).resolve()
-    return path.name if path != ctx.root else ctx.root.name
+    return path.name if path != ctx.root else project_name(ctx.root, None)
 
 
 def run(ctx: ProviderContext[GoBuildOptions]) -> None:

@@ -72,7 +72,10 @@ class HelmOptions(ClusterOptions):
 
     helm: str = doc("helm executable: a name looked up on PATH or a path", "helm")
     chart: str = doc("chart directory (relative to the repository) or chart reference", "deploy/chart")
-    release: str = doc("release name template ({project} is the repository directory name)", "{project}")
+    release: str = doc(
+        "release name template ({project}: the git remote's repository name, else the Go module's)",
+        "{project}",
+    )
     image: str | None = doc(
         "image-ref artifact to deploy (default: the only one, else the one named like the release)", None
     )
@@ -95,7 +98,10 @@ class HelmOptions(ClusterOptions):
 class ArgoRolloutsOptions(ClusterOptions, ImageOptions):
     """Argo Rollouts: patch a Rollout's pod template images, then follow its status."""
 
-    rollout: str = doc("Rollout name template ({project} is the repository directory name)", "{project}")
+    rollout: str = doc(
+        "Rollout name template ({project}: the git remote's repository name, else the Go module's)",
+        "{project}",
+    )
     abort: bool = doc(
         "abort the rollout (status.abort, like `kubectl argo rollouts abort`) when it fails or times out",
         True,
@@ -107,7 +113,10 @@ class ArgoRolloutsOptions(ClusterOptions, ImageOptions):
 class FlaggerOptions(ClusterOptions, ImageOptions):
     """Flagger: update the Canary's target workload images, then follow the canary analysis."""
 
-    canary: str = doc("Canary name template ({project} is the repository directory name)", "{project}")
+    canary: str = doc(
+        "Canary name template ({project}: the git remote's repository name, else the Go module's)",
+        "{project}",
+    )
     timeout: float = doc("seconds the canary analysis may take", 900.0)
 
 
