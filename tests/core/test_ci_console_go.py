@@ -87,6 +87,16 @@ func TestNeedsDatabase(t *testing.T) {
 	t.Skip("needs a database: set CALC_DB")
 }
 """
+BOOM = """package boom
+
+import "testing"
+
+func TestBoom(t *testing.T) {
+	t.Log("about to write to a nil map")
+	var m map[string]int
+	m["x"] = 1
+}
+"""
 UGLY = "package calc\n\nfunc   Double( x int )int{return 2*x}\n"
 MAIN = (
     'package main\n\nimport (\n\t"fmt"\n\n\t"example.com/svc/calc"\n)\n\n'
@@ -121,6 +131,9 @@ def repo(tmp_path: Path) -> Path:
     (svc / "calc" / "calc.go").write_text(CALC)
     (svc / "calc" / "calc_test.go").write_text(FAILING_TESTS)
     (svc / "calc" / HOSTILE).write_text(UGLY)
+    (svc / "boom").mkdir()
+    (svc / "boom" / "boom.go").write_text("package boom\n\n// One is 1.\nfunc One() int { return 1 }\n")
+    (svc / "boom" / "boom_test.go").write_text(BOOM)
     (svc / "cmd" / "svc" / "main.go").write_text(MAIN)
     (svc / "pyproject.toml").write_text(PYPROJECT)
     return make_git_repo(repo)
@@ -187,14 +200,17 @@ def test_failing_module_in_a_subdirectory(repo: Path, tmp_path: Path) -> None:
         "endLine": "3",
         "title": "gofmt",
     }
-    assert len(errors) == 4, sorted(errors, key=str)
+    boom = errors["svc/boom/boom_test.go", "8"]  # a panic: at the test's frame in the stack
+    assert boom.properties["title"] == "TestBoom panicked (example.com/svc/boom)"
+    assert boom.message.startswith("panic: assignment to entry in nil map")
+    assert len(errors) == 5, sorted(errors, key=str)
     diff = log.group(f"✘ lint: [gofmt] gofmt -d svc/calc/{HOSTILE}").lines
     assert (
         "-func   Double( x int )int{return 2*x}" in diff
         and "+func Double(x int) int { return 2 * x }" in diff
     )
     assert "✘ test failed" in "\n".join(log.top)
-    assert "2/7 tests passed, 4 failed, 1 skipped in 2 packages" in out
+    assert "2/8 tests passed, 5 failed, 1 skipped in 3 packages" in out
 
     # the log file has every line of every failing test
     test_log = (repo / "svc/dist/gopipe/logs/test.log").read_text()
@@ -217,13 +233,15 @@ def test_failing_module_in_a_subdirectory(repo: Path, tmp_path: Path) -> None:
 
     # the tests fixed, the file still unformatted: coverage is measured and summarised
     (repo / "svc/calc/calc_test.go").write_text(PASSING_TESTS)
+    (repo / "svc/boom/boom_test.go").unlink()
     again = tmp_path / "again.md"
     code, log, out = _ci(tmp_path, "repo/svc", again)
     assert code == 1, out
     text = again.read_text()
-    assert "| test | ✔ success |" in text and "1/2 tests passed, 1 skipped in 2 packages" in text
+    assert "| test | ✔ success |" in text and "1/2 tests passed, 1 skipped in 3 packages" in text
     assert "#### Coverage: " in text and "| **total** | **" in text
     assert "| example.com/svc/calc | " in text and "| example.com/svc/cmd/svc | 0.0% |" in text
+    assert "| example.com/svc/boom | 0.0% |" in text
     assert "#### Lint findings (1)" in text and "Test failures" not in text
 
 
