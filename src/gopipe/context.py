@@ -137,6 +137,7 @@ class ProviderContext(Generic[O_co]):
         options: O_co,
         tracker: ProcessTracker,
         log: Callable[[str], None],
+        block: Callable[[str, list[str]], None] | None = None,
     ) -> None:
         self._run = run
         self.stage = stage
@@ -144,6 +145,7 @@ class ProviderContext(Generic[O_co]):
         self._options = options
         self.tracker = tracker
         self._log = log
+        self._block = block
         self._artifacts = Artifacts(run.artifacts)
         self._env: Mapping[str, str] = MappingProxyType(run.env)
         self.summary = ""  # one line shown in the stage table and notifications
@@ -241,6 +243,17 @@ class ProviderContext(Generic[O_co]):
         """A line in this stage's log (masked; shown when the stage fails)."""
         self._log(line.rstrip("\n"))
 
+    def log_block(self, title: str, lines: Sequence[str]) -> None:
+        """A titled piece of output worth reading on its own: a failing test's output, a
+        compiler error, a diff. The stage log gets all of it (masked); in CI the console
+        shows each block in a group of its own, cut to its last lines."""
+        body = [line.rstrip("\n") for line in lines]
+        if self._block is not None:
+            self._block(title, body)
+            return
+        for line in (title, *body):
+            self._log(line)
+
     def progress(self, text: str) -> None:
         """Replace the stage's one-line status on the live console."""
         self._run.console.progress(self.stage, text)
@@ -326,7 +339,7 @@ class ProviderContext(Generic[O_co]):
     def add_finding(self, finding: Finding) -> None:
         """Record a file:line problem (annotated on GitHub, written to SARIF for lint)."""
         self._run.artifacts.add_finding(self.stage, finding)
-        self._run.console.annotate(finding)
+        self._run.console.annotate(finding, self.stage)
 
     def fail(
         self, message: str, *, file: str | None = None, line: int | None = None, details: str = ""

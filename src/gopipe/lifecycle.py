@@ -113,7 +113,9 @@ class RunSession:
         self.redactor = new_redactor(self.environ)
         # the console masks with the run's own redactor, which learns secrets as the run goes
         self.console = (
-            Console(self.redactor, stream=stream) if stream else make_console(self.redactor, plain=plain)
+            Console(self.redactor, stream=stream, environ=self.environ)
+            if stream
+            else make_console(self.redactor, plain=plain, environ=self.environ)
         )
         self.pm = pm
 
@@ -243,7 +245,7 @@ class RunSession:
             error=report.error,
         )
         run.events.close()
-        run.console.finish(report)
+        run.console.finish(report, {s.name: run.artifacts.findings(s.name) for s in report.stages})
         return report
 
     def _unreadable_config(self, exc: ConfigError, name: str, *, out: Path | None = None) -> Report:

@@ -17,7 +17,7 @@ PUBLIC = {
     # secrets
     "redact", "redact_obj", "add_secret", "clip",
     # output
-    "log", "progress", "echo",
+    "log", "log_block", "progress", "echo",
     # acting
     "sh", "tool", "add_artifact", "add_finding", "fail",
 }  # fmt: skip

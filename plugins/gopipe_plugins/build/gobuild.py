@@ -121,8 +121,11 @@ def run(ctx: ProviderContext[GoBuildOptions]) -> None:
             str(out),
             main,
         ]
-        res = ctx.sh(args, env=env)
+        res = ctx.sh(args, env=env, echo=False)  # targets build at once: keep their output apart
         if not res.ok:
+            ctx.log_block(
+                f"go build {main} for {target.os}/{target.arch}", res.stderr.rstrip("\n").splitlines()
+            )
             found = parse_positions(res.stderr, "go build", "compile", ctx.root)
             first = (
                 found[0]
@@ -140,6 +143,8 @@ def run(ctx: ProviderContext[GoBuildOptions]) -> None:
                 )
             )
             return
+        for line in res.stderr.splitlines():  # warnings of a build that worked
+            ctx.log(line)
         ctx.add_artifact(
             "binary",
             name,

@@ -25,8 +25,9 @@ def run(ctx: ProviderContext[GovetOptions]) -> None:
     go = ctx.go.require(ctx.config.display_file)
     res = ctx.sh([go, "vet", "-json", *ctx.options.flags, *ctx.options.packages], echo=False)
     findings = _parse(res.stdout + res.stderr, ctx)
+    if res.returncode != 0:  # the compiler's output, as it printed it
+        ctx.log_block(f"go vet (exit {res.returncode})", res.output.rstrip("\n").splitlines())
     if res.returncode != 0 and not findings:
-        ctx.log(res.output)
         ctx.fail(f"go vet failed (exit {res.returncode}): " + ctx.clip(res.output.strip(), 300, tail=True))
     report(ctx, "go vet", findings)
 

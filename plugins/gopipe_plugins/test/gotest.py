@@ -8,23 +8,20 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 from xml.etree import ElementTree as ET
 
 from gopipe import hookimpl
-from gopipe.artifacts import Finding
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.stages import Stage
 from gopipe.types import Merger, Tester
-from gopipe_plugins._common.findings import POSITION, relative
+from gopipe_plugins.test.failures import conclude
 from gopipe_plugins.test.merge import fold_junit, fold_profiles
 from gopipe_plugins.test.shards import fold_shards
 
 PROFILE = "coverage.out"
 _TEST_LINE = re.compile(r"^\s+(?P<file>[\w./-]+\.go):(?P<line>\d+): ")
-_FRAME = re.compile(r"^\s+(?P<file>/\S+\.go):(?P<line>\d+)")
 
 
 @dataclass(frozen=True)
@@ -186,46 +183,7 @@ def run(ctx: ProviderContext[GoTestOptions]) -> None:
     ctx.add_artifact("junit", "junit.xml", junit)
     if profile.is_file():
         ctx.add_artifact("coverage-profile", PROFILE, profile, mode=opts.covermode)
-    tests = events.tests()
-    failed = [t for t in tests if t.status == "fail"]
-    broken = [
-        p
-        for p in events.packages.values()
-        if p.build_output or (p.status == "fail" and not any(t.status == "fail" for t in p.tests.values()))
-    ]
-    passed = sum(t.status == "pass" for t in tests)
-    ctx.summary = f"{passed}/{len(tests)} tests passed in {total} packages"
-    if res.cancelled:
-        ctx.fail("go test was stopped")
-    if not failed and not broken and res.returncode == 0:
-        return
-    findings = [_finding(t, ctx) for t in failed] + [_build_finding(p, ctx) for p in broken]
-    for f in findings:
-        ctx.add_finding(f)
-    details = []
-    for t in failed:
-        details.append(f"--- FAIL: {t.name} ({t.package})")
-        details.extend(t.output[-40:])
-    for p in broken:
-        details.append(f"--- FAIL: {p.name} (build or package failure)")
-        details.extend((p.build_output or p.output)[-40:])
-    if not findings:
-        details.extend(events.stray[-40:] or ctx.redact(res.stderr).splitlines()[-40:])
-        ctx.fail(f"go test failed (exit {res.returncode})", details="\n".join(details))
-    first = findings[0]
-    race = any("WARNING: DATA RACE" in "\n".join(t.output) for t in failed)
-    what = (
-        "data race detected"
-        if race
-        else (f"{len(failed)} test{'s' * (len(failed) != 1)} failed" if failed else "package failed to build")
-    )
-    names = ", ".join(f"{t.name} ({t.package})" for t in failed[:3]) or ", ".join(p.name for p in broken[:3])
-    ctx.fail(
-        f"{what}: {names}, first at {first.location()}",
-        file=first.file,
-        line=first.line,
-        details="\n".join(details),
-    )
+    conclude(ctx, events, res, total)
 
 
 def _text(event: dict[str, object]) -> str:
@@ -274,58 +232,6 @@ def _record_timings(ctx: ProviderContext[GoTestOptions], events: TestEvents) -> 
     record_timings(
         ctx, {p.name: p.elapsed for p in events.packages.values() if p.name and p.status in ("pass", "fail")}
     )
-
-
-def _finding(test: _Test, ctx: ProviderContext[GoTestOptions]) -> Finding:
-    text = "\n".join(test.output)
-    rule = "race" if "WARNING: DATA RACE" in text else "test"
-    pkg_dir = _package_dir(test.package, ctx)
-    for line in test.output:
-        m = _TEST_LINE.match(line) or _FRAME.match(line)
-        if m:
-            file = m["file"]
-            path = Path(file) if file.startswith("/") else (pkg_dir / file if pkg_dir else Path(file))
-            if not path.is_absolute() or path.resolve().is_relative_to(ctx.root):
-                message = next(
-                    (ln.strip() for ln in test.output if _TEST_LINE.match(ln)), f"{test.name} failed"
-                )
-                if rule == "race":
-                    message = f"data race in {test.name}"
-                return Finding(
-                    "go test",
-                    rule,
-                    f"{test.name}: {message}",
-                    file=relative(str(path), ctx.root),
-                    line=int(m["line"]),
-                )
-    return Finding(
-        "go test",
-        rule,
-        f"{test.name} failed in {test.package}",
-        file=relative(str(pkg_dir), ctx.root) if pkg_dir else None,
-    )
-
-
-def _build_finding(pkg: _Package, ctx: ProviderContext[GoTestOptions]) -> Finding:
-    for line in pkg.build_output + pkg.output:
-        m = POSITION.match(line.strip())
-        if m:
-            file = m["file"]
-            if not file.startswith("/"):
-                file = str(ctx.root / file)
-            return Finding(
-                "go test",
-                "build",
-                m["msg"],
-                file=relative(file, ctx.root),
-                line=int(m["line"]),
-                col=int(m["col"]) if m["col"] else None,
-            )
-    return Finding("go test", "build", f"{pkg.name} failed: " + " ".join(pkg.output[-3:]).strip())
-
-
-def _package_dir(import_path: str, ctx: ProviderContext[GoTestOptions]) -> Path | None:
-    return next((p.dir for p in ctx.go.packages() if p.import_path == import_path), None)
 
 
 def junit_xml(events: TestEvents) -> str:
