@@ -65,7 +65,9 @@ def test_artifacts_and_findings_go_in_through_the_context(tmp_path: Path) -> Non
 def test_render_report_and_secrets(tmp_path: Path) -> None:
     run = make_run(tmp_path)
     ctx = provider_context(run, "notify", "probe", NoOptions())
-    assert ctx.render("{project}-{version}-{short_commit}-{x}", x="y") == f"{tmp_path.name}-1.4.0-3f2a9c1-y"
+    assert (
+        ctx.render("{project}-{version}-{short_commit}-{x}", x="y") == "project-1.4.0-3f2a9c1-y"
+    )  # no remote, no go.mod
     with pytest.raises(KeyError, match=r"unknown template variable \{nope\}"):
         ctx.render("{nope}")
     assert ctx.report is None
