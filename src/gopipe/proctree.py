@@ -41,8 +41,12 @@ class Watched:
         self.seen: set[psutil.Process] = set()
 
     def scan(self) -> None:
-        """Remember the current descendants, so a daemon that double-forks later is still known."""
-        self.seen.update(self._tree())
+        """Remember the current descendants, so a daemon that double-forks later is still known.
+
+        Exited ones are forgotten (``go build`` starts thousands of short-lived compilers).
+        """
+        running = set(psutil.pids())
+        self.seen = {p for p in self.seen if p.pid in running} | set(self._tree())
 
     def members(self) -> set[psutil.Process]:
         """The command itself (while it lives), its current tree and every descendant seen."""
