@@ -443,21 +443,37 @@ def test_cancel_reaches_a_child_tracker_and_its_escaped_processes(tmp_path: Path
     script = f"setsid sh -c '{publish}; exec sleep 1000' & exec sleep 1000"
     outcome: list[object] = []
     worker = threading.Thread(
-        target=lambda: outcome.append(stage.run(["sh", "-c", script], cwd=tmp_path, env=dict(os.environ)))
+        target=lambda: outcome.append(stage.run(["sh", "-c", script], cwd=tmp_path, env=dict(os.environ))),
+        daemon=True,
     )
     worker.start()
-    deadline = time.monotonic() + 10
-    while not pid_file.is_file():
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    escaped = psutil.Process(int(pid_file.read_text()))
-    assert os.getpgid(escaped.pid) != os.getpgid(os.getpid())
-    ended = run_tracker.cancel()
-    worker.join(5)
-    assert not worker.is_alive()
-    assert stage.cancelled.is_set()
-    assert escaped in ended and not _alive(escaped)
-    assert getattr(outcome[0], "cancelled", False)
+    escaped: psutil.Process | None = None
+    try:
+        deadline = time.monotonic() + 10
+        while not pid_file.is_file():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        escaped = psutil.Process(int(pid_file.read_text()))
+        assert os.getpgid(escaped.pid) != os.getpgid(os.getpid())
+        ended = run_tracker.cancel()
+        worker.join(5)
+        assert not worker.is_alive()
+        assert stage.cancelled.is_set()
+        assert escaped in ended and not _alive(escaped)
+        assert getattr(outcome[0], "cancelled", False)
+    finally:  # a failing tracker must not leak the sleep into the next test
+        for proc in [escaped, *_marked_with(stage.tag)]:
+            with contextlib.suppress(psutil.Error, AttributeError):
+                proc.kill()  # type: ignore[union-attr]
+
+
+def _marked_with(tag: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if tag in proc.environ().get("GOPIPE_PROCESS_TAGS", ""):
+                found.append(proc)
+    return found
 
 
 def test_a_new_child_tracker_is_not_born_cancelled() -> None:
