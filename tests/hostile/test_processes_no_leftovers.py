@@ -145,7 +145,8 @@ class Repo:
             self.env["HOSTILE_HOOK_URL"] = notify_url
             text += (
                 '[tool.gopipe.notify]\nproviders = ["webhook"]\n'
-                '[tool.gopipe.notify.webhook]\nurl = { env = "HOSTILE_HOOK_URL" }\nretries = 3\n'
+                '[tool.gopipe.notify.webhook]\nurl = { env = "HOSTILE_HOOK_URL" }\n'
+                "retry = { max_attempts = 4 }\n"
             )
         (self.path / "pyproject.toml").write_text(text)
 
@@ -487,10 +488,11 @@ def test_a_new_child_tracker_is_not_born_cancelled() -> None:
 
 
 def test_client_stop_ends_a_request_in_flight(hung_endpoint: str) -> None:
-    from gopipe_plugins._common.http import Client, DeliveryError, RetryPolicy
+    from gopipe_oci.retry import RetryPolicy
+    from gopipe_plugins._common.http import Client, DeliveryError
 
     lines: list[str] = []
-    client = Client("webhook", RetryPolicy(retries=3, timeout=30), log=lines.append)
+    client = Client("webhook", RetryPolicy(max_attempts=4), log=lines.append, timeout=30)
     failure: list[BaseException] = []
 
     def send() -> None:
