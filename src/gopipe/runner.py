@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
+from gopipe import proctree
 from gopipe.cache import CACHEABLE, CachedStage, SourceTree, StageCache, fingerprint
 from gopipe.config import Config
 from gopipe.config.stage_settings import NotifySettings
@@ -22,7 +23,7 @@ from gopipe.context import ProviderContext, RunContext
 from gopipe.errors import ConfigError, GopipeError, StageFailed
 from gopipe.git import work_tree_root
 from gopipe.plan import Plan
-from gopipe.proc import ProcessTracker
+from gopipe.proc import GRACE_S, ProcessTracker
 from gopipe.registry import SelectedProvider
 from gopipe.report import EXIT_CODES, ProviderResult, Report, StageResult, ci_run_url, run_status
 from gopipe.secrets import Redactor
@@ -98,6 +99,8 @@ class Runner:
             run.report = report
             notify = self.run_stage(Stage.NOTIFY)
             report.stages.append(notify)
+            if run.tracker.cancelled.is_set() and report.error is None:  # Ctrl-C during notify
+                report.status, report.exit_code = "cancelled", EXIT_CODES["cancelled"]
             if notify.status == "failed" and report.status == "success" and _notify_fails_run(run.config):
                 report.status, report.exit_code = "failed", 1
         report.duration_s = time.monotonic() - self._t0
@@ -201,6 +204,10 @@ class Runner:
     def _execute_stage(self, stage: Stage) -> StageResult:
         run = self.run
         timeout = run.config.stage(stage).timeout_s
+        # notify still runs after a cancel, to say so, but must not hold the exit up for long
+        after_cancel = run.tracker.cancelled.is_set()
+        if after_cancel:
+            timeout = min(timeout, GRACE_S)
         tracker = ProcessTracker(parent=run.tracker)
         log = StageLog(run.out / "logs" / f"{stage.value}.log", run.redactor)
         t0 = time.monotonic()
@@ -226,8 +233,13 @@ class Runner:
             t.join(max(0.0, deadline - time.monotonic()))
             if t.is_alive():
                 timed_out = True
-                tracker.cancel()
+                ended = tracker.cancel()
+                if ended:
+                    log.write(f"timed out after {timeout:.0f}s: ended {proctree.describe(ended)}")
                 t.join(10.0)
+        leftovers = tracker.close()
+        if leftovers:
+            log.write(f"ended processes the stage left running: {proctree.describe(leftovers)}")
         duration = time.monotonic() - t0
         done = [
             r
@@ -236,12 +248,14 @@ class Runner:
             )
             for i, r in enumerate(results)
         ]
-        if timed_out:
+        if timed_out and after_cancel:
+            status, error = "cancelled", f"{stage.value} stopped after {timeout:.0f}s: the run was cancelled"
+        elif timed_out:
             status, error = (
                 "failed",
                 f"{stage.value} timed out after {timeout:.0f}s (raise [tool.gopipe.{stage.value}] timeout)",
             )
-        elif run.tracker.cancelled.is_set():
+        elif tracker.cancelled.is_set():  # the run was cancelled while this stage ran
             status, error = "cancelled", "run cancelled"
         elif any(r.status == "failed" for r in done):
             status = "failed"
