@@ -300,15 +300,23 @@ def run_pipeline(
 
 @contextmanager
 def _cancel_on_signals(run: RunContext) -> Iterator[None]:
-    """Ctrl-C / SIGTERM: stop child process groups, finish the report as cancelled."""
+    """Ctrl-C / SIGTERM: stop every process tree, finish the report as cancelled.
+
+    Notify still runs after a cancel (with a short grace), so people hear that the run was
+    cancelled. Every further signal is passed on to every tracker, the notifier's included:
+    a second Ctrl-C ends a hanging notifier at once instead of waiting out its retries.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    received = 0
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        if not run.tracker.cancelled.is_set():
-            run.console.error(f"received {signal.Signals(signum).name}: cancelling")
-            threading.Thread(target=run.tracker.cancel, daemon=True).start()
+        nonlocal received
+        received += 1
+        name = signal.Signals(signum).name
+        run.console.error(f"received {name}: " + ("cancelling" if received == 1 else "stopping now"))
+        threading.Thread(target=run.tracker.cancel, daemon=True).start()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
