@@ -132,6 +132,10 @@ def test_lint_sarif_is_accepted_by_code_scanning(
         ("go vet", []),
         ("staticcheck", []),
     ]
+    # a cached lint (inputs unchanged) writes the same log: the drivers come back with the stage
+    again = gopipe_run(module, "lint")
+    assert again.stage("lint")["cached"] is True
+    assert load(module / "dist/gopipe/lint.sarif") == log
 
 
 def test_junit_and_the_test_stream_are_read_by_the_reporters(

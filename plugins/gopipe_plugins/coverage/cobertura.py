@@ -7,7 +7,7 @@ Two numbers, both in the file: Cobertura's ``line-rate`` counts source lines, as
 GitLab do from the ``<line>`` hits, while gopipe's coverage (the console, the threshold,
 ``coverage.md``) counts statements, as ``go test -cover`` does. They differ whenever lines
 hold several statements or statements span lines; the statement figures are in a comment
-at the top (see docs/coverage.md).
+at the top (see docs/reports.md).
 """
 
 from __future__ import annotations

@@ -17,8 +17,10 @@ from junitparser import Attr, Error, Failure, IntAttr, JUnitXml, Skipped, TestCa
 from tests.plugins.consumers import junit_schema_errors
 
 from gopipe.secrets import MASK, Redactor
+from gopipe.stages import Stage
+from gopipe.types import MergeInput, PartFile
 from gopipe_plugins.test.gotest import TestEvents, junit_xml
-from gopipe_plugins.test.merge import merge_junit
+from gopipe_plugins.test.merge import fold_test_streams, merge_junit
 from gopipe_plugins.test.positions import TestPositions
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -176,3 +178,22 @@ def test_stream_keeps_every_event_with_secrets_masked_in_whole_lines() -> None:
     assert outputs[1] == "tail " + secret[:5]  # an unfinished line, written when its test ended
     assert [e["Action"] for e in written] == ["run", "output", "output", "fail", "output", "fail"]
     assert text.splitlines()[-1] == "not json " + MASK
+
+
+def test_merged_streams_hold_every_shards_events(tmp_path: Path) -> None:
+    lines = STREAM.read_text().splitlines(True)
+    parts = {"shard-1": lines[:10], "shard-2": lines[10:]}
+    files = []
+    for label, part in parts.items():
+        path = tmp_path / label / "test.json"
+        path.parent.mkdir()
+        path.write_text("".join(part).rstrip("\n"))  # a stream cut off without its last newline
+        files.append(PartFile(label, {"kind": "test-json", "path": "dist/gopipe/test.json"}, path))
+    out = tmp_path / "dist" / "gopipe"
+    out.mkdir(parents=True)
+    inp = MergeInput(files, {k: tmp_path / k for k in parts}, out, lambda f: "unused", tmp_path, Stage.TEST)
+    result = fold_test_streams(inp)
+    assert (out / "test.json").read_text() == "".join(lines)
+    (artifact,) = result.artifacts
+    assert (artifact.kind, artifact.extra["parts"]) == ("test-json", 2)
+    assert artifact.path == "dist/gopipe/test.json"
