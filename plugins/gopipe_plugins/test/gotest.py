@@ -98,9 +98,9 @@ class TestEvents:
         sink.extend(masked)
         if self._raw is not None:
             first = self._pending.pop(key, None) or ev
-            if masked:
-                self._write(first, "\n".join(masked) + "\n")
-                first = ev  # the rest began in this chunk
+            for line in masked:  # one event per line, as go test writes them
+                self._write(first, line + "\n")
+                first = ev  # later lines, and the rest, began in this chunk
             if rest:
                 self._pending[key] = first
         return rest

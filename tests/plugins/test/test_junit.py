@@ -162,7 +162,7 @@ def test_stream_keeps_every_event_with_secrets_masked_in_whole_lines() -> None:
     test = {"Package": "ex.com/leak", "Test": "TestLeak"}
     events += [{"Action": "output", **test, "Output": c} for c in chunks]
     events += [
-        {"Action": "output", "Package": "ex.com/leak", "Test": "TestLeak", "Output": "tail " + secret[:5]},
+        {"Action": "output", **test, "Output": "two\nlines\ntail " + secret[:5]},
         {"Action": "fail", "Package": "ex.com/leak", "Test": "TestLeak", "Elapsed": 0.1},
         {"Action": "output", "Package": "ex.com/leak", "Output": "FAIL\n"},
         {"Action": "fail", "Package": "ex.com/leak", "Elapsed": 0.2},
@@ -175,8 +175,9 @@ def test_stream_keeps_every_event_with_secrets_masked_in_whole_lines() -> None:
     written = [json.loads(line) for line in text.splitlines()[:-1]]
     outputs = [e["Output"] for e in written if e["Action"] == "output"]
     assert outputs[0] == "a" * 1020 + MASK + "b" * 2000 + "\n"  # the chunks are one line again
-    assert outputs[1] == "tail " + secret[:5]  # an unfinished line, written when its test ended
-    assert [e["Action"] for e in written] == ["run", "output", "output", "fail", "output", "fail"]
+    assert outputs[1:3] == ["two\n", "lines\n"]  # one event per line, as go test writes them
+    assert outputs[3] == "tail " + secret[:5]  # an unfinished line, written when its test ended
+    assert [e["Action"] for e in written] == ["run"] + ["output"] * 4 + ["fail", "output", "fail"]
     assert text.splitlines()[-1] == "not json " + MASK
 
 
