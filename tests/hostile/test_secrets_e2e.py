@@ -168,6 +168,8 @@ def test_secrets_split_across_go_test_json_chunks_are_masked(go_repo: Path) -> N
     junit = run.outputs["dist/gopipe/junit.xml"].decode()
     assert "a" * 1020 + "***" + "b" * 100 in junit
     assert "c" * 1000 + "***" + "d" * 100 in junit
+    stream = run.outputs["dist/gopipe/test.json"].decode()  # the go test -json stream, kept
+    assert "a" * 1020 + "***" + "b" * 100 in stream and "c" * 1000 + "***" + "d" * 100 in stream
     details = test["providers"][0]["details"]
     assert "f" * 100 + "***" + "g" * 100 in details
 

@@ -16,8 +16,14 @@ from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.types import Linter
 from gopipe_plugins._common.findings import parse_positions, relative, report
+from gopipe_plugins.lint import driver
 
 _HUNK = re.compile(r"^@@ -(\d+)")
+_HOME = "https://pkg.go.dev/cmd/gofmt"
+RULES = {
+    "gofmt": driver.Rule("File is not formatted as gofmt formats it", _HOME),
+    "syntax": driver.Rule("Go syntax error (gofmt cannot parse the file)", "https://go.dev/ref/spec"),
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ def run(ctx: ProviderContext[GofmtOptions]) -> None:
     gofmt = _gofmt(ctx)
     flags = ["-s"] if ctx.options.simplify else []
     listed = ctx.sh([gofmt, "-l", *flags, "."], echo=False)
+    driver.record(ctx, driver.Driver("gofmt", ctx.go.version(), _HOME, RULES))
     if listed.returncode != 0 and not listed.stdout.strip():
         syntax = parse_positions(listed.stderr, "gofmt", "syntax", ctx.root)
         report(
