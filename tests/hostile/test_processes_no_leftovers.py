@@ -463,18 +463,11 @@ def test_cancel_reaches_a_child_tracker_and_its_escaped_processes(tmp_path: Path
         assert escaped in ended and not _alive(escaped)
         assert getattr(outcome[0], "cancelled", False)
     finally:  # a failing tracker must not leak the sleep into the next test
-        for proc in [escaped, *_marked_with(stage.tag)]:
-            with contextlib.suppress(psutil.Error, AttributeError):
-                proc.kill()  # type: ignore[union-attr]
-
-
-def _marked_with(tag: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter():
-        with contextlib.suppress(psutil.Error, OSError):
-            if tag in proc.environ().get("GOPIPE_PROCESS_TAGS", ""):
-                found.append(proc)
-    return found
+        if escaped is None and pid_file.is_file():
+            escaped = _snapshot(int(pid_file.read_text()))
+        if escaped is not None and _alive(escaped):
+            with contextlib.suppress(psutil.Error):
+                escaped.kill()  # psutil checks it is still the same process first
 
 
 def test_a_new_child_tracker_is_not_born_cancelled() -> None:
