@@ -203,7 +203,7 @@ class RunSession:
             run.events.emit("warning", message=warning)
         if error is None:
             try:
-                pm.hook.gopipe_configure(config=config)
+                pm.hook.gopipe_configure(config=config, args=run.args)
             except ConfigError as exc:
                 error = exc
         if error is not None:
@@ -253,6 +253,9 @@ class RunSession:
                 report.write(out / "report.json", self.redactor)
             else:
                 default = self.root / "dist" / "gopipe"
+                if not default.resolve().is_relative_to(self.root):  # a symlink out of the repository
+                    self.console.error("report.json not written: dist/gopipe leaves the repository")
+                    return report
                 with run_lock(default, wait_s=0, say=lambda _: None):
                     report.write(default / "report.json", self.redactor)
         except LockBusy:
