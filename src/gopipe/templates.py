@@ -22,13 +22,13 @@ def render_template(template: str, variables: Mapping[str, str], *, file: str, k
     """``template`` with each ``{name}`` replaced by ``variables[name]``."""
     known = ", ".join("{" + name + "}" for name in sorted(variables))
 
-    def error(message: str, fix: str = "") -> ConfigError:
-        return ConfigError(file, key, f"template {template!r}: {message}"[:300], fix or f"use {known}")
+    def error(message: str, fix: str) -> ConfigError:
+        return ConfigError(file, key, f"template {template!r}: {message}"[:300], f"{fix}; variables: {known}")
 
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise error(f"{exc}", f"{_FIX_BRACES}; variables: {known}") from None
+        raise error(f"{exc}", _FIX_BRACES) from None
     out: list[str] = []
     for literal, field, spec, conversion in parsed:
         out.append(literal)
@@ -36,9 +36,9 @@ def render_template(template: str, variables: Mapping[str, str], *, file: str, k
             continue
         if field not in variables:
             if not field or field.isdigit():
-                raise error(f"positional field {{{field}}} is not a variable", f"name one: {known}")
-            hint = did_you_mean(field, variables)
-            raise error(f"unknown template variable {{{field}}}", f"{hint} known: {known}".lstrip())
+                raise error(f"positional field {{{field}}} is not a variable", "name a variable")
+            hint = did_you_mean(field, variables) or "name a variable"
+            raise error(f"unknown template variable {{{field}}}", hint)
         if conversion not in (None, "s", "r"):
             raise error(f"unknown conversion !{conversion}", "use !s or !r, or none")
         if spec and ("{" in spec or "}" in spec):
