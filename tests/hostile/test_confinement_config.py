@@ -75,7 +75,7 @@ def test_image_name_that_leaves_dist_oci_deletes_nothing(sandbox: Sandbox, name:
     must not replace (delete) a directory outside the repository, dist/ or dist/gopipe."""
     sandbox.config(
         TARGET + '[tool.gopipe.package]\nproviders = ["oci-image"]\n'
-        f'[tool.gopipe.package.oci-image]\nname = "{name}"\n'
+        f'[tool.gopipe.package.oci-image]\nname = "{name}"\nbinary_path = "/usr/local/bin/app"\n'
     )
     outcome = sandbox.run("run", "package", "--plain")
     sandbox.check(outcome, code=2, says="tool.gopipe.package.oci-image.name")
