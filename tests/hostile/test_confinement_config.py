@@ -203,3 +203,39 @@ def test_dist_gopipe_symlinked_out_of_the_repository(sandbox: Sandbox) -> None:
     (sandbox.repo / "dist" / "gopipe").symlink_to(sandbox.sentinel / "outside")
     outcome = sandbox.run("run", "build", "--plain")
     sandbox.check(outcome, code=2, report=False, says="tool.gopipe.dist")
+
+
+# -- Dockerfile builds ---------------------------------------------------------------------------
+DOCKER = (
+    TARGET
+    + '[tool.gopipe.package]\nproviders = ["docker"]\n'
+    + '[tool.gopipe.package.docker]\nexecutable = "false"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("dockerfile", '"../keep.txt"'), ("context", '"../outside"'), ("extra_files", '["../keep.txt"]')],
+    ids=["dockerfile", "context", "extra-files"],
+)
+def test_docker_build_reads_only_the_repository(sandbox: Sandbox, option: str, value: str) -> None:
+    (sandbox.repo / "Dockerfile").write_text("FROM scratch\nCOPY hostile /hostile\n")
+    sandbox.config(DOCKER + f"{option} = {value}\n")
+    outcome = sandbox.run("run", "package", "--plain")
+    sandbox.check(outcome, code=2, says=f"tool.gopipe.package.docker.{option}")
+    assert "sentinel keep.txt" not in sandbox.dist_text()
+
+
+def test_docker_context_replaces_a_planted_symlink_without_following_it(sandbox: Sandbox) -> None:
+    """dist/gopipe/docker/<platform> is rebuilt every run: a symlink there is removed, and
+    nothing is copied or deleted through it."""
+    (sandbox.repo / "Dockerfile").write_text("FROM scratch\nCOPY hostile /hostile\n")
+    owned = sandbox.repo / "dist" / "gopipe" / "docker"
+    owned.mkdir(parents=True)
+    (owned / "linux-amd64").symlink_to(sandbox.sentinel / "outside")
+    sandbox.config(DOCKER)
+    outcome = sandbox.run("run", "package", "--plain")
+    sandbox.check(outcome, code=1, says="docker build for linux/amd64 failed")  # `false` builds nothing
+    context = owned / "linux-amd64"
+    assert context.is_dir() and not context.is_symlink()
+    assert (context / "hostile").is_file()

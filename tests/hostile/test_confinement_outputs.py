@@ -167,3 +167,18 @@ def test_upload_reads_no_artifact_outside_the_repo(sandbox: Sandbox, tmp_path: P
     assert "'../keep.txt' leaves the repository" in outcome.output
     upload_stage = next(s for s in (outcome.report or {}).get("stages", []) if s["name"] == "upload")
     assert "127.0.0.1:9" not in json.dumps(upload_stage)  # refused before connecting
+
+
+def test_merge_replaces_its_parts_directory_without_following_a_symlink(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """dist/gopipe/parts is the merge's own: a symlink planted there is removed, not followed."""
+    (sandbox.repo / "dist" / "gopipe").mkdir(parents=True)
+    (sandbox.repo / "dist" / "gopipe" / "parts").symlink_to(sandbox.sentinel / "outside")
+    parts = tmp_path / "parts"
+    write_part(parts, "job-1", [], {})
+    outcome = sandbox.run("merge", str(parts), "--plain", "--no-notify")
+    sandbox.check(outcome, code=0)
+    merged = sandbox.repo / "dist" / "gopipe" / "parts"
+    assert merged.is_dir() and not merged.is_symlink()
+    assert (merged / "job-1" / "report.json").is_file()

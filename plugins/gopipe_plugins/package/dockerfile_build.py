@@ -194,8 +194,9 @@ def plan_builds(ctx: ProviderContext[ImageOptions]) -> list[PlatformBuild]:
         arch, variant = parts[1], parts[2] if len(parts) > 2 else ""
         binaries = tuple(sorted(by_platform[platform], key=lambda a: a.name))
         name = "-".join(parts)
+        owned = ctx.dist_path(ctx.provider, "platforms", under="gopipe")  # dist/gopipe/<provider>
+        remove_owned(owned / name, within=owned)  # the last run's context; a symlink is not followed
         context = ctx.dist_path(name, "platforms", under=workdir)
-        remove_owned(context, within=ctx.dist_path(ctx.provider, "platforms", under="gopipe"))
         context.mkdir(parents=True)
         if opts.context:
             src = ctx.repo_path(opts.context, "context")
