@@ -37,7 +37,12 @@ class Artifact:
 
 @dataclass(frozen=True)
 class Finding:
-    """A lint finding or test failure, normalised to file:line:col, rule, message."""
+    """A lint finding or test failure, normalised to file:line:col, rule, message.
+
+    ``file`` is relative to the repository's top (not the Go module's directory), as GitHub
+    annotations and SARIF name files. ``message`` may span lines. ``title`` is a short
+    heading for annotations and summaries (default: tool and rule).
+    """
 
     tool: str
     rule: str
@@ -46,6 +51,14 @@ class Finding:
     line: int | None = None
     col: int | None = None
     level: str = "error"  # error | warning | note
+    end_line: int | None = None
+    title: str | None = None
+
+    def heading(self) -> str:
+        """The annotation's title: ``title``, else the tool and the rule (once if they match)."""
+        if self.title:
+            return self.title
+        return self.tool if self.rule in ("", self.tool) else f"{self.tool} {self.rule}"
 
     def location(self) -> str:
         parts = [p for p in (self.file, self.line, self.col) if p is not None]

@@ -1,8 +1,13 @@
-"""The ``gopipe`` command: run, plugins, schema, init."""
+"""The ``gopipe`` command: run, check, plugins, schema, init, merge, new-plugin, tools.
+
+Only the standard library and gopipe's smallest modules are imported here: ``gopipe --help``
+and a typo must answer at once; each command imports what it needs when it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import re
 import sys
@@ -10,17 +15,40 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gopipe import __version__
-from gopipe.context import RunArgs
 from gopipe.errors import ConfigError
 from gopipe.stages import Stage
 
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
 
+_EPILOG = """\
+pipelines:
+  ci        lint, test, coverage, build
+  cd        package, upload, deploy (and the build they need)
+stages:
+  lint test coverage build package upload deploy notify
+  (a stage pulls in the stages it needs; notify runs after any run, passed or failed)
+
+examples:
+  gopipe run                             # the ci pipeline
+  gopipe run lint test                   # two stages
+  gopipe run test -- -run TestAdd ./internal/...   # arguments after -- go to go test
+  gopipe run cd --env staging --dry-run  # show what deploy would change
+  gopipe check                           # validate [tool.gopipe] for every stage
+  gopipe init --github                   # noxfile, config table and workflows
+
+exit codes: 0 success, 1 a stage failed, 2 usage or config error, 130 cancelled
+"""
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gopipe", description="Go CI/CD pipelines as nox sessions")
+    parser = argparse.ArgumentParser(
+        prog="gopipe",
+        description="Go CI/CD pipelines as pluggable nox sessions.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"gopipe {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -32,7 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--config", type=Path, help="pyproject.toml to read (default: ROOT/pyproject.toml)")
 
-    run = sub.add_parser("run", help="run a pipeline (ci, cd) or stages")
+    run = sub.add_parser(
+        "run",
+        help="run a pipeline (ci, cd) or stages",
+        description="Run pipelines or stages in the repository; arguments after -- go to go test.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("targets", nargs="*", default=["ci"], metavar="PIPELINE_OR_STAGE")
     common(run)
     run.add_argument(
@@ -57,12 +91,29 @@ def _parser() -> argparse.ArgumentParser:
         help="run every stage even if its inputs are unchanged",
     )
 
-    plugins = sub.add_parser("plugins", help="list every stage's providers")
+    check = sub.add_parser(
+        "check",
+        help="validate [tool.gopipe] for every stage, without running anything",
+        description="Every check gopipe run makes before a stage starts, for every stage at once "
+        "(like goreleaser check). Exit 0 when the config is valid, 2 otherwise.",
+    )
+    common(check)
+    plugins = sub.add_parser(
+        "plugins",
+        help="list every stage's providers",
+        description="Every installed provider per stage, whether the config selects it, its plugin "
+        "and distribution.",
+    )
     common(plugins)
     schema = sub.add_parser("schema", help="print the JSON Schema of [tool.gopipe]")
     common(schema)
 
-    init = sub.add_parser("init", help="add gopipe to a Go repository")
+    init = sub.add_parser(
+        "init",
+        help="add gopipe to a Go repository",
+        description="Write noxfile.py, a commented [tool.gopipe] table and /dist/ in .gitignore; "
+        "with --github, the GitHub Actions workflows too.",
+    )
     common(init)
     init.add_argument(
         "--github",
@@ -73,7 +124,12 @@ def _parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="with --github: write nothing, exit 1 if the workflows are stale"
     )
 
-    merge = sub.add_parser("merge", help="merge shard/matrix outputs into one report")
+    merge = sub.add_parser(
+        "merge",
+        help="merge shard/matrix outputs into one report",
+        description="Fold the outputs of fanned-out CI jobs into one dist/gopipe, then run coverage "
+        "and notify on the merged data.",
+    )
     merge.add_argument(
         "inputs",
         nargs="+",
@@ -87,7 +143,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     merge.add_argument("--no-notify", dest="notify", action="store_false")
 
-    new_plugin = sub.add_parser("new-plugin", help="scaffold a third-party plugin distribution")
+    new_plugin = sub.add_parser(
+        "new-plugin",
+        help="scaffold a third-party plugin distribution",
+        description="Create gopipe-NAME/: a provider written against gopipe.api, with tests.",
+    )
     new_plugin.add_argument("name", help="provider name users select, e.g. 'teams'")
     new_plugin.add_argument(
         "--stage", default="notify", choices=[s.value for s in Stage], help="stage the provider serves"
@@ -99,17 +159,39 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("."),
         help="directory to create gopipe-NAME/ in (default: .)",
     )
-    tools = sub.add_parser("tools", help="list the pinned Go tools; --install them into the cache")
+    tools = sub.add_parser(
+        "tools",
+        help="list the pinned Go tools; --install them into the cache",
+        description="The pinned Go tools gopipe installs on first use, and where they are cached.",
+    )
     tools.add_argument("--install", action="store_true", help="go install every missing tool now")
     return parser
 
 
+COMMANDS = ("run", "check", "plugins", "schema", "init", "merge", "new-plugin", "tools")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    go_args: list[str] = []
+    if "--" in argv:  # ``gopipe run test -- -run TestX ./pkg/...``
+        cut = argv.index("--")
+        argv, go_args = argv[:cut], argv[cut + 1 :]
     parser = _parser()
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first is not None and first not in COMMANDS:
+        hint = difflib.get_close_matches(first, COMMANDS, n=1)
+        fix = f"did you mean '{hint[0]}'?" if hint else "choose one of: " + ", ".join(COMMANDS)
+        print(f"gopipe: error: unknown command {first!r}; {fix}", file=sys.stderr)
+        return 2
     ns = parser.parse_args(argv)
+    if go_args and ns.command != "run":
+        parser.error("arguments after -- are for go test, with gopipe run")
     try:
         if ns.command == "run":
-            return _run(ns, parser)
+            return _run(ns, parser, tuple(go_args))
+        if ns.command == "check":
+            return _check(ns)
         if ns.command == "plugins":
             return _plugins(ns)
         if ns.command == "schema":
@@ -154,7 +236,8 @@ def _init(ns: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return code
 
 
-def _run(ns: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _run(ns: argparse.Namespace, parser: argparse.ArgumentParser, go_args: tuple[str, ...]) -> int:
+    from gopipe.context import RunArgs
     from gopipe.lifecycle import run_pipeline
 
     shard = None
@@ -173,10 +256,26 @@ def _run(ns: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         environment=ns.environment,
         dry_run=ns.dry_run,
         use_cache=ns.use_cache,
+        go_args=go_args,
     )
     return run_pipeline(
         ns.targets, root=ns.root, config_file=ns.config, args=args, plain=ns.plain, notify=ns.notify
     )
+
+
+def _check(ns: argparse.Namespace) -> int:
+    from gopipe.lifecycle import check_config
+
+    config, errors, warnings = check_config(ns.root, ns.config)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    if errors:
+        return 2
+    selected = sum(len(config.stage(s).providers) for s in Stage)
+    print(f"{config.display_file}: ok ({selected} providers in {len(Stage)} stages checked)")
+    return 0
 
 
 def _plugins(ns: argparse.Namespace) -> int:

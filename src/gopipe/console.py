@@ -1,17 +1,26 @@
 """Console output: a live rich table on a terminal, plain lines elsewhere.
 
-In GitHub Actions (or whenever stdout is not a TTY) output is plain: one group per stage
-(``::group::``), ``::error`` annotations for findings and failed tests, and a Markdown
-summary appended to ``$GITHUB_STEP_SUMMARY``. Every string passes the run's redactor.
+In GitHub Actions output is plain lines with workflow commands. Each stage's log is one
+collapsed ``::group::``; each block of it (a failing test's output, compiler output, a
+diff) follows in a group of its own, cut to its last lines with a pointer to the log file.
+GitHub cannot nest groups, and one group per failing test, titled with its name, is what
+a reader scans for. Then the stage's annotations (``::error`` / ``::warning`` /
+``::notice``), outside any group so they show without expanding anything, and a Markdown
+summary appended to ``$GITHUB_STEP_SUMMARY`` at the end (:mod:`gopipe.summary`).
+
+Output the run did not write (a test printing ``::error::`` or ``::endgroup::``) is wrapped
+in ``::stop-commands::`` so GitHub does not act on it. Every string passes the run's
+redactor; values are masked before they are escaped, so an escaped secret still matches.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from rich.console import Console as RichTerm
@@ -26,6 +35,8 @@ from rich.text import Text
 from gopipe.artifacts import Finding
 from gopipe.report import Report, StageResult
 from gopipe.secrets import Redactor
+from gopipe.stagelog import LogBlock
+from gopipe.summary import LIMIT, step_summary
 
 _ICONS = {"success": "✔", "failed": "✘", "skipped": "–", "cancelled": "■", "pending": "·"}
 _STYLES = {
@@ -37,17 +48,74 @@ _STYLES = {
     "pending": "dim",
 }
 _PANEL_LINES = 40
+_BLOCK_LINES = 50  # of a block (a failing test's output), in CI and in plain output
+_GROUP_LINES = 400  # of a stage's log in its CI group
+_LEVELS = {"warning": "warning", "note": "notice"}  # finding level -> workflow command
+
+
+def escape_data(text: str) -> str:
+    """A workflow command's message, as the Actions toolkit escapes it."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """A workflow command's property value: the message escapes plus ``:`` and ``,``."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(command: str, properties: Mapping[str, object | None], message: str) -> str:
+    """``::command k=v,k=v::message``, escaped; properties that are None are left out."""
+    props = ",".join(f"{k}={escape_property(str(v))}" for k, v in properties.items() if v is not None)
+    return f"::{command}{' ' + props if props else ''}::{escape_data(message)}"
+
+
+def annotation(finding: Finding, redact: Redactor) -> str:
+    """The ``::error`` (``::warning``, ``::notice``) line for a finding, masked then escaped."""
+    file = redact(finding.file) if finding.file else None
+    props = {
+        "file": file,
+        "line": finding.line if file else None,
+        "col": finding.col if file and finding.line else None,
+        "endLine": finding.end_line if file and finding.line else None,
+        "title": redact(finding.heading()),
+    }
+    return workflow_command(_LEVELS.get(finding.level, "error"), props, redact(finding.message))
+
+
+def _acts_on(line: str) -> bool:
+    """Whether GitHub's runner would read ``line`` as a command (``::x::`` or the old ``##[x]``)."""
+    return line.lstrip().startswith("::") or "##[" in line
+
+
+def github_group(title: str, lines: Sequence[str], limit: int, log_file: str | None) -> list[str]:
+    """A collapsed group holding the last ``limit`` lines; commands in them are not run."""
+    shown = list(lines[-limit:])
+    if len(lines) > len(shown):
+        where = f"; all {len(lines)} are in {log_file}" if log_file else ""
+        shown.insert(0, f"… {len(lines) - len(shown)} earlier lines not shown{where}")
+    if any(_acts_on(line) for line in shown):
+        token = secrets.token_hex(16)
+        shown = [f"::stop-commands::{token}", *shown, f"::{token}::"]
+    return [f"::group::{escape_data(title)}", *shown, "::endgroup::"]
 
 
 class Console:
     """Base: plain-line output. Subclassed by :class:`LiveConsole` for terminals."""
 
-    def __init__(self, redactor: Redactor, stream: TextIO | None = None, github: bool = False) -> None:
+    def __init__(
+        self,
+        redactor: Redactor,
+        stream: TextIO | None = None,
+        github: bool = False,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self.redact = redactor
         self.stream = stream or sys.stdout
         self.github = github
+        self.environ = dict(os.environ if environ is None else environ)
         self._lock = threading.Lock()
         self._last_progress: dict[str, float] = {}
+        self._held: dict[str, list[Finding]] = {}  # per stage, annotated after its output
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, pipeline: str, stages: Sequence[str]) -> None:
@@ -56,23 +124,44 @@ class Console:
     def stage_started(self, stage: str) -> None:
         self.line(f"▶ {stage}")
 
-    def stage_finished(self, result: StageResult, log: Sequence[str]) -> None:
+    def stage_finished(
+        self,
+        result: StageResult,
+        log: Sequence[str],
+        blocks: Sequence[LogBlock] = (),
+        log_file: str | None = None,
+    ) -> None:
+        """A stage's output, once it is over: stages run at once, so none is interleaved."""
         status = result.status + (" (cached)" if result.cached else "")
-        head = f"{_ICONS.get(result.status, '?')} {result.name} {status} ({result.duration_s:.1f}s)" + (
-            f" — {result.summary}" if result.summary else ""
-        )
+        icon = _ICONS.get(result.status, "?")
+        out = []
         with self._lock:
-            if self.github and log:
-                self._write(f"::group::{result.name} ({result.status})")
-                for line in log:
-                    self._write(line)
-                self._write("::endgroup::")
-            elif result.status == "failed" and log:
-                for line in log[-_PANEL_LINES:]:
-                    self._write(f"  {result.name} | {line}")
-            self._write(head)
+            if self.github:
+                if log:
+                    shown = result.status + (", cached" if result.cached else "")
+                    out += github_group(f"{result.name} ({shown})", log, _GROUP_LINES, log_file)
+                for block in blocks:
+                    out += github_group(
+                        f"{icon} {result.name}: {block.title}", block.lines, _BLOCK_LINES, log_file
+                    )
+                out += [annotation(f, self.redact) for f in self._held.pop(result.name, [])]
+            elif result.status == "failed":
+                out += [f"  {result.name} | {line}" for line in log[-_PANEL_LINES:]]
+                for block in blocks:
+                    out.append(f"  {result.name} | ── {block.title}")
+                    if len(block.lines) > _BLOCK_LINES:
+                        left = len(block.lines) - _BLOCK_LINES
+                        out.append(
+                            f"  {result.name} | … {left} earlier lines in {log_file or 'the stage log'}"
+                        )
+                    out += [f"  {result.name} | {line}" for line in block.lines[-_BLOCK_LINES:]]
+            out.append(
+                f"{icon} {result.name} {status} ({result.duration_s:.1f}s)"
+                + (f" — {result.summary}" if result.summary else "")
+            )
             if result.error:
-                self._write(f"  {result.name}: {result.error}")
+                out.append(f"  {result.name}: {result.error}")
+            self._write_lines(out)
 
     def progress(self, stage: str, text: str) -> None:
         now = time.monotonic()
@@ -80,22 +169,15 @@ class Console:
             self._last_progress[stage] = now
             self.line(f"  {stage}: {text}")
 
-    def annotate(self, finding: Finding) -> None:
+    def annotate(self, finding: Finding, stage: str | None = None) -> None:
+        """An annotation on GitHub; held until ``stage`` finishes, to follow its output."""
         if not self.github:
             return
-        props = [
-            f"{k}={v}"
-            for k, v in (
-                ("file", finding.file),
-                ("line", finding.line),
-                ("col", finding.col),
-                ("title", f"{finding.tool} {finding.rule}"),
-            )
-            if v is not None
-        ]
-        level = {"warning": "warning", "note": "notice"}.get(finding.level, "error")
-        message = finding.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        self.line(f"::{level} {','.join(props)}::{message}")
+        with self._lock:
+            if stage is None:
+                self._write(annotation(finding, self.redact))
+            else:  # masked when shown, with every secret known by then
+                self._held.setdefault(stage, []).append(finding)
 
     def error(self, text: str) -> None:
         with self._lock:
@@ -105,8 +187,11 @@ class Console:
         with self._lock:
             self._write(text)
 
-    def finish(self, report: Report) -> None:
+    def finish(self, report: Report, findings: Mapping[str, Sequence[Finding]] | None = None) -> None:
+        """The stage table and the run's status; the step summary on GitHub Actions."""
         with self._lock:
+            self._write_lines([annotation(f, self.redact) for held in self._held.values() for f in held])
+            self._held.clear()
             self._write("")
             for stage in report.stages:
                 status = stage.status + (" (cached)" if stage.cached else "")
@@ -115,7 +200,7 @@ class Console:
                     f"{stage.duration_s:7.1f}s  {stage.summary}"
                 )
             self._write(f"gopipe {report.pipeline}: {report.status} in {report.duration_s:.1f}s")
-        self.write_step_summary(report)
+        self.write_step_summary(report, findings or {})
 
     # -- helpers -----------------------------------------------------------------------
     def _write(self, text: str, stream: TextIO | None = None) -> None:
@@ -123,19 +208,33 @@ class Console:
         out.write(self.redact(text) + "\n")
         out.flush()
 
-    def write_step_summary(self, report: Report) -> None:
-        path = os.environ.get("GITHUB_STEP_SUMMARY")
+    def _write_lines(self, lines: Sequence[str]) -> None:
+        """Several lines in one write, so nothing from another thread lands in between."""
+        if lines:
+            self.stream.write("".join(self.redact(line) + "\n" for line in lines))
+            self.stream.flush()
+
+    def write_step_summary(self, report: Report, findings: Mapping[str, Sequence[Finding]]) -> None:
+        """Append the run's summary to ``$GITHUB_STEP_SUMMARY``, within what is left of 1 MiB."""
+        path = self.environ.get("GITHUB_STEP_SUMMARY")
         if not path:
             return
+        try:
+            used = os.path.getsize(path)
+        except OSError:
+            used = 0
+        text = step_summary(report, findings, self.environ, self.redact, budget=LIMIT - used)
         with open(path, "a", encoding="utf-8") as fh:
-            fh.write(self.redact(markdown_summary(report)) + "\n")
+            fh.write(self.redact(text))
 
 
 class LiveConsole(Console):
     """A live table of stages with spinners, progress and durations, for terminals."""
 
-    def __init__(self, redactor: Redactor, term: RichTerm | None = None) -> None:
-        super().__init__(redactor)
+    def __init__(
+        self, redactor: Redactor, term: RichTerm | None = None, environ: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(redactor, environ=environ)
         self.term = term or RichTerm(highlight=False)
         self._rows: dict[str, dict[str, object]] = {}
         self._live: Live | None = None
@@ -158,7 +257,13 @@ class LiveConsole(Console):
         row = self._rows.setdefault(stage, {"detail": ""})
         row.update(status="running", started=time.monotonic())
 
-    def stage_finished(self, result: StageResult, log: Sequence[str]) -> None:
+    def stage_finished(
+        self,
+        result: StageResult,
+        log: Sequence[str],
+        blocks: Sequence[LogBlock] = (),
+        log_file: str | None = None,
+    ) -> None:
         row = self._rows.setdefault(result.name, {})
         row.update(
             status=result.status + (" (cached)" if result.cached else ""),
@@ -176,7 +281,7 @@ class LiveConsole(Console):
     def error(self, text: str) -> None:
         self.term.print(f"[bold red]error:[/] {escape(self.redact(text))}")
 
-    def finish(self, report: Report) -> None:
+    def finish(self, report: Report, findings: Mapping[str, Sequence[Finding]] | None = None) -> None:
         if self._live is not None:
             self._live.stop()
             self._live = None
@@ -198,7 +303,7 @@ class LiveConsole(Console):
             )
         style = _STYLES.get(report.status, "")
         self.term.print(f"[{style}]gopipe {report.pipeline}: {report.status}[/] in {report.duration_s:.1f}s")
-        self.write_step_summary(report)
+        self.write_step_summary(report, findings or {})
 
     def _render(self) -> RenderableType:
         table = Table(box=None, pad_edge=False, show_header=False)
@@ -230,28 +335,12 @@ class LiveConsole(Console):
         return Group(Text(f"gopipe {self._pipeline}", style="bold"), table)
 
 
-def make_console(redactor: Redactor, *, plain: bool | None = None) -> Console:
+def make_console(
+    redactor: Redactor, *, plain: bool | None = None, environ: Mapping[str, str] | None = None
+) -> Console:
     """Live console on a TTY; plain lines in CI, when piped, or when asked."""
-    github = os.environ.get("GITHUB_ACTIONS") == "true"
+    env = dict(os.environ if environ is None else environ)
+    github = env.get("GITHUB_ACTIONS") == "true"
     if plain is None:
-        plain = github or not sys.stdout.isatty() or os.environ.get("TERM") == "dumb"
-    return Console(redactor, github=github) if plain else LiveConsole(redactor)
-
-
-def markdown_summary(report: Report) -> str:
-    icon = {"success": "✅", "failed": "❌", "cancelled": "⏹"}.get(report.status, "")
-    lines = [
-        f"### {icon} gopipe {report.pipeline}: {report.status}",
-        "",
-        f"`{report.git.short_sha}` on `{report.git.branch or report.git.tag or 'detached'}`"
-        f" · version `{report.git.version}` · {report.duration_s:.1f}s",
-        "",
-        "| stage | status | duration | summary |",
-        "|---|---|---:|---|",
-    ]
-    for s in report.stages:
-        note = (s.summary or s.error or "").split("\n", 1)[0].replace("|", "\\|")
-        lines.append(f"| {s.name} | {_ICONS.get(s.status, '')} {s.status} | {s.duration_s:.1f}s | {note} |")
-    if report.error:
-        lines += ["", f"**error:** {report.error}"]
-    return "\n".join(lines) + "\n"
+        plain = github or not sys.stdout.isatty() or env.get("TERM") == "dumb"
+    return Console(redactor, github=github, environ=env) if plain else LiveConsole(redactor, environ=env)

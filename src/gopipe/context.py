@@ -22,6 +22,7 @@ from gopipe.git import GitInfo
 from gopipe.gotools import TOOLS, GoTool, GoToolchain
 from gopipe.paths import inside, output_path
 from gopipe.proc import Completed, ProcessTracker
+from gopipe.project import project_name
 from gopipe.secrets import Redactor
 from gopipe.templates import render_template
 
@@ -45,6 +46,7 @@ class RunArgs:
     environment: str | None = None
     dry_run: bool = False
     use_cache: bool = True
+    go_args: tuple[str, ...] = ()  # after ``--``: flags and packages for ``go test``
 
 
 @dataclass
@@ -82,8 +84,13 @@ class RunContext:
             "timestamp": str(g.commit_time),
             "branch": g.branch or "",
             "tag": g.tag or "",
-            "project": self.root.name,
+            "project": self.project,
         }
+
+    @property
+    def project(self) -> str:
+        """The project's name, independent of the checkout directory (:mod:`gopipe.project`)."""
+        return project_name(self.root, self.git.remote_url)
 
     def render(self, template: str, *, key: str = "tool.gopipe", **extra: str) -> str:
         """Fill ``{version}``, ``{commit}``, ``{short_commit}``, ``{date}`` … in a template; a typo
@@ -130,6 +137,7 @@ class ProviderContext(Generic[O_co]):
         options: O_co,
         tracker: ProcessTracker,
         log: Callable[[str], None],
+        block: Callable[[str, list[str]], None] | None = None,
     ) -> None:
         self._run = run
         self.stage = stage
@@ -137,6 +145,7 @@ class ProviderContext(Generic[O_co]):
         self._options = options
         self.tracker = tracker
         self._log = log
+        self._block = block
         self._artifacts = Artifacts(run.artifacts)
         self._env: Mapping[str, str] = MappingProxyType(run.env)
         self.summary = ""  # one line shown in the stage table and notifications
@@ -258,6 +267,17 @@ class ProviderContext(Generic[O_co]):
         """A line in this stage's log (masked; shown when the stage fails)."""
         self._log(line.rstrip("\n"))
 
+    def log_block(self, title: str, lines: Sequence[str]) -> None:
+        """A titled piece of output worth reading on its own: a failing test's output, a
+        compiler error, a diff. The stage log gets all of it (masked); in CI the console
+        shows each block in a group of its own, cut to its last lines."""
+        body = [line.rstrip("\n") for line in lines]
+        if self._block is not None:
+            self._block(title, body)
+            return
+        for line in (title, *body):
+            self._log(line)
+
     def progress(self, text: str) -> None:
         """Replace the stage's one-line status on the live console."""
         self._run.console.progress(self.stage, text)
@@ -343,7 +363,7 @@ class ProviderContext(Generic[O_co]):
     def add_finding(self, finding: Finding) -> None:
         """Record a file:line problem (annotated on GitHub, written to SARIF for lint)."""
         self._run.artifacts.add_finding(self.stage, finding)
-        self._run.console.annotate(finding)
+        self._run.console.annotate(finding, self.stage)
 
     def fail(
         self, message: str, *, file: str | None = None, line: int | None = None, details: str = ""

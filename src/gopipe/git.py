@@ -58,6 +58,16 @@ UNKNOWN = GitInfo(
 )
 
 
+def work_tree_root(path: Path) -> Path | None:
+    """The top of the git work tree holding ``path`` (the directory with ``.git``), or None.
+
+    The Go module may sit in a subdirectory of the repository, but GitHub names files from
+    the repository's top: annotations, SARIF and links to a file at a commit need that prefix.
+    """
+    here = path.resolve()
+    return next((d for d in (here, *here.parents) if (d / ".git").exists()), None)
+
+
 def read_git_info(root: Path, environ: dict[str, str] | None = None) -> GitInfo:
     """Read HEAD's metadata; fall back to GitHub Actions variables on detached checkouts."""
     logging.getLogger("git").setLevel(logging.WARNING)  # nox turns on DEBUG for every logger

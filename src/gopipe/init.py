@@ -16,6 +16,7 @@ TOOL_TABLE = """\
 # Every key is optional; these are the defaults for a standard Go repository.
 # main = ["./cmd/app"]          # default: every ./cmd/* main package, else "."
 # targets = ["linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64"]
+# requires = ["gopipe-foo>=1.2"]  # plugin packages this config needs: checked before every run
 
 # [tool.gopipe.lint]
 # providers = ["gofmt", "govet", "staticcheck"]   # also: golangci-lint, govulncheck

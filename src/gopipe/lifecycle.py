@@ -37,6 +37,7 @@ from gopipe.manager import create_manager, disabled_from_env
 from gopipe.plan import Plan, make_plan
 from gopipe.registry import ProviderRegistry, SelectedProvider
 from gopipe.report import Report, StageResult
+from gopipe.requires import check_requires
 from gopipe.runlock import LockBusy, run_lock, wait_limit
 from gopipe.runner import Runner
 from gopipe.secrets import Redactor, register_config_secrets
@@ -112,7 +113,9 @@ class RunSession:
         self.redactor = new_redactor(self.environ)
         # the console masks with the run's own redactor, which learns secrets as the run goes
         self.console = (
-            Console(self.redactor, stream=stream) if stream else make_console(self.redactor, plain=plain)
+            Console(self.redactor, stream=stream, environ=self.environ)
+            if stream
+            else make_console(self.redactor, plain=plain, environ=self.environ)
         )
         self.pm = pm
 
@@ -150,6 +153,10 @@ class RunSession:
                 pm = create_manager((*config.settings.disable_plugins, *disabled_from_env(self.environ)))
             except ConfigError as exc:
                 pm, error = create_manager((), entry_points=False), exc
+        try:
+            check_requires(config)  # a missing plugin package: say so before selection does
+        except ConfigError as exc:
+            error = error or exc
         try:
             prepared = prepare(config, pm) if prepare else None
         except ConfigError as exc:
@@ -238,7 +245,7 @@ class RunSession:
             error=report.error,
         )
         run.events.close()
-        run.console.finish(report)
+        run.console.finish(report, {s.name: run.artifacts.findings(s.name) for s in report.stages})
         return report
 
     def _unreadable_config(self, exc: ConfigError, name: str, *, out: Path | None = None) -> Report:
@@ -296,15 +303,23 @@ def run_pipeline(
 
 @contextmanager
 def _cancel_on_signals(run: RunContext) -> Iterator[None]:
-    """Ctrl-C / SIGTERM: stop child process groups, finish the report as cancelled."""
+    """Ctrl-C / SIGTERM: stop every process tree, finish the report as cancelled.
+
+    Notify still runs after a cancel (with a short grace), so people hear that the run was
+    cancelled. Every further signal is passed on to every tracker, the notifier's included:
+    a second Ctrl-C ends a hanging notifier at once instead of waiting out its retries.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    received = 0
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        if not run.tracker.cancelled.is_set():
-            run.console.error(f"received {signal.Signals(signum).name}: cancelling")
-            threading.Thread(target=run.tracker.cancel, daemon=True).start()
+        nonlocal received
+        received += 1
+        name = signal.Signals(signum).name
+        run.console.error(f"received {name}: " + ("cancelling" if received == 1 else "stopping now"))
+        threading.Thread(target=run.tracker.cancel, daemon=True).start()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -337,6 +352,40 @@ def _git_or_unknown(root: Path) -> GitInfo:
         return read_git_info(root)
     except Exception:
         return UNKNOWN
+
+
+def check_config(root: Path, config_file: Path | None = None) -> tuple[Config, list[str], list[str]]:
+    """Every check ``gopipe run`` makes before a stage starts, for **every** stage at once
+    (``gopipe check``): config shape, ``requires``, stage settings, every selected provider's
+    options and preflight, secret references, ``gopipe_configure``. Returns the config, the
+    errors and the warnings; an unreadable config raises :class:`ConfigError`."""
+    config = load_config(root.resolve(), config_file)
+    redactor = new_redactor(os.environ)
+    errors: list[str] = []
+    try:
+        check_requires(config)
+    except ConfigError as exc:
+        errors.append(str(exc))
+    pm = create_manager((*config.settings.disable_plugins, *disabled_from_env()))
+    registry = ProviderRegistry.collect(pm)
+    try:
+        config = registry.validate(config, redactor)
+    except ConfigError as exc:
+        return config, [*errors, str(exc)], []
+    for stage in Stage:
+        try:
+            registry.select(config, stage, redactor)
+        except ConfigError as exc:
+            errors.append(str(exc))
+    try:
+        register_config_secrets(
+            config.raw, redactor, config.root, file=config.display_file, kind=registry.secret_kind
+        )
+        if not errors:
+            pm.hook.gopipe_configure(config=config)
+    except ConfigError as exc:
+        errors.append(str(exc))
+    return config, [redactor(e) for e in errors], inert_tables(config)
 
 
 def load_for_inspection(root: Path, config_file: Path | None = None) -> tuple[Config, ProviderRegistry]:

@@ -17,6 +17,8 @@ import nox
 from gopipe.stages import PIPELINES, Stage
 
 SESSIONS: tuple[str, ...] = (*PIPELINES, *(s.value for s in Stage))
+# exit codes a caller acts on: 2 = bad config or usage, 130 = cancelled (CI shows "cancelled")
+_KEPT_EXIT_CODES = (2, 130)
 
 
 def install(prefix: str = "", sessions: tuple[str, ...] = SESSIONS) -> None:
@@ -30,8 +32,8 @@ def _session_for(target: str) -> Any:
         from gopipe.cli import main
 
         code = main(["run", target, *session.posargs])
-        if code == 2:  # usage/config error: keep gopipe's exit code, not nox's generic 1
-            raise SystemExit(2)
+        if code in _KEPT_EXIT_CODES:  # nox would turn them into its generic 1
+            raise SystemExit(code)
         if code != 0:
             session.error(f"gopipe {target} failed (exit {code}); see dist/gopipe/report.json")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -32,12 +33,13 @@ def make_plan(targets: Sequence[str], *, notify: bool = True) -> Plan:
             try:
                 stage = Stage(target)
             except ValueError:
-                choices = ", ".join([*PIPELINES, *(s.value for s in Stage)])
+                names = [*PIPELINES, *(s.value for s in Stage)]
+                hint = difflib.get_close_matches(target, names, n=1)
                 raise ConfigError(
                     "command line",
                     "run",
                     f"unknown pipeline or stage {target!r}",
-                    f"choose one of: {choices}",
+                    f"did you mean '{hint[0]}'?" if hint else "choose one of: " + ", ".join(names),
                 ) from None
             if stage is not Stage.NOTIFY:
                 wanted.append(stage)

@@ -14,18 +14,20 @@ import traceback
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import TextIO
 
+from gopipe import proctree
 from gopipe.cache import CACHEABLE, CachedStage, SourceTree, StageCache, fingerprint
 from gopipe.config import Config
 from gopipe.config.stage_settings import NotifySettings
 from gopipe.context import ProviderContext, RunContext
 from gopipe.errors import ConfigError, GopipeError, StageFailed
+from gopipe.git import work_tree_root
 from gopipe.plan import Plan
-from gopipe.proc import ProcessTracker
+from gopipe.proc import GRACE_S, ProcessTracker
 from gopipe.registry import SelectedProvider
 from gopipe.report import EXIT_CODES, ProviderResult, Report, StageResult, ci_run_url, run_status
 from gopipe.secrets import Redactor
+from gopipe.stagelog import StageLog
 from gopipe.stages import Stage
 
 _DETAIL_LINES = 60
@@ -97,6 +99,8 @@ class Runner:
             run.report = report
             notify = self.run_stage(Stage.NOTIFY)
             report.stages.append(notify)
+            if run.tracker.cancelled.is_set() and report.error is None:  # Ctrl-C during notify
+                report.status, report.exit_code = "cancelled", EXIT_CODES["cancelled"]
             if notify.status == "failed" and report.status == "success" and _notify_fails_run(run.config):
                 report.status, report.exit_code = "failed", 1
             if self.config_errors and report.error is None:  # bad input found by a notifier
@@ -150,7 +154,7 @@ class Runner:
             run.env,
             run.go.version(),
             run.config.settings,
-            (run.args.targets, run.args.shard),
+            (run.args.targets, run.args.shard, run.args.go_args),
             [self.fingerprints[d] for d in self.plan.needs.get(stage, ())],
         )
 
@@ -187,6 +191,7 @@ class Runner:
             run.artifacts.add(artifact)
         for finding in hit.findings:
             run.artifacts.add_finding(stage.value, finding)
+            run.console.annotate(finding, stage.value)  # a cached warning is still shown
         result = StageResult(
             name=stage.value,
             status="success",
@@ -203,8 +208,12 @@ class Runner:
     def _execute_stage(self, stage: Stage) -> StageResult:
         run = self.run
         timeout = run.config.stage(stage).timeout_s
+        # notify still runs after a cancel, to say so, but must not hold the exit up for long
+        after_cancel = run.tracker.cancelled.is_set()
+        if after_cancel:
+            timeout = min(timeout, GRACE_S)
         tracker = ProcessTracker(parent=run.tracker)
-        log = _StageLog(run.out / "logs" / f"{stage.value}.log", run.redactor)
+        log = StageLog(run.out / "logs" / f"{stage.value}.log", run.redactor)
         t0 = time.monotonic()
         run.console.stage_started(stage.value)
         run.events.emit("stage_started", stage=stage.value)
@@ -228,8 +237,13 @@ class Runner:
             t.join(max(0.0, deadline - time.monotonic()))
             if t.is_alive():
                 timed_out = True
-                tracker.cancel()
+                ended = tracker.cancel()
+                if ended:
+                    log.write(f"timed out after {timeout:.0f}s: ended {proctree.describe(ended)}")
                 t.join(10.0)
+        leftovers = tracker.close()
+        if leftovers:
+            log.write(f"ended processes the stage left running: {proctree.describe(leftovers)}")
         duration = time.monotonic() - t0
         done = [
             r
@@ -238,12 +252,14 @@ class Runner:
             )
             for i, r in enumerate(results)
         ]
-        if timed_out:
+        if timed_out and after_cancel:
+            status, error = "cancelled", f"{stage.value} stopped after {timeout:.0f}s: the run was cancelled"
+        elif timed_out:
             status, error = (
                 "failed",
                 f"{stage.value} timed out after {timeout:.0f}s (raise [tool.gopipe.{stage.value}] timeout)",
             )
-        elif run.tracker.cancelled.is_set():
+        elif tracker.cancelled.is_set():  # the run was cancelled while this stage ran
             status, error = "cancelled", "run cancelled"
         elif any(r.status == "failed" for r in done):
             status = "failed"
@@ -267,11 +283,11 @@ class Runner:
             error=error,
         )
         self._observe("gopipe_stage_finished", result=result)
-        run.console.stage_finished(result, log.lines)
+        run.console.stage_finished(result, log.lines, log.blocks, self._shown(log.path))
         return result
 
     def _run_provider(
-        self, stage: Stage, sel: SelectedProvider, tracker: ProcessTracker, log: _StageLog
+        self, stage: Stage, sel: SelectedProvider, tracker: ProcessTracker, log: StageLog
     ) -> tuple[ProviderResult, str]:
         """Run one provider; return its result and its one-line summary."""
         run = self.run
@@ -283,8 +299,11 @@ class Runner:
             lines.append(line)
             log.write(prefix + line)
 
+        def provider_block(title: str, block: list[str]) -> None:
+            log.block(prefix + title, block)
+
         ctx: ProviderContext[object] = ProviderContext(
-            run, stage.value, name, sel.options, tracker, provider_log
+            run, stage.value, name, sel.options, tracker, provider_log, provider_block
         )
         run.events.emit("provider_started", stage=stage.value, provider=name)
         t0 = time.monotonic()
@@ -338,6 +357,11 @@ class Runner:
             )
         return result, ctx.summary
 
+    def _shown(self, path: Path) -> str:
+        """``path`` as the reader finds it: from the repository's top (where CI starts)."""
+        top = work_tree_root(self.run.root) or self.run.root
+        return str(path.relative_to(top)) if path.is_relative_to(top) else str(path)
+
     def _observe(self, hook: str, **kwargs: object) -> None:
         """Call an observer hook; an observer's bug must not break the run."""
         try:
@@ -351,29 +375,6 @@ def _last_lines(redactor: Redactor, lines: list[str]) -> str:
     """The last lines of a provider's log, masked before they are cut (a multi-line secret
     cut in two would no longer match)."""
     return "\n".join(redactor("\n".join(lines)).splitlines()[-_DETAIL_LINES:])
-
-
-class _StageLog:
-    """``dist/gopipe/logs/<stage>.log``, masked, plus the lines kept for the console."""
-
-    def __init__(self, path: Path, redactor: Redactor) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._redact = redactor
-        self._fh: TextIO = path.open("w", encoding="utf-8")
-        self.lines: list[str] = []
-        self._lock = threading.Lock()
-
-    def write(self, line: str) -> None:
-        masked = self._redact(line)
-        with self._lock:
-            self.lines.append(masked)
-            if not self._fh.closed:
-                self._fh.write(masked + "\n")
-
-    def close(self) -> None:
-        with self._lock:
-            self._fh.close()
 
 
 def _notify_fails_run(config: Config) -> bool:

@@ -69,13 +69,19 @@ def test_no_targets_is_an_empty_ci_plan() -> None:
     assert plan.name == "ci" and plan.stages == ()
 
 
-def test_an_unknown_name_is_a_config_error_listing_the_choices() -> None:
+def test_a_misspelt_name_is_a_config_error_with_a_suggestion() -> None:
     with pytest.raises(ConfigError) as caught:
         make_plan(["ci", "biuld"])
     error = caught.value
     assert error.exit_code == 2
-    assert str(error) == (
-        "command line: run: unknown pipeline or stage 'biuld' (fix: choose one of: ci, cd, lint, test, "
+    assert str(error) == "command line: run: unknown pipeline or stage 'biuld' (fix: did you mean 'build'?)"
+
+
+def test_an_unknown_name_is_a_config_error_listing_the_choices() -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_plan(["zzzz"])
+    assert str(caught.value) == (
+        "command line: run: unknown pipeline or stage 'zzzz' (fix: choose one of: ci, cd, lint, test, "
         "coverage, build, package, upload, deploy, notify)"
     )
 

@@ -19,7 +19,7 @@ PUBLIC = {
     # secrets
     "redact", "redact_obj", "add_secret", "clip",
     # output
-    "log", "progress", "echo",
+    "log", "log_block", "progress", "echo",
     # acting
     "sh", "tool", "add_artifact", "add_finding", "fail",
 }  # fmt: skip
@@ -67,7 +67,9 @@ def test_artifacts_and_findings_go_in_through_the_context(tmp_path: Path) -> Non
 def test_render_report_and_secrets(tmp_path: Path) -> None:
     run = make_run(tmp_path)
     ctx = provider_context(run, "notify", "probe", NoOptions())
-    assert ctx.render("{project}-{version}-{short_commit}-{x}", x="y") == f"{tmp_path.name}-1.4.0-3f2a9c1-y"
+    assert (
+        ctx.render("{project}-{version}-{short_commit}-{x}", x="y") == "project-1.4.0-3f2a9c1-y"
+    )  # no remote, no go.mod
     with pytest.raises(ConfigError, match=r"notify.probe.message: .*unknown template variable \{nope\}"):
         ctx.render("{nope}", key="message")
     assert ctx.report is None

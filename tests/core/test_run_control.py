@@ -102,7 +102,7 @@ def test_github_actions_output(hello_repo: Path, tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "::group::lint (failed)" in out and "::endgroup::" in out
     assert "::error file=internal/greet/greet.go,line=" in out
-    assert ",title=gofmt gofmt::file is not gofmt-ed" in out
+    assert ",title=gofmt::file is not gofmt-ed" in out
     text = summary.read_text()
     assert "gopipe lint+test: failed" in text
     assert "| lint | ✘ failed |" in text and "| test | ✔ success |" in text

@@ -25,6 +25,15 @@ def actionlint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def zizmor() -> Path:
+    """zizmor, the GitHub Actions security linter (scripts/deps/pip-github.txt installs it)."""
+    exe = shutil.which("zizmor")
+    if exe is None:
+        pytest.fail("zizmor is not installed: pip install -r scripts/deps/pip-github.txt")
+    return Path(exe)
+
+
+@pytest.fixture(scope="session")
 def check_jsonschema() -> list[str]:
     """The check-jsonschema command (scripts/deps/pip-github.txt installs it)."""
     exe = shutil.which("check-jsonschema")
@@ -33,8 +42,14 @@ def check_jsonschema() -> list[str]:
     return [exe]
 
 
-def validate_workflows(files: list[Path], actionlint: Path, check_jsonschema: list[str]) -> None:
-    """Both validators with zero findings, or the test fails showing their output."""
+def validate_workflows(
+    files: list[Path], actionlint: Path, check_jsonschema: list[str], zizmor: Path
+) -> None:
+    """All three validators with zero findings, or the test fails showing their output.
+
+    zizmor runs offline (no GitHub token, no network) at its default persona; its exit code
+    is non-zero for any finding it reports, whatever the severity.
+    """
     assert files, "no workflow files to validate"
     lint = subprocess.run(
         [str(actionlint), "-no-color", "-oneline", *map(str, files)],
@@ -50,6 +65,14 @@ def validate_workflows(files: list[Path], actionlint: Path, check_jsonschema: li
         check=False,
     )
     assert schema.returncode == 0, f"schema findings:\n{schema.stdout}{schema.stderr}"
+    audit = subprocess.run(
+        [str(zizmor), "--offline", "--no-progress", "--color=never", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert audit.returncode == 0, f"zizmor findings:\n{audit.stdout}{audit.stderr}"
+    assert "No findings to report" in audit.stdout, audit.stdout
 
 
 @pytest.fixture

@@ -168,6 +168,8 @@ def test_secrets_split_across_go_test_json_chunks_are_masked(go_repo: Path) -> N
     junit = run.outputs["dist/gopipe/junit.xml"].decode()
     assert "a" * 1020 + "***" + "b" * 100 in junit
     assert "c" * 1000 + "***" + "d" * 100 in junit
+    stream = run.outputs["dist/gopipe/test.json"].decode()  # the go test -json stream, kept
+    assert "a" * 1020 + "***" + "b" * 100 in stream and "c" * 1000 + "***" + "d" * 100 in stream
     details = test["providers"][0]["details"]
     assert "f" * 100 + "***" + "g" * 100 in details
 
@@ -179,7 +181,7 @@ def test_a_secret_shorter_than_6_characters_stops_the_run(tmp_path: Path, select
     providers = '[tool.gopipe.notify]\nproviders = ["webhook"]\n' if selected else ""
     (repo / "pyproject.toml").write_text(
         providers + '[tool.gopipe.notify.webhook]\nurl = { env = "RELAY_URL" }\n'
-        'secret = { env = "RELAY_SIGNING" }\nretries = 0\n'
+        'secret = { env = "RELAY_SIGNING" }\nretry = { max_attempts = 1 }\n'
     )
     values = {"RELAY_URL": "http://127.0.0.1:9/hook/" + secret()}
     run = gopipe(repo, "notify", {**values, "RELAY_SIGNING": "abc12"}, timeout=120)
@@ -196,7 +198,7 @@ def test_a_fifo_as_secret_file_is_a_config_error_not_a_hang(tmp_path: Path) -> N
     os.mkfifo(repo / "secrets" / "signing")
     (repo / "pyproject.toml").write_text(
         '[tool.gopipe.notify]\nproviders = ["webhook"]\n[tool.gopipe.notify.webhook]\n'
-        'url = { env = "RELAY_URL" }\nsecret = { file = "secrets/signing" }\nretries = 0\n'
+        'url = { env = "RELAY_URL" }\nsecret = { file = "secrets/signing" }\nretry = { max_attempts = 1 }\n'
     )
     values = {"RELAY_URL": "http://127.0.0.1:9/hook/" + secret()}
     run = gopipe(repo, "notify", values, timeout=60)

@@ -105,3 +105,28 @@ def line_hits(profile: Profile) -> dict[str, dict[int, int]]:
         for n in range(sl, el + 1):
             lines[n] = max(lines.get(n, 0), count)
     return hits
+
+
+@dataclass(frozen=True)
+class LineTotals:
+    """Source lines with code (``valid``) and those with a hit (``covered``)."""
+
+    valid: int
+    covered: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.covered / self.valid if self.valid else 100.0
+
+
+def line_totals(profile: Profile) -> LineTotals:
+    """Source lines (not statements) with and without hits, as Cobertura and Codecov count.
+
+    One line can hold several statements and one statement can span several lines, so this
+    differs from :func:`summarise`'s statement coverage, Go's own number (``go test -cover``).
+    """
+    hits = line_hits(profile)
+    return LineTotals(
+        sum(len(lines) for lines in hits.values()),
+        sum(1 for lines in hits.values() for count in lines.values() if count > 0),
+    )

@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 from gopipe.artifacts import Finding
 from gopipe.context import ProviderContext
+from gopipe.git import work_tree_root
 
 # "path/file.go:12:5: message" (column optional), as printed by gofmt, vet and the compiler.
 POSITION = re.compile(r"^(?:vet: )?(?P<file>[^\s:][^:]*\.go):(?P<line>\d+)(?::(?P<col>\d+))?:\s*(?P<msg>.+)$")
 
 
 def relative(path: str, root: Path) -> str:
-    """Findings name files relative to the repository, as GitHub annotations need."""
+    """``path`` (absolute, or relative to the Go module ``root``) relative to the top of the
+    git repository, as GitHub annotations, SARIF and blob links name files: the module may
+    sit in a subdirectory. Without git, relative to ``root``; outside both, unchanged."""
+    module = root.resolve()
     p = Path(path)
-    if p.is_absolute():
-        try:
-            return str(p.resolve().relative_to(root))
-        except ValueError:
-            return path
-    return str(Path(path)).removeprefix("./")
+    full = p.resolve() if p.is_absolute() else Path(os.path.normpath(module / p))
+    for top in (work_tree_root(module), module):
+        if top is not None and full.is_relative_to(top):
+            return str(full.relative_to(top))
+    return path
 
 
 def parse_positions(text: str, tool: str, rule: str, root: Path) -> list[Finding]:

@@ -131,7 +131,9 @@ class DeliveryError(Exception):
 class Client:
     """Sends requests for one provider: logs each attempt, waits between retries.
 
-    ``stop`` is the stage's cancel event: a stage timeout or Ctrl-C ends the waiting.
+    ``stop`` is the stage's cancel event: a stage timeout or Ctrl-C ends the waiting between
+    retries *and* a request in flight (a server that accepts and never answers must not hold
+    a cancelled run for ``timeout`` seconds per attempt).
     ``retries`` counts this client's retries against ``policy.budget``.
     """
 
@@ -172,10 +174,13 @@ class Client:
         """Send until ``check`` says delivered or failed, or the retry policy gives up."""
         total = self.policy.max_attempts
         where = describe(url)
-        attempt = 0
+        last, attempt = "no attempt made", 0
         while True:
             attempt += 1
-            verdict, resp = self._once(method, url, body, headers or {}, check)
+            verdict, resp = self._interruptible(method, url, body, headers or {}, check)
+            if verdict is _STOPPED:
+                self.log(f"{self.what}: {method} {where} abandoned: the stage was cancelled")
+                raise DeliveryError(f"stopped while sending (attempt {attempt}/{total}): {last}")
             if verdict.ok and resp is not None:
                 self.log(
                     f"{self.what}: {method} {where} delivered (HTTP {resp.status}, attempt {attempt}/{total})"
@@ -195,6 +200,41 @@ class Client:
             tries += ", retry budget exhausted"
         self.log(f"{self.what}: giving up {tries}: {last}")
         raise DeliveryError(f"{last} ({tries})")
+
+    def _interruptible(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        check: Callable[[Response], Verdict],
+    ) -> tuple[Verdict, Response | None]:
+        """One attempt, in a helper thread so ``stop`` ends the wait for it at once.
+
+        urllib cannot be interrupted; an abandoned attempt ends by itself within ``timeout``
+        (its thread is a daemon, so it never delays the process exit).
+        """
+        if self.stop.is_set():
+            return _STOPPED, None
+        outcome: list[tuple[Verdict, Response | None]] = []
+        raised: list[BaseException] = []
+        done = threading.Event()
+
+        def attempt() -> None:
+            try:
+                outcome.append(self._once(method, url, body, headers, check))
+            except BaseException as exc:  # a bug in check(): raise it in the caller's thread
+                raised.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=attempt, daemon=True, name=f"{self.what}-request").start()
+        while not done.wait(_STOP_POLL_S):
+            if self.stop.is_set():
+                return _STOPPED, None
+        if raised:
+            raise raised[0]
+        return outcome[0]
 
     def _once(
         self,
@@ -219,6 +259,10 @@ class Client:
             reason = getattr(err, "reason", err)
             return retry(f"connection failed: {type(reason).__name__}: {_strip(reason)}"), None
         return check(resp), resp
+
+
+_STOPPED = Verdict(ok=False, reason="stopped")
+_STOP_POLL_S = 0.05
 
 
 def _read(err: urllib.error.HTTPError) -> bytes:

@@ -17,6 +17,7 @@ from gopipe.artifacts import Finding
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
+from gopipe.project import project_name
 from gopipe.stages import Stage
 from gopipe.types import Builder, MergeInput, MergeOutput, Merger
 from gopipe_plugins._common.findings import parse_positions
@@ -92,8 +93,10 @@ def main_packages(ctx: ProviderContext[object]) -> list[str]:
 
 
 def binary_name(ctx: ProviderContext[object], main: str) -> str:
+    """As ``go build`` names it: the package directory, or for the module root the module
+    path's last element (never the checkout directory's name)."""
     path = (ctx.root / main).resolve()
-    return path.name if path != ctx.root else ctx.root.name
+    return path.name if path != ctx.root else project_name(ctx.root, None)
 
 
 def output_of(ctx: ProviderContext[GoBuildOptions], main: str, target: Target) -> Path:
@@ -142,8 +145,11 @@ def run(ctx: ProviderContext[GoBuildOptions]) -> None:
             str(out),
             main,
         ]
-        res = ctx.sh(args, env=env)
+        res = ctx.sh(args, env=env, echo=False)  # targets build at once: keep their output apart
         if not res.ok:
+            ctx.log_block(
+                f"go build {main} for {target.os}/{target.arch}", res.stderr.rstrip("\n").splitlines()
+            )
             found = parse_positions(res.stderr, "go build", "compile", ctx.root)
             first = (
                 found[0]
@@ -161,6 +167,8 @@ def run(ctx: ProviderContext[GoBuildOptions]) -> None:
                 )
             )
             return
+        for line in res.stderr.splitlines():  # warnings of a build that worked
+            ctx.log(line)
         ctx.add_artifact(
             "binary",
             name,

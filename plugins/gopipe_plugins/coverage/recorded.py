@@ -5,6 +5,7 @@ from __future__ import annotations
 from gopipe.context import ProviderContext
 from gopipe.paths import artifact_file
 from gopipe_plugins._common.coverprofile import Profile, Summary, parse_profile, summarise
+from gopipe_plugins._common.repo_paths import repository_path, repository_root
 
 
 def load(ctx: ProviderContext[object]) -> tuple[Profile, Summary]:
@@ -17,12 +18,11 @@ def load(ctx: ProviderContext[object]) -> tuple[Profile, Summary]:
 
 
 def repo_path(ctx: ProviderContext[object], go_file: str) -> str:
-    """Map ``example.com/mod/pkg/file.go`` to ``pkg/file.go`` using ``go list``."""
+    """Map ``example.com/mod/pkg/file.go`` to ``pkg/file.go`` using ``go list``: relative to
+    the repository (``services/api/pkg/file.go`` for a module in ``services/api``), as
+    Codecov and the step summary resolve it against the checkout."""
     pkg, _, base = go_file.rpartition("/")
     for p in ctx.go.packages():
         if p.import_path == pkg:
-            try:
-                return str((p.dir / base).relative_to(ctx.root))
-            except ValueError:
-                return str(p.dir / base)
+            return repository_path(p.dir / base, ctx.root, repository_root(ctx.root)) or str(p.dir / base)
     return go_file

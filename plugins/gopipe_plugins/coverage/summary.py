@@ -5,13 +5,19 @@ from __future__ import annotations
 from gopipe import hookimpl
 from gopipe.context import ProviderContext
 from gopipe.types import CoverageReporter, NoOptions
+from gopipe_plugins._common.coverprofile import line_totals
 from gopipe_plugins.coverage.recorded import load, repo_path
 
 
 def run_summary(ctx: ProviderContext[NoOptions]) -> None:
-    _, summary = load(ctx)
+    profile, summary = load(ctx)
+    by_line = line_totals(profile)
     lines = [
         f"## Coverage: {summary.total.percent:.1f}%",
+        "",
+        f"{summary.total.covered} of {summary.total.statements} statements, as `go test -cover` "
+        f"counts; by source line, as Cobertura and Codecov count: {by_line.percent:.1f}% "
+        f"({by_line.covered} of {by_line.valid} lines).",
         "",
         "| package | statements | covered |",
         "|---|---:|---:|",
@@ -30,6 +36,7 @@ def run_summary(ctx: ProviderContext[NoOptions]) -> None:
         percent=round(summary.total.percent, 2),
         statements=summary.total.statements,
         covered=summary.total.covered,
+        line_percent=round(by_line.percent, 2),
         packages={k: round(v.percent, 2) for k, v in summary.packages.items()},
         files={k: round(v.percent, 2) for k, v in files.items()},
     )

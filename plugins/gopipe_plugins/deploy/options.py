@@ -74,7 +74,10 @@ class HelmOptions(ClusterOptions):
 
     helm: str = doc("helm executable: a name looked up on PATH or a path", "helm")
     chart: str = doc("chart directory (relative to the repository) or chart reference", "deploy/chart")
-    release: str = doc("release name template ({project} is the repository directory name)", "{project}")
+    release: str = doc(
+        "release name template ({project}: the git remote's repository name, else the Go module's)",
+        "{project}",
+    )
     image: str | None = doc(
         "image-ref artifact to deploy (default: the only one, else the one named like the release)", None
     )
@@ -97,7 +100,10 @@ class HelmOptions(ClusterOptions):
 class ArgoRolloutsOptions(ClusterOptions, ImageOptions):
     """Argo Rollouts: patch a Rollout's pod template images, then follow its status."""
 
-    rollout: str = doc("Rollout name template ({project} is the repository directory name)", "{project}")
+    rollout: str = doc(
+        "Rollout name template ({project}: the git remote's repository name, else the Go module's)",
+        "{project}",
+    )
     abort: bool = doc(
         "abort the rollout (status.abort, like `kubectl argo rollouts abort`) when it fails or times out",
         True,
@@ -109,7 +115,10 @@ class ArgoRolloutsOptions(ClusterOptions, ImageOptions):
 class FlaggerOptions(ClusterOptions, ImageOptions):
     """Flagger: update the Canary's target workload images, then follow the canary analysis."""
 
-    canary: str = doc("Canary name template ({project} is the repository directory name)", "{project}")
+    canary: str = doc(
+        "Canary name template ({project}: the git remote's repository name, else the Go module's)",
+        "{project}",
+    )
     timeout: float = doc("seconds the canary analysis may take", 900.0)
 
 
@@ -132,6 +141,9 @@ class Environment:
     )
     manifests: str | None = doc("kubectl: manifest directory or overlay for this environment", None)
     timeout: float | None = doc("seconds the rollout may take (overrides the provider's)", None)
+    url: str | None = doc(
+        "where the deployed environment is reached; shown on GitHub's deployment (environment.url)", None
+    )
 
 
 @dataclass(frozen=True)

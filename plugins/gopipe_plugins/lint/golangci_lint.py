@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from gopipe import hookimpl
 from gopipe.artifacts import Finding
@@ -12,6 +13,23 @@ from gopipe.context import ProviderContext
 from gopipe.gotools import TOOLS
 from gopipe.types import Linter
 from gopipe_plugins._common.findings import relative, report
+from gopipe_plugins.lint import driver
+
+_HOME = "https://golangci-lint.run"
+# golangci-lint passes through the severity its config assigns (``severity:`` rules); the
+# names differ between linters, so the usual ones are mapped and the rest count as errors.
+_LEVELS = {
+    "error": "error",
+    "high": "error",
+    "critical": "error",
+    "warning": "warning",
+    "warn": "warning",
+    "medium": "warning",
+    "info": "note",
+    "low": "note",
+    "note": "note",
+    "hint": "note",
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +57,7 @@ def run(ctx: ProviderContext[GolangciOptions]) -> None:
     )
     start = res.stdout.find("{")
     if start < 0:
+        driver.record(ctx, driver.Driver("golangci-lint", ctx.options.version, _HOME))
         ctx.log(res.output)
         if res.returncode == 0:
             return
@@ -49,7 +68,7 @@ def run(ctx: ProviderContext[GolangciOptions]) -> None:
     findings = []
     for issue in data.get("Issues") or []:
         pos = issue.get("Pos", {})
-        level = "warning" if issue.get("Severity") == "warning" else "error"
+        level = _LEVELS.get(str(issue.get("Severity") or "error").lower(), "error")
         findings.append(
             Finding(
                 "golangci-lint",
@@ -61,12 +80,36 @@ def run(ctx: ProviderContext[GolangciOptions]) -> None:
                 level=level,
             )
         )
+    driver.record(ctx, driver.Driver("golangci-lint", ctx.options.version, _HOME, _rules(ctx, exe, findings)))
     if res.returncode not in (0, 1) and not findings:
         ctx.log(res.stderr)
         ctx.fail(
             f"golangci-lint failed (exit {res.returncode}): " + ctx.clip(res.stderr.strip(), 300, tail=True)
         )
     report(ctx, "golangci-lint", findings)
+
+
+def _rules(
+    ctx: ProviderContext[GolangciOptions], exe: Path, findings: list[Finding]
+) -> dict[str, driver.Rule]:
+    """A descriptor per linter that reported (the rule is the linter), from ``help linters``."""
+    names = {f.rule for f in findings}
+    if not names:
+        return {}
+    listing = ctx.sh([exe, "help", "linters", "--json"], echo=False).stdout
+    try:
+        known = {str(d.get("name")): d for d in json.loads(listing[listing.find("[") :])}
+    except (ValueError, AttributeError):
+        known = {}
+    rules = {}
+    for name in names:
+        info = known.get(name, {})
+        uri = info.get("originalURL")
+        rules[name] = driver.Rule(
+            str(info.get("description") or f"golangci-lint linter {name}").strip(),
+            str(uri) if uri else f"{_HOME}/docs/linters/",
+        )
+    return rules
 
 
 @hookimpl

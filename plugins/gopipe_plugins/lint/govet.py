@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from gopipe import hookimpl
@@ -11,6 +12,11 @@ from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.types import Linter
 from gopipe_plugins._common.findings import parse_positions, relative, report
+from gopipe_plugins.lint import driver
+
+_HOME = "https://pkg.go.dev/cmd/vet"
+_PASSES = "https://pkg.go.dev/golang.org/x/tools/go/analysis/passes/"
+_ANALYZER = re.compile(r"^ {4}(?P<name>[a-z][a-z0-9]*)\s+(?P<doc>\S.*)$")
 
 
 @dataclass(frozen=True)
@@ -25,10 +31,31 @@ def run(ctx: ProviderContext[GovetOptions]) -> None:
     go = ctx.go.require(ctx.config.display_file)
     res = ctx.sh([go, "vet", "-json", *ctx.options.flags, *ctx.options.packages], echo=False)
     findings = _parse(res.stdout + res.stderr, ctx)
+    if res.returncode != 0:  # the compiler's output, as it printed it
+        ctx.log_block(f"go vet (exit {res.returncode})", res.output.rstrip("\n").splitlines())
+    driver.record(ctx, driver.Driver("go vet", ctx.go.version(), _HOME, _rules(ctx, go, findings)))
     if res.returncode != 0 and not findings:
-        ctx.log(res.output)
         ctx.fail(f"go vet failed (exit {res.returncode}): " + ctx.clip(res.output.strip(), 300, tail=True))
     report(ctx, "go vet", findings)
+
+
+def _rules(ctx: ProviderContext[GovetOptions], go: str, findings: list[Finding]) -> dict[str, driver.Rule]:
+    """Descriptors for the analyzers that reported, titled by ``go tool vet help``."""
+    names = {f.rule for f in findings}
+    if not names:
+        return {}
+    titles = {}
+    if names - {"compile"}:
+        listing = ctx.sh([go, "tool", "vet", "help"], echo=False).output
+        titles = {m["name"]: m["doc"].strip() for m in map(_ANALYZER.match, listing.splitlines()) if m}
+    rules = {
+        name: driver.Rule(titles.get(name, f"go vet {name} analyzer"), _PASSES + name)
+        for name in names
+        if name != "compile"
+    }
+    if "compile" in names:
+        rules["compile"] = driver.Rule("The package does not compile", "https://go.dev/ref/spec")
+    return rules
 
 
 def _parse(text: str, ctx: ProviderContext[GovetOptions]) -> list[Finding]:

@@ -13,6 +13,9 @@ from gopipe.context import ProviderContext
 from gopipe.gotools import TOOLS
 from gopipe.types import Linter
 from gopipe_plugins._common.findings import relative, report
+from gopipe_plugins.lint import driver
+
+_HOME = "https://pkg.go.dev/golang.org/x/vuln/cmd/govulncheck"
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,17 @@ def run(ctx: ProviderContext[GovulncheckOptions]) -> None:
                     col=p.get("column") or None,
                 )
             )
+    unique = {(f.rule, f.file, f.line): f for f in findings}
+    rules = {
+        vuln: driver.Rule(summaries.get(vuln) or vuln, f"https://pkg.go.dev/vuln/{vuln}", ("security",))
+        for vuln in sorted({f.rule for f in unique.values()})
+    }
+    driver.record(ctx, driver.Driver("govulncheck", ctx.options.version, _HOME, rules))
     if res.returncode != 0 and not findings:
         ctx.log(res.stderr)
         ctx.fail(
             f"govulncheck failed (exit {res.returncode}): " + ctx.clip(res.stderr.strip(), 300, tail=True)
         )
-    unique = {(f.rule, f.file, f.line): f for f in findings}
     report(ctx, "govulncheck", list(unique.values()))
 
 

@@ -97,7 +97,7 @@ def prepare(ctx: ProviderContext[NotifyOptions]) -> Notification | None:
         template = load_template(opts.template, path, opts.template_file)
     except TemplateError as exc:
         fail(ctx, str(exc))
-    message = build_message(report, event, project=ctx.root.name, redactor=ctx.redact)
+    message = build_message(report, event, project=ctx.render("{project}"), redactor=ctx.redact)
     client = Client(ctx.provider, opts.retry, log=ctx.log, timeout=opts.timeout, stop=ctx.tracker.cancelled)
     return Notification(message, opts.locale, template, client, ctx)
 

@@ -31,7 +31,7 @@ def metadata(run: RunContext, report: Report) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": round(time.time(), 3),
-        "project": run.root.name,
+        "project": run.project,
         "pipeline": report.pipeline,
         "status": report.status,
         "ci_url": report.ci_url,

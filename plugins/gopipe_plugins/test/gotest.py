@@ -4,27 +4,25 @@ failed tests with their output, and the coverage profile for the coverage stage.
 from __future__ import annotations
 
 import json
-import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal
-from xml.etree import ElementTree as ET
+from typing import Any, Literal, TextIO
 
 from gopipe import hookimpl
-from gopipe.artifacts import Finding
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.stages import Stage
 from gopipe.types import Merger, Tester
-from gopipe_plugins._common.findings import POSITION, relative
-from gopipe_plugins.test.merge import fold_junit, fold_profiles
+from gopipe_plugins._common.repo_paths import repository_root
+from gopipe_plugins.test.failures import conclude
+from gopipe_plugins.test.junit import junit_xml as junit_xml  # re-exported: the JUnit writer
+from gopipe_plugins.test.merge import fold_junit, fold_profiles, fold_test_streams
+from gopipe_plugins.test.positions import TestPositions
 from gopipe_plugins.test.shards import fold_shards
 
 PROFILE = "coverage.out"
-_TEST_LINE = re.compile(r"^\s+(?P<file>[\w./-]+\.go):(?P<line>\d+): ")
-_FRAME = re.compile(r"^\s+(?P<file>/\S+\.go):(?P<line>\d+)")
+STREAM = "test.json"  # the go test -json stream, masked
 
 
 @dataclass(frozen=True)
@@ -59,6 +57,13 @@ class _Package:
     tests: dict[str, _Test] = field(default_factory=dict)
     partial: str = ""
     build_partial: str = ""
+    started: str = ""  # the Time of its first event (RFC 3339), for the suite's timestamp
+    ended: str = ""
+
+
+# Which output an unfinished line belongs to: ("test", package, test), ("package", package, "")
+# or ("build", import path, "").
+_StreamKey = tuple[str, str, str]
 
 
 class TestEvents:
@@ -68,43 +73,88 @@ class TestEvents:
     joined back into lines, and each whole line is masked by ``redact`` as it is stored:
     a secret printed across a chunk boundary is still one secret, and every later cut
     (JUnit messages, failure details) works on masked text.
+
+    With ``raw``, the stream itself is kept there (``test.json``) for tools that read
+    ``go test -json`` (gotestsum, tparse, go-junit-report), masked the same way: the chunks
+    of one line become one ``output`` event carrying the masked line, every other string
+    field is masked on its own, and each event is written again as JSON (a secret escaped by
+    JSON would slip past a mask applied to the encoded text).
     """
 
-    def __init__(self, redact: Callable[[str], str] = str) -> None:
+    __test__ = False  # not a pytest test class, despite the name
+
+    def __init__(self, redact: Callable[[str], str] = str, raw: TextIO | None = None) -> None:
         self.packages: dict[str, _Package] = {}
         self.stray: list[str] = []
         self._redact = redact
+        self._raw = raw
+        self._pending: dict[_StreamKey, dict[str, Any]] = {}  # the event an unfinished line began in
         self._lock = threading.Lock()
 
-    def _lines(self, sink: list[str], partial: str, chunk: str) -> str:
-        """Append the complete lines of ``partial + chunk`` to ``sink``; return the rest."""
-        *complete, rest = (partial + chunk).split("\n")
-        sink.extend(self._redact(line) for line in complete)
+    def _lines(self, sink: list[str], partial: str, ev: dict[str, Any], key: _StreamKey) -> str:
+        """Append the complete lines of ``partial`` + the event's output to ``sink``; return the rest."""
+        *complete, rest = (partial + _text(ev)).split("\n")
+        masked = [self._redact(line) for line in complete]
+        sink.extend(masked)
+        if self._raw is not None:
+            first = self._pending.pop(key, None) or ev
+            for line in masked:  # one event per line, as go test writes them
+                self._write(first, line + "\n")
+                first = ev  # later lines, and the rest, began in this chunk
+            if rest:
+                self._pending[key] = first
         return rest
 
-    def _flush(self, sink: list[str], partial: str) -> str:
+    def _flush(self, sink: list[str], partial: str, key: _StreamKey) -> str:
         if partial:
-            sink.append(self._redact(partial))
+            masked = self._redact(partial)
+            sink.append(masked)
+            first = self._pending.pop(key, None)
+            if first is not None:
+                self._write(first, masked)
         return ""
+
+    def _write(self, ev: dict[str, Any], output: str | None = None) -> None:
+        """One event into ``raw``: its strings masked, ``output`` (already masked) as Output."""
+        if self._raw is None:
+            return
+        masked = {k: self._redact(v) if isinstance(v, str) and k != "Output" else v for k, v in ev.items()}
+        if output is not None:
+            masked["Output"] = output
+        self._raw.write(json.dumps(masked, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+    def _stray(self, line: str) -> None:
+        masked = self._redact(line.rstrip("\n"))
+        self.stray.append(masked)
+        if self._raw is not None:
+            self._raw.write(masked + "\n")
 
     def finish(self) -> None:
         """Store lines left without a final newline (output cut off by a crash or timeout)."""
         with self._lock:
             for pkg in self.packages.values():
-                pkg.partial = self._flush(pkg.output, pkg.partial)
-                pkg.build_partial = self._flush(pkg.build_output, pkg.build_partial)
+                pkg.partial = self._flush(pkg.output, pkg.partial, ("package", pkg.name, ""))
+                pkg.build_partial = self._flush(pkg.build_output, pkg.build_partial, ("build", pkg.name, ""))
                 for test in pkg.tests.values():
-                    test.partial = self._flush(test.output, test.partial)
+                    test.partial = self._flush(test.output, test.partial, ("test", pkg.name, test.name))
+            if self._raw is not None:
+                self._raw.flush()
 
     def feed(self, line: str) -> bool:
         """Consume one line; True when a package finished (progress changed)."""
         if not line.startswith("{"):
-            self.stray.append(self._redact(line.rstrip("\n")))
+            with self._lock:
+                self._stray(line)
             return False
         try:
             ev = json.loads(line)
         except json.JSONDecodeError:
-            self.stray.append(self._redact(line.rstrip("\n")))
+            with self._lock:
+                self._stray(line)
+            return False
+        if not isinstance(ev, dict):
+            with self._lock:
+                self._stray(line)
             return False
         action = ev.get("Action")
         with self._lock:
@@ -112,25 +162,35 @@ class TestEvents:
                 name = str(ev.get("ImportPath", "")).split(" ", 1)[0]
                 pkg = self.packages.setdefault(name, _Package(name))
                 if action == "build-output":
-                    pkg.build_partial = self._lines(pkg.build_output, pkg.build_partial, _text(ev))
+                    key: _StreamKey = ("build", name, "")
+                    pkg.build_partial = self._lines(pkg.build_output, pkg.build_partial, ev, key)
+                else:
+                    self._write(ev)
                 return False
             name = ev.get("Package", "")
             pkg = self.packages.setdefault(name, _Package(name))
+            when = str(ev.get("Time") or "")
+            pkg.started, pkg.ended = pkg.started or when, when or pkg.ended
             test_name = ev.get("Test")
             if test_name:
                 test = pkg.tests.setdefault(test_name, _Test(name, test_name))
                 if action == "output":
-                    test.partial = self._lines(test.output, test.partial, _text(ev))
-                elif action in ("pass", "fail", "skip"):
-                    test.partial = self._flush(test.output, test.partial)
+                    test.partial = self._lines(test.output, test.partial, ev, ("test", name, test_name))
+                    return False
+                if action in ("pass", "fail", "skip"):
+                    test.partial = self._flush(test.output, test.partial, ("test", name, test_name))
                     test.status, test.elapsed = action, float(ev.get("Elapsed", 0.0))
+                self._write(ev)
                 return False
             if action == "output":
-                pkg.partial = self._lines(pkg.output, pkg.partial, _text(ev))
-            elif action in ("pass", "fail", "skip"):
-                pkg.partial = self._flush(pkg.output, pkg.partial)
+                pkg.partial = self._lines(pkg.output, pkg.partial, ev, ("package", name, ""))
+                return False
+            if action in ("pass", "fail", "skip"):
+                pkg.partial = self._flush(pkg.output, pkg.partial, ("package", name, ""))
                 pkg.status, pkg.elapsed = action, float(ev.get("Elapsed", 0.0))
+                self._write(ev)
                 return True
+            self._write(ev)
         return False
 
     def done(self) -> int:
@@ -162,8 +222,12 @@ def run(ctx: ProviderContext[GoTestOptions]) -> None:
         args.append("-race")
     if opts.coverpkg:
         args.append(f"-coverpkg={opts.coverpkg}")
-    args += [*opts.flags, *(packages if packages is not None else opts.packages)]
-    events = TestEvents(ctx.redact)
+    flags, patterns = split_go_args(ctx.args.go_args)
+    if patterns and packages is None:
+        packages = patterns
+    args += [*opts.flags, *flags, *(packages if packages is not None else opts.packages)]
+    stream = (ctx.out / STREAM).open("w", encoding="utf-8")
+    events = TestEvents(ctx.redact, raw=stream)
 
     def on_line(line: str) -> None:
         if events.feed(line):
@@ -175,59 +239,37 @@ def run(ctx: ProviderContext[GoTestOptions]) -> None:
             )
 
     env = {"CGO_ENABLED": "1"} if opts.race else {}
-    res = ctx.sh(args, env=env, on_stdout=on_line)
-    events.finish()
+    try:
+        res = ctx.sh(args, env=env, on_stdout=on_line)
+        events.finish()
+    finally:
+        stream.close()
     _record_timings(ctx, events)
-    junit = ctx.out / "junit.xml"
-    junit.write_text(ctx.redact(junit_xml(events)), encoding="utf-8")
-    ctx.add_artifact("junit", "junit.xml", junit)
+    _write_reports(ctx, events)
     if profile.is_file():
         ctx.add_artifact("coverage-profile", PROFILE, profile, mode=opts.covermode)
-    tests = events.tests()
-    failed = [t for t in tests if t.status == "fail"]
-    broken = [
-        p
-        for p in events.packages.values()
-        if p.build_output or (p.status == "fail" and not any(t.status == "fail" for t in p.tests.values()))
-    ]
-    passed = sum(t.status == "pass" for t in tests)
-    ctx.summary = f"{passed}/{len(tests)} tests passed in {total} packages"
-    if res.cancelled:
-        ctx.fail("go test was stopped")
-    if not failed and not broken and res.returncode == 0:
-        return
-    findings = [_finding(t, ctx) for t in failed] + [_build_finding(p, ctx) for p in broken]
-    for f in findings:
-        ctx.add_finding(f)
-    details = []
-    for t in failed:
-        details.append(f"--- FAIL: {t.name} ({t.package})")
-        details.extend(t.output[-40:])
-    for p in broken:
-        details.append(f"--- FAIL: {p.name} (build or package failure)")
-        details.extend((p.build_output or p.output)[-40:])
-    if not findings:
-        details.extend(events.stray[-40:] or ctx.redact(res.stderr).splitlines()[-40:])
-        ctx.fail(f"go test failed (exit {res.returncode})", details="\n".join(details))
-    first = findings[0]
-    race = any("WARNING: DATA RACE" in "\n".join(t.output) for t in failed)
-    what = (
-        "data race detected"
-        if race
-        else (f"{len(failed)} test{'s' * (len(failed) != 1)} failed" if failed else "package failed to build")
-    )
-    names = ", ".join(f"{t.name} ({t.package})" for t in failed[:3]) or ", ".join(p.name for p in broken[:3])
-    ctx.fail(
-        f"{what}: {names}, first at {first.location()}",
-        file=first.file,
-        line=first.line,
-        details="\n".join(details),
-    )
+    conclude(ctx, events, res, total)
 
 
 def _text(event: dict[str, object]) -> str:
     output = event.get("Output", "")
     return output if isinstance(output, str) else ""
+
+
+def split_go_args(go_args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split what followed ``--`` into ``go test`` flags and package patterns.
+
+    ``gopipe run test -- -run TestAdd ./internal/...``: a pattern is ``.``, ``all``, or starts
+    with ``./`` (packages inside the module); anything else, flag values included, is a flag.
+    """
+    flags: list[str] = []
+    patterns: list[str] = []
+    for arg in go_args:
+        if arg in (".", "all") or arg.startswith("./"):
+            patterns.append(arg)
+        else:
+            flags.append(arg)
+    return flags, patterns
 
 
 def _packages(ctx: ProviderContext[GoTestOptions]) -> list[str] | None:
@@ -241,11 +283,24 @@ def _packages(ctx: ProviderContext[GoTestOptions]) -> list[str] | None:
 
 # -- shards and timings (gopipe_plugins.test.shards; kept apart from the go test logic) ------
 def _empty_shard(ctx: ProviderContext[GoTestOptions]) -> None:
-    """Write an empty JUnit file so the shard still merges like any other."""
-    junit = ctx.out / "junit.xml"
-    junit.write_text(junit_xml(TestEvents()), encoding="utf-8")
-    ctx.add_artifact("junit", "junit.xml", junit)
+    """Write an empty JUnit file and stream so the shard still merges like any other."""
+    (ctx.out / STREAM).write_text("", encoding="utf-8")
+    _write_reports(ctx, TestEvents())
     ctx.summary = "empty shard: no packages"
+
+
+def _write_reports(ctx: ProviderContext[GoTestOptions], events: TestEvents) -> None:
+    """``junit.xml`` from the events, and both it and ``test.json`` (written as the events
+    came) recorded as artifacts."""
+    positions = TestPositions(
+        {p.import_path: p.dir for p in ctx.go.packages()} if events.packages else {},
+        ctx.root,
+        repository_root(ctx.root),
+    )
+    junit = ctx.out / "junit.xml"
+    junit.write_text(ctx.redact(junit_xml(events, locate=positions)), encoding="utf-8")
+    ctx.add_artifact("junit", "junit.xml", junit)
+    ctx.add_artifact("test-json", STREAM, ctx.out / STREAM)
 
 
 def _record_timings(ctx: ProviderContext[GoTestOptions], events: TestEvents) -> None:
@@ -255,105 +310,6 @@ def _record_timings(ctx: ProviderContext[GoTestOptions], events: TestEvents) -> 
     record_timings(
         ctx, {p.name: p.elapsed for p in events.packages.values() if p.name and p.status in ("pass", "fail")}
     )
-
-
-def _finding(test: _Test, ctx: ProviderContext[GoTestOptions]) -> Finding:
-    text = "\n".join(test.output)
-    rule = "race" if "WARNING: DATA RACE" in text else "test"
-    pkg_dir = _package_dir(test.package, ctx)
-    for line in test.output:
-        m = _TEST_LINE.match(line) or _FRAME.match(line)
-        if m:
-            file = m["file"]
-            path = Path(file) if file.startswith("/") else (pkg_dir / file if pkg_dir else Path(file))
-            if not path.is_absolute() or path.resolve().is_relative_to(ctx.root):
-                message = next(
-                    (ln.strip() for ln in test.output if _TEST_LINE.match(ln)), f"{test.name} failed"
-                )
-                if rule == "race":
-                    message = f"data race in {test.name}"
-                return Finding(
-                    "go test",
-                    rule,
-                    f"{test.name}: {message}",
-                    file=relative(str(path), ctx.root),
-                    line=int(m["line"]),
-                )
-    return Finding(
-        "go test",
-        rule,
-        f"{test.name} failed in {test.package}",
-        file=relative(str(pkg_dir), ctx.root) if pkg_dir else None,
-    )
-
-
-def _build_finding(pkg: _Package, ctx: ProviderContext[GoTestOptions]) -> Finding:
-    for line in pkg.build_output + pkg.output:
-        m = POSITION.match(line.strip())
-        if m:
-            file = m["file"]
-            if not file.startswith("/"):
-                file = str(ctx.root / file)
-            return Finding(
-                "go test",
-                "build",
-                m["msg"],
-                file=relative(file, ctx.root),
-                line=int(m["line"]),
-                col=int(m["col"]) if m["col"] else None,
-            )
-    return Finding("go test", "build", f"{pkg.name} failed: " + " ".join(pkg.output[-3:]).strip())
-
-
-def _package_dir(import_path: str, ctx: ProviderContext[GoTestOptions]) -> Path | None:
-    return next((p.dir for p in ctx.go.packages() if p.import_path == import_path), None)
-
-
-def junit_xml(events: TestEvents) -> str:
-    suites = ET.Element("testsuites")
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for pkg in sorted(events.packages.values(), key=lambda p: p.name):
-        if not pkg.name:
-            continue
-        tests = sorted(pkg.tests.values(), key=lambda t: t.name)
-        build_error = bool(pkg.build_output) or (pkg.status == "fail" and not tests)
-        counts = {
-            "tests": len(tests) + build_error,
-            "failures": sum(t.status == "fail" for t in tests),
-            "errors": int(build_error),
-            "skipped": sum(t.status == "skip" for t in tests),
-        }
-        suite = ET.SubElement(
-            suites,
-            "testsuite",
-            name=pkg.name,
-            time=f"{pkg.elapsed:.3f}",
-            attrib={k: str(v) for k, v in counts.items()},
-        )
-        for test in tests:
-            case = ET.SubElement(
-                suite, "testcase", classname=pkg.name, name=test.name, time=f"{test.elapsed:.3f}"
-            )
-            if test.status == "fail":
-                message = next((ln.strip() for ln in test.output if _TEST_LINE.match(ln)), "failed")
-                ET.SubElement(case, "failure", message=message[:500], type="failure").text = "\n".join(
-                    test.output
-                )
-            elif test.status == "skip":
-                ET.SubElement(case, "skipped", message="skipped")
-            elif test.status == "run":
-                ET.SubElement(case, "error", message="did not finish").text = "\n".join(test.output)
-        if build_error:
-            case = ET.SubElement(suite, "testcase", classname=pkg.name, name="[build]", time="0")
-            ET.SubElement(case, "error", message="build failed", type="build").text = "\n".join(
-                pkg.build_output + pkg.output
-            )
-        for key, value in counts.items():
-            totals[key] += value
-    for key, value in totals.items():
-        suites.set(key, str(value))
-    ET.indent(suites)
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
 @hookimpl
@@ -372,6 +328,7 @@ def gopipe_testers() -> list[Tester[GoTestOptions]]:
 def gopipe_mergers() -> list[Merger]:
     return [
         Merger(kind="junit", stage=Stage.TEST, merge=fold_junit),
+        Merger(kind="test-json", stage=Stage.TEST, merge=fold_test_streams),
         Merger(kind="coverage-profile", stage=Stage.TEST, merge=fold_profiles),
         Merger(kind="test-shard", stage=Stage.TEST, merge=fold_shards),
     ]

@@ -17,20 +17,47 @@ from gopipe_plugins.test.shards import merge_timings
 
 
 def merge_junit(files: Iterable[Path]) -> tuple[str, dict[str, int]]:
-    """One ``<testsuites>`` holding every suite; returns the XML and its totals."""
+    """One ``<testsuites>`` holding every suite; returns the XML and its totals.
+
+    The suites keep everything the shards wrote (positions, output, timestamps). The shards
+    ran side by side, so the merged ``time`` is the longest shard's and ``timestamp`` the
+    earliest; ``hostname`` lists the shards' hosts.
+    """
     root = ET.Element("testsuites")
     suites: list[ET.Element] = []
+    times: list[float] = []
+    stamps: list[str] = []
+    hosts: list[str] = []
     for path in files:
-        suites.extend(ET.parse(path).getroot().iter("testsuite"))
+        part = ET.parse(path).getroot()
+        suites.extend(part.iter("testsuite"))
+        if part.tag == "testsuites":
+            times.append(_seconds(part.get("time")))
+            stamps += [part.get("timestamp", "")]
+            hosts += [part.get("hostname", "")]
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for suite in sorted(suites, key=lambda s: s.get("name", "")):
         root.append(suite)
         for key in totals:
             totals[key] += int(suite.get(key, "0") or 0)
+        stamps.append(suite.get("timestamp", ""))
+        hosts.append(suite.get("hostname", ""))
     for key, value in totals.items():
         root.set(key, str(value))
+    root.set("time", f"{max(times, default=sum(_seconds(s.get('time')) for s in suites)):.3f}")
+    if any(stamps):
+        root.set("timestamp", min(s for s in stamps if s))  # ISO 8601 in UTC sorts as time
+    if any(hosts):
+        root.set("hostname", ",".join(dict.fromkeys(h for h in hosts if h)))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n", totals
+
+
+def _seconds(text: str | None) -> float:
+    try:
+        return float((text or "0").replace(",", ""))
+    except ValueError:
+        return 0.0
 
 
 def fold_junit(inp: MergeInput) -> MergeOutput:
@@ -60,3 +87,14 @@ def fold_profiles(inp: MergeInput) -> MergeOutput:
     profile.write(out)
     parts = len(inp.paths())
     return MergeOutput(artifacts=[inp.record("coverage-profile", out, mode=profile.mode, parts=parts)])
+
+
+def fold_test_streams(inp: MergeInput) -> MergeOutput:
+    """``test.json``: the shards' ``go test -json`` streams one after the other (each event
+    names its package, so readers such as gotestsum take the joined stream as one run)."""
+    out = inp.out / "test.json"
+    with out.open("w", encoding="utf-8") as merged:
+        for path in inp.paths():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            merged.write(text if not text or text.endswith("\n") else text + "\n")
+    return MergeOutput(artifacts=[inp.record("test-json", out, parts=len(inp.paths()))])

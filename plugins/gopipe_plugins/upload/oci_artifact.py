@@ -108,7 +108,7 @@ def groups(ctx: ProviderContext[OciArtifactOptions]) -> list[Group]:
                 continue
             artifact_file(ctx.root, art)  # before anything connects: read only inside the repository
             names = [n for n in owners(art) if n in images] or (
-                list(images) if len(images) == 1 else [ctx.root.name]
+                list(images) if len(images) == 1 else [ctx.render("{project}")]
             )
             for name in names:
                 files[(name, kind)].append(art)

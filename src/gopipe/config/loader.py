@@ -45,6 +45,12 @@ class Settings:
     dist: str = doc("output directory, relative to the repository", "dist")
     disable_plugins: tuple[str, ...] = doc("plugin names to block before entry points load", ())
     env: dict[str, str] = doc("environment for every Go command (GOFLAGS, GOPRIVATE …)", default_factory=dict)
+    requires: tuple[str, ...] = doc(
+        "pip requirements this config needs, e.g. 'gopipe-foo>=1.2': checked before every run "
+        "and installed by the generated GitHub workflows",
+        (),
+        unique=True,
+    )
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gopipe.config import load_config
 from gopipe.git import read_git_info
-from gopipe.github.workflow import render_workflows
+from gopipe.github.workflow import render_workflows, repository_root
 
 _DIFF_LINES = 40
 
@@ -26,18 +26,29 @@ class Outcome:
     exit_code: int = 0
 
 
-def expected_workflows(root: Path, config_file: Path | None = None) -> dict[Path, str]:
-    """Render the workflows for the repository at ``root``."""
+def expected_workflows(root: Path, config_file: Path | None = None) -> tuple[Path, dict[Path, str]]:
+    """The git repository's root and the workflows (relative to it) for the module at ``root``.
+
+    GitHub reads workflows only from the repository root's ``.github/workflows``, so a module
+    in a subdirectory gets its files there, not next to its pyproject.toml.
+    """
     config = load_config(root, config_file)
     git = read_git_info(config.root)
-    return render_workflows(config, git.default_branch)
+    return repository_root(config.root), render_workflows(config, git.default_branch)
+
+
+def _where(repo: Path, root: Path) -> list[str]:
+    if repo == root.resolve():
+        return []
+    return [f"the module is in a subdirectory: workflows go to the git repository's root {repo}"]
 
 
 def write_workflows(root: Path, config_file: Path | None = None) -> Outcome:
     """Write each workflow whose content differs; leave identical files untouched."""
-    outcome = Outcome()
-    for rel, text in expected_workflows(root, config_file).items():
-        path = root / rel
+    repo, files = expected_workflows(root, config_file)
+    outcome = Outcome(lines=_where(repo, root))
+    for rel, text in files.items():
+        path = repo / rel
         if path.is_file() and path.read_text(encoding="utf-8") == text:
             outcome.lines.append(f"{rel} is up to date")
             continue
@@ -50,9 +61,10 @@ def write_workflows(root: Path, config_file: Path | None = None) -> Outcome:
 
 def check_workflows(root: Path, config_file: Path | None = None) -> Outcome:
     """Exit code 1 and one line per stale or missing workflow; 0 when all are current."""
-    outcome = Outcome()
-    for rel, text in expected_workflows(root, config_file).items():
-        path = root / rel
+    repo, files = expected_workflows(root, config_file)
+    outcome = Outcome(lines=_where(repo, root))
+    for rel, text in files.items():
+        path = repo / rel
         if not path.is_file():
             outcome.lines.append(f"{rel} is missing (run: gopipe init --github)")
             outcome.exit_code = 1

@@ -7,7 +7,11 @@ no plaintext secrets), plus the cross-field rules a dataclass cannot express.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from gopipe.config import Config, doc, parse_options
 from gopipe.errors import ConfigError
@@ -25,19 +29,23 @@ class GithubOptions:
 
     test_shards: int = doc("run the test stage as N parallel matrix jobs (1 = one job)", 1)
     build_matrix: bool = doc("build each target in its own matrix job", False)
-    plugins: tuple[str, ...] = doc("pip requirements of the gopipe plugin packages to install", ())
     python_version: str = doc("Python version for gopipe on the runner", "3.12")
     runs_on: str = doc("runner label for every job", "ubuntu-latest")
-    gopipe_requirement: str = doc("pip requirement for gopipe itself, e.g. 'gopipe==0.1.0'", "gopipe")
+    gopipe_requirement: str = doc(
+        "how the workflows install gopipe: an exact pin ('gopipe==0.1.0') or a direct reference "
+        "('gopipe @ https://…/gopipe-0.1.0-py3-none-any.whl'); default: the gopipe version that "
+        "generates them",
+        "",
+    )
     default_branch: str = doc(
         "branch whose pushes run cd; default: the repository's default branch, else 'main'", ""
     )
     aws_role: str = doc("IAM role ARN assumed through GitHub OIDC in cd (ECR); adds id-token: write", "")
     aws_region: str = doc("AWS region for the OIDC credentials", "")
     secrets: tuple[str, ...] = doc(
-        "extra secret names passed to the jobs as env vars "
-        "(names referenced as { env = ... } in config are found "
-        "automatically)",
+        "extra secret names passed as env vars to every step that runs stages "
+        "(names referenced as { env = ... } in config are found automatically, "
+        "and go only to the steps whose stages use them)",
         (),
     )
     timeout_minutes: int = doc("timeout of each job", 60)
@@ -50,6 +58,15 @@ class GithubOptions:
 def load_github_options(config: Config) -> GithubOptions:
     """Parse and check ``[tool.gopipe.github]`` of ``config`` (defaults when absent)."""
     shown = config.display_file
+    table = config.raw.get("github", {})
+    if isinstance(table, Mapping) and "plugins" in table:
+        raise ConfigError(
+            shown,
+            f"{KEY}.plugins",
+            "plugin packages are now listed in [tool.gopipe] requires (checked before every run, "
+            "installed by the workflows)",
+            'move the list: requires = ["gopipe-foo>=1.2"] under [tool.gopipe]',
+        )
     opts = parse_options(GithubOptions, config.raw.get("github", {}), file=shown, key=KEY, base=config.root)
     if not 1 <= opts.test_shards <= MAX_SHARDS:
         raise ConfigError(
@@ -89,6 +106,8 @@ def load_github_options(config: Config) -> GithubOptions:
             f"not an IAM role ARN: {opts.aws_role!r}",
             'write aws_role = "arn:aws:iam::123456789012:role/gopipe-deploy"',
         )
+    if opts.gopipe_requirement:
+        _check_gopipe_requirement(opts.gopipe_requirement, shown)
     for i, name in enumerate(opts.secrets):
         if not _SECRET_NAME.match(name):
             raise ConfigError(
@@ -113,3 +132,20 @@ def load_github_options(config: Config) -> GithubOptions:
                 "pin the 40-hex commit the release tag points at",
             )
     return opts
+
+
+def _check_gopipe_requirement(text: str, shown: str) -> None:
+    """Generated workflows must install one known gopipe, never whatever is newest."""
+    key, fix = (
+        f"{KEY}.gopipe_requirement",
+        'remove it (the default pins this gopipe) or write "gopipe==0.1.0"',
+    )
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement as exc:
+        raise ConfigError(shown, key, f"invalid requirement {text!r}: {exc}", fix) from None
+    if canonicalize_name(requirement.name) != "gopipe":
+        raise ConfigError(shown, key, f"{text!r} does not install gopipe", fix)
+    exact = len(requirement.specifier) == 1 and next(iter(requirement.specifier)).operator in ("==", "===")
+    if not (requirement.url or (exact and "*" not in str(requirement.specifier))):
+        raise ConfigError(shown, key, f"{text!r} is not an exact version", fix)

@@ -14,7 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.plugins.consumers import github_upload_problems, sarif_schema_errors
 
+from gopipe.gotools import TOOLS
 from gopipe.testing import RunResult, make_git_repo
 
 pytestmark = pytest.mark.slow  # installs and runs golangci-lint and govulncheck with Go
@@ -41,6 +43,13 @@ def test_golangci_lint_reports_errcheck(hello_repo: Path, gopipe_run: Callable[.
     sarif = json.loads((hello_repo / "dist/gopipe/lint.sarif").read_text())
     rules = {r["ruleId"] for run in sarif["runs"] for r in run["results"]}
     assert "errcheck" in rules
+    assert sarif_schema_errors(sarif) == [] and github_upload_problems(sarif, hello_repo) == []
+    (run,) = sarif["runs"]
+    driver = run["tool"]["driver"]
+    assert (driver["name"], driver["version"]) == ("golangci-lint", TOOLS["golangci-lint"].version)
+    errcheck = next(r for r in driver["rules"] if r["id"] == "errcheck")
+    assert "unchecked errors" in errcheck["shortDescription"]["text"]  # from `help linters --json`
+    assert errcheck["helpUri"].startswith("https://")
 
 
 def _vulndb(root: Path) -> Path:
@@ -104,3 +113,12 @@ def test_govulncheck_finds_a_reachable_vulnerability(
     error = result.stage("lint")["error"]
     assert "govulncheck finding" in error and "cmd/vuln/main.go:10" in error
     assert "Made-up test vulnerability" in error and "(fixed in v0.99.0)" in error
+    sarif = json.loads((repo / "dist/gopipe/lint.sarif").read_text())
+    assert sarif_schema_errors(sarif) == [] and github_upload_problems(sarif, repo) == []
+    (rule,) = sarif["runs"][0]["tool"]["driver"]["rules"]
+    assert rule == {
+        "id": OSV_ID,
+        "shortDescription": {"text": "Made-up test vulnerability in language.Parse"},
+        "helpUri": f"https://pkg.go.dev/vuln/{OSV_ID}",
+        "properties": {"tags": ["security"]},
+    }

@@ -70,7 +70,8 @@ def cd_report(status: str, deploys: dict[str, str], started: float) -> Report:
 def test_runs_and_dora_signals(pushgateway: Pushgateway, send: Callable[..., Sent]) -> None:
     pushgateway.wipe()
     table = f'url = "{pushgateway.url}"\n'
-    group = {"job": "gopipe", "project": "repo", "pipeline": "cd"}
+    # {project} is the remote's repository name (GIT.remote_url ends in /hello), not the checkout dir
+    group = {"job": "gopipe", "project": "hello", "pipeline": "cd"}
 
     assert send("pushgateway", table, cd_report("success", {"staging": "success"}, 1000.0)).error is None
     m = scrape(pushgateway, group)
@@ -137,7 +138,7 @@ def test_grouping_labels_with_slashes(pushgateway: Pushgateway, send: Callable[.
         report,
     )
     assert sent.error is None, sent.log
-    m = scrape(pushgateway, {"job": "ci/pipelines", "project": "repo", "branch": "feature/x"})
+    m = scrape(pushgateway, {"job": "ci/pipelines", "project": "hello", "branch": "feature/x"})
     assert m[k("gopipe_runs_total", status="success")] == 1
 
 

@@ -1,0 +1,109 @@
+"""The inner loop at a terminal: help that teaches, typos that get a suggestion, a config check
+that needs no run, and arguments passed through to ``go test``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gopipe.cli import main
+from gopipe.testing import make_git_repo
+
+ROOT = Path(__file__).resolve().parents[2]
+HELLO = ROOT / "examples" / "hello"
+MULTI = ROOT / "tests" / "fixtures" / "gomod" / "multi"
+
+
+def gopipe(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gopipe.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def repo_from(src: Path, tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    shutil.copytree(src, repo, ignore=shutil.ignore_patterns("dist"))
+    return make_git_repo(repo)
+
+
+def test_help_lists_pipelines_stages_and_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for word in ("pipelines:", "ci", "cd", "stages:", "coverage", "examples:", "gopipe check", "-- -run"):
+        assert word in out
+    for command in ("run", "check", "plugins", "schema", "init", "merge", "new-plugin", "tools"):
+        assert command in out
+
+
+def test_every_subcommand_has_a_description(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("run", "check", "plugins", "init", "merge", "new-plugin", "tools"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        _usage, _, rest = capsys.readouterr().out.partition("\n\n")
+        assert rest.strip() and not rest.startswith("positional") and not rest.startswith("options")
+
+
+def test_misspelt_command_gets_did_you_mean(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["chekc"]) == 2
+    assert "did you mean 'check'?" in capsys.readouterr().err
+
+
+def test_misspelt_stage_gets_did_you_mean_and_a_report(tmp_path: Path) -> None:
+    repo = repo_from(HELLO, tmp_path)
+    result = gopipe("run", "covrage", "--plain", cwd=repo)
+    assert result.returncode == 2
+    assert "did you mean 'coverage'?" in result.stderr + result.stdout
+    assert json.loads((repo / "dist" / "gopipe" / "report.json").read_text())["exit_code"] == 2
+
+
+def test_arguments_after_dashdash_are_only_for_run(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["plugins", "--", "-run", "X"])
+    assert exit_.value.code == 2
+
+
+def test_check_accepts_the_example(tmp_path: Path) -> None:
+    repo = repo_from(HELLO, tmp_path)
+    result = gopipe("check", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert "ok (" in result.stdout
+    assert not (repo / "dist").exists()  # a check writes nothing
+
+
+@pytest.mark.parametrize(
+    ("table", "says"),
+    [
+        ("[tool.gopipe.coverage.threshold]\ntotl = 80\n", "did you mean 'total'?"),
+        ("[tool.gopipe.coverage.threshold]\ntotal = 180\n", "tool.gopipe.coverage.threshold.total"),
+        ('[tool.gopipe.upload]\nproviders = ["registyr"]\n', "did you mean"),
+        ('[tool.gopipe.notify]\nfail_on_error = "false"\n', "tool.gopipe.notify.fail_on_error"),
+    ],
+)
+def test_check_catches_typos_in_stages_ci_does_not_run(tmp_path: Path, table: str, says: str) -> None:
+    repo = repo_from(HELLO, tmp_path)
+    (repo / "pyproject.toml").write_text('[tool.gopipe]\ntargets = ["linux/amd64"]\n' + table)
+    result = gopipe("check", cwd=repo)
+    assert result.returncode == 2
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_arguments_after_dashdash_reach_go_test(tmp_path: Path) -> None:
+    repo = repo_from(MULTI, tmp_path)
+    code = main(
+        ["run", "test", "-C", str(repo), "--plain", "--no-notify", "--", "-run", "TestMean", "./internal/..."]
+    )
+    assert code == 0
+    report = json.loads((repo / "dist" / "gopipe" / "report.json").read_text())
+    test = next(s for s in report["stages"] if s["name"] == "test")
+    assert test["summary"].startswith("1/1 tests passed"), test["summary"]
+    log = (repo / "dist" / "gopipe" / "logs" / "test.log").read_text()
+    assert "-run TestMean ./internal/..." in log
