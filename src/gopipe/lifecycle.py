@@ -382,7 +382,7 @@ def check_config(root: Path, config_file: Path | None = None) -> tuple[Config, l
             config.raw, redactor, config.root, file=config.display_file, kind=registry.secret_kind
         )
         if not errors:
-            pm.hook.gopipe_configure(config=config)
+            pm.hook.gopipe_configure(config=config, args=RunArgs())  # no run: no --env to check
     except ConfigError as exc:
         errors.append(str(exc))
     return config, [redactor(e) for e in errors], inert_tables(config)
