@@ -121,17 +121,23 @@ class StageCache:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             return None
-        if data.get("fingerprint") != key:
+        if not isinstance(data, dict) or data.get("fingerprint") != key:
             return None
-        artifacts = [Artifact(**{**a, "extra": a.get("extra", {})}) for a in data["artifacts"]]
+        try:
+            artifacts = [Artifact(**{**a, "extra": a.get("extra", {})}) for a in data["artifacts"]]
+            findings = [Finding(**f) for f in data.get("findings", [])]
+        except (KeyError, TypeError, AttributeError):
+            return None  # not what store() writes: a miss, the stage runs
+        root = self.root.resolve()
         for a in artifacts:
-            if a.path and a.sha256:
-                file = self.root / a.path
-                if not file.is_file() or sha256_file(file) != a.sha256:
-                    return None
-        return CachedStage(
-            key, data.get("summary", ""), artifacts, [Finding(**f) for f in data.get("findings", [])]
-        )
+            if a.path is None:
+                continue
+            file = (root / str(a.path)).resolve()
+            if not file.is_relative_to(root):  # another run's record: never read outside the repo
+                return None
+            if a.sha256 and (not file.is_file() or sha256_file(file) != a.sha256):
+                return None
+        return CachedStage(key, str(data.get("summary", "")), artifacts, findings)
 
     def store(self, stage: Stage, entry: CachedStage, redactor: Redactor) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

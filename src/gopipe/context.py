@@ -20,9 +20,11 @@ from gopipe.errors import StageFailed
 from gopipe.events import EventLog
 from gopipe.git import GitInfo
 from gopipe.gotools import TOOLS, GoTool, GoToolchain
+from gopipe.paths import inside, output_path
 from gopipe.proc import Completed, ProcessTracker
 from gopipe.project import project_name
 from gopipe.secrets import Redactor
+from gopipe.templates import render_template
 
 if TYPE_CHECKING:
     import pluggy
@@ -90,14 +92,12 @@ class RunContext:
         """The project's name, independent of the checkout directory (:mod:`gopipe.project`)."""
         return project_name(self.root, self.git.remote_url)
 
-    def render(self, template: str, **extra: str) -> str:
-        """Fill ``{version}``, ``{commit}``, ``{short_commit}``, ``{date}`` … in a template."""
-        return template.format_map(_Strict({**self.template_vars(), **extra}))
-
-
-class _Strict(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        raise KeyError(f"unknown template variable {{{key}}}; known: {', '.join(sorted(self))}")
+    def render(self, template: str, *, key: str = "tool.gopipe", **extra: str) -> str:
+        """Fill ``{version}``, ``{commit}``, ``{short_commit}``, ``{date}`` … in a template; a typo
+        (unknown variable, stray brace, ``{0}``) is a :class:`ConfigError` naming ``key``."""
+        return render_template(
+            template, {**self.template_vars(), **extra}, file=self.config.display_file, key=key
+        )
 
 
 class Artifacts:
@@ -203,10 +203,34 @@ class ProviderContext(Generic[O_co]):
     def go(self) -> GoToolchain:
         return self._run.go
 
-    def render(self, template: str, **extra: str) -> str:
+    def render(self, template: str, *, key: str = "", **extra: str) -> str:
         """Fill ``{version}``, ``{commit}``, ``{short_commit}``, ``{date}``, ``{branch}``, ``{tag}``,
-        ``{project}`` and ``extra`` in a template; an unknown name raises ``KeyError``."""
-        return self._run.render(template, **extra)
+        ``{project}`` and ``extra`` in a template. ``key`` is the option that holds it (``"output"``
+        for ``tool.gopipe.<stage>.<provider>.output``, or a full ``tool.gopipe…`` key): a typo is a
+        :class:`~gopipe.errors.ConfigError` naming it and listing the known variables."""
+        return self._run.render(template, key=self._key(key), **extra)
+
+    def repo_path(self, rel: str | os.PathLike[str], key: str) -> Path:
+        """A path from config, a template or an artifact, resolved (symlinks too) and checked to
+        stay inside the repository: read only what this returns. ``key`` names the option as for
+        :meth:`render`; a path that leaves the repository is a ConfigError naming it."""
+        config = self._run.config
+        return inside(config.root, rel, file=config.display_file, key=self._key(key))
+
+    def dist_path(self, rel: str | os.PathLike[str], key: str, *, under: str = "") -> Path:
+        """Where an output named by config or a template goes: ``dist/[under/]rel`` resolved and
+        checked to stay strictly below ``dist/under``; write (or replace) only what this returns.
+        A path that leaves it is a ConfigError naming ``key`` (as for :meth:`render`)."""
+        config = self._run.config
+        return output_path(
+            config.root, config.dist, rel, file=config.display_file, key=self._key(key), under=under
+        )
+
+    def _key(self, key: str) -> str:
+        if key == "tool.gopipe" or key.startswith("tool.gopipe."):
+            return key
+        table = f"tool.gopipe.{self.stage}.{self.provider}"
+        return f"{table}.{key}" if key else table
 
     def stage_settings(self, options: type[T]) -> T:
         """This stage's own keys of ``[tool.gopipe.<stage>]`` (declared with ``StageSettings``),

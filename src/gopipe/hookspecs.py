@@ -18,7 +18,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from gopipe.config import Config
-    from gopipe.context import RunContext
+    from gopipe.context import RunArgs, RunContext
     from gopipe.report import Report, StageResult
     from gopipe.types import (
         Builder,
@@ -142,13 +142,13 @@ def gopipe_coverage_reporters() -> Iterable[CoverageReporter[Any]]:
             if profile is None:
                 ctx.fail("no coverage profile (the test stage records one)")
             total = covered = 0
-            for line in (ctx.root / profile).read_text().splitlines()[1:]:  # after "mode: ..."
+            for line in ctx.repo_path(profile, "profile").read_text().splitlines()[1:]:  # after "mode:"
                 _block, statements, count = line.rsplit(" ", 2)
                 total += int(statements)
                 covered += int(statements) if int(count) > 0 else 0
             percent = 100.0 * covered / total if total else 0.0
             badge = {"schemaVersion": 1, "label": "coverage", "message": f"{percent:.1f}%"}
-            path = ctx.out / ctx.options.output
+            path = ctx.dist_path(ctx.options.output, "output", under="gopipe")
             path.write_text(json.dumps(badge), encoding="utf-8")
             ctx.add_artifact("coverage-badge", path.name, path, percent=percent)
             ctx.summary = f"badge: {percent:.1f}%"
@@ -184,7 +184,7 @@ def gopipe_builders() -> Iterable[Builder[Any]]:
 
         def build_with_tinygo(ctx: ProviderContext[TinyGoOptions]) -> None:
             opts = ctx.options
-            out = ctx.dist / ctx.render(opts.output)
+            out = ctx.dist_path(ctx.render(opts.output, key="output"), "output")  # stays below dist/
             out.parent.mkdir(parents=True, exist_ok=True)
             result = ctx.sh(["tinygo", "build", "-target", opts.target, "-o", str(out), opts.package])
             if not result.ok:
@@ -224,7 +224,7 @@ def gopipe_packagers() -> Iterable[Packager[Any]]:
             lines = [f"{a.sha256}  {a.path}\n" for a in binaries if a.path and a.sha256]
             if not lines:
                 ctx.fail("no binaries to sum (the build stage recorded none)")
-            path = ctx.dist / ctx.options.output
+            path = ctx.dist_path(ctx.options.output, "output")
             path.write_text("".join(sorted(lines)), encoding="utf-8")
             ctx.add_artifact("sha256sums", path.name, path)
             ctx.summary = f"{len(lines)} binaries summed"
@@ -272,7 +272,7 @@ def gopipe_uploaders() -> Iterable[Uploader[Any]]:
                 attempt = 0
                 while True:
                     attempt += 1
-                    body = (ctx.root / path).read_bytes()
+                    body = ctx.repo_path(path, "kinds").read_bytes()
                     request = urllib.request.Request(
                         f"{opts.url.rstrip('/')}/{name}", data=body, method="PUT", headers=headers
                     )
@@ -372,7 +372,7 @@ def gopipe_notifiers() -> Iterable[Notifier[Any]]:
             report = ctx.report
             if report is None:
                 ctx.fail("no run report (notify runs after the pipeline)")
-            text = ctx.render(ctx.options.message, status=report.status)
+            text = ctx.render(ctx.options.message, key="message", status=report.status)
             request = urllib.request.Request(
                 ctx.options.webhook.reveal(),  # masked everywhere from now on
                 data=json.dumps({"text": text}).encode(),
@@ -462,11 +462,14 @@ def gopipe_mergers() -> Iterable[Merger]:
 
 
 @hookspec
-def gopipe_configure(config: Config) -> None:
+def gopipe_configure(config: Config, args: RunArgs) -> None:
     r'''Called once per run after config is loaded and validated, before any stage runs.
 
     :param config: the validated :class:`~gopipe.config.Config` (read-only). Raise
         :class:`~gopipe.errors.ConfigError` to stop the run with exit code 2.
+    :param args: the run's command-line choices (:class:`~gopipe.context.RunArgs`: pipeline,
+        targets, ``--env``, ``--dry-run`` …), to check them against the config before anything
+        runs. An implementation may leave it out of its signature.
 
     Example::
 

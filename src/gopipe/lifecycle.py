@@ -210,7 +210,7 @@ class RunSession:
             run.events.emit("warning", message=warning)
         if error is None:
             try:
-                pm.hook.gopipe_configure(config=config)
+                pm.hook.gopipe_configure(config=config, args=run.args)
             except ConfigError as exc:
                 error = exc
         if error is not None:
@@ -260,6 +260,9 @@ class RunSession:
                 report.write(out / "report.json", self.redactor)
             else:
                 default = self.root / "dist" / "gopipe"
+                if not default.resolve().is_relative_to(self.root):  # a symlink out of the repository
+                    self.console.error("report.json not written: dist/gopipe leaves the repository")
+                    return report
                 with run_lock(default, wait_s=0, say=lambda _: None):
                     report.write(default / "report.json", self.redactor)
         except LockBusy:
@@ -379,7 +382,7 @@ def check_config(root: Path, config_file: Path | None = None) -> tuple[Config, l
             config.raw, redactor, config.root, file=config.display_file, kind=registry.secret_kind
         )
         if not errors:
-            pm.hook.gopipe_configure(config=config)
+            pm.hook.gopipe_configure(config=config, args=RunArgs())  # no run: no --env to check
     except ConfigError as exc:
         errors.append(str(exc))
     return config, [redactor(e) for e in errors], inert_tables(config)

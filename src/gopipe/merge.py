@@ -34,6 +34,7 @@ from gopipe.config import Config
 from gopipe.errors import ConfigError
 from gopipe.git import UNKNOWN, GitInfo, read_git_info
 from gopipe.lifecycle import Prepared, RunSession
+from gopipe.paths import remove_owned
 from gopipe.plan import Plan
 from gopipe.report import ProviderResult, StageResult, worst
 from gopipe.stages import PIPELINES, Stage
@@ -197,8 +198,7 @@ class _Folder:
 
     def fold(self) -> tuple[list[StageResult], list[Artifact]]:
         parts_dir = self.config.out / "parts"
-        if parts_dir.exists():
-            shutil.rmtree(parts_dir)
+        remove_owned(parts_dir, within=self.config.out)  # the previous merge's copies
         entries: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for part in self.parts:
             self._keep_part_report(part, parts_dir / part.label)
@@ -221,9 +221,11 @@ class _Folder:
 
     def _keep_part_report(self, part: Part, into: Path) -> None:
         into.mkdir(parents=True, exist_ok=True)
+        base = part.out.resolve()
         for name in ("report.json", "events.jsonl"):
-            if (part.out / name).is_file():
-                shutil.copy2(part.out / name, into / name)
+            src = (part.out / name).resolve()  # a symlink out of the part is not followed
+            if src.is_relative_to(base) and src.is_file():
+                shutil.copy2(src, into / name)
         if (part.out / "logs").is_dir():
             shutil.copytree(part.out / "logs", into / "logs", dirs_exist_ok=True, symlinks=True)
 

@@ -103,6 +103,10 @@ class Runner:
                 report.status, report.exit_code = "cancelled", EXIT_CODES["cancelled"]
             if notify.status == "failed" and report.status == "success" and _notify_fails_run(run.config):
                 report.status, report.exit_code = "failed", 1
+            if self.config_errors and report.error is None:  # bad input found by a notifier
+                bad = self.config_errors[0]
+                report.status, report.exit_code = "failed", bad.exit_code
+                report.error = run.redactor(str(bad))
         report.duration_s = time.monotonic() - self._t0
         report.artifacts = list(run.artifacts)
         return report

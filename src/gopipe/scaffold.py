@@ -222,7 +222,7 @@ def run(ctx: ProviderContext[Options]) -> None:
         raise ConfigError("pyproject.toml", "tool.gopipe.notify.{name}.message",
                           f"bad template {{ctx.options.message!r}} ({{exc}})",
                           "use only: " + ", ".join("{{" + f + "}}" for f in fields)) from None
-    path = ctx.out / ctx.options.output
+    path = ctx.dist_path(ctx.options.output, "output", under="gopipe")  # never outside dist/gopipe
     path.write_text(text + "\\n", encoding="utf-8")
     ctx.add_artifact("notification", path.name, path)
     ctx.summary = f"{name}: {{text}}"
@@ -277,7 +277,7 @@ def run(ctx: ProviderContext[Options]) -> None:
     if not listed.ok:
         ctx.fail("git ls-files failed", details=listed.stderr)
     go_files = sorted(listed.stdout.split())
-    path = ctx.out / ctx.options.output
+    path = ctx.dist_path(ctx.options.output, "output", under="gopipe")  # never outside dist/gopipe
     path.write_text(json.dumps({{"version": ctx.git.version, "go_files": go_files}}, indent=2),
                     encoding="utf-8")
     ctx.add_artifact("{name}", path.name, path)

@@ -23,6 +23,7 @@ from tests.core.run_context import GIT, make_run, provider_context
 from gopipe import hookspecs
 from gopipe.artifacts import Finding
 from gopipe.config import NoSettings, load_config, schema_for
+from gopipe.context import RunArgs
 from gopipe.errors import ConfigError
 from gopipe.manager import create_manager
 from gopipe.registry import REGISTRATION_HOOKS, ProviderRegistry
@@ -150,10 +151,10 @@ def test_configure_example_checks_the_config(monkeypatch: pytest.MonkeyPatch, tm
     module = load_example("gopipe_configure", monkeypatch)
     pm = create_manager((), entry_points=False)
     pm.register(module, name="example")
-    pm.hook.gopipe_configure(config=load_config(tmp_path))  # default targets: accepted
+    pm.hook.gopipe_configure(config=load_config(tmp_path), args=RunArgs())  # default targets: accepted
     (tmp_path / "pyproject.toml").write_text('[tool.gopipe]\ntargets = ["linux/amd64", "linux/386"]\n')
     with pytest.raises(ConfigError, match="linux/386"):
-        pm.hook.gopipe_configure(config=load_config(tmp_path))
+        pm.hook.gopipe_configure(config=load_config(tmp_path), args=RunArgs())
 
 
 def _observe(hook: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **kwargs: Any) -> Path:

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 from tests.core.run_context import GIT, console_text, make_run, provider_context
 
-from gopipe.api import Artifacts, Finding, NoOptions, ProviderContext, Report, RunArgs
+from gopipe.api import Artifacts, ConfigError, Finding, NoOptions, ProviderContext, Report, RunArgs
 
 PUBLIC = {
     # views of the run
     "options", "config", "git", "args", "env", "artifacts", "report", "root", "dist", "out", "go",
     "render", "stage_settings",
+    # confinement: paths from config, templates and other runs' outputs
+    "repo_path", "dist_path",
     # secrets
     "redact", "redact_obj", "add_secret", "clip",
     # output
@@ -68,8 +70,8 @@ def test_render_report_and_secrets(tmp_path: Path) -> None:
     assert (
         ctx.render("{project}-{version}-{short_commit}-{x}", x="y") == "project-1.4.0-3f2a9c1-y"
     )  # no remote, no go.mod
-    with pytest.raises(KeyError, match=r"unknown template variable \{nope\}"):
-        ctx.render("{nope}")
+    with pytest.raises(ConfigError, match=r"notify.probe.message: .*unknown template variable \{nope\}"):
+        ctx.render("{nope}", key="message")
     assert ctx.report is None
     run.report = Report("ci", "success", 0.0, 1.0, GIT, [], [])
     assert ctx.report is run.report

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from gopipe import hookimpl
 from gopipe.artifacts import Finding
@@ -71,6 +72,8 @@ def main_packages(ctx: ProviderContext[object]) -> list[str]:
     """Configured ``main``, else every ./cmd/* main package, else "." if it is main."""
     configured = ctx.config.settings.main
     if configured:
+        for i, main in enumerate(configured):
+            ctx.repo_path(main, f"tool.gopipe.main[{i}]")  # a package of this repository
         return list(configured)
     packages = ctx.go.packages()
     cmd = ctx.root / "cmd"
@@ -96,19 +99,40 @@ def binary_name(ctx: ProviderContext[object], main: str) -> str:
     return path.name if path != ctx.root else project_name(ctx.root, None)
 
 
+def output_of(ctx: ProviderContext[GoBuildOptions], main: str, target: Target) -> Path:
+    """The rendered ``output`` template for one binary: a file below dist/, or a ConfigError."""
+    name = binary_name(ctx, main)
+    ext = ".exe" if target.os == "windows" else ""
+    variables = {"name": name, "os": target.os, "arch": target.arch_label, "ext": ext}
+    rel = ctx.render(ctx.options.output, key="output", **variables)
+    return ctx.dist_path(rel, "output")
+
+
 def run(ctx: ProviderContext[GoBuildOptions]) -> None:
     opts = ctx.options
     go = ctx.go.require(ctx.config.display_file)
     targets = [Target.parse(t) for t in (ctx.args.targets or ctx.config.settings.targets)]
     mains = main_packages(ctx)
-    ldflags = ctx.render(opts.ldflags) + " -buildid="
+    ldflags = ctx.render(opts.ldflags, key="ldflags") + " -buildid="
     jobs = [(main, target) for main in mains for target in targets]
+    outputs = {job: output_of(ctx, *job) for job in jobs}  # every path checked before any build
+    taken: dict[Path, tuple[str, Target]] = {}
+    for job, out in outputs.items():
+        if out in taken:
+            earlier, other = taken[out], job
+            raise ConfigError(
+                ctx.config.display_file,
+                f"tool.gopipe.{ctx.stage}.{ctx.provider}.output",
+                f"{earlier[0]} for {earlier[1].os}/{earlier[1].arch_label} and {other[0]} for "
+                f"{other[1].os}/{other[1].arch_label} both go to {out.relative_to(ctx.root)}",
+                "put {name}, {os} and {arch} in the output template",
+            )
+        taken[out] = job
     failures: list[StageFailed] = []
 
     def build(main: str, target: Target) -> None:
         name = binary_name(ctx, main)
-        ext = ".exe" if target.os == "windows" else ""
-        out = ctx.dist / ctx.render(opts.output, name=name, os=target.os, arch=target.arch_label, ext=ext)
+        out = outputs[(main, target)]
         out.parent.mkdir(parents=True, exist_ok=True)
         env = {"CGO_ENABLED": "1" if opts.cgo else "0", **opts.env, **target.env()}
         args = [

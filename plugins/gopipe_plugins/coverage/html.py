@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from gopipe import hookimpl
 from gopipe.context import ProviderContext
+from gopipe.paths import artifact_file
 from gopipe.types import CoverageReporter, NoOptions
 
 
@@ -15,7 +14,8 @@ def run_html(ctx: ProviderContext[NoOptions]) -> None:
         ctx.fail("no coverage profile: the test stage recorded none")
     out = ctx.out / "coverage.html"
     go = ctx.go.require(ctx.config.display_file)
-    res = ctx.sh([go, "tool", "cover", f"-html={Path(ctx.root, str(profiles[-1].path))}", "-o", str(out)])
+    profile = artifact_file(ctx.root, profiles[-1])
+    res = ctx.sh([go, "tool", "cover", f"-html={profile}", "-o", str(out)])
     if not res.ok:
         ctx.fail("go tool cover -html failed: " + ctx.clip(res.stderr.strip(), 300, tail=True))
     ctx.add_artifact("coverage-html", "coverage.html", out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gopipe.context import ProviderContext
+from gopipe.paths import artifact_file
 from gopipe_plugins._common.coverprofile import Profile, Summary, parse_profile, summarise
 from gopipe_plugins._common.repo_paths import repository_path, repository_root
 
@@ -11,7 +12,7 @@ def load(ctx: ProviderContext[object]) -> tuple[Profile, Summary]:
     profiles = ctx.artifacts.of_kind("coverage-profile")
     if not profiles or not profiles[-1].path:
         ctx.fail("no coverage profile: the test stage recorded none (did any package have tests?)")
-    path = ctx.root / str(profiles[-1].path)
+    path = artifact_file(ctx.root, profiles[-1])  # a merged or cached record: inside the repository
     profile = parse_profile(path.read_text())
     return profile, summarise(profile)
 

@@ -84,10 +84,7 @@ def deploy(ctx: ProviderContext[ArgoRolloutsOptions], target: Target, record: De
     opts = ctx.options
     cluster = Cluster.of(opts, target.env)
     kubectl = find_tool(ctx, opts.kubectl, "kubectl")
-    try:
-        name = ctx.render(opts.rollout)
-    except KeyError as exc:
-        raise StageFailed(f"tool.gopipe.deploy.{ctx.provider}.rollout: {exc.args[0]}") from None
+    name = ctx.render(opts.rollout, key="rollout")
     resource = f"{RESOURCE}/{name}"
     with cluster_access(ctx, cluster, kubectl) as access:
         kube = Kube(ctx, kubectl, access)

@@ -17,6 +17,7 @@ image digests, previous revision, outcome, duration …), also when it failed.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,8 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gopipe.config import Config
+from gopipe.config.options import did_you_mean
 from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
+from gopipe.paths import inside
 from gopipe.stages import Stage
 
 from .options import DeploySettings, Environment
@@ -33,6 +36,8 @@ from .refs import check_ref, explain_patterns, pattern_error, pull_request
 
 STAGE_KEY = "tool.gopipe.deploy"
 DEFAULT_ENVIRONMENT = "default"
+# An environment's name is a directory name under dist/gopipe/deploy/ and a label in reports.
+ENVIRONMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 
 def check_settings(config: Config, settings: DeploySettings) -> None:
@@ -49,6 +54,16 @@ def check_settings(config: Config, settings: DeploySettings) -> None:
     providers = config.stage("deploy").providers
     for name, env in settings.environments.items():
         key = f"{STAGE_KEY}.environments.{name}"
+        if not ENVIRONMENT_NAME.fullmatch(name) or ".." in name:
+            raise ConfigError(
+                shown,
+                key,
+                f"environment name {name!r} is not a plain name (it names dist/gopipe/deploy/<name>)",
+                "use letters, digits, '.', '_' and '-', starting with a letter or digit, e.g. staging",
+            )
+        for option, value in (("kubeconfig", env.kubeconfig), ("manifests", env.manifests)):
+            if value is not None:  # read from the repository only
+                inside(config.root, value, file=shown, key=f"{key}.{option}")
         for pattern in env.allowed_refs or ():
             if (err := pattern_error(pattern)) is not None:
                 raise ConfigError(shown, f"{key}.allowed_refs", err, fix)
@@ -82,6 +97,33 @@ def check_settings(config: Config, settings: DeploySettings) -> None:
                 f"manifests apply to kubectl, but {name} deploys with {provider}",
                 'remove manifests or set provider = "kubectl"',
             )
+
+
+def check_environment_arg(config: Config, requested: str | None) -> None:
+    """``--env NAME`` must name a configured environment: checked before any stage runs, so a
+    typo does not build, package and upload first."""
+    if requested is None:
+        return
+    settings = config.stage(Stage.DEPLOY).settings
+    if not isinstance(settings, DeploySettings):
+        return  # the deploy settings are not declared: the deploy providers say so when they run
+    known = list(settings.environments)
+    if requested in known:
+        return
+    if not known:
+        raise ConfigError(
+            "command line",
+            "--env",
+            f"no environment '{requested}': none are configured in {config.display_file}",
+            f"add [{STAGE_KEY}.environments.{requested}] or drop --env",
+        )
+    hint = did_you_mean(requested, known)
+    raise ConfigError(
+        "command line",
+        "--env",
+        f"no environment '{requested}' in [{STAGE_KEY}.environments]",
+        f"{hint} choose one of: {', '.join(known)}".lstrip(),
+    )
 
 
 def deploy_settings(config: Config) -> DeploySettings:

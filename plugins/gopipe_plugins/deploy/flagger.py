@@ -62,10 +62,7 @@ def deploy(ctx: ProviderContext[FlaggerOptions], target: Target, record: Deploym
     opts = ctx.options
     cluster = Cluster.of(opts, target.env)
     kubectl = find_tool(ctx, opts.kubectl, "kubectl")
-    try:
-        name = ctx.render(opts.canary)
-    except KeyError as exc:
-        raise StageFailed(f"tool.gopipe.deploy.{ctx.provider}.canary: {exc.args[0]}") from None
+    name = ctx.render(opts.canary, key="canary")
     with cluster_access(ctx, cluster, kubectl) as access:
         kube = Kube(ctx, kubectl, access)
         record.namespace, record.context, record.cluster = access.namespace, access.context, access.server

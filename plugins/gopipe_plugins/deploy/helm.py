@@ -111,17 +111,23 @@ class Helm:
             return []
 
 
+def chart_argument(ctx: ProviderContext[HelmOptions], chart: str) -> str:
+    """A local chart directory (inside the repository only) or a chart reference passed as is."""
+    local = ctx.root / chart
+    if "://" in chart:
+        return chart  # oci://… or https://…
+    if Path(chart).is_absolute() or ".." in Path(chart).parts or local.exists() or local.is_symlink():
+        return str(ctx.repo_path(chart, "chart"))
+    return chart  # repo/name from `helm repo add`
+
+
 def deploy(ctx: ProviderContext[HelmOptions], target: Target, record: Deployment) -> None:
     opts = ctx.options
     cluster = Cluster.of(opts, target.env)
     kubectl = find_tool(ctx, opts.kubectl, "kubectl")
     helm_bin = find_tool(ctx, opts.helm, "helm")
-    chart_path = ctx.root / opts.chart
-    chart = str(chart_path) if chart_path.exists() else opts.chart
-    try:
-        release = ctx.render(opts.release)
-    except KeyError as exc:
-        raise StageFailed(f"tool.gopipe.deploy.{ctx.provider}.release: {exc.args[0]}") from None
+    chart = chart_argument(ctx, opts.chart)
+    release = ctx.render(opts.release, key="release")
     image = pick_image(ctx, release)
     record.images = {image.name: image.reference}
     with cluster_access(ctx, cluster, kubectl) as access:
@@ -130,7 +136,11 @@ def deploy(ctx: ProviderContext[HelmOptions], target: Target, record: Deployment
         record.namespace, record.context, record.cluster = access.namespace, access.context, access.server
         values_file = access.workdir / "values.json"
         values_file.write_text(json.dumps(deep_merge(opts.values, target.env.values)), encoding="utf-8")
-        value_args = [a for f in opts.values_files for a in ("-f", str(ctx.root / f))]
+        value_args = [
+            a
+            for i, f in enumerate(opts.values_files)
+            for a in ("-f", str(ctx.repo_path(f, f"values_files[{i}]")))
+        ]
         value_args += [
             "-f",
             str(values_file),

@@ -153,7 +153,7 @@ def cluster_access(ctx: ProviderContext[Any], cluster: Cluster, kubectl: str) ->
             path = workdir / "kubeconfig"
             _write_private(path, content)
         elif cluster.kubeconfig:
-            path = ctx.root / Path(cluster.kubeconfig).expanduser()
+            path = ctx.repo_path(cluster.kubeconfig, "kubeconfig")  # outside it: $KUBECONFIG
             source = f"kubeconfig file {cluster.kubeconfig}"
             if not path.is_file():
                 raise StageFailed(f"{source} does not exist ({path})")

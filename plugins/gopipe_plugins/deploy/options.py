@@ -22,7 +22,9 @@ class ClusterOptions:
     """How to reach the cluster and how long to wait for a healthy rollout."""
 
     kubeconfig: str | None = doc(
-        "kubeconfig file, relative to the repository (default: $KUBECONFIG or ~/.kube/config)", None
+        "kubeconfig file inside the repository (default: $KUBECONFIG or ~/.kube/config; "
+        "one outside the repository is named by $KUBECONFIG)",
+        None,
     )
     kubeconfig_secret: Secret | None = doc(
         "kubeconfig content (raw YAML or base64) from a secret; written 0600 to a private temp dir "
@@ -127,7 +129,7 @@ class Environment:
     provider: str | None = doc("deploy provider for this environment (default: the only one selected)", None)
     namespace: str | None = doc("namespace (overrides the provider's)", None)
     context: str | None = doc("kubeconfig context (overrides the provider's)", None)
-    kubeconfig: str | None = doc("kubeconfig file (overrides the provider's)", None)
+    kubeconfig: str | None = doc("kubeconfig file inside the repository (overrides the provider's)", None)
     kubeconfig_secret: Secret | None = doc("kubeconfig from a secret (overrides the provider's)", None)
     allowed_refs: tuple[str, ...] | None = doc(
         "refs that may deploy here (replaces the stage's allowed_refs): default-branch, release-tags, "

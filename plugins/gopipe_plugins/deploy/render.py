@@ -21,7 +21,9 @@ _SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def manifest_dir(ctx: ProviderContext[Any], rel: str, key: str) -> Path:
-    path = (ctx.root / rel).resolve()
+    """The manifest directory ``rel`` (relative to the repository); one that leaves the
+    repository is a ConfigError naming ``key``."""
+    path = ctx.repo_path(rel, key)
     if not path.is_dir():
         raise StageFailed(f"{key}: {rel} is not a directory in the repository")
     return path

@@ -48,7 +48,8 @@ def masked(objects: list[Obj]) -> list[Obj]:
 
 
 def out_dir(ctx: ProviderContext[Any], environment: str) -> Path:
-    path = ctx.out / "deploy" / environment
+    """``dist/gopipe/deploy/<environment>``; a name that would leave it is refused (ConfigError)."""
+    path = ctx.dist_path(environment, f"tool.gopipe.deploy.environments.{environment}", under="gopipe/deploy")
     path.mkdir(parents=True, exist_ok=True)
     return path
 

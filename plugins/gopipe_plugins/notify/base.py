@@ -38,7 +38,7 @@ class NotifyOptions:
     template: str = doc(
         "message template with {placeholders} (see docs/observability.md); empty = the built-in layout", ""
     )
-    template_file: str = doc("file holding the template, relative to the repository", "")
+    template_file: str = doc("file holding the template, inside the repository", "")
     timeout: float = doc("seconds to wait for each request", 10.0)
     retry: RetryPolicy = doc(
         "retries of 429/5xx/connection errors and the service's rate-limit codes",
@@ -91,8 +91,10 @@ def prepare(ctx: ProviderContext[NotifyOptions]) -> Notification | None:
         ctx.log(f"{ctx.provider}: not sending: event {event!r} is not in on = {list(opts.on)}")
         ctx.summary = f"{ctx.provider} skipped ({event})"
         return None
+    # read only inside the repository: template_file = "/etc/passwd" is a ConfigError
+    path = ctx.repo_path(opts.template_file, "template_file") if opts.template_file else None
     try:
-        template = load_template(opts.template, opts.template_file, ctx.root)
+        template = load_template(opts.template, path, opts.template_file)
     except TemplateError as exc:
         fail(ctx, str(exc))
     message = build_message(report, event, project=ctx.render("{project}"), redactor=ctx.redact)

@@ -202,16 +202,29 @@ class _Known(dict[str, str]):
         )
 
 
-def load_template(template: str, template_file: str, root: Path) -> str | None:
-    """The user's template: the inline string, else the file (relative to the repo)."""
+MAX_TEMPLATE_BYTES = 64 * 1024  # a message template; more is the wrong file
+
+
+def load_template(template: str, template_file: Path | None, shown: str = "") -> str | None:
+    """The user's template: the inline string, else the file (already confined to the
+    repository by the caller: :meth:`~gopipe.context.ProviderContext.repo_path`)."""
     if template:
         return template
-    if template_file:
-        path = (root / template_file).expanduser()
+    if template_file is not None:
+        name = shown or str(template_file)
         try:
-            return path.read_text(encoding="utf-8")
+            if not template_file.is_file():
+                raise TemplateError(f"template_file {name} is not a file")
+            with template_file.open("rb") as fh:
+                data = fh.read(MAX_TEMPLATE_BYTES + 1)
         except OSError as exc:
-            raise TemplateError(f"template_file {template_file} cannot be read: {exc.strerror}") from None
+            raise TemplateError(f"template_file {name} cannot be read: {exc.strerror}") from None
+        if len(data) > MAX_TEMPLATE_BYTES:
+            raise TemplateError(f"template_file {name} is larger than {MAX_TEMPLATE_BYTES} bytes")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise TemplateError(f"template_file {name} is not UTF-8") from None
     return None
 
 

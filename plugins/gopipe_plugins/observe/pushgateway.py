@@ -55,10 +55,9 @@ def run(ctx: ProviderContext[PushgatewayOptions]) -> None:
     if report is None:
         ctx.fail("no run report (notify runs after the pipeline)")
     opts = ctx.options
-    try:
-        grouping = {k: ctx.render(v, pipeline=report.pipeline) for k, v in opts.grouping.items()}
-    except KeyError as exc:
-        ctx.fail(f"grouping: {exc.args[0]}")
+    grouping = {
+        k: ctx.render(v, key=f"grouping.{k}", pipeline=report.pipeline) for k, v in opts.grouping.items()
+    }
     clash = sorted(RESERVED_LABELS & set(grouping))
     if clash:
         ctx.fail(

@@ -13,7 +13,7 @@ import fnmatch
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 import gopipe
@@ -21,6 +21,8 @@ from gopipe import hookimpl
 from gopipe.artifacts import Artifact
 from gopipe.config import doc
 from gopipe.context import ProviderContext
+from gopipe.errors import ConfigError
+from gopipe.paths import artifact_file, inside, member_name
 from gopipe.types import Packager
 from gopipe_plugins.package.archive_writer import Entry, Format, checksums_text, sha256_of, write_archive
 
@@ -69,30 +71,55 @@ def _target(a: Artifact) -> _Target:
     return _Target(a.os or "unknown", a.arch or "unknown", str(variant))
 
 
-def find_files(root: Path, patterns: tuple[str, ...], exclude: Path) -> list[tuple[str, Path]]:
-    """Files matching *patterns*, as (path inside the archive, source), none under *exclude*."""
+def find_files(ctx: ProviderContext[ArchiveOptions], exclude: Path) -> list[tuple[str, Path]]:
+    """Files matching the ``files`` globs, as (path inside the archive, source), none under
+    *exclude*. A glob is relative to the repository and every match must resolve inside it:
+    ``../*``, ``/etc/passwd`` or a symlink that leads out is a ConfigError naming the glob."""
+    root, shown = ctx.root, ctx.config.display_file
     found: dict[str, Path] = {}
-    for pattern in patterns:
+    for i, pattern in enumerate(ctx.options.files):
+        key = f"tool.gopipe.{ctx.stage}.{ctx.provider}.files[{i}]"
+        pure = PurePosixPath(pattern)
+        if not pattern or pure.is_absolute() or ".." in pure.parts or "\\" in pattern:
+            raise ConfigError(
+                shown,
+                key,
+                f"{pattern!r} is not a glob inside the repository",
+                "write globs relative to the repository, without '..', e.g. \"LICENSE*\"",
+            )
         if "/" not in pattern:
             matches = [p for p in root.iterdir() if fnmatch.fnmatchcase(p.name.lower(), pattern.lower())]
         else:
-            matches = list(root.glob(pattern))
-        for p in matches:
-            resolved = p.resolve()
-            if not p.is_file() or resolved.is_relative_to(exclude.resolve()):
+            try:
+                matches = list(root.glob(pattern))
+            except (ValueError, NotImplementedError) as exc:
+                raise ConfigError(shown, key, f"invalid glob {pattern!r}: {exc}", "fix the glob") from None
+        for p in sorted(matches):
+            rel = p.relative_to(root).as_posix()
+            if ".git" in PurePosixPath(rel).parts:
                 continue
-            found.setdefault(p.relative_to(root).as_posix(), p)
+            resolved = inside(
+                root,
+                rel,
+                file=shown,
+                key=key,
+                fix=f"{rel} is a symlink out of the repository: remove it or narrow {pattern!r}",
+            )
+            if not resolved.is_file() or resolved.is_relative_to(exclude.resolve()):
+                continue
+            found.setdefault(member_name(rel), resolved)
     return sorted(found.items())
 
 
 def _render(ctx: ProviderContext[ArchiveOptions], key: str, template: str, **extra: str) -> str:
-    try:
-        name = ctx.render(template, **extra)
-    except (KeyError, ValueError, IndexError) as exc:
-        ctx.fail(f"tool.gopipe.package.archive.{key}: bad template {template!r}: {exc}")
-    if not name or "/" in name or name in (".", ".."):
-        ctx.fail(
-            f"tool.gopipe.package.archive.{key}: {template!r} gives {name!r}, which is not a plain file name"
+    """A rendered file name: one plain name (no '/', not '.' or '..'), else a ConfigError."""
+    name = ctx.render(template, key=key, **extra)
+    if not name or "/" in name or "\\" in name or name in (".", ".."):
+        raise ConfigError(
+            ctx.config.display_file,
+            f"tool.gopipe.{ctx.stage}.{ctx.provider}.{key}",
+            f"{template!r} gives {name!r}, which is not a plain file name",
+            "render one file name, without '/'",
         )
     return name
 
@@ -105,7 +132,7 @@ def run(ctx: ProviderContext[ArchiveOptions]) -> None:
     dist = ctx.dist
     dist.mkdir(parents=True, exist_ok=True)
     epoch = ctx.git.commit_time
-    extras = find_files(ctx.root, opts.files, dist)
+    extras = find_files(ctx, dist)
 
     by_target: dict[_Target, list[Artifact]] = defaultdict(list)
     for b in binaries:
@@ -120,10 +147,10 @@ def run(ctx: ProviderContext[ArchiveOptions]) -> None:
         base = _render(ctx, "name_template", opts.name_template, **names, binary=group[0].name)
         prefix = base + "/" if opts.wrap_in_directory else ""
         entries = [
-            Entry(prefix + Path(str(b.path)).name, ctx.root / str(b.path), executable=True) for b in group
+            Entry(prefix + Path(str(b.path)).name, artifact_file(ctx.root, b), executable=True) for b in group
         ]
         entries += [Entry(prefix + rel, src) for rel, src in extras]
-        path = dist / f"{base}.{fmt}"
+        path = ctx.dist_path(f"{base}.{fmt}", "name_template")
         try:
             write_archive(path, fmt, entries, mtime=epoch)
         except (OSError, ValueError) as exc:
@@ -146,13 +173,14 @@ def run(ctx: ProviderContext[ArchiveOptions]) -> None:
         archives += 1
         if opts.sbom:
             for b in group:
-                sbom_path = dist / _render(ctx, "sbom_template", opts.sbom_template, **names, binary=b.name)
+                sbom_name = _render(ctx, "sbom_template", opts.sbom_template, **names, binary=b.name)
+                sbom_path = ctx.dist_path(sbom_name, "sbom_template")
                 _write_sbom(ctx, b, sbom_path)
                 sboms += 1
                 if opts.checksum_sboms:
                     checksummed.append((sbom_path.name, sha256_of(sbom_path)))
 
-    checksum_file = dist / _render(ctx, "checksum_name", opts.checksum_name)
+    checksum_file = ctx.dist_path(_render(ctx, "checksum_name", opts.checksum_name), "checksum_name")
     checksum_file.write_text(checksums_text(checksummed))
     ctx.add_artifact(
         "checksums",
@@ -168,7 +196,7 @@ def run(ctx: ProviderContext[ArchiveOptions]) -> None:
 
 def _write_sbom(ctx: ProviderContext[ArchiveOptions], binary: Artifact, out: Path) -> None:
     go = ctx.go.require(ctx.config.display_file)
-    path = ctx.root / str(binary.path)
+    path = artifact_file(ctx.root, binary)
 
     def sh(args: Sequence[str]) -> tuple[int, str, str]:
         done = ctx.sh(args)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+from gopipe.paths import member_name
+
 Format = Literal["tar.gz", "zip"]
 FILE_MODE = 0o644
 EXEC_MODE = 0o755
@@ -50,7 +52,9 @@ def _walk(entries: Sequence[Entry]) -> list[tuple[str, Entry | None]]:
 
 
 def _check(entries: Sequence[Entry]) -> list[Entry]:
-    names = [e.name for e in entries]
+    """Entries in archive order; ``ValueError`` for a duplicate or an unsafe member name (absolute,
+    ``..``, empty part): an archive gopipe writes never extracts outside its directory."""
+    names = [member_name(e.name) for e in entries]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"two files map to the same archive path: {', '.join(dupes)}")

@@ -20,6 +20,7 @@ passed (the classic builder does not set the TARGET* ones itself).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ from gopipe.artifacts import Artifact
 from gopipe.config import Config, doc
 from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError
+from gopipe.paths import artifact_file, inside, remove_owned
 from gopipe.secrets import clip
 from gopipe.stages import Stage
 
@@ -77,11 +79,13 @@ class PlatformBuild:
 
 
 def dockerfile_path(config: Config, provider: str) -> tuple[str, Path]:
-    """(configured value, absolute path) of the provider's Dockerfile, from raw config."""
+    """(configured value, resolved path) of the provider's Dockerfile, from raw config; one
+    outside the repository is a ConfigError."""
     table = config.stage(Stage.PACKAGE).tables.get(provider, {})
     value = table.get("dockerfile", "Dockerfile")
     value = value if isinstance(value, str) and value else "Dockerfile"
-    return value, config.root / value
+    key = f"tool.gopipe.package.{provider}.dockerfile"
+    return value, inside(config.root, value, file=config.display_file, key=key)
 
 
 def check_dockerfile(config: Config, provider: str) -> None:
@@ -127,10 +131,7 @@ def has_registry(ref: str) -> bool:
 
 
 def _render(ctx: ProviderContext[ImageOptions], key: str, template: str, **extra: str) -> str:
-    try:
-        return ctx.render(template, **extra)
-    except (KeyError, ValueError, IndexError) as exc:
-        ctx.fail(f"tool.gopipe.package.{ctx.provider}.{key}: bad template {template!r}: {exc}")
+    return ctx.render(template, key=key, **extra)
 
 
 def _copy_into(src: Path, dest: Path, dist: Path) -> None:
@@ -186,29 +187,31 @@ def plan_builds(ctx: ProviderContext[ImageOptions]) -> list[PlatformBuild]:
         }
         if g.remote_url:
             base_labels["org.opencontainers.image.source"] = g.remote_url
-    workdir = ctx.out / ctx.provider
+    workdir = f"gopipe/{ctx.provider}"  # below dist: gopipe's own, rebuilt on every run
     builds: list[PlatformBuild] = []
     for platform in wanted:
         parts = platform.split("/")
         arch, variant = parts[1], parts[2] if len(parts) > 2 else ""
         binaries = tuple(sorted(by_platform[platform], key=lambda a: a.name))
-        context = workdir / "-".join(parts)
-        if context.exists():
-            shutil.rmtree(context)
+        name = "-".join(parts)
+        owned = ctx.dist_path(ctx.provider, "platforms", under="gopipe")  # dist/gopipe/<provider>
+        remove_owned(owned / name, within=owned)  # the last run's context; a symlink is not followed
+        context = ctx.dist_path(name, "platforms", under=workdir)
         context.mkdir(parents=True)
         if opts.context:
-            src = ctx.root / opts.context
+            src = ctx.repo_path(opts.context, "context")
             if not src.is_dir():
                 ctx.fail(f"tool.gopipe.package.{ctx.provider}.context: {opts.context} is not a directory")
             _copy_into(src, context, ctx.dist)
-        for extra in opts.extra_files:
-            src = ctx.root / extra
+        for i, extra in enumerate(opts.extra_files):
+            src = ctx.repo_path(extra, f"extra_files[{i}]")
             if not src.exists():
                 ctx.fail(f"tool.gopipe.package.{ctx.provider}.extra_files: {extra} does not exist")
-            _copy_into(src, context / extra, ctx.dist)
+            _copy_into(src, ctx.dist_path(extra, f"extra_files[{i}]", under=f"{workdir}/{name}"), ctx.dist)
         for b in binaries:
-            src = ctx.root / str(b.path)
-            for dest in (context / src.name, context.joinpath(*parts) / src.name):
+            src = artifact_file(ctx.root, b)
+            for rel in (src.name, "/".join([*parts, src.name])):
+                dest = ctx.dist_path(rel, "platforms", under=f"{workdir}/{name}")
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, dest)
                 dest.chmod(0o755)
@@ -272,7 +275,8 @@ def build_flags(build: PlatformBuild, *, target_args: bool = True) -> list[str]:
 
 def discard_context(build: PlatformBuild) -> None:
     """Drop a context once its image is built (binary copies); failed ones stay for debugging."""
-    shutil.rmtree(build.context, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        remove_owned(build.context, within=build.context.parent)
 
 
 def record_image(

@@ -20,6 +20,7 @@ from gopipe.artifacts import Artifact
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
+from gopipe.paths import artifact_file
 from gopipe.types import Packager
 from gopipe_oci import (
     ImageConfig,
@@ -99,13 +100,14 @@ def images_to_build(ctx: ProviderContext[OciImageOptions]) -> dict[str, dict[str
         plat = platform_of(binary)
         if wanted and not any(w.matches(plat) for w in wanted):
             continue
-        name = ctx.render(ctx.options.name, name=binary.name)
+        name = ctx.render(ctx.options.name, key="name", name=binary.name)
+        ctx.dist_path(name, "name", under="oci")  # the layout directory dist/oci/<name>
         if str(plat) in grouped[name]:
             raise StageFailed(
                 f"two binaries named {name} for {plat}: set a different "
                 f"[tool.gopipe.package.oci-image] name template"
             )
-        grouped[name][str(plat)] = ctx.root / binary.path
+        grouped[name][str(plat)] = artifact_file(ctx.root, binary)
     return {name: dict(sorted(plats.items())) for name, plats in sorted(grouped.items())}
 
 
@@ -136,7 +138,7 @@ def run(ctx: ProviderContext[OciImageOptions]) -> None:
         with library_logs(ctx):
             for name, binaries in groups.items():
                 ctx.progress(f"image {name} ({', '.join(binaries)})")
-                out = ctx.dist / "oci" / name
+                out = ctx.dist_path(name, "name", under="oci")
                 config = ImageConfig(
                     entrypoint=list(opts.entrypoint) or None,
                     cmd=list(opts.cmd),
@@ -154,7 +156,7 @@ def run(ctx: ProviderContext[OciImageOptions]) -> None:
                         epoch=git.commit_time,
                         config=config,
                         base=base,
-                        binary_path=ctx.render(opts.binary_path, name=name),
+                        binary_path=ctx.render(opts.binary_path, key="binary_path", name=name),
                         source=git.remote_url or "",
                         revision=git.sha if git.sha != "none" else "",
                         version=git.version,

@@ -23,6 +23,7 @@ from gopipe.artifacts import Artifact
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
+from gopipe.paths import artifact_file
 from gopipe_oci import Layout, PushResult, RegistryClient, RegistryError, push_layout, sanitize_tag
 from gopipe_plugins._common.registry_access import RegistryAccess, register_tokens
 
@@ -56,10 +57,7 @@ def render_tags(
     if opts.latest and allow_latest and on_default_branch(ctx):
         templates.append("latest")
     for template in templates:
-        try:
-            rendered = ctx.render(template, name=name)
-        except KeyError as exc:
-            raise StageFailed(f"tags: {exc.args[0]}") from None
+        rendered = ctx.render(template, key="tags", name=name)
         tag = sanitize_tag(rendered)
         if not tag:
             continue
@@ -71,10 +69,7 @@ def render_tags(
 
 
 def render_repository(ctx: ProviderContext[Any], template: str, name: str) -> str:
-    try:
-        repo = ctx.render(template, name=name).strip("/").lower()
-    except KeyError as exc:
-        raise StageFailed(f"repository: {exc.args[0]}") from None
+    repo = ctx.render(template, key="repository", name=name).strip("/").lower()
     if not re.fullmatch(
         r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*", repo
     ):
@@ -87,7 +82,7 @@ def pushable_images(ctx: ProviderContext[Any]) -> list[Artifact]:
     images: list[Artifact] = []
     for art in ctx.artifacts.of_kind("image"):
         layout = art.extra.get("layout")
-        if layout and (ctx.root / str(layout) / "index.json").is_file():
+        if layout and (artifact_file(ctx.root, art, field="layout") / "index.json").is_file():
             images.append(art)
         else:
             builder = art.extra.get("builder") or art.provider or "?"
@@ -127,7 +122,7 @@ def push_image(
     Raises :class:`StageFailed` naming the image, registry and repository when the push fails
     (after the client's retries) or the registry serves another digest afterwards.
     """
-    layout = ctx.root / str(image.extra["layout"])
+    layout = artifact_file(ctx.root, image, field="layout")
     expected = str(image.extra.get("index_digest") or Layout(layout).resolve().digest)
     where = f"{client.registry}/{repository}"
     ctx.progress(f"pushing {image.name} to {where}")

@@ -24,6 +24,7 @@ from gopipe.artifacts import Artifact
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
+from gopipe.paths import artifact_file
 from gopipe.types import Uploader
 from gopipe_oci import (
     ArtifactFile,
@@ -105,6 +106,7 @@ def groups(ctx: ProviderContext[OciArtifactOptions]) -> list[Group]:
         for art in ctx.artifacts.of_kind(kind):
             if art.path is None:
                 continue
+            artifact_file(ctx.root, art)  # before anything connects: read only inside the repository
             names = [n for n in owners(art) if n in images] or (
                 list(images) if len(images) == 1 else [ctx.render("{project}")]
             )
@@ -127,11 +129,11 @@ def groups(ctx: ProviderContext[OciArtifactOptions]) -> list[Group]:
 def push_group(ctx: ProviderContext[OciArtifactOptions], client: RegistryClient, group: Group) -> PushResult:
     opts = ctx.options
     repo = render_repository(ctx, opts.repository, group.name)
-    try:
-        tag = sanitize_tag(ctx.render(opts.tag, name=group.name, kind=group.kind))
-    except KeyError as exc:
-        raise StageFailed(f"tag: {exc.args[0]}") from None
-    files = [ArtifactFile(ctx.root / str(a.path), media_type(a, ctx.root / str(a.path))) for a in group.files]
+    tag = sanitize_tag(ctx.render(opts.tag, key="tag", name=group.name, kind=group.kind))
+    files = []
+    for art in group.files:
+        path = artifact_file(ctx.root, art)
+        files.append(ArtifactFile(path, media_type(art, path)))
     annotations = {"org.opencontainers.image.version": ctx.git.version}
     if ctx.git.sha != "none":
         annotations["org.opencontainers.image.revision"] = ctx.git.sha

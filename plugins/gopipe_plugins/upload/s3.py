@@ -20,6 +20,7 @@ from gopipe.artifacts import Artifact, sha256_file
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
+from gopipe.paths import artifact_file
 from gopipe.types import Uploader
 from gopipe_plugins._common.registry_access import Value, resolve
 
@@ -64,7 +65,7 @@ def remote_sha256(s3: Any, bucket: str, key: str) -> str | None:
 
 def upload(ctx: ProviderContext[S3Options], s3: Any, bucket: str, key: str, art: Artifact) -> bool:
     """Upload one file unless the same content is already there; ``True`` if bytes moved."""
-    path = ctx.root / str(art.path)
+    path = artifact_file(ctx.root, art)
     digest = art.sha256 or sha256_file(path)
     existing = remote_sha256(s3, bucket, key)
     if existing == digest:
@@ -88,11 +89,10 @@ def run(ctx: ProviderContext[S3Options]) -> None:
     if not files:
         ctx.summary = f"nothing to upload (no {', '.join(opts.kinds)} artifacts)"
         return
+    for art in files:
+        artifact_file(ctx.root, art)  # before anything connects: read only inside the repository
     bucket = resolve(ctx, opts.bucket, "bucket", required=True)
-    try:
-        prefix = ctx.render(opts.prefix)
-    except KeyError as exc:
-        raise StageFailed(f"prefix: {exc.args[0]}") from None
+    prefix = ctx.render(opts.prefix, key="prefix")
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     s3 = s3_client(ctx)

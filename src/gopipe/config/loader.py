@@ -172,6 +172,14 @@ def load_config(root: Path, file: Path | None = None) -> Config:
             f"{settings.dist!r} is not a directory inside the repository",
             'use a relative path below the repository, e.g. dist = "dist"',
         )
+    out = (dist / "gopipe").resolve()  # gopipe's own outputs: a symlink there must not lead out
+    if not out.is_relative_to(dist) or out == dist:
+        raise ConfigError(
+            shown,
+            "tool.gopipe.dist",
+            f"{settings.dist}/gopipe is a symlink that leaves {settings.dist}/",
+            f"remove {settings.dist}/gopipe (gopipe creates it)",
+        )
     for target in settings.targets:
         if target.count("/") not in (1, 2):
             raise ConfigError(

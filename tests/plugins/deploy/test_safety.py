@@ -149,8 +149,10 @@ def test_unknown_environment_fails(deploy: Deploy, k8s_cluster: ControlPlane, k8
     config = two_environments(k8s_cluster, k8s_namespace, k8s_namespace)
     run = deploy(config, refs={"hello": ref("v1")}, environment="prod")
     assert run.exit_code == 2
-    assert run.error == (
-        "kubectl: command line: --env: no environment 'prod' (fix: choose one of: staging, production)"
+    assert run.run.report.stages == []  # refused before any stage ran
+    assert run.run.report.error == (
+        "command line: --env: no environment 'prod' in [tool.gopipe.deploy.environments] "
+        "(fix: choose one of: staging, production)"
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from gopipe.config import Config, load_config
+from gopipe.context import RunArgs
 from gopipe.errors import ConfigError
 from gopipe.manager import create_manager
 from gopipe.registry import ProviderRegistry
@@ -85,3 +86,38 @@ def test_blocked_settings_plugin_is_one_clear_line(tmp_path: Path) -> None:
         ConfigError, match=r"deploy stage settings are not declared.*'deploy-settings' plugin"
     ):
         deploy_settings(config)
+
+
+@pytest.mark.parametrize("name", ["../../x", "a/b", ".hidden", "..", "a..b", "x" * 64])
+def test_environment_names_are_plain_directory_names(tmp_path: Path, name: str) -> None:
+    """The name becomes dist/gopipe/deploy/<name>: one that could climb out is refused up front."""
+    text = f'[tool.gopipe.deploy]\nproviders = ["kubectl"]\n[tool.gopipe.deploy.environments."{name}"]\n'
+    with pytest.raises(ConfigError) as err:
+        validated(tmp_path, text)
+    assert err.value.key == f"tool.gopipe.deploy.environments.{name}"
+    assert "not a plain name" in err.value.message
+
+
+@pytest.mark.parametrize(("option", "value"), [("kubeconfig", "../kubeconfig"), ("manifests", "/etc")])
+def test_environment_files_stay_in_the_repository(tmp_path: Path, option: str, value: str) -> None:
+    text = (
+        '[tool.gopipe.deploy]\nproviders = ["kubectl"]\n'
+        f'[tool.gopipe.deploy.environments.staging]\n{option} = "{value}"\n'
+    )
+    with pytest.raises(ConfigError, match="leaves the repository") as err:
+        validated(tmp_path, text)
+    assert err.value.key == f"tool.gopipe.deploy.environments.staging.{option}"
+
+
+def test_unknown_env_argument_is_refused_at_configure_time(tmp_path: Path) -> None:
+    config = validated(tmp_path, DEPLOY)
+    pm = create_manager((), entry_points=False)
+    pm.hook.gopipe_configure(config=config, args=RunArgs(environment="staging"))
+    pm.hook.gopipe_configure(config=config, args=RunArgs())  # no --env: every environment
+    with pytest.raises(ConfigError) as err:
+        pm.hook.gopipe_configure(config=config, args=RunArgs(environment="stagign"))
+    assert (err.value.file, err.value.key) == ("command line", "--env")
+    assert err.value.fix == "did you mean 'staging'? choose one of: staging, production"
+    bare = validated(tmp_path, "[tool.gopipe]\n")
+    with pytest.raises(ConfigError, match="none are configured"):
+        pm.hook.gopipe_configure(config=bare, args=RunArgs(environment="staging"))

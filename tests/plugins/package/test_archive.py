@@ -27,6 +27,7 @@ from tests.plugins.package.conftest import (
 
 from gopipe.testing import RunResult
 from gopipe_plugins.package import sbom
+from gopipe_plugins.package.archive_writer import Format
 
 EPOCH = 1767323045  # 2026-01-02T03:04:05Z, the fixture commit time
 
@@ -266,9 +267,10 @@ def test_bad_name_template_fails_in_one_line(dep_repo: Path, gopipe_run: Callabl
     )
     commit_all(dep_repo)
     result = gopipe_run(dep_repo, "package")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a typo in config: bad input, not a failed package
     error = result.stage("package")["error"]
-    assert "name_template" in error and "{nope}" in error and "\n" not in error
+    assert "tool.gopipe.package.archive.name_template" in error and "{nope}" in error and "\n" not in error
+    assert "{version}" in error  # the variables it may use
 
 
 def test_gzip_stream_is_deterministic_helper(tmp_path: Path) -> None:
@@ -285,3 +287,16 @@ def test_gzip_stream_is_deterministic_helper(tmp_path: Path) -> None:
         assert tar.getnames() == ["b", "x", "x/a"]
         assert [m.mode for m in tar.getmembers()] == [0o755, 0o755, 0o644]
     assert gzip.decompress((tmp_path / "1.tar.gz").read_bytes())[:1] == b"b"
+
+
+@pytest.mark.parametrize("name", ["../a", "/etc/a", "x/../../a", "x//a", ""])
+@pytest.mark.parametrize("fmt", ["tar.gz", "zip"])
+def test_writer_refuses_member_names_that_escape(tmp_path: Path, name: str, fmt: Format) -> None:
+    """Whatever the caller passes, an archive never holds a member that extracts outside."""
+    from gopipe_plugins.package.archive_writer import Entry, write_archive
+
+    a = tmp_path / "a"
+    a.write_text("A")
+    with pytest.raises(ValueError, match="unsafe archive member"):
+        write_archive(tmp_path / f"out.{fmt}", fmt, [Entry("ok", a), Entry(name, a)], mtime=EPOCH)
+    assert not (tmp_path / f"out.{fmt}").exists()  # refused before anything is written
