@@ -59,7 +59,9 @@ def test_scaffold_registers_a_typed_provider_for_every_stage(
 
 
 # ProviderContext members the scaffold may show new authors: the curated, stable ones.
-STABLE_CONTEXT = {"options", "log", "sh", "fail", "add_artifact", "summary", "root", "out", "git"}
+STABLE_CONTEXT = {
+    "options", "log", "sh", "fail", "add_artifact", "summary", "root", "out", "git", "repo_path", "dist_path",
+}  # fmt: skip
 
 
 def gopipe_imports(source: Path) -> set[str]:
