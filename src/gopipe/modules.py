@@ -109,7 +109,7 @@ class Workspace:
             if file in SHARED_FILES:
                 return self.modules
             owner = self.owner(file)
-            if owner is not None:
+            if owner is not None and not _is_output(file, owner):
                 hit.add(owner.path)
         grew = True
         while grew:  # the dependants' closure; the graph is small
@@ -119,6 +119,12 @@ class Workspace:
                     hit.add(module.path)
                     grew = True
         return tuple(m for m in self.modules if m.path in hit)
+
+
+def _is_output(file: str, module: Module) -> bool:
+    """A file of a previous run (``services/api/dist/...``): never a change to the module."""
+    inner = PurePosixPath(file).parts[_depth(module) :]
+    return bool(inner) and inner[0] in ("dist", ".nox")
 
 
 def _depth(module: Module) -> int:
