@@ -288,7 +288,7 @@ def _run(ns: argparse.Namespace, parser: argparse.ArgumentParser, go_args: tuple
         use_cache=ns.use_cache,
         go_args=go_args,
     )
-    from gopipe.monorepo import run_modules, wants_modules
+    from gopipe.monorepo import module_session, run_modules, wants_modules
 
     if wants_modules(ns.root, modules=ns.modules, changed_since=ns.changed_since):
         report = run_modules(
@@ -302,6 +302,10 @@ def _run(ns: argparse.Namespace, parser: argparse.ArgumentParser, go_args: tuple
             changed_since=ns.changed_since,
         )
         return report.exit_code
+    if ns.config is None and (
+        session := module_session(ns.root, args=args, plain=ns.plain, notify=ns.notify)
+    ):
+        return session.run(ns.targets).exit_code
     return run_pipeline(
         ns.targets, root=ns.root, config_file=ns.config, args=args, plain=ns.plain, notify=ns.notify
     )

@@ -136,12 +136,15 @@ class RunSession:
         self.explain = explain or (lambda error: error)
         self.on_context = on_context
         self.started_at = time.time()
+        self.config_error: ConfigError | None = None  # found while layering the config
 
     def run(self, targets: Sequence[str], *, prepare: Prepare | None = None) -> Report:
         """Run ``targets`` (pipelines or stages), or the plan ``prepare`` makes from the config."""
         name = "+".join(targets)
         self.started_at = time.time()
         try:
+            if self.config_error is not None:
+                raise self.config_error
             config = self.config or load_config(self.root, self.config_file)
         except ConfigError as exc:
             return self._unreadable_config(exc, name)

@@ -292,6 +292,30 @@ def _rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
+def module_session(
+    root: Path, *, args: RunArgs | None = None, plain: bool | None = None, notify: bool = True
+) -> RunSession | None:
+    """``gopipe run -C services/api``: a session with the module's layered config, inheriting
+    the repository top's ``[tool.gopipe]`` as a run from the top would; None when ``root`` is
+    the top, not a module, or the top has no ``[tool.gopipe]`` (then it runs as it always did)."""
+    here = root.resolve()
+    top = work_tree_root(here)
+    if top is None or top == here or not (here / "go.mod").is_file():
+        return None
+    top_file = top / "pyproject.toml"
+    try:
+        raw, present = read_tool_table(top_file)
+        if not present:
+            return None
+        layers = module_layers(top_file, raw, here.relative_to(top).as_posix(), here)
+        config, explain = layered_config(here, layers, present=True)
+    except ConfigError as exc:
+        session = RunSession(here, args=args, notify=notify, plain=plain)
+        session.config_error = exc
+        return session
+    return RunSession(here, args=args, notify=notify, plain=plain, config=config, explain=explain)
+
+
 def module_listing(
     root: Path,
     *,

@@ -69,6 +69,24 @@ func TestWeb(t *testing.T) {}
 """
 
 
+# inherited by every module; libs/shared (a library) overrides build in the root's modules table
+ROOT_CONFIG = """\
+[tool.gopipe]
+targets = ["linux/amd64"]
+
+[tool.gopipe.lint]
+providers = ["gofmt", "govet"]
+
+[tool.gopipe.modules."libs/shared".build]
+providers = []
+"""
+# services/web's own file: its lint runs gofmt only (arrays are replaced, not merged)
+WEB_CONFIG = """\
+[tool.gopipe.lint]
+providers = ["gofmt"]
+"""
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -76,14 +94,12 @@ def write(path: Path, text: str) -> Path:
 
 
 def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=repo, env=GIT_ENV, check=True, capture_output=True, text=True
-    )
+    done = subprocess.run(["git", *args], cwd=repo, env=GIT_ENV, check=True, capture_output=True, text=True)
     return done.stdout.strip()
 
 
 def make_monorepo(repo: Path, *, go_work: bool = True) -> Path:
-    """The three modules, committed; tags ``v0.1.0`` (no top module: ignored by all),
+    """The three modules with their configs, committed; tags ``v0.1.0`` (no top module: ignored by all),
     ``libs/shared/v0.3.0`` and ``services/api/v1.2.3`` on the first commit."""
     write(repo / "libs/shared/go.mod", "module example.com/mono/libs/shared\n\ngo 1.24\n")
     write(repo / "libs/shared/shared.go", _SHARED)
@@ -101,10 +117,8 @@ def make_monorepo(repo: Path, *, go_work: bool = True) -> Path:
     write(repo / "services/web/main_test.go", _WEB_TEST)
     if go_work:
         write(repo / "go.work", "go 1.24\n\nuse (\n\t./libs/shared\n\t./services/api\n\t./services/web\n)\n")
-    write(
-        repo / "pyproject.toml",
-        '[tool.gopipe]\ntargets = ["linux/amd64"]\n\n[tool.gopipe.lint]\nproviders = ["gofmt", "govet"]\n',
-    )
+    write(repo / "pyproject.toml", ROOT_CONFIG)
+    write(repo / "services/web/pyproject.toml", WEB_CONFIG)
     make_git_repo(repo)
     for tag in ("v0.1.0", "libs/shared/v0.3.0", "services/api/v1.2.3"):
         git(repo, "tag", tag)
