@@ -28,7 +28,7 @@ import pluggy
 
 from gopipe.artifacts import Artifact
 from gopipe.config import Config
-from gopipe.config.layers import layered_config, module_layers, module_tables
+from gopipe.config.layers import Layer, layered_config, module_layers, module_tables
 from gopipe.config.loader import read_tool_table
 from gopipe.context import RunArgs, RunContext
 from gopipe.errors import ConfigError
@@ -39,6 +39,9 @@ from gopipe.modules import Module, Workspace, changed_files, discover
 from gopipe.plan import Plan, make_plan
 from gopipe.report import Report, StageResult
 from gopipe.stages import Stage
+
+#: The top module's outputs in a monorepo run (``dist/top-module``): ``dist/gopipe`` is the run's.
+TOP_MODULE_DIST = "top-module"
 
 
 class ModuleError(ConfigError):
@@ -197,6 +200,9 @@ def _run_each(
         out = cast(TextIO, _Prefixed(module.path, sink, lock))
         try:
             layers = module_layers(root_config.file, root_raw, module.path, module.dir)
+            if module.path == ".":  # the top's dist/gopipe holds the whole run's report
+                top_dist = f"{root_config.settings.dist}/{TOP_MODULE_DIST}"
+                layers.append(Layer(root_config.file, "tool.gopipe", {"dist": top_dist}))
             config, explain = layered_config(
                 module.dir, layers, present=root_config.present or len(layers) > 1
             )

@@ -181,3 +181,15 @@ def test_a_single_module_repository_still_runs_as_one(go_repo: Path) -> None:
     code = main(["run", "build", "-C", str(go_repo), "--plain", "--no-notify"])
     report = json.loads((go_repo / "dist/gopipe/report.json").read_text())
     assert code == 0 and "modules" not in report
+
+
+def test_a_top_module_in_a_workspace_writes_beside_the_runs_report(go_repo: Path) -> None:
+    write(go_repo / "tools/go.mod", "module example.com/tools\n\ngo 1.24\n")
+    write(go_repo / "tools/tools.go", 'package tools\n\nconst Name = "tools"\n')
+    write(go_repo / "go.work", "go 1.24\n\nuse (\n\t.\n\t./tools\n)\n")
+    report = run_modules(["lint"], root=go_repo, notify=False, stream=io.StringIO())
+    assert report.exit_code == 0, report.error
+    assert [m["path"] for m in report.modules] == [".", "tools"]
+    assert report.modules[0]["report"] == "dist/top-module/gopipe/report.json"
+    assert (go_repo / "dist/top-module/gopipe/report.json").is_file()
+    assert (go_repo / "tools/dist/gopipe/report.json").is_file()
