@@ -169,7 +169,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     common(modules)
     module_options(modules)
-    modules.add_argument("--json", action="store_true", help="a JSON array of module paths")
+    modules.add_argument(
+        "--json", action="store_true", help="a JSON array of modules (path, slug, out …) for a CI matrix"
+    )
     tools = sub.add_parser(
         "tools",
         help="list the pinned Go tools; --install them into the cache",
@@ -315,8 +317,8 @@ def _modules(ns: argparse.Namespace) -> int:
     from gopipe.monorepo import module_listing
 
     workspace, chosen = module_listing(ns.root, modules=ns.modules, changed_since=ns.changed_since)
-    if ns.json:
-        print(json.dumps([m.path for m in chosen]))
+    if ns.json:  # a CI matrix: each module's path, artifact-safe slug and output directory
+        print(json.dumps([m.to_json() for m in chosen]))
         return 0
     for module in chosen:
         needs = f"  (uses {', '.join(module.depends_on)})" if module.depends_on else ""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,6 +29,9 @@ from gopipe.git import work_tree_root
 
 #: Directories never searched for ``go.mod`` (Go itself ignores vendor/ and testdata/).
 SKIPPED_DIRS = frozenset({"vendor", "testdata", "dist", "node_modules"})
+
+#: The top module's outputs in a run from the top (``dist/top-module``): ``dist/gopipe`` is the run's.
+TOP_MODULE_DIST = "top-module"
 
 #: Files whose change affects every module: the workspace and the inherited config.
 SHARED_FILES = frozenset({"go.work", "go.work.sum", "pyproject.toml"})
@@ -47,9 +51,22 @@ class Module:
         """``services/api/`` for ``services/api``; ``""`` for the top module."""
         return "" if self.path == "." else f"{self.path}/"
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def slug(self) -> str:
+        """A name for CI artifacts and cache keys: ``services-api``; ``top`` for the top module."""
+        return "top" if self.path == "." else re.sub(r"[^A-Za-z0-9_.-]", "-", self.path)
+
+    def out(self, dist: str = "dist") -> str:
+        """Its ``dist/gopipe`` from the repository's top, in a run from the top."""
+        if self.path == ".":
+            return f"{dist}/{TOP_MODULE_DIST}/gopipe"
+        return f"{self.path}/{dist}/gopipe"
+
+    def to_json(self, dist: str = "dist") -> dict[str, Any]:
         return {
             "path": self.path,
+            "slug": self.slug,
+            "out": self.out(dist),
             "module": self.module_path,
             "depends_on": list(self.depends_on),
             "tag_prefix": self.tag_prefix,
@@ -154,7 +171,7 @@ def discover(start: Path, environ: Mapping[str, str] | None = None) -> Workspace
         dirs, replaces = _workspace_dirs(root, work, env)
         source = "go.work"
     else:
-        dirs, replaces = _walk_for_go_mod(root), {}
+        dirs, replaces = find_go_mods(root), {}
         source = "go.mod"
     found = [_read_module(root, d, env) for d in dirs]
     by_dir = {m.dir: m for m in found}
@@ -229,7 +246,8 @@ def _workspace_dirs(root: Path, work: Path, env: dict[str, str]) -> tuple[list[P
     return dirs, replaces
 
 
-def _walk_for_go_mod(root: Path) -> list[Path]:
+def find_go_mods(root: Path) -> list[Path]:
+    """Every directory below ``root`` with a go.mod, outside the skipped and hidden ones."""
     found = []
     for here, subdirs, files in os.walk(root):  # symlinked directories are not followed
         subdirs[:] = sorted(d for d in subdirs if d not in SKIPPED_DIRS and not d.startswith((".", "_")))

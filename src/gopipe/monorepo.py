@@ -35,13 +35,10 @@ from gopipe.errors import ConfigError
 from gopipe.git import work_tree_root
 from gopipe.lifecycle import Prepared, RunSession
 from gopipe.merge import _merge_stage as merge_stage
-from gopipe.modules import Module, Workspace, changed_files, discover
+from gopipe.modules import TOP_MODULE_DIST, Module, Workspace, changed_files, discover, find_go_mods
 from gopipe.plan import Plan, make_plan
 from gopipe.report import Report, StageResult
 from gopipe.stages import Stage
-
-#: The top module's outputs in a monorepo run (``dist/top-module``): ``dist/gopipe`` is the run's.
-TOP_MODULE_DIST = "top-module"
 
 
 class ModuleError(ConfigError):
@@ -54,16 +51,18 @@ class ModuleError(ConfigError):
 def wants_modules(root: Path, *, modules: Sequence[str] = (), changed_since: str | None = None) -> bool:
     """Whether ``gopipe run`` in ``root`` runs module by module.
 
-    Only at the repository's top, and only when it holds a ``go.work``, or no top module, or
-    when modules are selected: a repository with one ``go.mod`` at its top runs as it always
-    did, without even looking for other modules.
+    Only at the repository's top, and only when it holds a ``go.work``, or no top module but
+    modules below it, or when modules are selected: a repository with one ``go.mod`` at its
+    top runs as it always did, without even looking for other modules.
     """
     if modules or changed_since is not None:
         return True
     here = root.resolve()
     if (work_tree_root(here) or here) != here:
         return False
-    return (here / "go.work").is_file() or not (here / "go.mod").is_file()
+    if (here / "go.work").is_file():
+        return True
+    return not (here / "go.mod").is_file() and bool(find_go_mods(here))  # none: today's error
 
 
 def selected_modules(

@@ -38,7 +38,7 @@ def test_symlinked_module_dir_escaping_the_repository_is_refused(sandbox: Sandbo
     (sandbox.repo / "go.work").unlink()
     listed = sandbox.run("modules", "--json")
     assert listed.code == 0, listed.output
-    assert json.loads(listed.stdout) == ["."]
+    assert [m["path"] for m in json.loads(listed.stdout)] == ["."]
 
 
 @pytest.mark.parametrize("given", ["../x", "/etc", "--help", ".."])

@@ -30,7 +30,7 @@ def mono(tmp_path: Path) -> Path:
 
 def listed(repo: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> Any:
     assert main(["modules", "-C", str(repo), "--json", *args]) == 0
-    return json.loads(capsys.readouterr().out)
+    return [m["path"] for m in json.loads(capsys.readouterr().out)]
 
 
 def test_go_work_lists_three_modules_and_the_replace_edge(mono: Path) -> None:
