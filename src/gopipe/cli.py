@@ -331,6 +331,14 @@ def _check(ns: argparse.Namespace) -> int:
     from gopipe.lifecycle import check_config
 
     config, errors, warnings = check_config(ns.root, ns.config)
+    checked_modules = 0
+    if ns.config is None:
+        from gopipe.monorepo import check_modules, wants_modules
+
+        if wants_modules(ns.root):  # and every module's layered config, as a run reads it
+            more_errors, more_warnings, checked_modules = check_modules(ns.root)
+            errors += [e for e in more_errors if e not in errors]
+            warnings += [w for w in more_warnings if w not in warnings]
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for error in errors:
@@ -338,7 +346,8 @@ def _check(ns: argparse.Namespace) -> int:
     if errors:
         return 2
     selected = sum(len(config.stage(s).providers) for s in Stage)
-    print(f"{config.display_file}: ok ({selected} providers in {len(Stage)} stages checked)")
+    modules = f", {checked_modules} modules" if checked_modules else ""
+    print(f"{config.display_file}: ok ({selected} providers in {len(Stage)} stages checked{modules})")
     return 0
 
 

@@ -385,29 +385,36 @@ def _git_or_unknown(root: Path) -> GitInfo:
         return UNKNOWN
 
 
-def check_config(root: Path, config_file: Path | None = None) -> tuple[Config, list[str], list[str]]:
+def check_config(
+    root: Path,
+    config_file: Path | None = None,
+    *,
+    config: Config | None = None,
+    explain: Callable[[ConfigError], ConfigError] | None = None,
+) -> tuple[Config, list[str], list[str]]:
     """Every check ``gopipe run`` makes before a stage starts, for **every** stage at once
     (``gopipe check``): config shape, ``requires``, stage settings, every selected provider's
     options and preflight, secret references, ``gopipe_configure``. Returns the config, the
     errors and the warnings; an unreadable config raises :class:`ConfigError`."""
-    config = load_config(root.resolve(), config_file)
+    config = config or load_config(root.resolve(), config_file)
+    told = explain or (lambda error: error)  # a module's layered config names the layer's file
     redactor = new_redactor(os.environ)
     errors: list[str] = []
     try:
         check_requires(config)
     except ConfigError as exc:
-        errors.append(str(exc))
+        errors.append(str(told(exc)))
     pm = create_manager((*config.settings.disable_plugins, *disabled_from_env()))
     registry = ProviderRegistry.collect(pm)
     try:
         config = registry.validate(config, redactor)
     except ConfigError as exc:
-        return config, [*errors, str(exc)], []
+        return config, [*errors, str(told(exc))], []
     for stage in Stage:
         try:
             registry.select(config, stage, redactor)
         except ConfigError as exc:
-            errors.append(str(exc))
+            errors.append(str(told(exc)))
     try:
         register_config_secrets(
             config.raw, redactor, config.root, file=config.display_file, kind=registry.secret_kind
@@ -415,7 +422,7 @@ def check_config(root: Path, config_file: Path | None = None) -> tuple[Config, l
         if not errors:
             pm.hook.gopipe_configure(config=config, args=RunArgs())  # no run: no --env to check
     except ConfigError as exc:
-        errors.append(str(exc))
+        errors.append(str(told(exc)))
     return config, [redactor(e) for e in errors], inert_tables(config)
 
 

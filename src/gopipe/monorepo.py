@@ -321,6 +321,31 @@ def module_session(
     return RunSession(here, args=args, notify=notify, plain=plain, config=config, explain=explain)
 
 
+def check_modules(root: Path) -> tuple[list[str], list[str], int]:
+    """``gopipe check`` at the top of a monorepo: every module's layered config, checked as a
+    run would check it. Returns the errors, the warnings and how many modules were checked."""
+    from gopipe.lifecycle import check_config
+
+    top = root.resolve()
+    workspace = discover(top)
+    top_file = top / "pyproject.toml"
+    raw, present = read_tool_table(top_file)
+    module_tables(raw, top_file, [m.path for m in workspace.modules])
+    errors: list[str] = []
+    warnings: list[str] = []
+    for module in workspace.modules:
+        try:
+            layers = module_layers(top_file, raw, module.path, module.dir)
+            config, explain = layered_config(module.dir, layers, present=present or len(layers) > 1)
+        except ConfigError as exc:
+            errors.append(str(exc))
+            continue
+        _, found, warned = check_config(module.dir, config=config, explain=explain)
+        errors += [e for e in found if e not in errors]
+        warnings += [w for w in warned if w not in warnings]
+    return errors, warnings, len(workspace.modules)
+
+
 def module_listing(
     root: Path,
     *,

@@ -193,3 +193,12 @@ def test_a_top_module_in_a_workspace_writes_beside_the_runs_report(go_repo: Path
     assert report.modules[0]["report"] == "dist/top-module/gopipe/report.json"
     assert (go_repo / "dist/top-module/gopipe/report.json").is_file()
     assert (go_repo / "tools/dist/gopipe/report.json").is_file()
+
+
+def test_check_covers_every_modules_layered_config(mono: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "-C", str(mono)]) == 0
+    assert "3 modules" in capsys.readouterr().out
+    write(mono / "services/web/pyproject.toml", "[tool.gopipe.coverage.threshold]\ntotl = 80\n")
+    assert main(["check", "-C", str(mono)]) == 2
+    err = capsys.readouterr().err
+    assert "services/web/pyproject.toml: tool.gopipe.coverage.threshold.totl" in err, err
