@@ -30,6 +30,7 @@ from gopipe.artifacts import Artifact
 from gopipe.config import Config
 from gopipe.config.layers import Layer, layered_config, module_layers, module_tables
 from gopipe.config.loader import read_tool_table
+from gopipe.console import Console
 from gopipe.context import RunArgs, RunContext
 from gopipe.errors import ConfigError
 from gopipe.git import work_tree_root
@@ -138,9 +139,13 @@ class _Prefixed(io.TextIOBase):
         *lines, self.buffer_text = self.buffer_text.split("\n")
         if lines:
             with self.lock:
-                self.sink.write("".join(f"[{self.prefix}] {line}\n" for line in lines))
+                self.sink.write("".join(self._shown(line) + "\n" for line in lines))
                 self.sink.flush()
         return len(text)
+
+    def _shown(self, line: str) -> str:
+        # a workflow command (::group::, ::error file=…) must start its line to take effect
+        return line if line.startswith("::") else f"[{self.prefix}] {line}"
 
     def flush(self) -> None:
         self.sink.flush()
@@ -193,6 +198,7 @@ def _run_each(
     lock = threading.Lock()
     sink = session.console.stream
     environ = {k: v for k, v in session.environ.items() if k != "GITHUB_STEP_SUMMARY"}  # the top writes it
+    github = environ.get("GITHUB_ACTIONS") == "true"
     root_raw, _ = read_tool_table(root_config.file)
 
     def one(module: Module) -> _Outcome:
@@ -223,6 +229,9 @@ def _run_each(
             explain=explain,
             on_context=supervisor.started,
         )
+        # in GitHub Actions a module's findings are annotations and its logs groups, as in a
+        # single-module run; only the step summary is the top's alone
+        sub.console = Console(sub.redactor, stream=out, github=github, environ=environ)
         if supervisor.cancelled.is_set():
             report = sub._unreadable_config(
                 ConfigError("command line", "", "cancelled before it started"), "+".join(targets)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -103,14 +104,19 @@ def test_a_failing_module_fails_the_run_and_is_named(mono: Path) -> None:
         'package main\n\nimport "testing"\n\nfunc TestWeb(t *testing.T) { t.Fatal("no") }\n',
     )
     out = io.StringIO()
-    report = run_modules(["test"], root=mono, notify=False, stream=out)
+    environ = {**os.environ, "GITHUB_ACTIONS": "true"}
+    environ.pop("GITHUB_STEP_SUMMARY", None)
+    report = run_modules(["test"], root=mono, notify=False, stream=out, environ=environ)
     assert report.exit_code == 1
     test = report.stage("test")
     assert test is not None and test.status == "failed"
     assert test.error is not None and test.error.startswith("services/web: ")
     statuses = {m["path"]: m["status"] for m in report.modules}
     assert statuses == {"libs/shared": "success", "services/api": "success", "services/web": "failed"}
-    assert "[services/web] " in out.getvalue()
+    shown = out.getvalue()
+    assert "[services/web] " in shown
+    # the module's failure is an annotation at its repository-relative file, at a line's start
+    assert "\n::error file=services/web/main_test.go" in shown, shown
 
 
 def test_module_option_runs_only_that_module(mono: Path) -> None:
