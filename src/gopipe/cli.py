@@ -107,8 +107,17 @@ def _parser() -> argparse.ArgumentParser:
         "and distribution.",
     )
     common(plugins)
-    schema = sub.add_parser("schema", help="print the JSON Schema of [tool.gopipe]")
+    schema = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of [tool.gopipe]",
+        description="The JSON Schema (draft-07, SchemaStore's partial-*.json shape) of [tool.gopipe] "
+        "for the installed plugins. Editors that read SchemaStore (Taplo, Even Better TOML) use it "
+        "under tool.gopipe in pyproject.toml.",
+    )
     common(schema)
+    schema.add_argument(
+        "-o", "--output", type=Path, help="write the schema to this file instead of standard output"
+    )
 
     init = sub.add_parser(
         "init",
@@ -395,7 +404,17 @@ def _schema(ns: argparse.Namespace) -> int:
     from gopipe.schema import config_schema
 
     registry = ProviderRegistry.collect(create_manager(disabled_from_env()))
-    print(json.dumps(config_schema(registry), indent=2))
+    text = json.dumps(config_schema(registry), indent=2, ensure_ascii=False) + "\n"
+    if ns.output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        ns.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            str(ns.output), "--output", f"cannot write it: {exc.strerror}", "name a writable file"
+        ) from None
+    print(f"wrote {ns.output}")
     return 0
 
 

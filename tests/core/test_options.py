@@ -227,10 +227,11 @@ def test_schema_describes_every_kind() -> None:
     assert props["enabled"] == {"type": "boolean", "default": True}
     assert props["mode"] == {"enum": ["fast", "safe"], "default": "safe"}
     assert props["tags"] == {"type": "array", "items": {"type": "string"}, "default": ["latest"]}
-    assert props["labels"] == {"type": "object", "additionalProperties": {"type": "string"}}
-    assert props["limit"] == {"type": "integer"}  # Optional collapses to the inner type
+    assert props["labels"] == {"type": "object", "additionalProperties": {"type": "string"}, "default": {}}
+    # Optional collapses to the inner type; a None default is "unset" (TOML has no null)
+    assert props["limit"] == {"type": "integer", "$comment": "unset by default"}
     assert props["either"] == {"anyOf": [{"type": "integer"}, {"type": "string"}], "default": 0}
-    assert props["anything"] == {}
+    assert props["anything"] == {"$comment": "unset by default"}
     token = props["token"]
     assert [o["required"] for o in token["oneOf"]] == [["env"], ["file"]]
     assert all(o["additionalProperties"] is False for o in token["oneOf"])
@@ -242,6 +243,7 @@ def test_schema_describes_every_kind() -> None:
         "default": 3,
     }
     assert "required" not in retry
+    assert retry["default"] == {"attempts": 3, "backoff": 0.5}  # a nested table's default: its own defaults
 
 
 def test_schema_never_shows_a_secret_default() -> None:
