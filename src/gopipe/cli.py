@@ -97,9 +97,13 @@ def _parser() -> argparse.ArgumentParser:
         "check",
         help="validate [tool.gopipe] for every stage, without running anything",
         description="Every check gopipe run makes before a stage starts, for every stage at once "
-        "(like goreleaser check). Exit 0 when the config is valid, 2 otherwise.",
+        "(like goreleaser check). Exit 0 when the config is valid, 2 on errors; with --strict, "
+        "1 when it is valid but has warnings (inert tables).",
     )
     common(check)
+    check.add_argument(
+        "--strict", action="store_true", help="exit 1 on warnings (inert tables), as CI should"
+    )
     plugins = sub.add_parser(
         "plugins",
         help="list every stage's providers",
@@ -354,6 +358,9 @@ def _check(ns: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
     if errors:
         return 2
+    if warnings and ns.strict:
+        print(f"{config.display_file}: {len(warnings)} warning(s); --strict fails on them", file=sys.stderr)
+        return 1
     selected = sum(len(config.stage(s).providers) for s in Stage)
     modules = f", {checked_modules} modules" if checked_modules else ""
     print(f"{config.display_file}: ok ({selected} providers in {len(Stage)} stages checked{modules})")
