@@ -21,6 +21,7 @@ from gopipe.stages import DEFAULT_PROVIDERS, DEFAULT_TIMEOUT_S, PIPELINES, Stage
 SCHEMA_ID = "https://json.schemastore.org/partial-gopipe.json"
 SCHEMA_FILE = "schemas/partial-gopipe.json"
 REGENERATE = f"gopipe schema --output {SCHEMA_FILE}"
+INHERITED = "default: inherited from the top [tool.gopipe]"
 
 STAGE_DESCRIPTIONS: dict[Stage, str] = {
     Stage.LINT: "linters run on the Go module (gofmt, go vet, staticcheck …)",
@@ -78,6 +79,23 @@ def config_schema(registry: ProviderRegistry) -> dict[str, Any]:
     github = schema_for(GithubOptions)
     github["description"] = "[tool.gopipe.github]: the GitHub Actions workflows gopipe init --github writes"
     props["github"] = github
+    # A module's layer: the same keys, merged over the top's table (docs/monorepo.md).
+    layer = {
+        key: {**{k: v for k, v in prop.items() if k != "default"}, "$comment": INHERITED}
+        for key, prop in props.items()
+    }
+    props["modules"] = {
+        "type": "object",
+        "description": '[tool.gopipe.modules."PATH"]: config for the module at PATH (from the git root), '
+        "merged over this table key by key; arrays are replaced whole",
+        "default": {},
+        "additionalProperties": {
+            "type": "object",
+            "description": "one module's layer: any [tool.gopipe] key, without modules",
+            "properties": layer,
+            "additionalProperties": False,
+        },
+    }
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": SCHEMA_ID,

@@ -17,7 +17,7 @@ from gopipe.cli import main
 from gopipe.config.options import UNSET
 from gopipe.manager import create_manager
 from gopipe.registry import ProviderRegistry
-from gopipe.schema import REGENERATE, SCHEMA_FILE, SCHEMA_ID, config_schema
+from gopipe.schema import INHERITED, REGENERATE, SCHEMA_FILE, SCHEMA_ID, config_schema
 from gopipe.stages import Stage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +70,8 @@ def test_the_schema_is_complete() -> None:
     assert schema["type"] == "object" and schema["additionalProperties"] is False
     assert {s.value for s in Stage} | {"github", "requires", "targets"} <= set(schema["properties"])
     assert schema["properties"]["github"]["properties"]["test_shards"]["default"] == 1
+    layer = schema["properties"]["modules"]["additionalProperties"]["properties"]
+    assert "modules" not in layer and {"lint", "targets", "github"} <= set(layer)
     seen = 0
     for key, prop, parent in properties(schema):
         seen += 1
@@ -77,9 +79,11 @@ def test_the_schema_is_complete() -> None:
         if "properties" in prop:
             continue  # a table: its keys carry the defaults
         name = key.rsplit(".", 1)[1]
-        assert "default" in prop or name in parent.get("required", []) or prop.get("$comment") == UNSET, (
-            f"{key}: no default, not required, not marked {UNSET!r}"
-        )
+        assert (
+            "default" in prop
+            or name in parent.get("required", [])
+            or prop.get("$comment") in (UNSET, INHERITED)
+        ), f"{key}: no default, not required, not marked {UNSET!r}"
     assert seen > 200, seen  # every stage, every provider table
 
 
@@ -164,6 +168,8 @@ def test_taplo_accepts_every_documented_snippet(
         ("[tool.gopipe.test]\ntimeot = 60\n", None),
         ('[tool.gopipe.lint]\nproviders = ["gofmt", "gofnt"]\n', "is not one of"),
         ('[tool.gopipe.notify.slack]\nwebhook = "https://hooks.example/plain"\n', None),
+        ('[tool.gopipe.modules."libs/a"]\ntargts = []\n', "'targts' was unexpected"),
+        ('[tool.gopipe.modules."libs/a".modules."b"]\nmain = []\n', "'modules' was unexpected"),
     ],
     ids=[
         "top-typo",
@@ -178,6 +184,8 @@ def test_taplo_accepts_every_documented_snippet(
         "stage-key-typo",
         "provider-typo",
         "plaintext-secret",
+        "module-layer-typo",
+        "nested-modules",
     ],
 )
 def test_taplo_refuses_typos_and_wrong_types(

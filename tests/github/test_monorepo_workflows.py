@@ -42,8 +42,16 @@ def test_monorepo_ci_is_a_matrix_over_changed_modules(mono: Path) -> None:
     run = next(s for s in jobs["module"]["steps"] if "nox -s ci" in s.get("run", ""))
     assert run["run"] == 'nox -s ci -- --module "$GOPIPE_MODULE"'
     assert jobs["ci"]["needs"] == ["modules", "module"] and jobs["ci"]["permissions"] == {}
-    assert "pull_request" in ci["on"] and "workflow_call" in ci["on"]
-    assert (mono / WORKFLOW_DIR / CD_FILE).is_file()
+    assert "pull_request" in ci["on"] and "workflow_call" not in ci["on"]
+    # cd holds the same jobs, without caches, and every deploy job needs each gating one
+    cd = _load(mono / WORKFLOW_DIR / CD_FILE)["jobs"]
+    assert list(cd)[:4] == list(jobs)
+    for job_id in ("modules", "module", "ci"):
+        commands = [[s["run"] for s in job[job_id]["steps"] if "run" in s] for job in (cd, jobs)]
+        assert commands[0] == commands[1], job_id
+        assert not any(str(s.get("uses", "")).startswith("actions/cache") for s in cd[job_id]["steps"])
+    deploys = list(cd)[4:]
+    assert deploys and all(set(cd[d]["needs"]) >= {"modules", "module", "ci"} for d in deploys)
     assert init_github(mono, check=True)[0] == 0
 
 

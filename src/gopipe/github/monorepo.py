@@ -5,7 +5,8 @@ changed ones and their dependants, ``--changed-since`` the base branch), a matri
 ``nox -s ci -- --module PATH`` for each (``fromJSON``), and a job named ``ci`` sums the matrix
 up, so one required status check covers every module however many there are (and a pull
 request that touches no module passes). Each module's SARIF goes to code scanning under its
-own category. cd is unchanged: ``nox -s cd`` at the top runs every module.
+own category. cd holds these same jobs (without caches) before its deploy jobs, and
+``nox -s cd`` at the top runs every module.
 
 Kept apart from :mod:`gopipe.github.workflow` so the single-module workflows stay as they are.
 """
@@ -53,9 +54,9 @@ def workflow_workspace(config: Config) -> Workspace | None:
 def monorepo_ci_workflow(b: _Builder, base: dict[str, Any]) -> dict[str, Any]:
     """The single-module ci workflow ``base`` (its triggers, env and concurrency) with the
     module matrix as its jobs."""
-    from gopipe.github.workflow import CI_STAGES, _nox
+    from gopipe.github.workflow import CI_STAGES, _nox, permissions
 
-    read = {"contents": "read"}
+    read = permissions("contents")
     jobs: dict[str, Job] = {}
     jobs["modules"] = b.job(
         "modules",
@@ -117,16 +118,22 @@ def monorepo_ci_workflow(b: _Builder, base: dict[str, Any]) -> dict[str, Any]:
 
 
 def _setup(b: _Builder, job: str, *, go_version_file: str | None) -> list[Step]:
-    """Checkout, Go and Python, caches keyed on every module's go.sum, and gopipe."""
+    """Checkout, Go and Python, caches keyed on every module's go.sum, and gopipe; in cd
+    (``b.caches`` false) no cache at all."""
     os_ = "${{ runner.os }}"
     gosum = "${{ hashFiles('**/go.sum') }}"
     tools = b.tool_versions_hash()
     go: dict[str, Any] = {"cache": False}
     go |= {"go-version-file": go_version_file} if go_version_file else {"go-version": "stable"}
-    return [
+    toolchains = [
         b.checkout(),
         b.action("Set up Go", "actions/setup-go", go),
         b.action("Set up Python", "actions/setup-python", {"python-version": b.opts.python_version}),
+    ]
+    if not b.caches:
+        return [*toolchains, b.install_step()]
+    return [
+        *toolchains,
         b.action(
             "Cache Go modules",
             "actions/cache",
@@ -156,7 +163,7 @@ def _setup(b: _Builder, job: str, *, go_version_file: str | None) -> list[Step]:
 
 def _code_scanning(b: _Builder) -> Job:
     """Each module's lint SARIF to code scanning, from a job that runs no project code."""
-    from gopipe.github.workflow import _SCANNED_EVENTS
+    from gopipe.github.workflow import _SCANNED_EVENTS, permissions
 
     sarif = "${{ matrix.module.out }}/lint.sarif"
     sarif_expr = "format('{0}/lint.sarif', matrix.module.out)"
@@ -179,7 +186,7 @@ def _code_scanning(b: _Builder) -> Job:
                 **{"if": f"hashFiles({sarif_expr}) != ''"},
             ),
         ],
-        permissions={"actions": "read", "contents": "read", "security-events": "write"},
+        permissions=permissions("actions", "contents", "security-events"),
         needs=["modules", "module"],
         strategy={"fail-fast": False, "matrix": {"module": _MATRIX}},
         **{"if": "${{ !cancelled() && needs.modules.outputs.modules != '[]' && (" + _SCANNED_EVENTS + ") }}"},

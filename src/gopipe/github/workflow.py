@@ -537,7 +537,7 @@ def cd_workflow(b: _Builder) -> dict[str, Any]:
         "concurrency": {"group": "gopipe-cd-${{ github.ref }}", "cancel-in-progress": False},
         **layout.defaults(),
     }
-    ci = ci_jobs(b.without_caches())
+    ci = _ci_for_layout(b.without_caches())["jobs"]
     # Every ci job that can fail the pipeline gates every deploy. Code scanning only
     # publishes findings (lint already failed on them) and skips manual runs, where a
     # skipped need would skip the deploys too.
