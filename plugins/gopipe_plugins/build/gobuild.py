@@ -1,5 +1,7 @@
 """``go build`` of every main package for every target: static, stamped, reproducible.
 
+A module without a main package (a library) gets ``go build ./...`` instead: a compile
+check that records no binary, only a ``compile-check`` artifact (:mod:`.._common.library`).
 ``CGO_ENABLED=0 -trimpath`` and ``-buildid=`` with the commit time as the build date make
 two builds of the same commit byte-identical. The target matrix runs in parallel,
 bounded by the number of cores.
@@ -21,6 +23,7 @@ from gopipe.project import project_name
 from gopipe.stages import Stage
 from gopipe.types import Builder, MergeInput, MergeOutput, Merger
 from gopipe_plugins._common.findings import parse_positions
+from gopipe_plugins._common.library import record_compile_check
 
 DEFAULT_LDFLAGS = "-s -w -X main.version={version} -X main.commit={commit} -X main.date={date}"
 
@@ -69,7 +72,8 @@ class Target:
 
 
 def main_packages(ctx: ProviderContext[object]) -> list[str]:
-    """Configured ``main``, else every ./cmd/* main package, else "." if it is main."""
+    """Configured ``main``, else every ./cmd/* main package, else "." if it is main; none
+    (a library) when the module has no main package there."""
     configured = ctx.config.settings.main
     if configured:
         for i, main in enumerate(configured):
@@ -84,12 +88,7 @@ def main_packages(ctx: ProviderContext[object]) -> list[str]:
         return found
     if any(p.is_main and p.dir == ctx.root for p in packages):
         return ["."]
-    raise ConfigError(
-        ctx.config.display_file,
-        "tool.gopipe.main",
-        "no main package found (looked in ./cmd/* and .)",
-        'set main = ["./path/to/cmd"]',
-    )
+    return []
 
 
 def binary_name(ctx: ProviderContext[object], main: str) -> str:
@@ -113,6 +112,9 @@ def run(ctx: ProviderContext[GoBuildOptions]) -> None:
     go = ctx.go.require(ctx.config.display_file)
     targets = [Target.parse(t) for t in (ctx.args.targets or ctx.config.settings.targets)]
     mains = main_packages(ctx)
+    if not mains:
+        compile_check(ctx, go)
+        return
     ldflags = ctx.render(opts.ldflags, key="ldflags") + " -buildid="
     jobs = [(main, target) for main in mains for target in targets]
     outputs = {job: output_of(ctx, *job) for job in jobs}  # every path checked before any build
@@ -191,6 +193,31 @@ def run(ctx: ProviderContext[GoBuildOptions]) -> None:
             details=first.details,
         )
     ctx.summary = f"{len(jobs)} binar{'y' if len(jobs) == 1 else 'ies'} for {len(targets)} targets"
+
+
+def compile_check(ctx: ProviderContext[GoBuildOptions], go: str) -> None:
+    """A library: ``go build ./...`` checks that every package compiles and writes nothing."""
+    opts = ctx.options
+    env = {"CGO_ENABLED": "1" if opts.cgo else "0", **opts.env}
+    tags = [f"-tags={','.join(opts.tags)}"] if opts.tags else []
+    res = ctx.sh([go, "build", *opts.flags, *tags, "./..."], env=env, echo=False)
+    if not res.ok:
+        ctx.log_block("go build ./...", res.stderr.rstrip("\n").splitlines())
+        found = parse_positions(res.stderr, "go build", "compile", ctx.root)
+        clipped = ctx.clip(res.stderr.strip(), 300, tail=True)
+        first = found[0] if found else Finding("go build", "compile", clipped)
+        ctx.add_finding(first)
+        raise StageFailed(
+            f"./... does not build: {first.location() + ': ' if first.file else ''}{first.message}",
+            file=first.file,
+            line=first.line,
+            details=res.stderr,
+        )
+    for line in res.stderr.splitlines():
+        ctx.log(line)
+    packages = sum(1 for p in ctx.go.packages() if not p.error)
+    record_compile_check(ctx, packages)
+    ctx.summary = f"no main package: compiled {packages} package{'s' * (packages != 1)}, no binaries"
 
 
 @hookimpl
