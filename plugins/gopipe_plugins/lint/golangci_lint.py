@@ -86,7 +86,7 @@ def run(ctx: ProviderContext[GolangciOptions]) -> None:
         ctx.fail(
             f"golangci-lint failed (exit {res.returncode}): " + ctx.clip(res.stderr.strip(), 300, tail=True)
         )
-    report(ctx, "golangci-lint", findings)
+    report(ctx, "golangci-lint", findings, skip_generated=False)  # its own exclusions.generated
 
 
 def _rules(
