@@ -25,3 +25,40 @@ def test_a_marker_after_the_package_clause_does_not_exempt(sandbox: Sandbox) -> 
     outcome = sandbox.run("run", "lint", "--plain")
     sandbox.check(outcome, code=1, says="cmd/hostile/fake.go:5")
     assert "SA4000" in (sandbox.repo / "dist" / "gopipe" / "logs" / "lint.log").read_text()
+
+
+# -- a repository's .golangci.yml -------------------------------------------------------------
+def _outside_golangci(sandbox: Sandbox) -> None:
+    """``.golangci.yml`` links to a file outside the repository that would break lint if read."""
+    target = sandbox.sentinel / "outside" / "golangci.yml"
+    target.write_text("version: [this is: not a golangci config\n")
+    (sandbox.repo / ".golangci.yml").symlink_to(target)
+    sandbox.before = sandbox.snapshot()
+
+
+def test_a_golangci_config_linking_out_does_not_switch_the_defaults(sandbox: Sandbox) -> None:
+    _outside_golangci(sandbox)
+    sandbox.config(TARGET)
+    outcome = sandbox.run("run", "lint", "--plain")
+    sandbox.check(outcome, code=0)
+    assert outcome.report is not None
+    lint = next(s for s in outcome.report["stages"] if s["name"] == "lint")
+    assert [p["name"] for p in lint["providers"]] == ["gofmt", "govet", "staticcheck"]
+
+
+def test_golangci_lint_never_reads_a_config_linking_out(sandbox: Sandbox) -> None:
+    _outside_golangci(sandbox)
+    sandbox.config(TARGET + '[tool.gopipe.lint]\nproviders = ["golangci-lint"]\n')
+    outcome = sandbox.run("run", "lint", "--plain")
+    sandbox.check(outcome, code=0)  # golangci-lint would fail on the broken file it links to
+    log = (sandbox.repo / "dist" / "gopipe" / "logs" / "lint.log").read_text()
+    assert ".golangci.yml not used: it leaves the repository" in log
+
+
+def test_a_golangci_config_path_that_leaves_the_repository(sandbox: Sandbox) -> None:
+    sandbox.config(
+        TARGET + '[tool.gopipe.lint]\nproviders = ["golangci-lint"]\n'
+        '[tool.gopipe.lint.golangci-lint]\nconfig = "../outside/golangci.yml"\n'
+    )
+    outcome = sandbox.run("run", "lint", "--plain")
+    sandbox.check(outcome, code=2, says="tool.gopipe.lint.golangci-lint.config")
