@@ -7,6 +7,8 @@ Each case runs the real ``gopipe`` command in the sandbox (see ``conftest.py``),
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from tests.hostile.conftest import Sandbox
 
@@ -62,3 +64,29 @@ def test_a_golangci_config_path_that_leaves_the_repository(sandbox: Sandbox) -> 
     )
     outcome = sandbox.run("run", "lint", "--plain")
     sandbox.check(outcome, code=2, says="tool.gopipe.lint.golangci-lint.config")
+
+
+# -- stale outputs ------------------------------------------------------------------------------
+def test_a_forged_previous_report_deletes_nothing_outside_dist_gopipe(sandbox: Sandbox) -> None:
+    """The last report (another run's output, not trusted) lists paths out of the repository,
+    through a symlink and into the repository's sources: only gopipe's own records go."""
+    out = sandbox.repo / "dist" / "gopipe"
+    out.mkdir(parents=True)
+    (out / "escape").symlink_to(sandbox.sentinel / "outside")
+    paths = [
+        "../keep.txt",
+        str(sandbox.sentinel / "etc" / "passwd"),
+        "dist/gopipe/escape/deep/keep.txt",
+        "dist/gopipe/../../go.mod",
+        "go.mod",
+        "dist/keep-me.txt",
+    ]
+    (sandbox.repo / "dist" / "keep-me.txt").write_text("mine")
+    artifacts = [{"kind": "x", "name": str(i), "path": p} for i, p in enumerate(paths)]
+    (out / "report.json").write_text(json.dumps({"artifacts": artifacts}))
+    sandbox.config(TARGET + "[tool.gopipe.lint]\nproviders = []\n")
+    outcome = sandbox.run("run", "lint", "--plain")
+    sandbox.check(outcome, code=0)
+    assert (sandbox.repo / "go.mod").is_file()
+    assert (sandbox.repo / "dist" / "keep-me.txt").read_text() == "mine"
+    assert (out / "escape").is_symlink()  # not listed itself: left alone
