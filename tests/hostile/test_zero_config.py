@@ -90,3 +90,21 @@ def test_a_forged_previous_report_deletes_nothing_outside_dist_gopipe(sandbox: S
     assert (sandbox.repo / "go.mod").is_file()
     assert (sandbox.repo / "dist" / "keep-me.txt").read_text() == "mine"
     assert (out / "escape").is_symlink()  # not listed itself: left alone
+
+
+# -- the version-variable scan -----------------------------------------------------------------
+def test_a_huge_line_and_a_link_out_do_not_break_stamping(sandbox: Sandbox) -> None:
+    """A 4 MB line in the main package and a Go file linking out of the repository: the build
+    still stamps ``main.version`` and reads nothing outside the repository."""
+    main = sandbox.repo / "cmd" / "hostile"
+    (main / "blob.go").write_text('package main\n\nvar blob = "' + "x" * 4_000_000 + '"\n\nvar _ = blob\n')
+    outside = sandbox.sentinel / "outside" / "vars.go"
+    outside.write_text('package main\n\nvar gitCommit = "outside"\n\nvar _ = gitCommit\n')
+    (main / "vars.go").symlink_to(outside)
+    sandbox.before = sandbox.snapshot()
+    sandbox.config(TARGET)
+    outcome = sandbox.run("run", "build", "--plain")
+    sandbox.check(outcome, code=0)
+    log = (sandbox.repo / "dist" / "gopipe" / "logs" / "build.log").read_text()
+    assert "stamping main.version" in log
+    assert "main.gitCommit" not in log  # the linked file is outside: never scanned
