@@ -91,6 +91,8 @@ class Report:
     error: str | None = None
     exit_code: int = 0
     ci_url: str | None = None
+    # a monorepo run: each module's stages and artifacts, paths from the repository's top
+    modules: list[dict[str, Any]] = field(default_factory=list)
 
     def stage(self, name: str) -> StageResult | None:
         return next((s for s in self.stages if s.name == name), None)
@@ -125,7 +127,7 @@ class Report:
                 for s in self.stages
             ],
             "artifacts": [a.to_json() for a in self.artifacts],
-        }
+        } | ({"modules": self.modules} if self.modules else {})
 
     def write(self, path: Path, redactor: Redactor) -> None:
         """Write atomically, with every string masked."""
