@@ -138,6 +138,11 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--check", action="store_true", help="with --github: write nothing, exit 1 if the workflows are stale"
     )
+    init.add_argument(
+        "--measure",
+        action="store_true",
+        help="run go test -cover once (at most 300 s) to suggest the current coverage as threshold",
+    )
 
     merge = sub.add_parser(
         "merge",
@@ -272,7 +277,7 @@ def _init(ns: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     code = 0
     lines: list[str] = []
     if not ns.check:
-        lines += init_repo(ns.root.resolve())
+        lines += init_repo(ns.root.resolve(), measure=ns.measure)
     if ns.github:
         code, more = init_github(ns.root.resolve(), ns.config, check=ns.check)
         lines += more

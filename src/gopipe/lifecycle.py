@@ -34,6 +34,7 @@ from gopipe.events import EventLog
 from gopipe.git import UNKNOWN, GitInfo, read_git_info
 from gopipe.gotools import GoToolchain
 from gopipe.manager import create_manager, disabled_from_env
+from gopipe.outputs import remove_previous_outputs
 from gopipe.plan import Plan, make_plan
 from gopipe.registry import ProviderRegistry, SelectedProvider
 from gopipe.report import Report, StageResult
@@ -162,6 +163,7 @@ class RunSession:
             )
         try:
             with run_lock(config.out, wait_s=wait_limit(self.environ), say=self.console.error):
+                remove_previous_outputs(config.out, config.root)  # no stale coverage.xml beside new ones
                 return self._run(config, targets, name, prepare)
         except LockBusy as exc:
             self.console.error(f"error: {exc}; wait for it to finish, or give this run its own dist")

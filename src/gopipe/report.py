@@ -22,6 +22,11 @@ StageStatus = Literal["success", "failed", "skipped", "cancelled"]
 STATUS_RANK: dict[str, int] = {"skipped": 0, "success": 1, "failed": 2, "cancelled": 3}
 EXIT_CODES: dict[RunStatus, int] = {"success": 0, "failed": 1, "cancelled": 130}
 
+# Why a stage was skipped when nothing went wrong: it has no providers (``providers = []``, or
+# upload and deploy by default). Such a stage ranks as ``skipped`` (a run of only these is a
+# success, exit 0) and, unlike a stage skipped because what it needs failed, blocks nothing.
+NO_PROVIDERS = "no providers"
+
 
 def worst(statuses: Iterable[str]) -> StageStatus:
     """The worst of ``statuses`` (an unknown status counts as failed; none is skipped)."""
@@ -58,6 +63,17 @@ class StageResult:
     summary: str = ""  # one line for the console and notifications, e.g. "coverage 87.5%"
     inputs: str | None = None  # fingerprint of everything the stage read (see gopipe.cache)
     cached: bool = False
+    reason: str | None = None  # why it was skipped when that is no failure: NO_PROVIDERS
+
+    @property
+    def label(self) -> str:
+        """The status as people read it: ``skipped (no providers)``, ``success``."""
+        return f"{self.status} ({self.reason})" if self.reason else self.status
+
+    @property
+    def passed(self) -> bool:
+        """Whether the stages that need this one may run."""
+        return self.status == "success" or (self.status == "skipped" and self.reason == NO_PROVIDERS)
 
     def failed_provider(self) -> ProviderResult | None:
         return next((p for p in self.providers if p.status == "failed"), None)
@@ -96,6 +112,7 @@ class Report:
                 {
                     "name": s.name,
                     "status": s.status,
+                    **({"reason": s.reason} if s.reason else {}),
                     "duration_s": round(s.duration_s, 3),
                     "error": s.error,
                     "summary": s.summary,

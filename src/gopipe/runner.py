@@ -25,7 +25,15 @@ from gopipe.git import work_tree_root
 from gopipe.plan import Plan
 from gopipe.proc import GRACE_S, ProcessTracker
 from gopipe.registry import SelectedProvider
-from gopipe.report import EXIT_CODES, ProviderResult, Report, StageResult, ci_run_url, run_status
+from gopipe.report import (
+    EXIT_CODES,
+    NO_PROVIDERS,
+    ProviderResult,
+    Report,
+    StageResult,
+    ci_run_url,
+    run_status,
+)
 from gopipe.secrets import Redactor
 from gopipe.stagelog import StageLog
 from gopipe.stages import Stage
@@ -79,7 +87,7 @@ class Runner:
                     if not all(d in results for d in needs):
                         continue
                     pending.remove(stage)
-                    blocked = [d for d in needs if results[d].status != "success"]
+                    blocked = [d for d in needs if not results[d].passed]
                     if run.tracker.cancelled.is_set():
                         results[stage] = self._finish_unstarted(stage, "cancelled", "run cancelled")
                     elif blocked:
@@ -219,6 +227,8 @@ class Runner:
         run.events.emit("stage_started", stage=stage.value)
         self._observe("gopipe_stage_started", stage=stage.value)
         providers = self.selected.get(stage, [])
+        if not providers:
+            return self._no_providers(stage, log)
         results: list[ProviderResult | None] = [None] * len(providers)
         summaries: list[str] = [""] * len(providers)  # in selection order, not finishing order
 
@@ -284,6 +294,17 @@ class Runner:
         )
         self._observe("gopipe_stage_finished", result=result)
         run.console.stage_finished(result, log.lines, log.blocks, self._shown(log.path))
+        return result
+
+    def _no_providers(self, stage: Stage, log: StageLog) -> StageResult:
+        """A stage with nothing to run: ``skipped (no providers)``, not a ``success``."""
+        run = self.run
+        log.write(f"no providers: [tool.gopipe.{stage.value}] providers is empty")
+        log.close()
+        result = StageResult(name=stage.value, status="skipped", reason=NO_PROVIDERS)
+        run.events.emit("stage_finished", stage=stage.value, status="skipped", reason=NO_PROVIDERS)
+        self._observe("gopipe_stage_finished", result=result)
+        run.console.stage_finished(result, [])
         return result
 
     def _run_provider(

@@ -109,7 +109,7 @@ class _Writer:
     def stages(self) -> _Section:
         rows = []
         for s in self.report.stages:
-            status = f"{_ICONS.get(s.status, '')} {s.status}" + (" (cached)" if s.cached else "")
+            status = f"{_ICONS.get(s.status, '')} {s.label}" + (" (cached)" if s.cached else "")
             duration = "—" if s.cached else f"{s.duration_s:.1f}s"
             note = self.text((s.summary or s.error or "").split("\n", 1)[0])
             rows.append(f"| {s.name} | {status} | {duration} | {note} |")

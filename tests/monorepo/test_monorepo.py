@@ -77,7 +77,9 @@ def test_root_ci_is_one_report_with_repository_relative_paths(mono: Path) -> Non
     assert [m["path"] for m in report["modules"]] == MODULES
     assert [s["name"] for s in report["stages"]] == ["lint", "test", "coverage", "build"]
     for module in report["modules"]:
-        assert [s["status"] for s in module["stages"]] == ["success"] * 4, module
+        # libs/shared's build has providers = [] (the layered table below): nothing to do
+        expected = ["success"] * 3 + ["skipped" if module["path"] == "libs/shared" else "success"]
+        assert [s["status"] for s in module["stages"]] == expected, module
         assert (mono / module["report"]).is_file()
     # layered config: web's own file replaced lint's providers, the root's table emptied build
     lint = {m["path"]: [p["name"] for p in m["stages"][0]["providers"]] for m in report["modules"]}

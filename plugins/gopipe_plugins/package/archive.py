@@ -24,6 +24,7 @@ from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError
 from gopipe.paths import artifact_file, inside, member_name
 from gopipe.types import Packager
+from gopipe_plugins._common.library import nothing_to_package
 from gopipe_plugins.package.archive_writer import Entry, Format, checksums_text, sha256_of, write_archive
 
 from . import sbom
@@ -127,6 +128,8 @@ def _render(ctx: ProviderContext[ArchiveOptions], key: str, template: str, **ext
 def run(ctx: ProviderContext[ArchiveOptions]) -> None:
     opts = ctx.options
     binaries = ctx.artifacts.of_kind("binary")
+    if not binaries and nothing_to_package(ctx):
+        return
     if not binaries:
         ctx.fail("no binaries to archive: the build stage recorded none")
     dist = ctx.dist

@@ -34,6 +34,7 @@ from gopipe_oci import (
     sanitize_tag,
 )
 from gopipe_oci.base import Base
+from gopipe_plugins._common.library import nothing_to_package
 from gopipe_plugins._common.registry_access import (
     Login,
     check_insecure_host,
@@ -126,6 +127,8 @@ def make_base(ctx: ProviderContext[OciImageOptions]) -> tuple[Base, RegistryClie
 def run(ctx: ProviderContext[OciImageOptions]) -> None:
     opts = ctx.options
     groups = images_to_build(ctx)
+    if not groups and nothing_to_package(ctx):
+        return
     if not groups:
         ctx.summary = "no linux binaries: no image built"
         ctx.log("the build stage produced no linux binaries; add a linux target to build images")

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from gopipe.config.options import doc, parse_options, unknown_key_error
+from gopipe.config.repo_linters import repo_lint_providers
 from gopipe.config.stage_settings import STAGE_KEYS, ValidatedStage
 from gopipe.errors import ConfigError
 from gopipe.stages import DEFAULT_PROVIDERS, DEFAULT_TIMEOUT_S, Stage
@@ -201,6 +202,7 @@ def config_from_raw(root: Path, file: Path, raw: Mapping[str, Any], *, present: 
                 'write targets as "GOOS/GOARCH", e.g. "linux/amd64"',
             )
     stages = {stage: _stage_config(stage, raw.get(stage.value, {}), shown) for stage in Stage}
+    stages[Stage.LINT] = _with_repo_linters(stages[Stage.LINT], root)
     return Config(root=root, file=file, settings=settings, stages=stages, raw=raw, present=present)
 
 
@@ -260,6 +262,13 @@ def _stage_config(stage: Stage, table: Any, shown: str) -> StageConfig:
         entries={name: value for name, value in table.items() if name not in STAGE_KEYS},
         explicit=providers is not None,
     )
+
+
+def _with_repo_linters(lint: StageConfig, root: Path) -> StageConfig:
+    """Unless ``providers`` is set, the linters the repository's own config chose (a
+    ``.golangci.yml`` selects golangci-lint, :mod:`gopipe.config.repo_linters`)."""
+    found = None if lint.explicit else repo_lint_providers(root)
+    return replace(lint, providers=found) if found else lint
 
 
 def _display(file: Path) -> str:
