@@ -37,6 +37,8 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("ecr", "gopipe_plugins.upload.ecr"),
     ("oci-artifact", "gopipe_plugins.upload.oci_artifact"),
     ("s3", "gopipe_plugins.upload.s3"),
+    # publish
+    ("github", "gopipe_plugins.publish.github"),
     # deploy
     ("deploy-settings", "gopipe_plugins.deploy.settings"),
     ("kubectl", "gopipe_plugins.deploy.kubectl"),

@@ -75,6 +75,7 @@ class Report:
     error: str | None = None
     exit_code: int = 0
     ci_url: str | None = None
+    snapshot: bool = False  # ``--snapshot``: every artifact is marked, nothing was published
 
     def stage(self, name: str) -> StageResult | None:
         return next((s for s in self.stages if s.name == name), None)
@@ -89,6 +90,7 @@ class Report:
             "started_at": self.started_at,
             "duration_s": round(self.duration_s, 3),
             "ci_url": self.ci_url,
+            "snapshot": self.snapshot,
             "git": self.git.to_json(),
             "stages": [
                 {
@@ -107,7 +109,9 @@ class Report:
                 }
                 for s in self.stages
             ],
-            "artifacts": [a.to_json() for a in self.artifacts],
+            "artifacts": [
+                a.to_json() | ({"snapshot": True} if self.snapshot else {}) for a in self.artifacts
+            ],
         }
 
     def write(self, path: Path, redactor: Redactor) -> None:
