@@ -6,7 +6,7 @@ published release, ``GET /repos/{o}/{r}/releases`` (``Link`` pagination) a draft
 assets are listed with ``GET …/releases/{id}/assets``, deleted with ``DELETE
 …/releases/assets/{id}`` and uploaded to the release's ``upload_url`` (``uploads.github.com``,
 or ``/api/uploads`` on Enterprise) with ``name`` and ``label``. Re-runs are idempotent: an
-asset already there with the same SHA-256 (GitHub's ``digest``, else the downloaded bytes) is
+asset already there with the same SHA-256 (GitHub's ``digest``) is
 skipped, a different one fails unless ``replace = true``. 429, 5xx and the secondary rate
 limit (403 with ``retry-after``, or ``x-ratelimit-remaining: 0`` until ``x-ratelimit-reset``)
 are retried through the project's one retry policy. The token is sent only to the API and
@@ -15,7 +15,6 @@ upload bases configured here, never to a URL a response names elsewhere.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 import urllib.parse
@@ -45,7 +44,6 @@ from gopipe_plugins._common.release_assets import DEFAULT_KINDS, Asset, release_
 
 #: a JSON answer larger than this is not one GitHub gives; reading it would only fill memory
 MAX_JSON_BYTES = 8 << 20
-#: an asset downloaded to compare it (when GitHub names no digest) is bounded by its own size
 _LINK_NEXT = re.compile(r'<([^<>]+)>\s*;\s*rel="?next"?')
 _REPO = re.compile(r"^https?://[^/]+(?:/[^/]+)*?/(?P<owner>[A-Za-z0-9_.-]+)/(?P<repo>[A-Za-z0-9_.-]+)$")
 _NAME_PART = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -319,7 +317,7 @@ def sync_assets(
     for asset in assets:
         there = existing.get(asset.name)
         if there is not None:
-            digest = remote_sha256(api, there, asset)
+            digest = remote_sha256(there)
             if digest == asset.sha256:
                 ctx.log(f"{asset.name}: already on the release with the same sha256; skipped")
                 skipped.append(asset.name)
@@ -349,24 +347,14 @@ def sync_assets(
     return uploaded, skipped, replaced
 
 
-def remote_sha256(api: GitHubApi, there: dict[str, Any], asset: Asset) -> str | None:
-    """The SHA-256 of an asset on the release: GitHub's ``digest``, else its downloaded bytes."""
+def remote_sha256(there: dict[str, Any]) -> str | None:
+    """The SHA-256 GitHub records for an asset (its ``digest``), or None when it names none.
+
+    The bytes are not downloaded instead: the download redirects to another host, and the
+    token must not follow it there.
+    """
     digest = str(there.get("digest") or "")
-    if digest.startswith("sha256:"):
-        return digest.removeprefix("sha256:").lower()
-    size = there.get("size")
-    if isinstance(size, int) and size != asset.size:
-        return f"size {size}"  # not the same file; no need to download it
-    url = str(there.get("url") or "")
-    if not url:
-        return None
-    saved = api.client.max_body
-    api.client.max_body = asset.size
-    try:
-        resp = api.client.send("GET", url, headers=api.headers({"Accept": "application/octet-stream"}))
-    finally:
-        api.client.max_body = saved
-    return hashlib.sha256(resp.body).hexdigest()
+    return digest.removeprefix("sha256:").lower() if digest.startswith("sha256:") else None
 
 
 def _object(resp: Response) -> dict[str, Any]:

@@ -1,0 +1,217 @@
+"""Hostile input for the release: its options, the paths it writes, and the GitHub client.
+
+- config: a changelog header template with an unknown field, an exclude that is not a regular
+  expression, a sort order that does not exist, a release of an untagged or dirty checkout;
+- paths: ``dist/CHANGELOG.md`` planted as a symlink out of the repository (removed, never
+  followed); asset names a server would rewrite (``../``, spaces, a leading dot);
+- the network client, against the local GitHub server (tests/harness/github_api.py): a token
+  echoed back in an error body (masked in stdout, stderr and dist/), huge and malformed JSON,
+  a ``Link`` header and an ``upload_url`` that point at another host (the token is not sent).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.core.run_context import GIT, make_run, provider_context
+from tests.harness.github_api import FakeGitHub, Reply, fake_github
+from tests.hostile.conftest import Sandbox
+
+from gopipe.artifacts import Artifact, sha256_file
+from gopipe.errors import StageFailed
+from gopipe.secrets import Secret
+from gopipe_oci.retry import RetryPolicy
+from gopipe_plugins._common.release_assets import release_assets, safe_asset_name
+from gopipe_plugins.publish import github as gh
+
+TOKEN = "ghp_" + "Hx7e" * 9
+GITHUB = '[tool.gopipe.publish]\nproviders = ["github"]\n[tool.gopipe.publish.github]\n'
+FAST = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.05)
+
+
+def tag(sandbox: Sandbox, name: str = "v1.0.0") -> None:
+    sandbox.commit()
+    subprocess.run(["git", "tag", name], cwd=sandbox.repo, check=True)
+
+
+# -- config -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (
+            '[tool.gopipe.publish.changelog]\nheader = "## {tag} {secret_field}"\n',
+            "unknown template variable {secret_field}",
+        ),
+        ('[tool.gopipe.publish.changelog]\nheader = "## {0}"\n', "positional field {0}"),
+        ('[tool.gopipe.publish.changelog]\nexclude = ["(unclosed"]\n', "changelog.exclude[0]"),
+        ('[tool.gopipe.publish.changelog]\nsort = "random"\n', "tool.gopipe.publish.changelog.sort"),
+        ('[tool.gopipe.publish.changelog]\ngroups = [{ titel = "x" }]\n', "titel"),
+        ("[tool.gopipe.publish]\ntag_prefix = 7\n", "tool.gopipe.publish.tag_prefix"),
+        (
+            GITHUB + 'prerelease = "maybe"\n',
+            "tool.gopipe.publish.github.prerelease",
+        ),
+        (
+            GITHUB + 'token = "ghp_plaintexttokenvalue1234567890"\n',
+            "plaintext secret",
+        ),
+    ],
+)
+def test_bad_release_options_are_one_line_config_errors(sandbox: Sandbox, body: str, says: str) -> None:
+    sandbox.config('targets = ["linux/amd64"]\n' + body)
+    tag(sandbox)
+    outcome = sandbox.run("run", "release", "--plain", "--no-notify")
+    sandbox.check(outcome, code=2, says=says, secrets=["ghp_plaintexttokenvalue1234567890"])
+
+
+def test_release_of_an_untagged_checkout_is_refused(sandbox: Sandbox) -> None:
+    sandbox.commit()
+    outcome = sandbox.run("run", "release", "--plain", "--no-notify")
+    sandbox.check(outcome, code=2, says="is not a version tag")
+    assert outcome.output.count("is not a version tag") == 1
+
+
+def test_release_of_a_dirty_checkout_is_refused(sandbox: Sandbox) -> None:
+    tag(sandbox)
+    (sandbox.repo / "go.mod").write_text((sandbox.repo / "go.mod").read_text() + "// edited\n")
+    outcome = sandbox.run("run", "release", "--plain", "--no-notify")
+    sandbox.check(outcome, code=2, says="uncommitted changes")
+
+
+# -- paths ----------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_a_planted_changelog_symlink_is_removed_not_followed(sandbox: Sandbox) -> None:
+    sandbox.config('targets = ["linux/amd64"]\n[tool.gopipe.package]\nproviders = ["archive"]\n')
+    tag(sandbox)
+    (sandbox.repo / "dist").mkdir(exist_ok=True)
+    (sandbox.repo / "dist" / "CHANGELOG.md").symlink_to(sandbox.sentinel / "keep.txt")
+    outcome = sandbox.run("run", "release", "--snapshot", "--plain", "--no-notify")
+    sandbox.check(outcome, code=0)
+    changelog = sandbox.repo / "dist" / "CHANGELOG.md"
+    assert not changelog.is_symlink() and changelog.read_text().startswith("## ")
+
+
+@pytest.mark.parametrize(
+    "name", ["../evil.tar.gz", "a b.tar.gz", ".hidden", "x" * 300, "tab\t.zip", "ünï.zip"]
+)
+def test_asset_names_a_server_would_rewrite_are_refused(name: str) -> None:
+    assert safe_asset_name(name) is None
+
+
+def test_an_artifact_outside_the_repository_is_not_attached(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "repo")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("not for the release\n")
+    run.artifacts.add(Artifact("archive", "x", path="../secret.txt", sha256=sha256_file(outside)))
+    ctx = provider_context(run, "publish", "github", None)
+    with pytest.raises(StageFailed, match="inside the repository"):
+        release_assets(ctx, ("archive",))
+
+
+# -- the GitHub client ------------------------------------------------------------------------------
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("GH_HOSTILE_TOKEN", TOKEN)
+    with fake_github(token=TOKEN) as fake:
+        yield fake
+
+
+def publish(server: FakeGitHub, tmp_path: Path, **kw: Any) -> tuple[Any, list[str]]:
+    run = make_run(tmp_path / "repo")
+    run.git = replace(GIT, tag="v1.0.0", version="1.0.0")
+    dist = run.root / "dist"
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist / "app.tar.gz").write_bytes(b"archive")
+    run.artifacts.add(
+        Artifact("archive", "app.tar.gz", path="dist/app.tar.gz", sha256=sha256_file(dist / "app.tar.gz"))
+    )
+    opts = gh.GitHubOptions(
+        owner="acme",
+        repo="fixture",
+        api_url=server.api_url,
+        token=Secret(env="GH_HOSTILE_TOKEN"),
+        retry=FAST,
+        **kw,
+    )
+    log: list[str] = []
+    ctx = provider_context(run, "publish", "github", opts, log)
+    return ctx, log
+
+
+def test_a_token_echoed_in_an_error_body_is_masked(server: FakeGitHub, tmp_path: Path) -> None:
+    server.fail_next(Reply.json({"message": f"Bad credentials for token {TOKEN}"}, 401))
+    ctx, _ = publish(server, tmp_path)
+    with pytest.raises(StageFailed) as failed:
+        gh.run(ctx)
+    assert TOKEN not in str(failed.value) and "HTTP 401" in str(failed.value)
+    assert ctx.redact(TOKEN) != TOKEN  # registered with the run's redactor for every other sink
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(200, b"{" * 200 + b"not json", {"Content-Type": "application/json"}),
+        Reply(200, b"[1, 2, 3]", {"Content-Type": "application/json"}),
+        Reply(200, b'{"id": "../../etc"}', {"Content-Type": "application/json"}),
+        Reply(200, b'{"id": ' + b"9" * 5000 + b"}", {"Content-Type": "application/json"}),
+        Reply(
+            200, b'{"a": "' + b"x" * (gh.MAX_JSON_BYTES + 10) + b'"}', {"Content-Type": "application/json"}
+        ),
+    ],
+    ids=["malformed", "list-not-object", "id-not-int", "huge-number", "huge-body"],
+)
+def test_huge_or_malformed_json_fails_the_provider_cleanly(
+    server: FakeGitHub, tmp_path: Path, reply: Reply
+) -> None:
+    server.fail_next(reply, "GET")
+    ctx, _ = publish(server, tmp_path)
+    with pytest.raises(StageFailed, match="GitHub: "):
+        gh.run(ctx)
+    assert server.count("POST", "/api/uploads/") == 0
+
+
+def test_a_link_header_to_another_host_gets_no_token(server: FakeGitHub, tmp_path: Path) -> None:
+    with fake_github(token=TOKEN) as elsewhere:
+        server.fail_next(Reply.json({"message": "Not Found"}, 404), "GET")
+        server.fail_next(
+            Reply.json([], 200, Link=f'<{elsewhere.api_url}/repos/acme/fixture/releases?page=2>; rel="next"'),
+            "GET",
+        )
+        ctx, _ = publish(server, tmp_path)
+        with pytest.raises(StageFailed, match="refusing to send the token"):
+            gh.run(ctx)
+        assert elsewhere.requests == []
+
+
+def test_an_upload_url_on_another_host_gets_no_token(server: FakeGitHub, tmp_path: Path) -> None:
+    with fake_github(token=TOKEN) as elsewhere:
+        rel = {"id": 5, "tag_name": "v1.0.0", "upload_url": f"{elsewhere.base}/api/uploads/x{{?name,label}}"}
+        server.fail_next(Reply.json(rel, 200), "GET")  # found by tag ...
+        server.fail_next(Reply.json(rel, 200), "PATCH")  # ... and updated, naming that upload_url
+        ctx, _ = publish(server, tmp_path)
+        with pytest.raises(StageFailed, match="refusing to send the token"):
+            gh.run(ctx)
+        assert elsewhere.requests == []
+
+
+@pytest.mark.parametrize("key", ["owner", "repo"])
+@pytest.mark.parametrize("value", ["../admin", "a/b", "x?y=1", ".."])
+def test_owner_and_repo_cannot_change_the_path(
+    server: FakeGitHub, tmp_path: Path, key: str, value: str
+) -> None:
+    ctx, _ = publish(server, tmp_path)
+    ctx._options = replace(ctx.options, **{key: value})
+    with pytest.raises(StageFailed, match="is not a GitHub name"):
+        gh.run(ctx)
+    assert server.requests == []
+
+
+def test_an_api_url_that_is_not_http_is_refused(server: FakeGitHub, tmp_path: Path) -> None:
+    ctx, _ = publish(server, tmp_path)
+    ctx._options = replace(ctx.options, api_url="file:///etc/passwd")
+    with pytest.raises(StageFailed, match="api_url is not an http"):
+        gh.run(ctx)
