@@ -31,6 +31,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("archive", "gopipe_plugins.package.archive"),
     ("docker", "gopipe_plugins.package.docker"),
     ("buildah", "gopipe_plugins.package.buildah"),
+    ("nfpm", "gopipe_plugins.package.nfpm"),
     # upload
     ("registry", "gopipe_plugins.upload.registry"),
     ("harbor", "gopipe_plugins.upload.harbor"),

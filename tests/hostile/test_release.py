@@ -215,3 +215,32 @@ def test_an_api_url_that_is_not_http_is_refused(server: FakeGitHub, tmp_path: Pa
     ctx._options = replace(ctx.options, api_url="file:///etc/passwd")
     with pytest.raises(StageFailed, match="api_url is not an http"):
         gh.run(ctx)
+
+
+# -- the nfpm packager's options --------------------------------------------------------------------
+NFPM = '[tool.gopipe.package]\nproviders = ["nfpm"]\n[tool.gopipe.package.nfpm]\nmaintainer = "A <a@b.c>"\n'
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ('[[tool.gopipe.package.nfpm.contents]]\nsrc = "../keep.txt"\ndst = "/etc/x"\n', "contents[0].src"),
+        ('[[tool.gopipe.package.nfpm.contents]]\nsrc = "/etc/passwd"\ndst = "/etc/x"\n', "contents[0].src"),
+        ('[[tool.gopipe.package.nfpm.contents]]\nsrc = "go.mod"\ndst = "etc/x"\n', "contents[0].dst"),
+        ('[[tool.gopipe.package.nfpm.contents]]\nsrc = "go.mod"\ndst = "/usr/../../x"\n', "contents[0].dst"),
+        (
+            '[[tool.gopipe.package.nfpm.contents]]\ntype = "symlink"\nsrc = "x"\ndst = "/x"\n',
+            "contents[0].src",
+        ),
+        ('[[tool.gopipe.package.nfpm.contents]]\nsrc = "go.mod"\ndst = "/x"\nmode = 99999\n', "mode"),
+        ('scripts = { postinstall = "../outside/deep/keep.txt" }\n', "scripts.postinstall"),
+        ('bindir = "bin"\n', "bindir"),
+        ('formats = ["msi"]\n', "formats"),
+        ('name = "{nope}"\n', "unknown template variable {nope}"),
+    ],
+)
+def test_bad_nfpm_options_are_one_line_config_errors(sandbox: Sandbox, body: str, says: str) -> None:
+    sandbox.config('targets = ["linux/amd64"]\n' + NFPM + body)
+    sandbox.commit()
+    outcome = sandbox.run("run", "package", "--plain", "--no-notify")
+    sandbox.check(outcome, code=2, says=says)
