@@ -38,6 +38,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("ecr", "gopipe_plugins.upload.ecr"),
     ("oci-artifact", "gopipe_plugins.upload.oci_artifact"),
     ("s3", "gopipe_plugins.upload.s3"),
+    ("helm-chart", "gopipe_plugins.upload.helm_chart"),
     # publish
     ("github", "gopipe_plugins.publish.github"),
     # deploy

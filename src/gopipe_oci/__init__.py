@@ -16,6 +16,7 @@ from .errors import (
     RegistryError,
     RetryExhaustedError,
 )
+from .helm import HELM_CHART, HELM_CONFIG, chart_tag, push_chart, write_chart_layout
 from .image import ImageConfig, ImageResult, LayerInfo, PlatformImage, build_image
 from .layer import Dir, File, Layer, Symlink, build_layer
 from .layout import Descriptor, Layout
@@ -25,6 +26,8 @@ from .registry import Fetched, PullResult, PushResult, RegistryClient, pull_layo
 from .retry import RetryPolicy
 
 __all__ = [
+    "HELM_CHART",
+    "HELM_CONFIG",
     "ArtifactFile",
     "ArtifactResult",
     "AuthError",
@@ -55,10 +58,13 @@ __all__ = [
     "Symlink",
     "build_image",
     "build_layer",
+    "chart_tag",
     "load_docker_credentials",
     "pull_layout",
     "push_artifact",
+    "push_chart",
     "push_layout",
     "sanitize_tag",
     "write_artifact",
+    "write_chart_layout",
 ]
