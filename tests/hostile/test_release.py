@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -244,3 +245,81 @@ def test_bad_nfpm_options_are_one_line_config_errors(sandbox: Sandbox, body: str
     sandbox.commit()
     outcome = sandbox.run("run", "package", "--plain", "--no-notify")
     sandbox.check(outcome, code=2, says=says)
+
+
+# -- the helm-chart uploader's chart, paths and values ------------------------------------------------
+def _chart(root: Path, values: str = 'image:\n  digest: ""\n', name: str = "demo") -> Path:
+    chart = root / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text(values)
+    (chart / "templates" / "cm.yaml").write_text("kind: ConfigMap\n")
+    return chart
+
+
+@pytest.mark.parametrize(
+    ("values", "path", "says"),
+    [
+        ('image:\n  digest: ""\n', "image.nope", "values.yaml has no 'image.nope'"),
+        ("image:\n  digest:\n    nested: 1\n", "image.digest", "holds a block"),
+        ("image:\n  digest: |\n    x\n", "image.digest", "holds a block"),
+        ("image: {}\n", "image.digest", "values.yaml has no"),
+        ('image:\n  digest: ""\n', "../etc", "not a dotted path"),
+        ('image:\n  digest: ""\n', "", "not a dotted path"),
+    ],
+)
+def test_chart_values_paths_that_cannot_be_set_are_refused(
+    tmp_path: Path, values: str, path: str, says: str
+) -> None:
+    from gopipe_plugins._common.chart_files import ChartError, package_chart
+
+    chart = _chart(tmp_path, values)
+    with pytest.raises(ChartError, match=re.escape(says)):
+        package_chart(
+            chart,
+            tmp_path,
+            version="1.0.0",
+            app_version="1.0.0",
+            values={path: "sha256:" + "a" * 64},
+            mtime=0,
+        )
+
+
+def test_a_digest_with_yaml_syntax_is_written_as_a_quoted_string(tmp_path: Path) -> None:
+    from gopipe_plugins._common.chart_files import package_chart
+
+    chart = _chart(tmp_path)
+    hostile = 'x"\n: {evil: true}'
+    package = package_chart(
+        chart, tmp_path, version="1.0.0", app_version="1.0.0", values={"image.digest": hostile}, mtime=0
+    )
+    import tarfile
+
+    with tarfile.open(package.path) as tar:
+        text = tar.extractfile("demo/values.yaml").read().decode()  # type: ignore[union-attr]
+    assert text == 'image:\n  digest: "x\\"\\n: {evil: true}"\n'
+
+
+def test_a_symlink_in_the_chart_is_refused_and_a_bad_name_too(tmp_path: Path) -> None:
+    from gopipe_plugins._common.chart_files import ChartError, package_chart
+
+    chart = _chart(tmp_path / "a")
+    (chart / "templates" / "passwd.yaml").symlink_to("/etc/passwd")
+    with pytest.raises(ChartError, match="is a symlink"):
+        package_chart(chart, tmp_path, version="1.0.0", app_version="1.0.0", values={}, mtime=0)
+    bad = _chart(tmp_path / "b", name="../../evil")
+    with pytest.raises(ChartError, match="not a Helm chart name"):
+        package_chart(bad, tmp_path, version="1.0.0", app_version="1.0.0", values={}, mtime=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chart", ["../outside", "/etc"])
+def test_a_chart_outside_the_repository_is_a_config_error(sandbox: Sandbox, chart: str) -> None:
+    sandbox.config(
+        'targets = ["linux/amd64"]\n[tool.gopipe.package]\nproviders = ["archive"]\n'
+        '[tool.gopipe.upload]\nproviders = ["helm-chart"]\n'
+        f'[tool.gopipe.upload.helm-chart]\nregistry = "127.0.0.1:9"\nchart = "{chart}"\n'
+    )
+    sandbox.commit()
+    outcome = sandbox.run("run", "upload", "--plain", "--no-notify")
+    sandbox.check(outcome, code=2, says="tool.gopipe.upload.helm-chart.chart")
