@@ -41,6 +41,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("helm-chart", "gopipe_plugins.upload.helm_chart"),
     # publish
     ("github", "gopipe_plugins.publish.github"),
+    ("gitlab", "gopipe_plugins.publish.gitlab"),
     # deploy
     ("deploy-settings", "gopipe_plugins.deploy.settings"),
     ("kubectl", "gopipe_plugins.deploy.kubectl"),

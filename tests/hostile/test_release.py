@@ -323,3 +323,84 @@ def test_a_chart_outside_the_repository_is_a_config_error(sandbox: Sandbox, char
     sandbox.commit()
     outcome = sandbox.run("run", "upload", "--plain", "--no-notify")
     sandbox.check(outcome, code=2, says="tool.gopipe.upload.helm-chart.chart")
+
+
+# -- the GitLab client -----------------------------------------------------------------------------
+GL_TOKEN = "glpat-" + "Hq4w" * 5
+
+
+@pytest.fixture
+def gl_server(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from tests.harness.gitlab_api import fake_gitlab
+
+    monkeypatch.setenv("GL_HOSTILE_TOKEN", GL_TOKEN)
+    with fake_gitlab("acme/fixture", GL_TOKEN) as fake:
+        yield fake
+
+
+def gl_publish(server: Any, tmp_path: Path) -> Any:
+    from gopipe_plugins.publish import gitlab as gl
+
+    ctx, _ = publish_ctx_base(tmp_path)
+    opts = gl.GitLabOptions(
+        project="acme/fixture",
+        api_url=server.api_url,
+        token=Secret(env="GL_HOSTILE_TOKEN"),
+        retry=FAST,
+        package_name="app",
+    )
+    return provider_context(ctx, "publish", "gitlab", opts)
+
+
+def publish_ctx_base(tmp_path: Path) -> tuple[Any, None]:
+    run = make_run(tmp_path / "repo")
+    run.git = replace(GIT, tag="v1.0.0", version="1.0.0")
+    dist = run.root / "dist"
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist / "app.tar.gz").write_bytes(b"archive")
+    run.artifacts.add(
+        Artifact("archive", "app.tar.gz", path="dist/app.tar.gz", sha256=sha256_file(dist / "app.tar.gz"))
+    )
+    return run, None
+
+
+def test_gitlab_token_echoed_in_an_error_body_is_masked(gl_server: Any, tmp_path: Path) -> None:
+    from gopipe_plugins.publish import gitlab as gl
+
+    gl_server.fail_next(Reply.json({"message": f"token {GL_TOKEN} is revoked"}, 403))
+    ctx = gl_publish(gl_server, tmp_path)
+    with pytest.raises(StageFailed) as failed:
+        gl.run(ctx)
+    assert GL_TOKEN not in str(failed.value) and "HTTP 403" in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(200, b"<html>not json", {"Content-Type": "text/html"}),
+        Reply(200, b'{"not": "a list"}', {"Content-Type": "application/json"}),
+        Reply(
+            200,
+            b'[{"id": "1; rm -rf /", "name": "app", "version": "1.0.0"}]',
+            {"Content-Type": "application/json"},
+        ),
+        Reply(200, b"[" + b"1," * (4 << 20) + b"1]", {"Content-Type": "application/json"}),
+    ],
+    ids=["html", "object-not-list", "id-not-int", "huge"],
+)
+def test_gitlab_malformed_or_huge_answers_fail_cleanly(gl_server: Any, tmp_path: Path, reply: Reply) -> None:
+    from gopipe_plugins.publish import gitlab as gl
+
+    gl_server.fail_next(reply, "GET")
+    ctx = gl_publish(gl_server, tmp_path)
+    with pytest.raises(StageFailed, match="GitLab: "):
+        gl.run(ctx)
+    assert gl_server.count("PUT") == 0
+
+
+def test_gitlab_next_page_cannot_leave_the_api(gl_server: Any, tmp_path: Path) -> None:
+    from gopipe_plugins.publish import gitlab as gl
+
+    gl_server.fail_next(Reply.json([], 200, **{"X-Next-Page": "http://elsewhere.invalid/steal"}), "GET")
+    gl.run(gl_publish(gl_server, tmp_path))  # a non-number next page ends the listing
+    assert all(r.path.startswith("/api/v4/") for r in gl_server.requests)
