@@ -16,6 +16,7 @@ TOOL_TABLE = """\
 # Every key is optional; these are the defaults for a standard Go repository.
 # main = ["./cmd/app"]          # default: every ./cmd/* main package, else "."
 # targets = ["linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64"]
+# targets = ["linux/amd64", "linux/arm64", "darwin/arm64", "darwin/amd64", "windows/amd64"]  # + Intel Macs
 # requires = ["gopipe-foo>=1.2"]  # plugin packages this config needs: checked before every run
 
 # [tool.gopipe.lint]
@@ -28,6 +29,14 @@ TOOL_TABLE = """\
 
 # [tool.gopipe.build.go]
 # ldflags = "-s -w -X main.version={version} -X main.commit={commit} -X main.date={date}"
+
+# Releases: `gopipe run release` on a clean version tag (`--snapshot` on any commit); docs/release.md
+# [tool.gopipe.package]
+# providers = ["oci-image", "archive", "nfpm"]   # nfpm: deb, rpm, apk, archlinux
+# [tool.gopipe.publish]
+# providers = ["github"]                         # or gitlab
+# [tool.gopipe.publish.github]
+# token = { env = "GITHUB_TOKEN" }
 
 # [tool.gopipe.notify.slack]
 # webhook = { env = "SLACK_WEBHOOK_URL" }   # secrets only by reference, never inline

@@ -180,3 +180,21 @@ def test_snapshot_builds_with_the_snapshot_version_and_publishes_nothing(go_repo
     assert any(version in a["name"] for a in artifacts if a["kind"] == "archive")  # type: ignore[attr-defined]
     changelog = (go_repo / "dist" / "CHANGELOG.md").read_text()
     assert "- more (" in changelog and "- config (" in changelog
+
+
+def test_init_offers_darwin_amd64_and_the_release_tables(tmp_path: Path) -> None:
+    import tomllib
+
+    from gopipe.config import load_config
+    from gopipe.init import TOOL_TABLE
+
+    wanted = [line for line in TOOL_TABLE.splitlines() if "darwin/amd64" in line]
+    assert len(wanted) == 1
+    text = "[tool.gopipe]\n" + wanted[0].removeprefix("# ").split("  #")[0] + "\n"
+    (tmp_path / "pyproject.toml").write_text(text)
+    assert "darwin/amd64" in load_config(tmp_path).settings.targets
+    release = [
+        line.removeprefix("# ") for line in TOOL_TABLE.splitlines() if "publish" in line and "=" not in line
+    ]
+    assert "[tool.gopipe.publish]" in release
+    tomllib.loads(TOOL_TABLE)  # still valid TOML with everything commented
