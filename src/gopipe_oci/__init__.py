@@ -7,7 +7,7 @@ Ship: :func:`push_layout`, :func:`pull_layout`, :func:`push_artifact` with a
 
 from .artifact import ArtifactFile, ArtifactResult, push_artifact, write_artifact
 from .auth import Credentials, load_docker_credentials
-from .base import RegistryBase, StaticBase
+from .base import LayoutBase, RegistryBase, ScratchBase, StaticBase
 from .errors import (
     AuthError,
     DigestMismatchError,
@@ -42,6 +42,7 @@ __all__ = [
     "Layer",
     "LayerInfo",
     "Layout",
+    "LayoutBase",
     "NotFoundError",
     "OciError",
     "Platform",
@@ -54,6 +55,7 @@ __all__ = [
     "RegistryError",
     "RetryExhaustedError",
     "RetryPolicy",
+    "ScratchBase",
     "StaticBase",
     "Symlink",
     "build_image",

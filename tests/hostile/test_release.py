@@ -404,3 +404,15 @@ def test_gitlab_next_page_cannot_leave_the_api(gl_server: Any, tmp_path: Path) -
     gl_server.fail_next(Reply.json([], 200, **{"X-Next-Page": "http://elsewhere.invalid/steal"}), "GET")
     gl.run(gl_publish(gl_server, tmp_path))  # a non-number next page ends the listing
     assert all(r.path.startswith("/api/v4/") for r in gl_server.requests)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("base", ["oci:../outside", "oci:/etc", "oci:dist/../../keep.txt"])
+def test_an_oci_layout_base_outside_the_repository_is_a_config_error(sandbox: Sandbox, base: str) -> None:
+    sandbox.config(
+        'targets = ["linux/amd64"]\n[tool.gopipe.package]\nproviders = ["oci-image"]\n'
+        f'[tool.gopipe.package.oci-image]\nbase = "{base}"\n'
+    )
+    sandbox.commit()
+    outcome = sandbox.run("run", "package", "--plain", "--no-notify")
+    sandbox.check(outcome, code=2, says="tool.gopipe.package.oci-image.base")

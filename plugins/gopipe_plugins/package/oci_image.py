@@ -33,7 +33,7 @@ from gopipe_oci import (
     build_image,
     sanitize_tag,
 )
-from gopipe_oci.base import Base
+from gopipe_oci.base import Base, LayoutBase, ScratchBase
 from gopipe_plugins._common.registry_access import (
     Login,
     check_insecure_host,
@@ -52,8 +52,9 @@ class OciImageOptions(Login):
     CONFIG_KEY: ClassVar[str] = "tool.gopipe.package.oci-image"
 
     base: str = doc(
-        "'static' (built-in distroless/static-like base: CA certificates, "
-        "nonroot user 65532) or an image reference host/repo:tag[@sha256:…]",
+        "'static' (built-in distroless/static-like base: CA certificates, nonroot user 65532), "
+        "'scratch' (nothing), 'oci:PATH[:REF]' (a local OCI layout in the repository) "
+        "or an image reference host/repo:tag[@sha256:…]",
         "static",
     )
     tzdata: bool = doc("add /usr/share/zoneinfo to the static base (not reproducible across machines)", False)
@@ -77,7 +78,7 @@ class OciImageOptions(Login):
     platforms: tuple[str, ...] = doc("only these linux platforms (default: every linux target built)", ())
 
     def __post_init__(self) -> None:
-        if self.insecure and self.base not in ("", "static"):
+        if self.insecure and self.base not in ("", "static", "scratch") and not self.base.startswith("oci:"):
             try:
                 host = Reference.parse(self.base).registry
             except ValueError:
@@ -115,6 +116,11 @@ def make_base(ctx: ProviderContext[OciImageOptions]) -> tuple[Base, RegistryClie
     opts = ctx.options
     if opts.base in ("", "static"):
         return StaticBase(tzdata=opts.tzdata), None
+    if opts.base == "scratch":
+        return ScratchBase(), None
+    if opts.base.startswith("oci:"):
+        where, _, ref_name = opts.base.removeprefix("oci:").partition(":")
+        return LayoutBase(ctx.repo_path(where, "base"), ref_name or None), None
     try:
         ref = Reference.parse(opts.base)
     except ValueError as exc:
@@ -163,7 +169,7 @@ def run(ctx: ProviderContext[OciImageOptions]) -> None:
                         annotations=dict(opts.annotations),
                         ref_names=tuple(dict.fromkeys(n for n in (version_tag, "latest") if n)),
                     )
-                except (OciError, OSError, ValueError) as exc:
+                except (OciError, OSError, ValueError, KeyError) as exc:
                     raise StageFailed(f"image {name}: {exc}") from None
                 platforms = {img.platform: img.manifest_digest for img in res.images}
                 ctx.add_artifact(
