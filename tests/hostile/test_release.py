@@ -416,3 +416,10 @@ def test_an_oci_layout_base_outside_the_repository_is_a_config_error(sandbox: Sa
     sandbox.commit()
     outcome = sandbox.run("run", "package", "--plain", "--no-notify")
     sandbox.check(outcome, code=2, says="tool.gopipe.package.oci-image.base")
+
+
+def test_universal_darwin_takes_only_a_boolean(sandbox: Sandbox) -> None:
+    sandbox.config('targets = ["darwin/amd64"]\n[tool.gopipe.build.go]\nuniversal_darwin = "yes"\n')
+    sandbox.commit()
+    outcome = sandbox.run("run", "build", "--plain", "--no-notify")
+    sandbox.check(outcome, code=2, says="tool.gopipe.build.go.universal_darwin")
