@@ -32,6 +32,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("docker", "gopipe_plugins.package.docker"),
     ("buildah", "gopipe_plugins.package.buildah"),
     ("nfpm", "gopipe_plugins.package.nfpm"),
+    ("source-archive", "gopipe_plugins.package.source_archive"),
     # upload
     ("registry", "gopipe_plugins.upload.registry"),
     ("harbor", "gopipe_plugins.upload.harbor"),

@@ -423,3 +423,29 @@ def test_universal_darwin_takes_only_a_boolean(sandbox: Sandbox) -> None:
     sandbox.commit()
     outcome = sandbox.run("run", "build", "--plain", "--no-notify")
     sandbox.check(outcome, code=2, says="tool.gopipe.build.go.universal_darwin")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("table", "says"),
+    [
+        (
+            '[tool.gopipe.package.source-archive]\nname_template = "../{project}"\n',
+            "source-archive.name_template",
+        ),
+        (
+            '[tool.gopipe.package.source-archive]\nname_template = "{nope}"\n',
+            "unknown template variable {nope}",
+        ),
+        ('[tool.gopipe.package.source-archive]\nformat = "rar"\n', "source-archive.format"),
+        ('[tool.gopipe.package.archive]\nbinaries = "hostile"\n', "archive.binaries"),
+    ],
+)
+def test_bad_source_archive_and_archive_binaries_options(sandbox: Sandbox, table: str, says: str) -> None:
+    sandbox.config(
+        'targets = ["linux/amd64"]\n[tool.gopipe.package]\nproviders = ["archive", "source-archive"]\n'
+        + table
+    )
+    sandbox.commit()
+    outcome = sandbox.run("run", "package", "--plain", "--no-notify")
+    sandbox.check(outcome, code=2, says=says)
