@@ -449,3 +449,37 @@ def test_bad_source_archive_and_archive_binaries_options(sandbox: Sandbox, table
     sandbox.commit()
     outcome = sandbox.run("run", "package", "--plain", "--no-notify")
     sandbox.check(outcome, code=2, says=says)
+
+
+@pytest.mark.slow
+def test_oci_image_files_through_a_symlink_out_of_the_repository_are_refused(sandbox: Sandbox) -> None:
+    (sandbox.repo / "leak").symlink_to(sandbox.sentinel / "etc" / "passwd")
+    sandbox.config(
+        'targets = ["linux/amd64"]\n[tool.gopipe.package]\nproviders = ["oci-image"]\n'
+        '[tool.gopipe.package.oci-image]\nfiles = { "/etc/passwd" = "leak" }\n'
+    )
+    sandbox.commit()
+    outcome = sandbox.run("run", "package", "--plain", "--no-notify")
+    sandbox.check(outcome, code=2, says="tool.gopipe.package.oci-image.files./etc/passwd")
+
+
+@pytest.mark.slow
+def test_a_symlink_inside_kodata_is_kept_as_a_link_never_followed(sandbox: Sandbox) -> None:
+    kodata = sandbox.repo / "cmd" / "hostile" / "kodata"
+    kodata.mkdir()
+    (kodata / "passwd").symlink_to(sandbox.sentinel / "etc" / "passwd")
+    sandbox.config(
+        'targets = ["linux/amd64"]\n[tool.gopipe.package]\nproviders = ["oci-image"]\n'
+        "[tool.gopipe.package.oci-image]\nkodata = true\n"
+    )
+    sandbox.commit()
+    outcome = sandbox.run("run", "package", "--plain", "--no-notify")
+    sandbox.check(outcome, code=0)
+    blobs = (sandbox.repo / "dist" / "oci" / "hostile" / "blobs" / "sha256").iterdir()
+    import gzip
+
+    for blob in blobs:
+        data = blob.read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        assert b"sentinel etc/passwd" not in data

@@ -69,6 +69,9 @@ def test_scratch_and_a_local_layout_as_bases(go_repo: Path, gopipe_run: Callable
         ("oci:../outside", "tool.gopipe.package.oci-image.base"),
         ("oci:missing-layout", "not an OCI layout"),
         ("oci:go.mod", "not an OCI layout"),
+        ('static"\nfiles = { "etc/x" = "go.mod" }\n#', "tool.gopipe.package.oci-image.files"),
+        ('static"\nfiles = { "/etc/../x" = "go.mod" }\n#', "tool.gopipe.package.oci-image.files"),
+        ('static"\nfiles = { "/etc/x" = "../outside" }\n#', "files./etc/x"),
     ],
 )
 def test_a_bad_layout_base_fails_with_the_reason(
@@ -79,3 +82,29 @@ def test_a_bad_layout_base_fails_with_the_reason(
     result = gopipe_run(go_repo, "package")
     assert result.exit_code in (1, 2)
     assert says in json.dumps(result.report)
+
+
+def test_kodata_and_extra_files_go_into_the_app_layer(
+    go_repo: Path, gopipe_run: Callable[..., RunResult]
+) -> None:
+    import tarfile
+
+    (go_repo / "cmd" / "fixture" / "kodata").mkdir()
+    (go_repo / "cmd" / "fixture" / "kodata" / "index.html").write_text("<h1>hi</h1>\n")
+    (go_repo / "config").mkdir()
+    (go_repo / "config" / "app.yaml").write_text("port: 8080\n")
+    (go_repo / "pyproject.toml").write_text(
+        config("scratch") + 'kodata = true\nfiles = { "/etc/app/app.yaml" = "config/app.yaml" }\n'
+    )
+    commit_all(go_repo)
+    result = gopipe_run(go_repo, "package")
+    assert result.exit_code == 0, result.report["stages"]
+    layout = go_repo / "dist" / "oci" / "fixture"
+    manifest, image_config = manifest_of(layout)
+    assert "KO_DATA_PATH=/var/run/ko" in image_config["config"]["Env"]
+    [layer] = manifest["layers"]
+    with tarfile.open(Layout(layout).blob_path(layer["digest"])) as tar:
+        names = set(tar.getnames())
+        app = tar.extractfile("etc/app/app.yaml")
+        assert app is not None and app.read() == b"port: 8080\n"
+    assert {"var/run/ko/index.html", "usr/local/bin/fixture"} <= names
