@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from gopipe.git import read_git_info
 from gopipe.plan import make_plan
 from gopipe.release import previous_tag, release_tags
 from gopipe.stages import Stage
+from gopipe.testing import RunResult
 from gopipe.versions import version_tags
 
 GIT_ENV = {
@@ -198,3 +200,19 @@ def test_init_offers_darwin_amd64_and_the_release_tables(tmp_path: Path) -> None
     ]
     assert "[tool.gopipe.publish]" in release
     tomllib.loads(TOOL_TABLE)  # still valid TOML with everything commented
+
+
+@pytest.mark.slow
+def test_tagging_an_unchanged_tree_rebuilds_instead_of_restoring_the_old_version(
+    go_repo: Path, gopipe_run: Callable[..., RunResult]
+) -> None:
+    first = gopipe_run(go_repo, "build")
+    again = gopipe_run(go_repo, "build")
+    assert first.exit_code == again.exit_code == 0
+    assert again.stage("build")["cached"] is True  # nothing changed: restored
+    git(go_repo, "tag", "v9.9.9")
+    tagged = gopipe_run(go_repo, "build")
+    assert tagged.stage("build")["cached"] is False
+    [binary] = [a for a in tagged.report["artifacts"] if a["kind"] == "binary"]
+    out = subprocess.run([str(go_repo / binary["path"])], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "fixture 9.9.9"
