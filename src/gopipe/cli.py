@@ -36,6 +36,7 @@ examples:
   gopipe run cd --env staging --dry-run  # show what deploy would change
   gopipe run release --snapshot          # a release build of any commit, published nowhere
   gopipe check                           # validate [tool.gopipe] for every stage
+  gopipe run ci --changed-since origin/main  # monorepo: changed modules and their dependants
   gopipe init --github                   # noxfile, config table and workflows
 
 exit codes: 0 success, 1 a stage failed, 2 usage or config error, 130 cancelled
@@ -97,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_false",
         help="run every stage even if its inputs are unchanged",
     )
+    module_options(run)
 
     check = sub.add_parser(
         "check",
@@ -166,6 +168,17 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("."),
         help="directory to create gopipe-NAME/ in (default: .)",
     )
+    modules = sub.add_parser(
+        "modules",
+        help="list the repository's Go modules (go.work, else every go.mod)",
+        description="The Go modules below the repository's top, what each depends on, and which a "
+        "run would select (--module, --changed-since). --json prints a list for a CI matrix.",
+    )
+    common(modules)
+    module_options(modules)
+    modules.add_argument(
+        "--json", action="store_true", help="a JSON array of modules (path, slug, out …) for a CI matrix"
+    )
     tools = sub.add_parser(
         "tools",
         help="list the pinned Go tools; --install them into the cache",
@@ -175,7 +188,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("run", "check", "plugins", "schema", "init", "merge", "new-plugin", "tools")
+def module_options(parser: argparse.ArgumentParser) -> None:
+    """``--module`` and ``--changed-since``: which modules of a monorepo a command covers."""
+    parser.add_argument(
+        "--module",
+        dest="modules",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="only the module in PATH, from the repository's top (repeatable)",
+    )
+    parser.add_argument(
+        "--changed-since",
+        metavar="REF",
+        help="only modules with files changed since REF, and the modules that depend on them",
+    )
+
+
+COMMANDS = ("run", "check", "plugins", "schema", "init", "merge", "modules", "new-plugin", "tools")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -213,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if ns.command == "tools":
             return _tools(ns.install)
+        if ns.command == "modules":
+            return _modules(ns)
         if ns.command == "new-plugin":
             from gopipe.scaffold import scaffold_plugin
 
@@ -266,15 +298,55 @@ def _run(ns: argparse.Namespace, parser: argparse.ArgumentParser, go_args: tuple
         go_args=go_args,
         snapshot=ns.snapshot,
     )
+    from gopipe.monorepo import module_session, run_modules, wants_modules
+
+    if wants_modules(ns.root, modules=ns.modules, changed_since=ns.changed_since):
+        report = run_modules(
+            ns.targets,
+            root=ns.root,
+            config_file=ns.config,
+            args=args,
+            plain=ns.plain,
+            notify=ns.notify,
+            modules=ns.modules,
+            changed_since=ns.changed_since,
+        )
+        return report.exit_code
+    if ns.config is None and (
+        session := module_session(ns.root, args=args, plain=ns.plain, notify=ns.notify)
+    ):
+        return session.run(ns.targets).exit_code
     return run_pipeline(
         ns.targets, root=ns.root, config_file=ns.config, args=args, plain=ns.plain, notify=ns.notify
     )
+
+
+def _modules(ns: argparse.Namespace) -> int:
+    from gopipe.monorepo import module_listing
+
+    workspace, chosen = module_listing(ns.root, modules=ns.modules, changed_since=ns.changed_since)
+    if ns.json:  # a CI matrix: each module's path, artifact-safe slug and output directory
+        print(json.dumps([m.to_json() for m in chosen]))
+        return 0
+    for module in chosen:
+        needs = f"  (uses {', '.join(module.depends_on)})" if module.depends_on else ""
+        print(f"{module.path:<30} {module.module_path}{needs}")
+    print(f"{len(chosen)} of {len(workspace.modules)} modules, from {workspace.source}", file=sys.stderr)
+    return 0
 
 
 def _check(ns: argparse.Namespace) -> int:
     from gopipe.lifecycle import check_config
 
     config, errors, warnings = check_config(ns.root, ns.config)
+    checked_modules = 0
+    if ns.config is None:
+        from gopipe.monorepo import check_modules, wants_modules
+
+        if wants_modules(ns.root):  # and every module's layered config, as a run reads it
+            more_errors, more_warnings, checked_modules = check_modules(ns.root)
+            errors += [e for e in more_errors if e not in errors]
+            warnings += [w for w in more_warnings if w not in warnings]
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for error in errors:
@@ -282,7 +354,8 @@ def _check(ns: argparse.Namespace) -> int:
     if errors:
         return 2
     selected = sum(len(config.stage(s).providers) for s in Stage)
-    print(f"{config.display_file}: ok ({selected} providers in {len(Stage)} stages checked)")
+    modules = f", {checked_modules} modules" if checked_modules else ""
+    print(f"{config.display_file}: ok ({selected} providers in {len(Stage)} stages checked{modules})")
     return 0
 
 

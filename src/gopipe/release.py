@@ -121,9 +121,11 @@ def prepare_release(run: RunContext, *, publishing: bool) -> None:
     snapshot = run.args.snapshot
     if not snapshot and not publishing:
         return
-    tags = release_tags(config.root, settings.tag_prefix, snapshot=snapshot)
+    # the config's prefix, else the module's own (a module in services/api tags services/api/v1.2.3)
+    prefix = settings.tag_prefix or run.git.tag_prefix
+    tags = release_tags(config.root, prefix, snapshot=snapshot)
     shown = config.display_file
-    run.git = release_git(run.git, tags, snapshot=snapshot, prefix=settings.tag_prefix, file=shown)
+    run.git = release_git(run.git, tags, snapshot=snapshot, prefix=prefix, file=shown)
     if not publishing or not settings.changelog.enabled:
         return
     commits = read_commits(config.root, tags.previous.name if tags.previous else None)

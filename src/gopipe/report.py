@@ -75,6 +75,8 @@ class Report:
     error: str | None = None
     exit_code: int = 0
     ci_url: str | None = None
+    # a monorepo run: each module's stages and artifacts, paths from the repository's top
+    modules: list[dict[str, Any]] = field(default_factory=list)
     snapshot: bool = False  # ``--snapshot``: every artifact is marked, nothing was published
 
     def stage(self, name: str) -> StageResult | None:
@@ -112,7 +114,7 @@ class Report:
             "artifacts": [
                 a.to_json() | ({"snapshot": True} if self.snapshot else {}) for a in self.artifacts
             ],
-        }
+        } | ({"modules": self.modules} if self.modules else {})
 
     def write(self, path: Path, redactor: Redactor) -> None:
         """Write atomically, with every string masked."""

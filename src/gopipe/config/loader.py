@@ -29,7 +29,7 @@ MAX_TIMEOUT_S = 7 * 24 * 3600  # a week; more is a typo (and overflows thread wa
 DEFAULT_TARGETS = ("linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64")
 
 # Top-level tables owned by features other than stages.
-EXTENSION_TABLES = frozenset({"github"})
+EXTENSION_TABLES = frozenset({"github", "modules"})
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,12 @@ def load_config(root: Path, file: Path | None = None) -> Config:
     root = root.resolve()
     explicit = file is not None
     file = (file or root / "pyproject.toml").resolve()
+    raw, present = read_tool_table(file, explicit=explicit)
+    return config_from_raw(root, file, raw, present=present)
+
+
+def read_tool_table(file: Path, *, explicit: bool = False) -> tuple[Mapping[str, Any], bool]:
+    """``[tool.gopipe]`` of ``file`` as written, and whether the table is there at all."""
     shown = _display(file)
     raw: Mapping[str, Any] = {}
     present = False
@@ -153,6 +159,12 @@ def load_config(root: Path, file: Path | None = None) -> Config:
             raw = tool["gopipe"]
             if not isinstance(raw, Mapping):
                 raise ConfigError(shown, "tool.gopipe", "expected a table", "write [tool.gopipe]")
+    return raw, present
+
+
+def config_from_raw(root: Path, file: Path, raw: Mapping[str, Any], *, present: bool) -> Config:
+    """Check a ``[tool.gopipe]`` table (as read, or layered for a module) into a Config of ``root``."""
+    shown = _display(file)
     top = {k: v for k, v in raw.items() if k not in _stage_names() and k not in EXTENSION_TABLES}
     allowed_top = {*Settings.__dataclass_fields__, *_stage_names(), *EXTENSION_TABLES}
     for name in top:

@@ -80,7 +80,9 @@ class PublishSettings:
     write the changelog before any stage runs."""
 
     tag_prefix: str = doc(
-        "version tags of the module released here, e.g. 'services/api' for services/api/v1.2.3", ""
+        "version tags of the module released here, e.g. 'services/api' for services/api/v1.2.3; "
+        "empty = the module's own directory in the repository",
+        "",
     )
     changelog: ChangelogSettings = doc("release notes", default_factory=ChangelogSettings)
 

@@ -571,9 +571,17 @@ def render_workflows(config: Config, default_branch: str | None = None) -> dict[
     b = _Builder(config, opts, branch, layout)
     header = _HEADER.format(version=gopipe.__version__, config=_config_name(config, repo))
     return {
-        WORKFLOW_DIR / CI_FILE: dump(ci_workflow(b), header),
+        WORKFLOW_DIR / CI_FILE: dump(_ci_for_layout(b), header),
         WORKFLOW_DIR / CD_FILE: dump(cd_workflow(b), header),
     }
+
+
+def _ci_for_layout(b: _Builder) -> dict[str, Any]:
+    """The ci workflow; at the top of a multi-module repository, a matrix over its modules."""
+    from gopipe.github.monorepo import monorepo_ci_workflow, workflow_workspace
+
+    ci = ci_workflow(b)
+    return monorepo_ci_workflow(b, ci) if workflow_workspace(b.config) is not None else ci
 
 
 def _config_name(config: Config, repo: Path) -> str:
