@@ -24,8 +24,9 @@ _EPILOG = """\
 pipelines:
   ci        lint, test, coverage, build
   cd        package, upload, deploy (and the build they need)
+  release   build, package, upload, publish (HEAD must be a clean version tag)
 stages:
-  lint test coverage build package upload deploy notify
+  lint test coverage build package upload publish deploy notify
   (a stage pulls in the stages it needs; notify runs after any run, passed or failed)
 
 examples:
@@ -33,6 +34,7 @@ examples:
   gopipe run lint test                   # two stages
   gopipe run test -- -run TestAdd ./internal/...   # arguments after -- go to go test
   gopipe run cd --env staging --dry-run  # show what deploy would change
+  gopipe run release --snapshot          # a release build of any commit, published nowhere
   gopipe check                           # validate [tool.gopipe] for every stage
   gopipe run ci --changed-since origin/main  # monorepo: changed modules and their dependants
   gopipe init --github                   # noxfile, config table and workflows
@@ -85,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--shard", metavar="I/N", help="run the I-th of N test shards (1-based)")
     run.add_argument("--env", dest="environment", metavar="NAME", help="deploy environment")
     run.add_argument("--dry-run", action="store_true", help="show what deploy would change")
+    run.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="version {next_patch}-SNAPSHOT-{short_commit}; no tag needed; upload and publish skipped",
+    )
     run.add_argument(
         "--no-cache",
         dest="use_cache",
@@ -307,6 +314,7 @@ def _run(ns: argparse.Namespace, parser: argparse.ArgumentParser, go_args: tuple
         dry_run=ns.dry_run,
         use_cache=ns.use_cache,
         go_args=go_args,
+        snapshot=ns.snapshot,
     )
     from gopipe.monorepo import module_session, run_modules, wants_modules
 

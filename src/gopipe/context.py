@@ -47,6 +47,7 @@ class RunArgs:
     dry_run: bool = False
     use_cache: bool = True
     go_args: tuple[str, ...] = ()  # after ``--``: flags and packages for ``go test``
+    snapshot: bool = False  # ``--snapshot``: version {next_patch}-SNAPSHOT-{short_commit}, nothing published
 
 
 @dataclass

@@ -39,6 +39,8 @@ TOOLS: dict[str, GoTool] = {
         GoTool("govulncheck", "golang.org/x/vuln/cmd/govulncheck", "v1.9.0"),
         # Validates generated GitHub workflows (tests of gopipe.github).
         GoTool("actionlint", "github.com/rhysd/actionlint/cmd/actionlint", "v1.7.12"),
+        # deb, rpm, apk and archlinux packages (the nfpm packager).
+        GoTool("nfpm", "github.com/goreleaser/nfpm/v2/cmd/nfpm", "v2.45.2"),
     )
 }
 

@@ -32,6 +32,8 @@ def tool_table(fit: Fit) -> str:
         )
     lines += [
         '# targets = ["linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64"]',
+        '# targets = ["linux/amd64", "linux/arm64", "darwin/arm64", "darwin/amd64", "windows/amd64"]'
+        "  # + Intel Macs",
         '# requires = ["gopipe-foo>=1.2"]  # plugin packages this config needs: checked before every run',
         "",
         "# [tool.gopipe.lint]",
@@ -58,6 +60,14 @@ def tool_table(fit: Fit) -> str:
         "",
         "# [tool.gopipe.build.go]",
         '# ldflags = "-s -w"   # plus -X for each version/commit/date variable the code declares',
+        "",
+        "# Releases: `gopipe run release` on a clean version tag (`--snapshot`: any commit); docs/release.md",
+        "# [tool.gopipe.package]",
+        '# providers = ["oci-image", "archive", "nfpm"]   # nfpm: deb, rpm, apk, archlinux',
+        "# [tool.gopipe.publish]",
+        '# providers = ["github"]                         # or gitlab',
+        "# [tool.gopipe.publish.github]",
+        '# token = { env = "GITHUB_TOKEN" }',
         "",
         "# [tool.gopipe.notify]",
         '# providers = ["slack"]   # a notifier runs only when it is listed here',

@@ -37,6 +37,7 @@ from gopipe.manager import create_manager, disabled_from_env
 from gopipe.outputs import remove_previous_outputs
 from gopipe.plan import Plan, make_plan
 from gopipe.registry import ProviderRegistry, SelectedProvider
+from gopipe.release import SNAPSHOT_SKIP, prepare_release
 from gopipe.report import Report, StageResult
 from gopipe.requires import check_requires
 from gopipe.runlock import LockBusy, run_lock, wait_limit
@@ -237,8 +238,12 @@ class RunSession:
         if error is None:
             try:
                 pm.hook.gopipe_configure(config=config, args=run.args)
+                if prepared is None:  # a merge releases nothing: its jobs did
+                    prepare_release(run, publishing=Stage.PUBLISH in plan.stages)
             except ConfigError as exc:
                 error = exc
+        if error is None and run.args.snapshot:
+            finished = {**finished, **_snapshot_skips(plan)}
         if error is not None:
             error = self.explain(error) if isinstance(error, ConfigError) else error
             self.console.error(str(error))
@@ -303,6 +308,15 @@ class RunSession:
         except OSError as err:  # e.g. dist is a file: the one-line error above is all we can do
             self.console.error(f"report.json not written: {err.strerror}")
         return report
+
+
+def _snapshot_skips(plan: Plan) -> dict[Stage, StageResult]:
+    """A snapshot builds and packages everything and sends nothing anywhere."""
+    return {
+        stage: StageResult(stage.value, "skipped", error=SNAPSHOT_SKIP, summary=SNAPSHOT_SKIP)
+        for stage in (Stage.UPLOAD, Stage.PUBLISH)
+        if stage in plan.stages
+    }
 
 
 def _report_only(name: str, git: GitInfo, error: str, exit_code: int) -> Report:

@@ -93,6 +93,7 @@ class Report:
     ci_url: str | None = None
     # a monorepo run: each module's stages and artifacts, paths from the repository's top
     modules: list[dict[str, Any]] = field(default_factory=list)
+    snapshot: bool = False  # ``--snapshot``: every artifact is marked, nothing was published
 
     def stage(self, name: str) -> StageResult | None:
         return next((s for s in self.stages if s.name == name), None)
@@ -107,6 +108,7 @@ class Report:
             "started_at": self.started_at,
             "duration_s": round(self.duration_s, 3),
             "ci_url": self.ci_url,
+            "snapshot": self.snapshot,
             "git": self.git.to_json(),
             "stages": [
                 {
@@ -126,7 +128,9 @@ class Report:
                 }
                 for s in self.stages
             ],
-            "artifacts": [a.to_json() for a in self.artifacts],
+            "artifacts": [
+                a.to_json() | ({"snapshot": True} if self.snapshot else {}) for a in self.artifacts
+            ],
         } | ({"modules": self.modules} if self.modules else {})
 
     def write(self, path: Path, redactor: Redactor) -> None:

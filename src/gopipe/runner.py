@@ -141,6 +141,7 @@ class Runner:
             exit_code=exit_code,
             error=error,
             ci_url=ci_run_url(self.run.env),
+            snapshot=self.run.args.snapshot,
         )
 
     def _finish_unstarted(self, stage: Stage, status: str, why: str) -> StageResult:
@@ -162,9 +163,15 @@ class Runner:
             run.env,
             run.go.version(),
             run.config.settings,
-            (run.args.targets, run.args.shard, run.args.go_args),
+            (run.args.targets, run.args.shard, run.args.go_args, *self._stamp(stage)),
             [self.fingerprints[d] for d in self.plan.needs.get(stage, ())],
         )
+
+    def _stamp(self, stage: Stage) -> tuple[str, ...]:
+        """What the build stamps into binaries besides the sources: a tag (or ``--snapshot``)
+        on an unchanged tree must rebuild, not restore binaries that carry the old version."""
+        git = self.run.git
+        return (git.version, git.sha, str(git.commit_time)) if stage is Stage.BUILD else ()
 
     def run_stage(self, stage: Stage) -> StageResult:
         """Run one stage now; restore it from the stage cache when its inputs are unchanged.

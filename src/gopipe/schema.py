@@ -31,6 +31,7 @@ STAGE_DESCRIPTIONS: dict[Stage, str] = {
     Stage.PACKAGE: "archives and OCI images of the built binaries",
     Stage.UPLOAD: "where packages and images are pushed",
     Stage.DEPLOY: "rollouts of the uploaded images, per environment",
+    Stage.PUBLISH: "where a release is published (GitHub or GitLab Releases), from a version tag",
     Stage.NOTIFY: "where the run's result is reported",
 }
 

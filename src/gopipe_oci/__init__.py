@@ -7,7 +7,7 @@ Ship: :func:`push_layout`, :func:`pull_layout`, :func:`push_artifact` with a
 
 from .artifact import ArtifactFile, ArtifactResult, push_artifact, write_artifact
 from .auth import Credentials, load_docker_credentials
-from .base import RegistryBase, StaticBase
+from .base import LayoutBase, RegistryBase, ScratchBase, StaticBase
 from .errors import (
     AuthError,
     DigestMismatchError,
@@ -16,6 +16,7 @@ from .errors import (
     RegistryError,
     RetryExhaustedError,
 )
+from .helm import HELM_CHART, HELM_CONFIG, chart_tag, push_chart, write_chart_layout
 from .image import ImageConfig, ImageResult, LayerInfo, PlatformImage, build_image
 from .layer import Dir, File, Layer, Symlink, build_layer
 from .layout import Descriptor, Layout
@@ -25,6 +26,8 @@ from .registry import Fetched, PullResult, PushResult, RegistryClient, pull_layo
 from .retry import RetryPolicy
 
 __all__ = [
+    "HELM_CHART",
+    "HELM_CONFIG",
     "ArtifactFile",
     "ArtifactResult",
     "AuthError",
@@ -39,6 +42,7 @@ __all__ = [
     "Layer",
     "LayerInfo",
     "Layout",
+    "LayoutBase",
     "NotFoundError",
     "OciError",
     "Platform",
@@ -51,14 +55,18 @@ __all__ = [
     "RegistryError",
     "RetryExhaustedError",
     "RetryPolicy",
+    "ScratchBase",
     "StaticBase",
     "Symlink",
     "build_image",
     "build_layer",
+    "chart_tag",
     "load_docker_credentials",
     "pull_layout",
     "push_artifact",
+    "push_chart",
     "push_layout",
     "sanitize_tag",
     "write_artifact",
+    "write_chart_layout",
 ]

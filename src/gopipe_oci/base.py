@@ -1,4 +1,5 @@
-"""Base images: a built-in distroless/static-like base, or one pulled from a registry.
+"""Base images: a built-in distroless/static-like base, ``scratch``, a local OCI layout, or one
+pulled from a registry.
 
 Static base choices (see docs/oci.md):
 
@@ -164,6 +165,82 @@ class RegistryBase:
                 description=f"base {ref.name_with_tag()}@{fetched.digest}",
             )
         return out
+
+
+@dataclass(frozen=True)
+class ScratchBase:
+    """No base at all (``FROM scratch``): the image holds only what gopipe adds."""
+
+    def resolve(self, platforms: Sequence[Platform], scratch: Path) -> dict[Platform, ResolvedBase]:
+        return {p: ResolvedBase(layers=(), description="scratch") for p in platforms}
+
+
+@dataclass(frozen=True)
+class LayoutBase:
+    """A base read from a local OCI image layout (``oci:PATH`` or ``oci:PATH:REF``), e.g. one
+    ``skopeo copy``/``crane`` wrote, or a previous gopipe build. Every blob is checked against
+    its digest before it is used."""
+
+    path: Path
+    ref_name: str | None = None
+
+    def resolve(self, platforms: Sequence[Platform], scratch: Path) -> dict[Platform, ResolvedBase]:
+        from .layout import Layout
+
+        lay = Layout(self.path)
+        if not (self.path / "index.json").is_file():
+            raise ValueError(f"{self.path} is not an OCI layout (no index.json)")
+        top = lay.resolve(self.ref_name)
+        shown = f"oci:{self.path.name}" + (f":{self.ref_name}" if self.ref_name else "")
+        out: dict[Platform, ResolvedBase] = {}
+        for plat in platforms:
+            digest, media = top.digest, top.media_type
+            if media in INDEX_MEDIA_TYPES:
+                digest = _pick(lay.read_json(top.digest), plat, shown)
+                media = MANIFEST_MEDIA_TYPES[0]
+            manifest = lay.read_json(digest)
+            media = str(manifest.get("mediaType") or media)
+            if media not in MANIFEST_MEDIA_TYPES:
+                raise ValueError(f"{shown}: unsupported manifest type {media}")
+            config = lay.read_json(manifest["config"]["digest"])
+            if top.media_type not in INDEX_MEDIA_TYPES and not plat.matches(Platform.from_json(config)):
+                raise ValueError(f"{shown} is a single-platform image, not {plat}")
+            diff_ids = config.get("rootfs", {}).get("diff_ids", [])
+            if len(diff_ids) != len(manifest["layers"]):
+                raise ValueError(f"{shown}: layer count does not match diff_ids")
+            layers = []
+            for desc, diff_id in zip(manifest["layers"], diff_ids, strict=True):
+                path = lay.blob_path(desc["digest"])
+                if _file_digest(path) != desc["digest"]:
+                    raise ValueError(f"{shown}: blob {desc['digest']} is corrupt")
+                kind = desc["mediaType"]
+                layers.append(
+                    Layer(
+                        path=path,
+                        digest=desc["digest"],
+                        size=int(desc["size"]),
+                        diff_id=diff_id,
+                        uncompressed_size=-1,
+                        media_type=MEDIA_TYPE_LAYER_GZIP if kind == DOCKER_LAYER_GZIP else kind,
+                    )
+                )
+            out[plat] = ResolvedBase(
+                layers=tuple(layers),
+                config=config,
+                annotations={"org.opencontainers.image.base.digest": digest},
+                description=f"base {shown}@{digest}",
+            )
+        return out
+
+
+def _file_digest(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
 
 
 def _pick(index: Mapping[str, Any], plat: Platform, name: str) -> str:

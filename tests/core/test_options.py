@@ -3,6 +3,7 @@ and describes it, so a wrong type, a typo or a plaintext secret is one ConfigErr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,9 +247,15 @@ def test_schema_describes_every_kind() -> None:
     assert retry["default"] == {"attempts": 3, "backoff": 0.5}  # a nested table's default: its own defaults
 
 
-def test_schema_never_shows_a_secret_default() -> None:
+def test_schema_shows_a_secret_default_as_its_reference_never_its_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DEFAULT_TOKEN", "s3cr3t-value-in-env")
+
     @dataclass(frozen=True)
     class WithDefaultSecret:
         token: Secret = field(default=Secret(env="DEFAULT_TOKEN"))
 
-    assert "default" not in schema_for(WithDefaultSecret)["properties"]["token"]
+    prop = schema_for(WithDefaultSecret)["properties"]["token"]
+    assert prop["default"] == {"env": "DEFAULT_TOKEN"}
+    assert "s3cr3t" not in json.dumps(prop)

@@ -26,6 +26,7 @@ from gopipe.types import Builder, MergeInput, MergeOutput, Merger
 from gopipe_plugins._common.findings import parse_positions
 from gopipe_plugins._common.library import record_compile_check
 from gopipe_plugins.build import stamping
+from gopipe_plugins.build.universal import MachOError, write_universal
 
 # Plus one -X per build variable the code declares (version, commit, date …: .stamping),
 # unless ldflags is configured: then it is used as written.
@@ -48,6 +49,9 @@ class GoBuildOptions:
     cgo: bool = doc("build with cgo (breaks static, cross-compiled binaries)", False)
     env: dict[str, str] = doc("extra environment for go build", default_factory=dict)
     output: str = doc("binary path template under dist", "{name}_{os}_{arch}/{name}{ext}")
+    universal_darwin: bool = doc(
+        "also write a universal darwin binary (darwin/all) from the darwin/amd64 and darwin/arm64 ones", False
+    )
 
 
 @dataclass(frozen=True)
@@ -212,6 +216,9 @@ def run(ctx: ProviderContext[GoBuildOptions]) -> None:
     ctx.summary = f"{len(jobs)} binar{'y' if len(jobs) == 1 else 'ies'} for {len(targets)} targets"
     if missing:
         ctx.summary += f"; -X without a symbol: {', '.join(missing)}"
+    if opts.universal_darwin:
+        made = universal_binaries(ctx, mains, outputs)
+        ctx.summary += f", {made} universal darwin" if made else ""
 
 
 def list_deps(ctx: ProviderContext[GoBuildOptions], go: str, main: str) -> list[stamping.Package]:
@@ -301,6 +308,37 @@ def compile_check(ctx: ProviderContext[GoBuildOptions], go: str) -> None:
     packages = sum(1 for p in ctx.go.packages() if not p.error)
     record_compile_check(ctx, packages)
     ctx.summary = f"no main package: compiled {packages} package{'s' * (packages != 1)}, no binaries"
+
+
+def universal_binaries(
+    ctx: ProviderContext[GoBuildOptions], mains: list[str], outputs: dict[tuple[str, Target], Path]
+) -> int:
+    """One fat darwin/all binary per main package built for both darwin/amd64 and darwin/arm64."""
+    made = 0
+    for main in mains:
+        thin = [outputs.get((main, Target("darwin", arch))) for arch in ("amd64", "arm64")]
+        if None in thin:
+            ctx.log(f"universal_darwin: {main} was not built for both darwin/amd64 and darwin/arm64")
+            continue
+        out = output_of(ctx, main, Target("darwin", "all"))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            cpus = write_universal([p for p in thin if p is not None], out)
+        except (MachOError, OSError) as exc:
+            ctx.fail(f"universal binary of {main}: {exc}")
+        ctx.add_artifact(
+            "binary",
+            binary_name(ctx, main),
+            out,
+            os="darwin",
+            arch="all",
+            main=main,
+            version=ctx.git.version,
+            universal=True,
+            slices=[f"{t:#x}/{s:#x}" for t, s in cpus],
+        )
+        made += 1
+    return made
 
 
 @hookimpl

@@ -54,6 +54,7 @@ class ArchiveOptions:
     sbom: bool = doc("write a CycloneDX 1.5 JSON SBOM per binary", True)
     sbom_template: str = doc("SBOM file name", "{binary}_{version}_{os}_{arch}.cdx.json")
     checksum_sboms: bool = doc("list the SBOMs in the checksum file too", False)
+    binaries: tuple[str, ...] = doc("binary names archived; empty = every binary", ())
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,11 @@ def run(ctx: ProviderContext[ArchiveOptions]) -> None:
     binaries = ctx.artifacts.of_kind("binary")
     if not binaries and nothing_to_package(ctx):
         return
+    if opts.binaries:
+        unknown = sorted(set(opts.binaries) - {b.name for b in binaries})
+        if unknown:
+            ctx.fail(f"[tool.gopipe.package.archive] binaries: no binary named {', '.join(unknown)}")
+        binaries = [b for b in binaries if b.name in opts.binaries]
     if not binaries:
         ctx.fail("no binaries to archive: the build stage recorded none")
     dist = ctx.dist

@@ -330,8 +330,8 @@ def schema_for(tp: Any) -> dict[str, Any]:
             if "doc" in f.metadata:
                 prop["description"] = f.metadata["doc"]
             prop.update({word: f.metadata[name] for name, word in _CONSTRAINTS.items() if name in f.metadata})
-            if f.default is not dataclasses.MISSING and _jsonable(f.default):
-                prop["default"] = list(f.default) if isinstance(f.default, tuple) else f.default
+            if f.default is not dataclasses.MISSING and _json_default(f.default) is not None:
+                prop["default"] = _json_default(f.default)
             elif f.default_factory is not dataclasses.MISSING:
                 made = _json_default(f.default_factory())
                 if made is not None:
@@ -359,7 +359,10 @@ UNSET = "unset by default"
 
 
 def _json_default(value: Any) -> Any:
-    """A ``default_factory`` result as JSON (``{}``, a nested table's defaults), else None."""
+    """A default as JSON (``{}``, a nested table's defaults, a secret's reference), else None."""
+    if isinstance(value, Secret):  # the reference, never a value
+        ref = {name: getattr(value, name, None) for name in ("env", "file")}
+        return {k: v for k, v in ref.items() if v} or None
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.init}
     if isinstance(value, Mapping):
