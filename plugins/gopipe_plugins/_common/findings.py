@@ -50,7 +50,7 @@ def report(ctx: ProviderContext[object], tool: str, findings: list[Finding]) -> 
     for finding in findings:
         ctx.add_finding(finding)
         ctx.log(f"{finding.location()}: {finding.rule}: {finding.message}")
-    errors = [f for f in findings if f.level == "error"]
+    errors = [f for f in findings if f.level == "error" and not f.suppressed]
     ctx.summary = f"{tool}: {len(findings)} finding{'s' * (len(findings) != 1)}" if findings else ""
     if errors:
         first = errors[0]
