@@ -37,6 +37,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("ecr", "gopipe_plugins.upload.ecr"),
     ("oci-artifact", "gopipe_plugins.upload.oci_artifact"),
     ("s3", "gopipe_plugins.upload.s3"),
+    ("provenance", "gopipe_plugins.upload.provenance"),
     # deploy
     ("deploy-settings", "gopipe_plugins.deploy.settings"),
     ("kubectl", "gopipe_plugins.deploy.kubectl"),

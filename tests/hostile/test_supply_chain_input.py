@@ -47,3 +47,55 @@ def test_a_bad_clock_is_a_config_error(sandbox: Sandbox, now: str) -> None:
     sandbox.config(LINT + 'waivers = [{ id = "GO-2025-1234", until = "2027-03-31", reason = "r" }]\n')
     outcome = sandbox.run("run", "lint", "--plain", env={"GOPIPE_NOW": now})
     sandbox.check(outcome, code=2, says="GOPIPE_NOW")
+
+
+# -- the provenance signer's key and password ---------------------------------------------------
+SIGN = (
+    'targets = ["linux/amd64"]\n[tool.gopipe.package]\nproviders = ["archive"]\n'
+    '[tool.gopipe.upload]\nproviders = ["provenance"]\n[tool.gopipe.upload.provenance]\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("not a key at all, just text\n", "not a cosign private key"),
+        ("-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\n-----END RSA PRIVATE KEY-----\n", "not a cosign"),
+        (
+            "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nbm90IGpzb24=\n"
+            "-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n",
+            "not cosign's encrypted-key JSON",
+        ),
+    ],
+    ids=["text", "rsa-pem", "not-json"],
+)
+def test_a_key_secret_that_is_not_a_key_is_a_config_error(sandbox: Sandbox, content: str, says: str) -> None:
+    (sandbox.repo / "signing.key").write_text(content)
+    sandbox.config(SIGN + 'key = { file = "signing.key" }\n')
+    outcome = sandbox.run("run", "package", "upload", "--plain", env={"COSIGN_PASSWORD": "whatever-pass"})
+    sandbox.check(outcome, code=2, says=says, secrets=[content.strip()])
+    assert "tool.gopipe.upload.provenance.key" in outcome.output
+
+
+def test_a_wrong_password_is_masked(sandbox: Sandbox) -> None:
+    from gopipe_plugins._common.cosign_key import generate
+
+    private, _ = generate("the-right-password-1")
+    (sandbox.repo / "signing.key").write_bytes(private)
+    sandbox.config(SIGN + 'key = { file = "signing.key" }\npassword = { env = "SIGNING_PASSWORD" }\n')
+    wrong = "wrong-password-9f3e1c"
+    outcome = sandbox.run("run", "package", "upload", "--plain", env={"SIGNING_PASSWORD": wrong})
+    sandbox.check(outcome, code=2, says="the password does not open the key", secrets=[wrong])
+    assert "check the password in env:SIGNING_PASSWORD" in outcome.output
+
+
+def test_a_plaintext_key_in_config_is_refused(sandbox: Sandbox) -> None:
+    sandbox.config(SIGN + 'key = "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"\n')
+    outcome = sandbox.run("run", "package", "upload", "--plain")
+    sandbox.check(outcome, code=2, says="plaintext secret in config")
+
+
+def test_an_output_outside_dist_is_refused(sandbox: Sandbox) -> None:
+    sandbox.config(SIGN + 'output = "../../outside"\n')
+    outcome = sandbox.run("run", "package", "upload", "--plain")
+    sandbox.check(outcome, code=2, says="tool.gopipe.upload.provenance.output")
