@@ -6,6 +6,8 @@ line naming the key, no traceback, a report, nothing outside the repository touc
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from tests.hostile.conftest import Sandbox
 
@@ -99,3 +101,45 @@ def test_an_output_outside_dist_is_refused(sandbox: Sandbox) -> None:
     sandbox.config(SIGN + 'output = "../../outside"\n')
     outcome = sandbox.run("run", "package", "upload", "--plain")
     sandbox.check(outcome, code=2, says="tool.gopipe.upload.provenance.output")
+
+
+# -- gopipe verify ------------------------------------------------------------------------------
+def test_verify_without_a_recorded_build_is_a_usage_error(sandbox: Sandbox) -> None:
+    outcome = sandbox.run("verify")
+    sandbox.check(outcome, code=2, report=False, says="run `gopipe run build package` first")
+
+
+def test_verify_with_a_forged_report_stays_inside_the_repository(sandbox: Sandbox) -> None:
+    """A report naming files outside the repository and a commit that does not exist: the
+    clone fails cleanly, nothing outside is read or written, and no temporary clone stays."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    out = sandbox.repo / "dist" / "gopipe"
+    out.mkdir(parents=True)
+    forged = {
+        "git": {"sha": "0" * 40},
+        "stages": [{"name": "build", "status": "success"}],
+        "artifacts": [{"kind": "binary", "name": "x", "path": "../../etc/passwd", "sha256": "ab"}],
+    }
+    (out / "report.json").write_text(json.dumps(forged))
+    before = set(Path(tempfile.gettempdir()).glob("gopipe-verify-*"))
+    outcome = sandbox.run("verify")
+    sandbox.check(outcome, code=2, report=False, says="git checkout failed")
+    assert set(Path(tempfile.gettempdir()).glob("gopipe-verify-*")) == before
+
+
+def test_verify_compares_no_file_outside_the_repository(tmp_path: Path) -> None:
+    """A recorded path that climbs out is compared by digest only, never opened."""
+    from gopipe.verify import Recorded, compare
+
+    root, clone = tmp_path / "root", tmp_path / "clone"
+    (root).mkdir()
+    (clone / "x").mkdir(parents=True)
+    (tmp_path / "secret").write_text("outside")
+    (clone / "x" / "secret").write_text("inside")
+    rec = {"binary:../secret": Recorded("binary:../secret", "binary", "aa", "../secret")}
+    new = {"binary:../secret": Recorded("binary:../secret", "binary", "bb", "x/secret")}
+    (diff,) = compare(rec, new, root, clone)
+    assert diff.first_difference is None and diff.recorded_size is None
