@@ -38,6 +38,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("oci-artifact", "gopipe_plugins.upload.oci_artifact"),
     ("s3", "gopipe_plugins.upload.s3"),
     ("provenance", "gopipe_plugins.upload.provenance"),
+    ("sign", "gopipe_plugins.upload.sign"),
     # deploy
     ("deploy-settings", "gopipe_plugins.deploy.settings"),
     ("kubectl", "gopipe_plugins.deploy.kubectl"),

@@ -143,3 +143,19 @@ def test_verify_compares_no_file_outside_the_repository(tmp_path: Path) -> None:
     new = {"binary:../secret": Recorded("binary:../secret", "binary", "bb", "x/secret")}
     (diff,) = compare(rec, new, root, clone)
     assert diff.first_difference is None and diff.recorded_size is None
+
+
+# -- the sign uploader ------------------------------------------------------------------------
+def test_sign_without_a_key_is_a_config_error(sandbox: Sandbox) -> None:
+    sandbox.config(SIGN.replace('"provenance"]', '"sign"]').replace(".provenance]", ".sign]"))
+    outcome = sandbox.run("run", "package", "upload", "--plain")
+    sandbox.check(outcome, code=2, says="tool.gopipe.upload.sign.key: no signing key")
+
+
+def test_sign_rejects_a_negative_wait(sandbox: Sandbox) -> None:
+    sandbox.config(
+        SIGN.replace('"provenance"]', '"sign"]').replace(".provenance]", ".sign]")
+        + 'key = { file = "signing.key" }\nwait = -1\n'
+    )
+    outcome = sandbox.run("run", "package", "upload", "--plain")
+    sandbox.check(outcome, code=2, says="tool.gopipe.upload.sign.wait")

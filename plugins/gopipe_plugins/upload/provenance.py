@@ -28,11 +28,9 @@ from gopipe import hookimpl
 from gopipe.artifacts import Artifact, sha256_file
 from gopipe.config import doc
 from gopipe.context import ProviderContext
-from gopipe.errors import ConfigError
 from gopipe.secrets import Secret
 from gopipe.types import Uploader
 from gopipe_plugins._common import dsse
-from gopipe_plugins._common.cosign_key import BadKey, load_private_key
 from gopipe_plugins._common.provenance import (
     Build,
     Dependency,
@@ -40,6 +38,7 @@ from gopipe_plugins._common.provenance import (
     module_dependencies,
     statement,
 )
+from gopipe_plugins.upload.signing_key import load_signing_key
 
 CONFIG_KEY = "tool.gopipe.upload.provenance"
 FILE_KINDS = ("binary", "archive", "checksums", "package")
@@ -109,36 +108,7 @@ def _subjects(ctx: ProviderContext[ProvenanceOptions]) -> list[tuple[Subject, Ar
 
 def _signing_key(ctx: ProviderContext[ProvenanceOptions]) -> Any:
     opts = ctx.options
-    if opts.key is None:
-        return None
-    file = ctx.config.display_file
-    try:
-        pem = opts.key.reveal()
-    except LookupError as exc:
-        raise ConfigError(file, f"{CONFIG_KEY}.key", str(exc), "set the key Secret to cosign.key") from None
-    if opts.password is not None:
-        try:
-            password = opts.password.reveal()
-        except LookupError as exc:
-            raise ConfigError(file, f"{CONFIG_KEY}.password", str(exc)) from None
-    else:
-        password = ctx.env.get("COSIGN_PASSWORD", "")
-    if len(password) >= 4:
-        ctx.add_secret(password)
-    try:
-        return load_private_key(pem.encode(), password)
-    except ImportError as exc:
-        raise ConfigError(
-            file, f"{CONFIG_KEY}.key", f"signing needs {exc.name}", "pip install cryptography pynacl"
-        ) from None
-    except BadKey as exc:
-        where = opts.password.describe() if opts.password is not None else "COSIGN_PASSWORD"
-        fix = (
-            f"check the password in {where}"
-            if "password" in str(exc)
-            else "point key at a cosign.key (cosign generate-key-pair)"
-        )
-        raise ConfigError(file, f"{CONFIG_KEY}.key", f"{opts.key.describe()}: {exc}", fix) from None
+    return None if opts.key is None else load_signing_key(ctx, opts.key, opts.password, CONFIG_KEY)
 
 
 def _build(ctx: ProviderContext[ProvenanceOptions]) -> Build:

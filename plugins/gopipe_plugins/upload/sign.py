@@ -1,0 +1,187 @@
+"""sign: cosign signatures for every pushed image index and its platform manifests, and a
+``.sig`` file for every archive, checksum file and package.
+
+Key-based: an ECDSA P-256 key in cosign's format from a ``Secret`` (password from
+``key_password`` or ``COSIGN_PASSWORD``). Runs in the upload stage next to the image pushers
+(``providers = ["registry", "sign"]``). The providers of a stage run concurrently, so it
+waits (at most ``wait`` seconds) until every ``image`` of the package stage has an
+``image-ref`` from a pusher of this stage, then signs those; it connects to each image's
+registry with its own login options. (A later publish stage is the natural home for it;
+then the wait goes away.)
+
+- Images: one signature per manifest (the index and each platform manifest), stored with
+  cosign's tag scheme (``<repo>:sha256-<hex>.sig``, :mod:`gopipe_plugins._common.cosign_sig`),
+  which every registry serves and ``cosign verify --key`` reads. A signature gopipe already
+  stored there with this key is kept rather than added twice; other signers' layers stay.
+  The OCI 1.1 referrers API (cosign's new bundle format) is not written yet.
+- Files: ``<file>.sig`` next to the file in ``dist/``, for ``cosign verify-blob --key
+  cosign.pub --signature <file>.sig --insecure-ignore-tlog=true <file>``.
+
+Keyless signing (Sigstore with the GitHub Actions OIDC token) is not implemented: it needs
+Fulcio and Rekor, which cannot be reached from the machines this was written on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from gopipe import hookimpl
+from gopipe.artifacts import Artifact
+from gopipe.config import doc
+from gopipe.context import ProviderContext
+from gopipe.errors import ConfigError, StageFailed
+from gopipe.paths import artifact_file
+from gopipe.secrets import Secret
+from gopipe.types import Uploader
+from gopipe_oci import RegistryClient, RegistryError
+from gopipe_oci.digest import INDEX_MEDIA_TYPES
+from gopipe_plugins._common import cosign_sig
+from gopipe_plugins._common.registry_access import Login, connect, credentials, library_logs, register_tokens
+from gopipe_plugins.upload.signing_key import load_signing_key
+
+CONFIG_KEY = "tool.gopipe.upload.sign"
+BLOB_KINDS = ("archive", "checksums", "package")
+
+
+@dataclass(frozen=True)
+class SignOptions(Login):
+    """What to sign with; the registry login options apply to every image's registry."""
+
+    CONFIG_KEY: ClassVar[str] = CONFIG_KEY
+
+    key: Secret | None = doc("cosign private key (ENCRYPTED SIGSTORE PRIVATE KEY PEM)", None)
+    key_password: Secret | None = doc("the key's password; default: the COSIGN_PASSWORD variable", None)
+    blobs: tuple[str, ...] = doc("artifact kinds that get a .sig file", BLOB_KINDS)
+    images: bool = doc("sign pushed images (index and platform manifests)", True)
+    wait: float = doc("seconds to wait for this stage's pushers to record the images", 300.0, minimum=0)
+
+
+def run(ctx: ProviderContext[SignOptions]) -> None:
+    opts = ctx.options
+    if opts.key is None:
+        fix = 'set key = { file = "cosign.key" } (made by cosign generate-key-pair)'
+        raise ConfigError(ctx.config.display_file, f"{CONFIG_KEY}.key", "no signing key", fix)
+    key = load_signing_key(ctx, opts.key, opts.key_password, CONFIG_KEY)
+    files = [_sign_file(ctx, a, key) for kind in opts.blobs for a in ctx.artifacts.of_kind(kind) if a.path]
+    manifests = 0
+    refs = _pushed_images(ctx) if opts.images else []
+    if refs:
+        with library_logs(ctx):
+            for ref in refs:
+                manifests += _sign_image(ctx, ref, key)
+    parts = [f"{len(files)} file{'s' * (len(files) != 1)}"]
+    if opts.images:
+        parts.append(f"{manifests} image manifest{'s' * (manifests != 1)}")
+    ctx.summary = "signed " + ", ".join(parts)
+
+
+PUSHERS = ("registry", "harbor", "ecr")
+
+
+def _pushed_images(ctx: ProviderContext[SignOptions]) -> list[Artifact]:
+    """The ``image-ref`` of every image, once this stage's pushers have recorded them."""
+    pushers = [p for p in ctx.config.stage("upload").providers if p in PUSHERS]
+    wanted = {a.name for a in ctx.artifacts.of_kind("image") if a.extra.get("index_digest")}
+    if not pushers or not wanted:
+        return ctx.artifacts.of_kind("image-ref")
+    deadline = time.monotonic() + ctx.options.wait
+    while True:
+        refs = ctx.artifacts.of_kind("image-ref")
+        missing = wanted - {r.name for r in refs}
+        if not missing:
+            return refs
+        if time.monotonic() >= deadline:
+            raise StageFailed(
+                f"no pushed image to sign for {', '.join(sorted(missing))} after {ctx.options.wait:.0f}s",
+                details=f"{', '.join(pushers)} did not record an image-ref (did the push fail?)",
+            )
+        time.sleep(0.2)
+
+
+def _sign_file(ctx: ProviderContext[SignOptions], artifact: Artifact, key: Any) -> str:
+    path = artifact_file(ctx.root, artifact)
+    # next to the file, and only inside dist/: a .sig is never written anywhere else
+    out = ctx.dist_path(os.path.relpath(path.with_name(path.name + ".sig"), ctx.dist), "blobs")
+    data = path.read_bytes()
+    out.write_text(cosign_sig.sign_bytes(data, key))
+    ctx.add_artifact("signature", out.name, out, of=artifact.name, signed_sha256=_sha(data))
+    return out.name
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _sign_image(ctx: ProviderContext[SignOptions], ref: Artifact, key: Any) -> int:
+    host = str(ref.extra.get("registry") or "")
+    repository = str(ref.extra.get("repository") or "")
+    digest = str(ref.extra.get("digest") or "")
+    if not host or not repository.startswith(host + "/") or not digest.startswith("sha256:"):
+        raise StageFailed(f"image-ref {ref.name} names no registry, repository and digest to sign")
+    repo = repository[len(host) + 1 :]
+    with connect(ctx, ctx.options, host, credentials(ctx, ctx.options)) as client:
+        try:
+            targets = [digest, *_platform_manifests(client, repo, digest)]
+            for target in targets:
+                _store_signature(client, repo, repository, target, key)
+        except (RegistryError, OSError, ValueError) as exc:
+            raise StageFailed(f"signing {repository}@{digest[:19]}: {exc}") from None
+        finally:
+            register_tokens(ctx, client)
+    for target in targets:
+        ctx.add_artifact(
+            "image-signature",
+            f"{ref.name}@{target[:19]}",
+            reference=f"{repository}:{cosign_sig.sig_tag(target)}",
+            signed=f"{repository}@{target}",
+            scheme="cosign-tag",
+        )
+        ctx.log(f"signed {repository}@{target} -> :{cosign_sig.sig_tag(target)}")
+    return len(targets)
+
+
+def _platform_manifests(client: RegistryClient, repo: str, digest: str) -> list[str]:
+    top = client.get_manifest(repo, digest)
+    if top.media_type not in INDEX_MEDIA_TYPES:
+        return []
+    manifests = json.loads(top.data).get("manifests") or []
+    return [str(m["digest"]) for m in manifests if str(m.get("digest", "")).startswith("sha256:")]
+
+
+def _store_signature(client: RegistryClient, repo: str, repository: str, target: str, key: Any) -> None:
+    """Add this key's signature of ``target`` to its ``sha256-<hex>.sig`` image."""
+    payload = cosign_sig.simple_signing_payload(repository, target)
+    tag = cosign_sig.sig_tag(target)
+    layers: list[dict[str, Any]] = []
+    if client.head_manifest(repo, tag) is not None:
+        existing = json.loads(client.get_manifest(repo, tag).data)
+        layers = [dict(layer) for layer in existing.get("layers") or []]
+    pub = key.public_key()
+    for layer in layers:
+        sig = str((layer.get("annotations") or {}).get(cosign_sig.SIGNATURE_ANNOTATION, ""))
+        if layer.get("digest") == cosign_sig.payload_digest(payload) and cosign_sig.verifies(
+            payload, sig, pub
+        ):
+            return  # already signed by this key
+    layers.append(cosign_sig.signature_layer(payload, cosign_sig.sign_bytes(payload, key)))
+    manifest, config = cosign_sig.signature_manifest(layers)
+    client.upload_blob(repo, cosign_sig.payload_digest(payload), payload)
+    client.upload_blob(repo, cosign_sig.payload_digest(config), config)
+    client.put_manifest(repo, tag, manifest, cosign_sig.OCI_MANIFEST)
+
+
+@hookimpl
+def gopipe_uploaders() -> list[Uploader[SignOptions]]:
+    return [
+        Uploader(
+            name="sign",
+            run=run,
+            options=SignOptions,
+            description="cosign signatures for pushed images (tag scheme) and .sig files for archives",
+        )
+    ]

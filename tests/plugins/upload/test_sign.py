@@ -1,0 +1,99 @@
+"""The ``sign`` uploader against a real docker-registry 2.8 (no referrers API: cosign's tag
+scheme), checked by the real cosign CLI: ``verify --key`` on the index and on each platform
+manifest, ``tree``, and ``verify-blob`` on the archives and checksums.
+
+The key pair is made by ``cosign generate-key-pair``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tests.harness.cosign import CosignKey, cosign, generate_key
+from tests.harness.registry import Registry
+from tests.plugins.upload.conftest import artifacts, env_ref, set_tables
+
+from gopipe.testing import RunResult
+
+pytestmark = pytest.mark.slow  # Go builds, a registry and the cosign CLI
+
+PASSWORD = "sign-test-password-1"
+
+
+@pytest.fixture
+def signed_repo(cd_repo: Path, tmp_path: Path) -> tuple[Path, CosignKey]:
+    key = generate_key(tmp_path / "keys", PASSWORD)
+    (cd_repo / "keys").mkdir()
+    (cd_repo / "keys" / "cosign.key").write_bytes(key.private.read_bytes())
+    (cd_repo / ".gitignore").write_text((cd_repo / ".gitignore").read_text() + "keys/\n")
+    set_tables(
+        cd_repo,
+        package={"providers": ["oci-image", "archive"]},
+        upload={
+            "providers": ["registry", "sign"],
+            "registry": {"registry": env_ref("REG_HOST"), "insecure": True},
+            "sign": {"key": {"file": "keys/cosign.key"}, "insecure": True},
+        },
+    )
+    return cd_repo, key
+
+
+def _verify_image(key: CosignKey, reference: str) -> list[dict[str, object]]:
+    res = cosign(
+        "verify", "--key", str(key.public), "--insecure-ignore-tlog=true", "--allow-http-registry",
+        "--output", "json", reference,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    return list(json.loads(res.stdout))
+
+
+def test_images_and_files_are_signed_where_cosign_finds_them(
+    signed_repo: tuple[Path, CosignKey],
+    plain_registry: Registry,
+    gopipe_run: Callable[..., RunResult],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo, key = signed_repo
+    monkeypatch.setenv("REG_HOST", plain_registry.host)
+    monkeypatch.setenv("COSIGN_PASSWORD", PASSWORD)
+    result = gopipe_run(repo, "package", "upload")
+    assert result.exit_code == 0, result.report
+    (ref,) = artifacts(result, "image-ref")
+    repository, index = ref["extra"]["repository"], ref["extra"]["digest"]
+    (image,) = artifacts(result, "image")
+    layout_index = repo / image["path"] / "blobs" / "sha256" / index.removeprefix("sha256:")
+    platforms = [m["digest"] for m in json.loads(layout_index.read_text())["manifests"]]
+    assert len(platforms) == 2
+
+    signed = {a["extra"]["signed"] for a in artifacts(result, "image-signature")}
+    assert signed == {f"{repository}@{d}" for d in (index, *platforms)}  # the index and each platform
+    for reference in sorted(signed):
+        (claim,) = _verify_image(key, reference)
+        critical = claim["critical"]
+        assert critical["image"]["docker-manifest-digest"] == reference.rsplit("@", 1)[1]  # type: ignore[index]
+        assert critical["identity"]["docker-reference"] == repository  # type: ignore[index]
+
+    tree = cosign("tree", "--allow-http-registry", f"{repository}@{index}")
+    assert tree.returncode == 0 and "Signatures for an image tag" in tree.stdout + tree.stderr, tree.stderr
+
+    for kind in ("archive", "checksums"):
+        for artifact in artifacts(result, kind):
+            file = repo / artifact["path"]
+            res = cosign(
+                "verify-blob", "--key", str(key.public), "--signature", f"{file}.sig",
+                "--insecure-ignore-tlog=true", str(file),
+            )  # fmt: skip
+            assert res.returncode == 0 and "Verified OK" in res.stdout + res.stderr, res.stderr
+
+    # A second run adds no second signature from the same key.
+    result = gopipe_run(repo, "package", "upload")
+    assert result.exit_code == 0, result.report
+    assert len(_verify_image(key, f"{repository}@{index}")) == 1
+
+    other = generate_key(repo.parent / "other-keys", "another-password-22")
+    res = cosign("verify", "--key", str(other.public), "--insecure-ignore-tlog=true", "--allow-http-registry",
+                 f"{repository}@{index}")  # fmt: skip
+    assert res.returncode != 0
