@@ -9,6 +9,10 @@
   (media type ``application/vnd.dev.cosign.simplesigning.v1+json``) each carrying its
   signature in the ``dev.cosignproject.cosign/signature`` annotation, and whose config lists
   the payload digests as ``diff_ids``. ``cosign verify --key`` finds it there.
+- An **image attestation** is a DSSE envelope (an in-toto Statement about the image) stored
+  the same way under ``sha256-<hex>.att``, one layer per envelope with media type
+  ``application/vnd.dsse.envelope.v1+json`` and a ``predicateType`` annotation, where
+  ``cosign verify-attestation --type slsaprovenance1`` (or ``cyclonedx``) finds it.
 
 Pure functions over bytes; the registry calls are the provider's.
 """
@@ -23,6 +27,9 @@ from typing import Any
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
+DSSE_ENVELOPE = "application/vnd.dsse.envelope.v1+json"
+PREDICATE_ANNOTATION = "predicateType"
+CYCLONEDX_PREDICATE = "https://cyclonedx.org/bom"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 _ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -47,10 +54,10 @@ def verifies(data: bytes, signature_b64: str, public_key: Any) -> bool:
     return True
 
 
-def sig_tag(digest: str) -> str:
-    """``sha256:abc…`` -> ``sha256-abc….sig``."""
+def sig_tag(digest: str, suffix: str = "sig") -> str:
+    """``sha256:abc…`` -> ``sha256-abc….sig`` (``.att`` for attestations)."""
     algorithm, _, hexpart = digest.partition(":")
-    return f"{algorithm}-{hexpart}.sig"
+    return f"{algorithm}-{hexpart}.{suffix}"
 
 
 def simple_signing_payload(repository: str, digest: str) -> bytes:
@@ -100,4 +107,14 @@ def signature_layer(payload: bytes, signature_b64: str) -> dict[str, Any]:
         "size": len(payload),
         "digest": payload_digest(payload),
         "annotations": {SIGNATURE_ANNOTATION: signature_b64},
+    }
+
+
+def attestation_layer(envelope: bytes, predicate_type: str) -> dict[str, Any]:
+    """A DSSE envelope as a layer of the ``.att`` image, as ``cosign attest`` stores it."""
+    return {
+        "mediaType": DSSE_ENVELOPE,
+        "size": len(envelope),
+        "digest": payload_digest(envelope),
+        "annotations": {SIGNATURE_ANNOTATION: "", PREDICATE_ANNOTATION: predicate_type},
     }

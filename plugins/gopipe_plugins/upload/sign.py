@@ -14,6 +14,11 @@ then the wait goes away.)
   which every registry serves and ``cosign verify --key`` reads. A signature gopipe already
   stored there with this key is kept rather than added twice; other signers' layers stay.
   The OCI 1.1 referrers API (cosign's new bundle format) is not written yet.
+- Attestations: on the index, its SLSA provenance (the ``provenance`` provider's DSSE
+  envelope, when it is selected too); on each platform manifest, a CycloneDX statement of
+  its binary's SBOM; stored under ``<repo>:sha256-<hex>.att`` for ``cosign
+  verify-attestation --type slsaprovenance1`` / ``--type cyclonedx``; this key's earlier
+  attestations of the same types are replaced.
 - Files: ``<file>.sig`` next to the file in ``dist/``, for ``cosign verify-blob --key
   cosign.pub --signature <file>.sig --insecure-ignore-tlog=true <file>``.
 
@@ -40,7 +45,8 @@ from gopipe.secrets import Secret
 from gopipe.types import Uploader
 from gopipe_oci import RegistryClient, RegistryError
 from gopipe_oci.digest import INDEX_MEDIA_TYPES
-from gopipe_plugins._common import cosign_sig
+from gopipe_plugins._common import cosign_sig, dsse
+from gopipe_plugins._common.provenance import PREDICATE_TYPE, STATEMENT_TYPE
 from gopipe_plugins._common.registry_access import Login, connect, credentials, library_logs, register_tokens
 from gopipe_plugins.upload.signing_key import load_signing_key
 
@@ -126,13 +132,15 @@ def _sign_image(ctx: ProviderContext[SignOptions], ref: Artifact, key: Any) -> i
     repo = repository[len(host) + 1 :]
     with connect(ctx, ctx.options, host, credentials(ctx, ctx.options)) as client:
         try:
-            targets = [digest, *_platform_manifests(client, repo, digest)]
+            platforms = _platform_manifests(client, repo, digest)
+            targets = [digest, *platforms]
             for target in targets:
                 _store_signature(client, repo, repository, target, key)
         except (RegistryError, OSError, ValueError) as exc:
             raise StageFailed(f"signing {repository}@{digest[:19]}: {exc}") from None
         finally:
             register_tokens(ctx, client)
+    _attest_image(ctx, ref, repo, repository, digest, platforms, key)
     for target in targets:
         ctx.add_artifact(
             "image-signature",
@@ -145,12 +153,140 @@ def _sign_image(ctx: ProviderContext[SignOptions], ref: Artifact, key: Any) -> i
     return len(targets)
 
 
-def _platform_manifests(client: RegistryClient, repo: str, digest: str) -> list[str]:
+def _envelopes(
+    ctx: ProviderContext[SignOptions],
+    ref: Artifact,
+    repository: str,
+    digest: str,
+    platforms: dict[str, str],
+    key: Any,
+) -> dict[str, list[tuple[bytes, str]]]:
+    """The DSSE envelopes to attach, by manifest digest: the index gets its SLSA provenance
+    (from the provenance provider); each platform manifest gets a CycloneDX statement of the
+    SBOM of its binary (the index gets them when it has no platform manifests)."""
+    found: dict[str, list[tuple[bytes, str]]] = {}
+    for att in _provenance_of(ctx, ref.name):
+        found.setdefault(digest, []).append(
+            (artifact_file(ctx.root, att).read_bytes().strip(), PREDICATE_TYPE)
+        )
+    sboms = [a for a in ctx.artifacts.of_kind("sbom") if a.path]
+    of_image = [a for a in sboms if a.extra.get("binary") == ref.name]  # images are named after binaries
+    if not of_image and len(ctx.artifacts.of_kind("image-ref")) == 1:
+        of_image = sboms
+    by_platform = {plat: target for target, plat in platforms.items()}
+    for sbom in of_image:
+        target = by_platform.get(f"{sbom.os}/{sbom.arch}") if platforms else digest
+        if target is None:
+            continue  # a binary this image does not hold
+        bom = json.loads(artifact_file(ctx.root, sbom).read_text(encoding="utf-8"))
+        statement = {
+            "_type": STATEMENT_TYPE,
+            "subject": [{"name": repository, "digest": {"sha256": target.removeprefix("sha256:")}}],
+            "predicateType": cosign_sig.CYCLONEDX_PREDICATE,
+            "predicate": bom,
+        }
+        envelope = dsse.sign(dsse.canonical(statement), key)
+        found.setdefault(target, []).append(
+            (json.dumps(envelope, separators=(",", ":")).encode(), cosign_sig.CYCLONEDX_PREDICATE)
+        )
+    return found
+
+
+def _provenance_of(ctx: ProviderContext[SignOptions], image: str) -> list[Artifact]:
+    """The provenance provider's signed statement for ``image``, once it has written it."""
+
+    def mine() -> list[Artifact]:
+        return [
+            a
+            for a in ctx.artifacts.of_kind("attestation")
+            if a.extra.get("of") == "image" and a.extra.get("subject") == image and a.path
+        ]
+
+    if "provenance" not in ctx.config.stage("upload").providers:
+        return []
+    deadline = time.monotonic() + ctx.options.wait
+    while not (found := mine()):
+        if time.monotonic() >= deadline:
+            raise StageFailed(f"the provenance provider recorded no signed statement for image {image}")
+        time.sleep(0.2)
+    return found
+
+
+def _attest_image(
+    ctx: ProviderContext[SignOptions],
+    ref: Artifact,
+    repo: str,
+    repository: str,
+    digest: str,
+    platforms: dict[str, str],
+    key: Any,
+) -> None:
+    by_target = _envelopes(ctx, ref, repository, digest, platforms, key)
+    if not by_target:
+        return
+    host = str(ref.extra.get("registry"))
+    with connect(ctx, ctx.options, host, credentials(ctx, ctx.options)) as client:
+        try:
+            for target, envelopes in by_target.items():
+                _store_attestations(client, repo, target, envelopes, key)
+        except (RegistryError, OSError, ValueError) as exc:
+            raise StageFailed(f"attesting {repository}@{digest[:19]}: {exc}") from None
+        finally:
+            register_tokens(ctx, client)
+    for target, envelopes in by_target.items():
+        for envelope, predicate in envelopes:
+            ctx.add_artifact(
+                "image-attestation",
+                f"{ref.name}@{target[:19]}",
+                reference=f"{repository}:{cosign_sig.sig_tag(target, 'att')}",
+                attests=f"{repository}@{target}",
+                predicate_type=predicate,
+                envelope_digest=cosign_sig.payload_digest(envelope),
+            )
+
+
+def _store_attestations(
+    client: RegistryClient, repo: str, digest: str, envelopes: list[tuple[bytes, str]], key: Any
+) -> None:
+    """Replace this key's earlier attestations of the same predicate types; keep the rest."""
+    tag = cosign_sig.sig_tag(digest, "att")
+    layers: list[dict[str, Any]] = []
+    if client.head_manifest(repo, tag) is not None:
+        layers = [dict(x) for x in json.loads(client.get_manifest(repo, tag).data).get("layers") or []]
+    ours = {predicate for _, predicate in envelopes}
+    kept = []
+    for layer in layers:
+        predicate = (layer.get("annotations") or {}).get(cosign_sig.PREDICATE_ANNOTATION)
+        if predicate in ours and _signed_by(client, repo, layer, key):
+            continue
+        kept.append(layer)
+    for envelope, predicate in envelopes:
+        client.upload_blob(repo, cosign_sig.payload_digest(envelope), envelope)
+        kept.append(cosign_sig.attestation_layer(envelope, predicate))
+    manifest, config = cosign_sig.signature_manifest(kept)
+    client.upload_blob(repo, cosign_sig.payload_digest(config), config)
+    client.put_manifest(repo, tag, manifest, cosign_sig.OCI_MANIFEST)
+
+
+def _signed_by(client: RegistryClient, repo: str, layer: dict[str, Any], key: Any) -> bool:
+    try:
+        dsse.verify(json.loads(client.get_blob(repo, str(layer["digest"]))), key.public_key())
+    except (ValueError, KeyError, RegistryError):
+        return False
+    return True
+
+
+def _platform_manifests(client: RegistryClient, repo: str, digest: str) -> dict[str, str]:
+    """The index's platform manifests: digest -> ``os/arch`` (empty for a single manifest)."""
     top = client.get_manifest(repo, digest)
     if top.media_type not in INDEX_MEDIA_TYPES:
-        return []
-    manifests = json.loads(top.data).get("manifests") or []
-    return [str(m["digest"]) for m in manifests if str(m.get("digest", "")).startswith("sha256:")]
+        return {}
+    found = {}
+    for m in json.loads(top.data).get("manifests") or []:
+        plat = m.get("platform") or {}
+        if str(m.get("digest", "")).startswith("sha256:"):
+            found[str(m["digest"])] = f"{plat.get('os', '')}/{plat.get('architecture', '')}"
+    return found
 
 
 def _store_signature(client: RegistryClient, repo: str, repository: str, target: str, key: Any) -> None:

@@ -2,11 +2,14 @@
 scheme), checked by the real cosign CLI: ``verify --key`` on the index and on each platform
 manifest, ``tree``, and ``verify-blob`` on the archives and checksums.
 
-The key pair is made by ``cosign generate-key-pair``.
+The ``provenance`` provider runs in the same stage; ``sign`` attaches its DSSE envelope and a
+CycloneDX statement of the SBOM as attestations (``cosign verify-attestation``). The key
+pair is made by ``cosign generate-key-pair``.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -33,8 +36,9 @@ def signed_repo(cd_repo: Path, tmp_path: Path) -> tuple[Path, CosignKey]:
         cd_repo,
         package={"providers": ["oci-image", "archive"]},
         upload={
-            "providers": ["registry", "sign"],
+            "providers": ["registry", "provenance", "sign"],
             "registry": {"registry": env_ref("REG_HOST"), "insecure": True},
+            "provenance": {"key": {"file": "keys/cosign.key"}},
             "sign": {"key": {"file": "keys/cosign.key"}, "insecure": True},
         },
     )
@@ -76,8 +80,32 @@ def test_images_and_files_are_signed_where_cosign_finds_them(
         assert critical["image"]["docker-manifest-digest"] == reference.rsplit("@", 1)[1]  # type: ignore[index]
         assert critical["identity"]["docker-reference"] == repository  # type: ignore[index]
 
+    for predicate, target in [("slsaprovenance1", index)] + [("cyclonedx", p) for p in platforms]:
+        res = cosign(
+            "verify-attestation", "--key", str(key.public), "--type", predicate,
+            "--insecure-ignore-tlog=true", "--allow-http-registry", f"{repository}@{target}",
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        (line,) = [x for x in res.stdout.splitlines() if x.startswith("{")]
+        statement = json.loads(base64.b64decode(json.loads(line)["payload"]))
+        assert statement["subject"][0]["digest"] == {"sha256": target.removeprefix("sha256:")}
+        if predicate == "cyclonedx":
+            assert statement["predicate"]["bomFormat"] == "CycloneDX"
+        else:
+            assert statement["predicate"]["runDetails"]["builder"]["id"] == "urn:gopipe:local"
+    res = cosign(
+        "verify-attestation", "--key", str(key.public), "--type", "cyclonedx",
+        "--insecure-ignore-tlog=true", "--allow-http-registry", f"{repository}@{index}",
+    )  # fmt: skip
+    assert res.returncode != 0  # the SBOMs belong to the platform images, not the index
+
     tree = cosign("tree", "--allow-http-registry", f"{repository}@{index}")
-    assert tree.returncode == 0 and "Signatures for an image tag" in tree.stdout + tree.stderr, tree.stderr
+    text = tree.stdout + tree.stderr
+    assert (
+        tree.returncode == 0
+        and "Signatures for an image tag" in text
+        and "Attestations for an image tag" in text
+    )
 
     for kind in ("archive", "checksums"):
         for artifact in artifacts(result, kind):
@@ -92,6 +120,11 @@ def test_images_and_files_are_signed_where_cosign_finds_them(
     result = gopipe_run(repo, "package", "upload")
     assert result.exit_code == 0, result.report
     assert len(_verify_image(key, f"{repository}@{index}")) == 1
+    res = cosign(
+        "verify-attestation", "--key", str(key.public), "--type", "cyclonedx",
+        "--insecure-ignore-tlog=true", "--allow-http-registry", f"{repository}@{platforms[0]}",
+    )  # fmt: skip
+    assert len([x for x in res.stdout.splitlines() if x.startswith("{")]) == 1  # replaced, not added
 
     other = generate_key(repo.parent / "other-keys", "another-password-22")
     res = cosign("verify", "--key", str(other.public), "--insecure-ignore-tlog=true", "--allow-http-registry",
