@@ -159,3 +159,10 @@ def test_sign_rejects_a_negative_wait(sandbox: Sandbox) -> None:
     )
     outcome = sandbox.run("run", "package", "upload", "--plain")
     sandbox.check(outcome, code=2, says="tool.gopipe.upload.sign.wait")
+
+
+# -- deploy: require_signed -----------------------------------------------------------------------
+def test_require_signed_without_a_public_key_is_a_config_error(sandbox: Sandbox) -> None:
+    sandbox.config('targets = ["linux/amd64"]\n[tool.gopipe.deploy]\nrequire_signed = true\n')
+    outcome = sandbox.run("run", "deploy", "--plain")
+    sandbox.check(outcome, code=2, says="require_signed needs public_key")

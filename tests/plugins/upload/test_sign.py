@@ -20,6 +20,9 @@ from tests.harness.registry import Registry
 from tests.plugins.upload.conftest import artifacts, env_ref, set_tables
 
 from gopipe.testing import RunResult
+from gopipe_oci import RegistryClient
+from gopipe_plugins._common.cosign_sig import sig_tag
+from gopipe_plugins._common.cosign_verify import image_problems, load_public_key, signature_problem
 
 pytestmark = pytest.mark.slow  # Go builds, a registry and the cosign CLI
 
@@ -125,6 +128,29 @@ def test_images_and_files_are_signed_where_cosign_finds_them(
         "--insecure-ignore-tlog=true", "--allow-http-registry", f"{repository}@{platforms[0]}",
     )  # fmt: skip
     assert len([x for x in res.stdout.splitlines() if x.startswith("{")]) == 1  # replaced, not added
+
+    # What deploy's require_signed checks, in-process, against the same registry.
+    host, _, path = repository.partition("/")
+    public = load_public_key(key.public.read_bytes())
+    with RegistryClient(host, insecure=True, use_docker_config=False) as client:
+        assert image_problems(client, path, repository, index, public) == []
+        assert image_problems(client, path, repository, platforms[0], public) == [
+            "no SLSA provenance about this digest signed by the configured key"
+        ]
+        # A signature image copied from another digest (here: a platform's) does not count.
+        copied = client.get_manifest(path, sig_tag(platforms[1]))
+        client.put_manifest(path, sig_tag(platforms[0]), copied.data, copied.media_type)
+        assert signature_problem(client, path, repository, platforms[0], public) == (
+            "its signature names another image (a signature copied from elsewhere)"
+        )
+        # Another key's view: nothing is signed by it.
+        stranger = load_public_key(
+            generate_key(repo.parent / "stranger", "stranger-password-4").public.read_bytes()
+        )
+        assert image_problems(client, path, repository, index, stranger) == [
+            "no signature by the configured key",
+            "no SLSA provenance about this digest signed by the configured key",
+        ]
 
     other = generate_key(repo.parent / "other-keys", "another-password-22")
     res = cosign("verify", "--key", str(other.public), "--insecure-ignore-tlog=true", "--allow-http-registry",
