@@ -118,3 +118,33 @@ def attestation_layer(envelope: bytes, predicate_type: str) -> dict[str, Any]:
         "digest": payload_digest(envelope),
         "annotations": {SIGNATURE_ANNOTATION: "", PREDICATE_ANNOTATION: predicate_type},
     }
+
+
+# -- OCI 1.1 referrers ---------------------------------------------------------------------------
+SIGNATURE_ARTIFACT = "application/vnd.dev.cosign.artifact.sig.v1+json"
+IN_TOTO_ARTIFACT = "application/vnd.in-toto+json"
+CYCLONEDX_ARTIFACT = "application/vnd.cyclonedx+json"
+PREDICATE_TYPE_ANNOTATION = "in-toto.io/predicate-type"
+KEY_ANNOTATION = "dev.gopipe.signing-key"  # sha256 of the signer's public key (DER)
+
+
+def referrer_manifest(
+    artifact_type: str, layer: Mapping[str, Any], subject: Mapping[str, Any], key_id: str
+) -> tuple[bytes, bytes]:
+    """(manifest, config) of an OCI 1.1 referrer of ``subject`` holding one ``layer``.
+
+    ``artifactType`` is set, and the config's media type is the artifact type too (with a
+    ``{}`` body), so registries that derive the type from the config (go-containerregistry's)
+    list the same type as those that read ``artifactType``.
+    """
+    config = b"{}"
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": artifact_type,
+        "config": {"mediaType": artifact_type, "size": len(config), "digest": payload_digest(config)},
+        "layers": [dict(layer)],
+        "subject": dict(subject),
+        "annotations": {KEY_ANNOTATION: key_id},
+    }
+    return json.dumps(manifest, separators=(",", ":")).encode(), config

@@ -13,7 +13,9 @@ then the wait goes away.)
   cosign's tag scheme (``<repo>:sha256-<hex>.sig``, :mod:`gopipe_plugins._common.cosign_sig`),
   which every registry serves and ``cosign verify --key`` reads. A signature gopipe already
   stored there with this key is kept rather than added twice; other signers' layers stay.
-  The OCI 1.1 referrers API (cosign's new bundle format) is not written yet.
+  Where the registry has the OCI 1.1 referrers API, the signature, the provenance envelope
+  (``artifactType: application/vnd.in-toto+json``) and the SBOM (``application/vnd.cyclonedx+json``)
+  are also pushed as referrers of each manifest, for ``oras discover``; once per key and type.
 - Attestations: on the index, its SLSA provenance (the ``provenance`` provider's DSSE
   envelope, when it is selected too); on each platform manifest, a CycloneDX statement of
   its binary's SBOM; stored under ``<repo>:sha256-<hex>.att`` for ``cosign
@@ -136,11 +138,12 @@ def _sign_image(ctx: ProviderContext[SignOptions], ref: Artifact, key: Any) -> i
             targets = [digest, *platforms]
             for target in targets:
                 _store_signature(client, repo, repository, target, key)
+            referrers = client.referrers(repo, digest) is not None
         except (RegistryError, OSError, ValueError) as exc:
             raise StageFailed(f"signing {repository}@{digest[:19]}: {exc}") from None
         finally:
             register_tokens(ctx, client)
-    _attest_image(ctx, ref, repo, repository, digest, platforms, key)
+    _attest_image(ctx, ref, repo, repository, digest, platforms, key, referrers)
     for target in targets:
         ctx.add_artifact(
             "image-signature",
@@ -220,15 +223,17 @@ def _attest_image(
     digest: str,
     platforms: dict[str, str],
     key: Any,
+    referrers: bool,
 ) -> None:
     by_target = _envelopes(ctx, ref, repository, digest, platforms, key)
-    if not by_target:
-        return
     host = str(ref.extra.get("registry"))
     with connect(ctx, ctx.options, host, credentials(ctx, ctx.options)) as client:
         try:
             for target, envelopes in by_target.items():
                 _store_attestations(client, repo, target, envelopes, key)
+            if referrers:
+                for target in [digest, *platforms]:
+                    _attach_referrers(ctx, client, repo, repository, target, by_target.get(target, []), key)
         except (RegistryError, OSError, ValueError) as exc:
             raise StageFailed(f"attesting {repository}@{digest[:19]}: {exc}") from None
         finally:
@@ -243,6 +248,76 @@ def _attest_image(
                 predicate_type=predicate,
                 envelope_digest=cosign_sig.payload_digest(envelope),
             )
+
+
+def _attach_referrers(
+    ctx: ProviderContext[SignOptions],
+    client: RegistryClient,
+    repo: str,
+    repository: str,
+    target: str,
+    envelopes: list[tuple[bytes, str]],
+    key: Any,
+) -> None:
+    """The same signature, provenance and SBOM as OCI 1.1 referrers of ``target`` (for
+    ``oras discover`` and other referrers clients), once per signing key and artifact type."""
+    fetched = client.get_manifest(repo, target)
+    subject = {"mediaType": fetched.media_type, "digest": target, "size": len(fetched.data)}
+    key_id = _key_id(key)
+    present = {
+        str(m.get("artifactType"))
+        for m in client.referrers(repo, target) or []
+        if _annotation(m, cosign_sig.KEY_ANNOTATION) == key_id
+    }
+    payload = cosign_sig.simple_signing_payload(repository, target)
+    items: list[tuple[str, bytes, dict[str, Any]]] = [
+        (
+            cosign_sig.SIGNATURE_ARTIFACT,
+            payload,
+            cosign_sig.signature_layer(payload, cosign_sig.sign_bytes(payload, key)),
+        )
+    ]
+    for envelope, predicate in envelopes:
+        if predicate == cosign_sig.CYCLONEDX_PREDICATE:
+            bom = dsse.verify(json.loads(envelope), key.public_key())
+            data = dsse.canonical(json.loads(bom)["predicate"])
+            layer = {
+                "mediaType": cosign_sig.CYCLONEDX_ARTIFACT,
+                "size": len(data),
+                "digest": cosign_sig.payload_digest(data),
+            }
+            items.append((cosign_sig.CYCLONEDX_ARTIFACT, data, layer))
+        else:
+            layer = cosign_sig.attestation_layer(envelope, predicate)
+            layer["annotations"] = {cosign_sig.PREDICATE_TYPE_ANNOTATION: predicate}
+            items.append((cosign_sig.IN_TOTO_ARTIFACT, envelope, layer))
+    for artifact_type, data, layer in items:
+        if artifact_type in present:
+            continue
+        manifest, config = cosign_sig.referrer_manifest(artifact_type, layer, subject, key_id)
+        client.upload_blob(repo, cosign_sig.payload_digest(data), data)
+        client.upload_blob(repo, cosign_sig.payload_digest(config), config)
+        pushed = client.put_manifest(
+            repo, cosign_sig.payload_digest(manifest), manifest, cosign_sig.OCI_MANIFEST
+        )
+        ctx.add_artifact(
+            "referrer",
+            f"{repository}@{pushed[:19]}",
+            subject=f"{repository}@{target}",
+            artifact_type=artifact_type,
+        )
+
+
+def _annotation(descriptor: dict[str, object], name: str) -> object:
+    annotations = descriptor.get("annotations")
+    return annotations.get(name) if isinstance(annotations, dict) else None
+
+
+def _key_id(key: Any) -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    der = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return "sha256:" + hashlib.sha256(der).hexdigest()
 
 
 def _store_attestations(

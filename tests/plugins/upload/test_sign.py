@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.harness.cosign import CosignKey, cosign, generate_key
+from tests.harness.cosign import CosignKey, cosign, generate_key, tool
+from tests.harness.referrers_registry import ReferrersRegistry
 from tests.harness.registry import Registry
 from tests.plugins.upload.conftest import artifacts, env_ref, set_tables
 
@@ -156,3 +158,45 @@ def test_images_and_files_are_signed_where_cosign_finds_them(
     res = cosign("verify", "--key", str(other.public), "--insecure-ignore-tlog=true", "--allow-http-registry",
                  f"{repository}@{index}")  # fmt: skip
     assert res.returncode != 0
+
+
+def test_on_a_registry_with_referrers_oras_discover_lists_signature_provenance_and_sbom(
+    signed_repo: tuple[Path, CosignKey],
+    referrers_registry: ReferrersRegistry,
+    gopipe_run: Callable[..., RunResult],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """go-containerregistry's registry with the OCI 1.1 referrers API: the same signatures go
+    to the tag scheme (cosign verify) and, as referrers, to ``oras discover``; a rerun adds
+    no second referrer of a type for the same key."""
+    repo, key = signed_repo
+    monkeypatch.setenv("REG_HOST", referrers_registry.host)
+    monkeypatch.setenv("COSIGN_PASSWORD", PASSWORD)
+    for _ in range(2):
+        result = gopipe_run(repo, "package", "upload")
+        assert result.exit_code == 0, result.report
+    (ref,) = artifacts(result, "image-ref")
+    repository, index = ref["extra"]["repository"], ref["extra"]["digest"]
+    (image,) = artifacts(result, "image")
+    layout_index = repo / image["path"] / "blobs" / "sha256" / index.removeprefix("sha256:")
+    platforms = [m["digest"] for m in json.loads(layout_index.read_text())["manifests"]]
+
+    def discover(digest: str) -> list[str]:
+        res = subprocess.run(
+            [str(tool("oras")), "discover", "--plain-http", "--format", "json", f"{repository}@{digest}"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        found = json.loads(res.stdout)
+        return sorted(str(m["artifactType"]) for m in found.get("referrers") or found.get("manifests") or [])
+
+    assert discover(index) == [
+        "application/vnd.dev.cosign.artifact.sig.v1+json",
+        "application/vnd.in-toto+json",
+    ]
+    for platform in platforms:
+        assert discover(platform) == [
+            "application/vnd.cyclonedx+json",
+            "application/vnd.dev.cosign.artifact.sig.v1+json",
+        ]
+    assert len(_verify_image(key, f"{repository}@{index}")) == 1  # the tag scheme is written too
