@@ -7,6 +7,7 @@ amd64 binary (and so the archive, checksums and image) without touching the repo
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -75,3 +76,6 @@ def test_verify_passes_untouched_and_names_the_artifact_a_tampered_input_changed
     assert f"binary:dist/hello_linux_amd64/hello: recorded {binary['recorded'][:19]}" in out
     assert f"first difference at byte {binary['first_difference']}" in out
     assert "image:hello" in diffs
+    kept = Path(result["rebuilt_in"])
+    assert kept.is_dir()  # kept for inspection after a difference; this test removes it
+    shutil.rmtree(kept.parents[1])
