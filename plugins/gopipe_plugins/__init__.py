@@ -43,6 +43,8 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     # publish
     ("github", "gopipe_plugins.publish.github"),
     ("gitlab", "gopipe_plugins.publish.gitlab"),
+    ("provenance", "gopipe_plugins.upload.provenance"),
+    ("sign", "gopipe_plugins.upload.sign"),
     # deploy
     ("deploy-settings", "gopipe_plugins.deploy.settings"),
     ("kubectl", "gopipe_plugins.deploy.kubectl"),

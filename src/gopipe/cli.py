@@ -197,6 +197,15 @@ def _parser() -> argparse.ArgumentParser:
     modules.add_argument(
         "--json", action="store_true", help="a JSON array of modules (path, slug, out …) for a CI matrix"
     )
+    verify = sub.add_parser(
+        "verify",
+        help="rebuild the last run in a clean clone elsewhere and compare every artifact",
+        description="Clone the last run's commit into a temporary directory, run its build and "
+        "package stages there with an empty dist/, and compare the sha256 of every binary, "
+        "archive, checksum file and package and every image index digest. Exit 1 on a difference.",
+    )
+    common(verify)
+    verify.add_argument("--keep", action="store_true", help="keep the temporary clone")
     tools = sub.add_parser(
         "tools",
         help="list the pinned Go tools; --install them into the cache",
@@ -223,7 +232,7 @@ def module_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-COMMANDS = ("run", "check", "plugins", "schema", "init", "merge", "modules", "new-plugin", "tools")
+COMMANDS = ("run", "check", "plugins", "schema", "init", "merge", "modules", "new-plugin", "tools", "verify")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -263,6 +272,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _tools(ns.install)
         if ns.command == "modules":
             return _modules(ns)
+        if ns.command == "verify":
+            from gopipe.verify import verify_rebuild
+
+            return verify_rebuild(ns.root, ns.config, keep=ns.keep)
         if ns.command == "new-plugin":
             from gopipe.scaffold import scaffold_plugin
 

@@ -79,7 +79,9 @@ def annotation(finding: Finding, redact: Redactor) -> str:
         "endLine": finding.end_line if file and finding.line else None,
         "title": redact(finding.heading()),
     }
-    return workflow_command(_LEVELS.get(finding.level, "error"), props, redact(finding.message))
+    level = "note" if finding.suppressed else finding.level  # a waived finding is a notice
+    message = finding.message + (f" ({finding.suppressed})" if finding.suppressed else "")
+    return workflow_command(_LEVELS.get(level, "error"), props, redact(message))
 
 
 def _acts_on(line: str) -> bool:

@@ -3,10 +3,12 @@ pulled from a registry.
 
 Static base choices (see docs/oci.md):
 
-* The CA bundle defaults to the ``certifi`` package's ``cacert.pem``. Its content is fixed by
-  the installed certifi version, which the project pins, so the base layer digest is the same
-  on every machine with that version; a system bundle would differ between distributions and
-  update levels. Pass ``ca_bundle=`` to use another file (e.g. ``/etc/ssl/certs/...``).
+* The CA bundle is the copy shipped in ``gopipe_oci/data/ca-certificates.crt``: Mozilla's list
+  from a pinned ``certifi`` wheel, recorded (version, wheel sha256, bundle sha256, licence) in
+  ``ca-certificates.json`` and refreshed with ``scripts/refresh-ca-bundle.py``. Reading the
+  *installed* certifi made the digest depend on the machine (certifi is not pinned where
+  gopipe is installed); a system bundle differs between distributions and update levels.
+  Pass ``ca_bundle=`` to use another file (e.g. ``/etc/ssl/certs/...``).
 * tzdata is opt-in (``tzdata=True``) because it is copied from the build machine's
   ``/usr/share/zoneinfo``, which is not reproducible across machines.
 * The base layer uses its own fixed epoch (0 by default), not the commit time, so its digest
@@ -15,6 +17,7 @@ Static base choices (see docs/oci.md):
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,13 +65,39 @@ class Base(Protocol):
         ...
 
 
+_DATA = Path(__file__).resolve().parent / "data"
+CA_BUNDLE = _DATA / "ca-certificates.crt"
+
+
+@dataclass(frozen=True)
+class CaBundleSource:
+    """Where a base's CA bundle came from, as the outputs and the provenance record it."""
+
+    sha256: str
+    origin: str  # "pypi:certifi==2026.10.19.post1 (shipped with gopipe)" or the file given
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "origin": self.origin, **dict(self.details)}
+
+
+def shipped_ca_bundle() -> tuple[Path, CaBundleSource]:
+    """The bundle shipped with gopipe and its recorded source (checked against the file)."""
+    record = json.loads((_DATA / "ca-certificates.json").read_text(encoding="utf-8"))
+    actual = hashlib.sha256(CA_BUNDLE.read_bytes()).hexdigest()
+    if actual != record["sha256"]:
+        raise RuntimeError(
+            f"{CA_BUNDLE} does not match ca-certificates.json (sha256 {actual}); "
+            "restore it or run scripts/refresh-ca-bundle.py"
+        )
+    origin = f"pypi:{record['package']}=={record['version']} (shipped with gopipe)"
+    return CA_BUNDLE, CaBundleSource(actual, origin, record)
+
+
 def default_ca_bundle() -> tuple[Path, str]:
-    """The certifi bundle path and a label naming its version."""
-    try:
-        import certifi
-    except ImportError as exc:  # pragma: no cover - certifi is a declared dependency
-        raise RuntimeError("certifi is not installed; pass StaticBase(ca_bundle=PATH)") from exc
-    return Path(certifi.where()), f"certifi {certifi.__version__}"
+    """The shipped bundle's path and a label naming its source (for the image history)."""
+    path, source = shipped_ca_bundle()
+    return path, f"CA bundle certifi {source.details['version']}"
 
 
 @dataclass(frozen=True)
@@ -80,17 +109,23 @@ class StaticBase:
     zoneinfo: Path = Path("/usr/share/zoneinfo")
     epoch: int = 0
 
+    def ca_source(self) -> tuple[bytes, CaBundleSource, str]:
+        """The CA bundle's bytes, where they came from, and the label for the history."""
+        if self.ca_bundle is None:
+            path, source = shipped_ca_bundle()
+            return path.read_bytes(), source, f"CA bundle certifi {source.details['version']}"
+        data = self.ca_bundle.read_bytes()
+        source = CaBundleSource(hashlib.sha256(data).hexdigest(), f"file:{self.ca_bundle.name}")
+        return data, source, f"CA bundle {self.ca_bundle.name}"
+
     def entries(self) -> tuple[dict[str, EntrySource], str]:
         """The base file tree and a human description for the image history."""
-        if self.ca_bundle is None:
-            ca, ca_label = default_ca_bundle()
-        else:
-            ca, ca_label = self.ca_bundle, f"CA bundle {self.ca_bundle.name}"
+        ca, _, ca_label = self.ca_source()
         tree: dict[str, EntrySource] = {
             "/etc/passwd": PASSWD,
             "/etc/group": GROUP,
             "/etc/nsswitch.conf": NSSWITCH,
-            CA_PATH: File(ca.read_bytes()),
+            CA_PATH: File(ca),
             "/home/nonroot": Dir(mode=0o700, uid=65532, gid=65532),
             "/root": Dir(mode=0o700),
             "/tmp": Dir(mode=0o1777),

@@ -60,7 +60,7 @@ def report(
     for finding in findings:
         ctx.add_finding(finding)
         ctx.log(f"{finding.location()}: {finding.rule}: {finding.message}")
-    errors = [f for f in findings if f.level == "error"]
+    errors = [f for f in findings if f.level == "error" and not f.suppressed]
     ctx.summary = f"{tool}: {len(findings)} finding{'s' * (len(findings) != 1)}" if findings else ""
     if errors:
         first = errors[0]

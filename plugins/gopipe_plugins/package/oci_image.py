@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from gopipe import hookimpl
 from gopipe.artifacts import Artifact
@@ -166,6 +166,15 @@ def extra_files(ctx: ProviderContext[OciImageOptions], image: str) -> dict[str, 
     return out
 
 
+def base_inputs(base: Base) -> dict[str, Any]:
+    """What the base put into the image besides layers pulled by digest: the CA bundle's
+    source and sha256 for the static base, so the outputs (and provenance) record it."""
+    if isinstance(base, StaticBase):
+        _, source, _ = base.ca_source()
+        return {"ca_bundle": source.to_json()}
+    return {}
+
+
 def run(ctx: ProviderContext[OciImageOptions]) -> None:
     opts = ctx.options
     groups = images_to_build(ctx)
@@ -229,6 +238,7 @@ def run(ctx: ProviderContext[OciImageOptions]) -> None:
                     size=res.size,
                     version=git.version,
                     base=opts.base or "static",
+                    **base_inputs(base),
                 )
                 ctx.log(
                     f"{name}: {res.index_digest} ({', '.join(platforms)}; {res.size} bytes) "
