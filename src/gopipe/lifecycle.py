@@ -36,6 +36,7 @@ from gopipe.gotools import GoToolchain
 from gopipe.manager import create_manager, disabled_from_env
 from gopipe.plan import Plan, make_plan
 from gopipe.registry import ProviderRegistry, SelectedProvider
+from gopipe.remote_cache.options import load_cache_options
 from gopipe.report import Report, StageResult
 from gopipe.requires import check_requires
 from gopipe.runlock import LockBusy, run_lock, wait_limit
@@ -201,6 +202,7 @@ class RunSession:
             register_config_secrets(
                 config.raw, self.redactor, self.root, file=config.display_file, kind=registry.secret_kind
             )
+            load_cache_options(config)  # a bad [tool.gopipe.cache] is bad input, exit 2
             if error is None and to_run:
                 run.go.require(config.display_file)
         except ConfigError as exc:
@@ -381,6 +383,7 @@ def check_config(root: Path, config_file: Path | None = None) -> tuple[Config, l
         register_config_secrets(
             config.raw, redactor, config.root, file=config.display_file, kind=registry.secret_kind
         )
+        load_cache_options(config)
         if not errors:
             pm.hook.gopipe_configure(config=config, args=RunArgs())  # no run: no --env to check
     except ConfigError as exc:

@@ -15,6 +15,7 @@ from .errors import (
     OciError,
     RegistryError,
     RetryExhaustedError,
+    TooLargeError,
 )
 from .image import ImageConfig, ImageResult, LayerInfo, PlatformImage, build_image
 from .layer import Dir, File, Layer, Symlink, build_layer
@@ -53,6 +54,7 @@ __all__ = [
     "RetryPolicy",
     "StaticBase",
     "Symlink",
+    "TooLargeError",
     "build_image",
     "build_layer",
     "load_docker_credentials",
