@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
 from gopipe.context import RunContext
 from gopipe.errors import ConfigError
@@ -15,16 +13,7 @@ from gopipe.remote_cache.trust import may_write
 
 ENV_CONNECTION = "GOPIPE_CACHE_CONNECTION"
 ENV_WRITES = "GOPIPE_CACHE_WRITES"
-ENV_DIR = "GOPIPE_GOCACHEPROG_DIR"
 MIN_GO_MINOR = 24  # GOCACHEPROG left GOEXPERIMENT in Go 1.24
-
-
-def go_cache_dir(env: dict[str, str] | os._Environ[str]) -> Path:
-    """Where the cache program keeps the files it hands to ``go`` (one per output)."""
-    if env.get(ENV_DIR):
-        return Path(env[ENV_DIR])
-    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "gopipe" / "gocacheprog"
 
 
 def open_remote_cache(run: RunContext) -> RemoteStageCache | None:
