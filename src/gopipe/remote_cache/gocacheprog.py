@@ -21,6 +21,7 @@ This module imports only the OCI library so that ``go`` does not wait for gopipe
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -357,10 +358,8 @@ class CacheProgram:
         self._gets.shutdown(wait=True)
         deadline = time.monotonic() + CLOSE_WAIT_S
         for future in self._pending:
-            try:
+            with contextlib.suppress(Exception):  # a failed upload only costs speed
                 future.result(timeout=max(0.0, deadline - time.monotonic()))
-            except Exception:
-                pass
         self._puts.shutdown(wait=False, cancel_futures=True)
         if self.remote is not None:
             self.remote.close()
