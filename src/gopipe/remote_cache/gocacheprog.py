@@ -182,7 +182,7 @@ class Remote:
             return None
         try:
             client = self.client()
-            manifest = client.get_manifest(self.repo, f"go-{action}", max_bytes=MAX_MANIFEST).json()
+            manifest: Any = client.get_manifest(self.repo, f"go-{action}", max_bytes=MAX_MANIFEST).json()
             layers = manifest.get("layers") or []
             notes = manifest.get("annotations") or {}
             output = str(notes.get(OUTPUT, ""))
