@@ -337,7 +337,11 @@ class RegistryClient:
             self._expect_found(what, resp)
             return resp.body_digest
 
-        got = self._with_retry(what, op)
+        try:
+            got = self._with_retry(what, op)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a refused or broken download leaves nothing behind
+            raise
         if got != digest:
             tmp.unlink(missing_ok=True)
             raise self._error(DigestMismatchError, f"{what}: content does not match", None)

@@ -41,7 +41,7 @@ from gopipe.remote_cache.connection import (
 from gopipe.remote_cache.options import CacheOptions
 from gopipe.remote_cache.trust import WriteDecision
 from gopipe.stages import Stage
-from gopipe_oci import NotFoundError, OciError, RegistryClient
+from gopipe_oci import NotFoundError, OciError, RegistryClient, TooLargeError
 
 ARTIFACT_TYPE = "application/vnd.gopipe.cache.stage.v1"
 MEDIA_ENTRY = "application/vnd.gopipe.cache.entry.v1+json"
@@ -122,6 +122,10 @@ class RemoteStageCache:
             entry = self._restore(client, stage, key, manifest)
         except NotFoundError:
             self.stats["misses"] += 1
+            return None
+        except TooLargeError as exc:
+            self.stats["rejected"] += 1
+            self.say(self.redact(f"remote cache entry {tag} rejected, the stage runs: {exc}"))
             return None
         except Rejected as exc:
             self.stats["rejected"] += 1
