@@ -41,6 +41,7 @@ MEDIA_EMPTY = "application/vnd.oci.empty.v1+json"
 EMPTY_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 ARTIFACT_TYPE = "application/vnd.gopipe.cache.go-action.v1"
 OUTPUT = "dev.gopipe.cache.go-output"
+ACTION = "dev.gopipe.cache.go-action"  # keeps two actions with one output apart
 CREATED = "org.opencontainers.image.created"
 MAX_MANIFEST = 64 << 10
 MAX_OUTPUT = 2 << 30
@@ -229,7 +230,7 @@ class Remote:
                 "artifactType": ARTIFACT_TYPE,
                 "config": {"mediaType": MEDIA_EMPTY, "digest": EMPTY_DIGEST, "size": 2},
                 "layers": [{"mediaType": "application/octet-stream", "digest": digest, "size": size}],
-                "annotations": {OUTPUT: output, CREATED: _now()},
+                "annotations": {OUTPUT: output, ACTION: action, CREATED: _now()},
             }
             data = json.dumps(manifest, sort_keys=True).encode()
             client.put_manifest(self.repo, f"go-{action}", data, MEDIA_MANIFEST)
