@@ -197,3 +197,37 @@ def test_an_unreachable_registry_only_costs_speed(
     out = capsys.readouterr().out
     assert result.exit_code == 0 and result.stage("build")["status"] == "success"
     assert "remote cache unavailable" in out
+
+
+def test_cd_restores_the_build_ci_made_and_packages_it(
+    hello_repo: Path,
+    registry: Registry,
+    gopipe_run: Callable[..., RunResult],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The ci job builds and writes; the cd job of the same commit, on a new runner, restores
+    the build and packages it; the archive digests match a local build-and-package."""
+    _one_target(hello_repo)
+    config = hello_repo / "pyproject.toml"
+    config.write_text(
+        config.read_text().replace('providers = ["oci-image", "archive"]', 'providers = ["archive"]')
+    )
+    local = gopipe_run(hello_repo, "package", "--no-cache")  # the reference, no remote involved
+    assert local.exit_code == 0
+    archives = sorted((a["name"], a["sha256"]) for a in local.report["artifacts"] if a["kind"] == "archive")
+    assert archives
+
+    fresh_runner(hello_repo)
+    use_remote_cache(hello_repo, registry, monkeypatch)
+    trusted_push(monkeypatch)
+    ci = gopipe_run(hello_repo, "ci")
+    assert ci.exit_code == 0 and ci.stage("build")["cached"] is False
+
+    fresh_runner(hello_repo)
+    cd = gopipe_run(hello_repo, "package")
+    assert cd.exit_code == 0
+    assert cd.stage("build")["cached"] is True, "cd must restore ci's build, not rebuild"
+    assert cd.stage("build")["inputs"] == ci.stage("build")["inputs"]
+    assert _binary(cd)["sha256"] == _binary(ci)["sha256"] == _binary(local)["sha256"]
+    got = sorted((a["name"], a["sha256"]) for a in cd.report["artifacts"] if a["kind"] == "archive")
+    assert got == archives

@@ -374,7 +374,8 @@ def cache_dir(env: dict[str, str]) -> Path:
     if env.get("GOPIPE_GOCACHEPROG_DIR"):
         return Path(env["GOPIPE_GOCACHEPROG_DIR"])
     base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "gopipe" / "gocacheprog"
+    # not below ~/.cache/gopipe: the workflows keep that in an actions/cache tarball
+    return Path(base) / "gopipe-gocacheprog"
 
 
 def main() -> int:

@@ -26,9 +26,12 @@ class WriteDecision:
 
 
 def default_branch(opts: CacheOptions, env: Mapping[str, str]) -> str:
-    """The configured default branch, else the GitHub event's repository, else ``main``."""
+    """The configured default branch, the workflows' ``GOPIPE_DEFAULT_BRANCH``, the GitHub event's
+    repository, else ``main``."""
     if opts.default_branch:
         return opts.default_branch
+    if env.get("GOPIPE_DEFAULT_BRANCH"):  # set by the generated workflows
+        return env["GOPIPE_DEFAULT_BRANCH"]
     event = env.get("GITHUB_EVENT_PATH", "")
     if event:
         try:
