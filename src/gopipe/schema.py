@@ -8,6 +8,7 @@ from typing import Any
 from gopipe.config import schema_for
 from gopipe.config.loader import Settings
 from gopipe.registry import ProviderRegistry
+from gopipe.remote_cache.options import CacheOptions
 from gopipe.stages import DEFAULT_TIMEOUT_S, Stage
 
 
@@ -40,6 +41,7 @@ def config_schema(registry: ProviderRegistry) -> dict[str, Any]:
             "properties": stage_props,
             "additionalProperties": {"type": "object"},
         }
+    props["cache"] = schema_for(CacheOptions)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "[tool.gopipe] in pyproject.toml",
