@@ -166,7 +166,7 @@ class Round:
         """The cache program's own cost: a fully warm ``go build`` through it and without it."""
         target = self.work / "overhead"
         shutil.copytree(self.plain, target, ignore=shutil.ignore_patterns("dist", ".git"))
-        env = Runner(self.work, "overhead").env(False)
+        env = Runner(self.work, "overhead-runner").env(False)
         go_build = ["go", "build", "-trimpath", "-o", str(target / "out"), "./cmd/hello"]
         prog_env = {**env, "GOCACHEPROG": f"{sys.executable} -m gopipe.remote_cache.gocacheprog"}
         run(go_build, target, env)
