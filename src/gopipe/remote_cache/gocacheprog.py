@@ -15,7 +15,8 @@ the background when this run may write (``GOPIPE_CACHE_WRITES=1``); ``close`` wa
 When the registry fails, the program says so once on stderr and carries on from disk: a dead
 cache costs speed, never a build.
 
-This module imports only the OCI library so that ``go`` does not wait for gopipe's imports.
+This module imports nothing of gopipe, and the OCI library (``http.client``, ``ssl``) only when
+the first local miss needs the registry: ``go`` starts one cache program per command.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from gopipe_oci import Credentials, OciError, RegistryClient, RetryPolicy
+if TYPE_CHECKING:
+    from gopipe_oci import Credentials, RegistryClient
 
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_EMPTY = "application/vnd.oci.empty.v1+json"
@@ -130,6 +132,8 @@ class Remote:
         self._clients: list[RegistryClient] = []
 
     def _credentials(self) -> Credentials | None:
+        from gopipe_oci import Credentials
+
         s = self.settings
         if s.get("password_env"):
             value = self.env.get(str(s["password_env"]), "")
@@ -144,6 +148,8 @@ class Remote:
     def client(self) -> RegistryClient:
         client: RegistryClient | None = getattr(self._local, "client", None)
         if client is None:
+            from gopipe_oci import RegistryClient, RetryPolicy
+
             s = self.settings
             creds = self._credentials()
             client = RegistryClient(
@@ -181,6 +187,8 @@ class Remote:
         """Look ``action`` up in the registry and bring its output to disk; None on a miss."""
         if self.down:
             return None
+        from gopipe_oci import OciError
+
         try:
             client = self.client()
             manifest: Any = client.get_manifest(self.repo, f"go-{action}", max_bytes=MAX_MANIFEST).json()
@@ -214,6 +222,8 @@ class Remote:
     def store(self, action: str, output: str, path: Path, size: int) -> None:
         if self.down:
             return
+        from gopipe_oci import OciError
+
         try:
             client = self.client()
             with self._lock:
