@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.harness.moto_server",
     "tests.harness.smtp",
     "tests.harness.k8s",
+    "tests.harness.referrers_registry",
 ]
 
 # Fixtures that start a service binary, build with Go or install a Go tool.
@@ -26,6 +27,7 @@ SLOW_FIXTURES = frozenset(
     {
         "registry",
         "plain_registry",
+        "referrers_registry",
         "faulty_registry",
         "users_registry",
         "dockerd",

@@ -31,12 +31,20 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("archive", "gopipe_plugins.package.archive"),
     ("docker", "gopipe_plugins.package.docker"),
     ("buildah", "gopipe_plugins.package.buildah"),
+    ("nfpm", "gopipe_plugins.package.nfpm"),
+    ("source-archive", "gopipe_plugins.package.source_archive"),
     # upload
     ("registry", "gopipe_plugins.upload.registry"),
     ("harbor", "gopipe_plugins.upload.harbor"),
     ("ecr", "gopipe_plugins.upload.ecr"),
     ("oci-artifact", "gopipe_plugins.upload.oci_artifact"),
     ("s3", "gopipe_plugins.upload.s3"),
+    ("helm-chart", "gopipe_plugins.upload.helm_chart"),
+    # publish
+    ("github", "gopipe_plugins.publish.github"),
+    ("gitlab", "gopipe_plugins.publish.gitlab"),
+    ("provenance", "gopipe_plugins.upload.provenance"),
+    ("sign", "gopipe_plugins.upload.sign"),
     # deploy
     ("deploy-settings", "gopipe_plugins.deploy.settings"),
     ("kubectl", "gopipe_plugins.deploy.kubectl"),

@@ -41,7 +41,9 @@ class Finding:
 
     ``file`` is relative to the repository's top (not the Go module's directory), as GitHub
     annotations and SARIF name files. ``message`` may span lines. ``title`` is a short
-    heading for annotations and summaries (default: tool and rule).
+    heading for annotations and summaries (default: tool and rule). ``suppressed`` is why
+    the finding is accepted for now (a waiver's reason and date): it is still reported
+    (SARIF ``suppressions``, the step summary) but never fails a stage.
     """
 
     tool: str
@@ -53,6 +55,7 @@ class Finding:
     level: str = "error"  # error | warning | note
     end_line: int | None = None
     title: str | None = None
+    suppressed: str | None = None
 
     def heading(self) -> str:
         """The annotation's title: ``title``, else the tool and the rule (once if they match)."""

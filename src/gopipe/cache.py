@@ -6,6 +6,10 @@ selected providers with their options (tool versions included), the run's argume
 the fingerprints of the stages it needs. Only stages without side effects (lint, test,
 coverage, build) are cached, only successful results are stored, and a hit is used only
 when every file artifact the stage recorded is still there with the same sha256.
+
+Files a stage wrote into ``dist/gopipe`` (JUnit, cover profile, coverage reports) are kept as
+copies under ``dist/gopipe/cache/files/<sha256>``: every run starts by removing the previous
+run's outputs there (:mod:`gopipe.outputs`), and a hit puts them back, checked.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterable, Mapping
@@ -116,6 +121,24 @@ class StageCache:
     def __init__(self, directory: Path, root: Path) -> None:
         self.directory = directory
         self.root = root
+        self.files = directory / "files"
+        self._copies = threading.Lock()  # stages store at once; one prunes at a time
+
+    def _owned(self, file: Path) -> bool:
+        """Whether ``file`` (resolved) is one of gopipe's outputs beside the cache."""
+        out = self.directory.parent.resolve()
+        return file.is_relative_to(out) and not file.is_relative_to(self.directory.resolve())
+
+    def _put_back(self, file: Path, sha256: str) -> bool:
+        """Restore a removed output from its copy, if the copy is intact."""
+        copy = self.files / sha256
+        if not self._owned(file) or not copy.is_file() or copy.is_symlink() or sha256_file(copy) != sha256:
+            return False
+        file.parent.mkdir(parents=True, exist_ok=True)
+        if file.is_symlink():
+            file.unlink()
+        shutil.copyfile(copy, file)
+        return True
 
     def lookup(self, stage: Stage, key: str) -> CachedStage | None:
         path = self.directory / f"{stage.value}.json"
@@ -137,7 +160,8 @@ class StageCache:
             file = (root / str(a.path)).resolve()
             if not file.is_relative_to(root):  # another run's record: never read outside the repo
                 return None
-            if a.sha256 and (not file.is_file() or sha256_file(file) != a.sha256):
+            changed = not file.is_file() or sha256_file(file) != a.sha256
+            if a.sha256 and changed and not self._put_back(file, a.sha256):
                 return None
         return CachedStage(key, str(data.get("summary", "")), artifacts, findings)
 
@@ -159,3 +183,29 @@ class StageCache:
             )
         )
         os.replace(tmp, path)
+        with self._copies:
+            self._keep_copies(entry.artifacts)
+
+    def _keep_copies(self, artifacts: Iterable[Artifact]) -> None:
+        """Copy the stage's outputs in ``dist/gopipe``; drop copies no entry names any more."""
+        root = self.root.resolve()
+        self.files.mkdir(parents=True, exist_ok=True)
+        for a in artifacts:
+            file = (root / str(a.path)).resolve() if a.path else None
+            if file is None or not a.sha256 or not self._owned(file) or not file.is_file():
+                continue
+            copy = self.files / a.sha256
+            if not copy.is_file():
+                tmp = copy.with_suffix(".tmp")
+                shutil.copyfile(file, tmp)
+                os.replace(tmp, copy)
+        named: set[str] = set()
+        for entry in self.directory.glob("*.json"):
+            try:
+                data = json.loads(entry.read_text())
+                named |= {str(a.get("sha256")) for a in data.get("artifacts", []) if isinstance(a, dict)}
+            except (OSError, ValueError, AttributeError):
+                continue
+        for copy in self.files.iterdir():
+            if copy.name not in named and not copy.name.endswith(".tmp"):
+                copy.unlink(missing_ok=True)

@@ -24,8 +24,9 @@ _EPILOG = """\
 pipelines:
   ci        lint, test, coverage, build
   cd        package, upload, deploy (and the build they need)
+  release   build, package, upload, publish (HEAD must be a clean version tag)
 stages:
-  lint test coverage build package upload deploy notify
+  lint test coverage build package upload publish deploy notify
   (a stage pulls in the stages it needs; notify runs after any run, passed or failed)
 
 examples:
@@ -33,7 +34,9 @@ examples:
   gopipe run lint test                   # two stages
   gopipe run test -- -run TestAdd ./internal/...   # arguments after -- go to go test
   gopipe run cd --env staging --dry-run  # show what deploy would change
+  gopipe run release --snapshot          # a release build of any commit, published nowhere
   gopipe check                           # validate [tool.gopipe] for every stage
+  gopipe run ci --changed-since origin/main  # monorepo: changed modules and their dependants
   gopipe init --github                   # noxfile, config table and workflows
 
 exit codes: 0 success, 1 a stage failed, 2 usage or config error, 130 cancelled
@@ -85,19 +88,29 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--env", dest="environment", metavar="NAME", help="deploy environment")
     run.add_argument("--dry-run", action="store_true", help="show what deploy would change")
     run.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="version {next_patch}-SNAPSHOT-{short_commit}; no tag needed; upload and publish skipped",
+    )
+    run.add_argument(
         "--no-cache",
         dest="use_cache",
         action="store_false",
         help="run every stage even if its inputs are unchanged",
     )
+    module_options(run)
 
     check = sub.add_parser(
         "check",
         help="validate [tool.gopipe] for every stage, without running anything",
         description="Every check gopipe run makes before a stage starts, for every stage at once "
-        "(like goreleaser check). Exit 0 when the config is valid, 2 otherwise.",
+        "(like goreleaser check). Exit 0 when the config is valid, 2 on errors; with --strict, "
+        "1 when it is valid but has warnings (inert tables).",
     )
     common(check)
+    check.add_argument(
+        "--strict", action="store_true", help="exit 1 on warnings (inert tables), as CI should"
+    )
     plugins = sub.add_parser(
         "plugins",
         help="list every stage's providers",
@@ -105,8 +118,17 @@ def _parser() -> argparse.ArgumentParser:
         "and distribution.",
     )
     common(plugins)
-    schema = sub.add_parser("schema", help="print the JSON Schema of [tool.gopipe]")
+    schema = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of [tool.gopipe]",
+        description="The JSON Schema (draft-07, SchemaStore's partial-*.json shape) of [tool.gopipe] "
+        "for the installed plugins. Editors that read SchemaStore (Taplo, Even Better TOML) use it "
+        "under tool.gopipe in pyproject.toml.",
+    )
     common(schema)
+    schema.add_argument(
+        "-o", "--output", type=Path, help="write the schema to this file instead of standard output"
+    )
 
     init = sub.add_parser(
         "init",
@@ -122,6 +144,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     init.add_argument(
         "--check", action="store_true", help="with --github: write nothing, exit 1 if the workflows are stale"
+    )
+    init.add_argument(
+        "--measure",
+        action="store_true",
+        help="run go test -cover once (at most 300 s) to suggest the current coverage as threshold",
     )
 
     merge = sub.add_parser(
@@ -159,6 +186,26 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("."),
         help="directory to create gopipe-NAME/ in (default: .)",
     )
+    modules = sub.add_parser(
+        "modules",
+        help="list the repository's Go modules (go.work, else every go.mod)",
+        description="The Go modules below the repository's top, what each depends on, and which a "
+        "run would select (--module, --changed-since). --json prints a list for a CI matrix.",
+    )
+    common(modules)
+    module_options(modules)
+    modules.add_argument(
+        "--json", action="store_true", help="a JSON array of modules (path, slug, out …) for a CI matrix"
+    )
+    verify = sub.add_parser(
+        "verify",
+        help="rebuild the last run in a clean clone elsewhere and compare every artifact",
+        description="Clone the last run's commit into a temporary directory, run its build and "
+        "package stages there with an empty dist/, and compare the sha256 of every binary, "
+        "archive, checksum file and package and every image index digest. Exit 1 on a difference.",
+    )
+    common(verify)
+    verify.add_argument("--keep", action="store_true", help="keep the temporary clone")
     tools = sub.add_parser(
         "tools",
         help="list the pinned Go tools; --install them into the cache",
@@ -177,7 +224,36 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("run", "check", "plugins", "schema", "init", "merge", "new-plugin", "tools", "cache")
+def module_options(parser: argparse.ArgumentParser) -> None:
+    """``--module`` and ``--changed-since``: which modules of a monorepo a command covers."""
+    parser.add_argument(
+        "--module",
+        dest="modules",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="only the module in PATH, from the repository's top (repeatable)",
+    )
+    parser.add_argument(
+        "--changed-since",
+        metavar="REF",
+        help="only modules with files changed since REF, and the modules that depend on them",
+    )
+
+
+COMMANDS = (
+    "run",
+    "check",
+    "plugins",
+    "schema",
+    "init",
+    "merge",
+    "modules",
+    "new-plugin",
+    "tools",
+    "verify",
+    "cache",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -215,6 +291,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if ns.command == "tools":
             return _tools(ns.install)
+        if ns.command == "modules":
+            return _modules(ns)
+        if ns.command == "verify":
+            from gopipe.verify import verify_rebuild
+
+            return verify_rebuild(ns.root, ns.config, keep=ns.keep)
         if ns.command == "cache":
             return _cache_prune(ns)
         if ns.command == "new-plugin":
@@ -238,7 +320,7 @@ def _init(ns: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     code = 0
     lines: list[str] = []
     if not ns.check:
-        lines += init_repo(ns.root.resolve())
+        lines += init_repo(ns.root.resolve(), measure=ns.measure)
     if ns.github:
         code, more = init_github(ns.root.resolve(), ns.config, check=ns.check)
         lines += more
@@ -268,7 +350,26 @@ def _run(ns: argparse.Namespace, parser: argparse.ArgumentParser, go_args: tuple
         dry_run=ns.dry_run,
         use_cache=ns.use_cache,
         go_args=go_args,
+        snapshot=ns.snapshot,
     )
+    from gopipe.monorepo import module_session, run_modules, wants_modules
+
+    if wants_modules(ns.root, modules=ns.modules, changed_since=ns.changed_since):
+        report = run_modules(
+            ns.targets,
+            root=ns.root,
+            config_file=ns.config,
+            args=args,
+            plain=ns.plain,
+            notify=ns.notify,
+            modules=ns.modules,
+            changed_since=ns.changed_since,
+        )
+        return report.exit_code
+    if ns.config is None and (
+        session := module_session(ns.root, args=args, plain=ns.plain, notify=ns.notify)
+    ):
+        return session.run(ns.targets).exit_code
     return run_pipeline(
         ns.targets, root=ns.root, config_file=ns.config, args=args, plain=ns.plain, notify=ns.notify
     )
@@ -286,18 +387,44 @@ def _cache_prune(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _modules(ns: argparse.Namespace) -> int:
+    from gopipe.monorepo import module_listing
+
+    workspace, chosen = module_listing(ns.root, modules=ns.modules, changed_since=ns.changed_since)
+    if ns.json:  # a CI matrix: each module's path, artifact-safe slug and output directory
+        print(json.dumps([m.to_json() for m in chosen]))
+        return 0
+    for module in chosen:
+        needs = f"  (uses {', '.join(module.depends_on)})" if module.depends_on else ""
+        print(f"{module.path:<30} {module.module_path}{needs}")
+    print(f"{len(chosen)} of {len(workspace.modules)} modules, from {workspace.source}", file=sys.stderr)
+    return 0
+
+
 def _check(ns: argparse.Namespace) -> int:
     from gopipe.lifecycle import check_config
 
     config, errors, warnings = check_config(ns.root, ns.config)
+    checked_modules = 0
+    if ns.config is None:
+        from gopipe.monorepo import check_modules, wants_modules
+
+        if wants_modules(ns.root):  # and every module's layered config, as a run reads it
+            more_errors, more_warnings, checked_modules = check_modules(ns.root)
+            errors += [e for e in more_errors if e not in errors]
+            warnings += [w for w in more_warnings if w not in warnings]
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
     if errors:
         return 2
+    if warnings and ns.strict:
+        print(f"{config.display_file}: {len(warnings)} warning(s); --strict fails on them", file=sys.stderr)
+        return 1
     selected = sum(len(config.stage(s).providers) for s in Stage)
-    print(f"{config.display_file}: ok ({selected} providers in {len(Stage)} stages checked)")
+    modules = f", {checked_modules} modules" if checked_modules else ""
+    print(f"{config.display_file}: ok ({selected} providers in {len(Stage)} stages checked{modules})")
     return 0
 
 
@@ -345,7 +472,17 @@ def _schema(ns: argparse.Namespace) -> int:
     from gopipe.schema import config_schema
 
     registry = ProviderRegistry.collect(create_manager(disabled_from_env()))
-    print(json.dumps(config_schema(registry), indent=2))
+    text = json.dumps(config_schema(registry), indent=2, ensure_ascii=False) + "\n"
+    if ns.output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        ns.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            str(ns.output), "--output", f"cannot write it: {exc.strerror}", "name a writable file"
+        ) from None
+    print(f"wrote {ns.output}")
     return 0
 
 

@@ -79,7 +79,9 @@ def annotation(finding: Finding, redact: Redactor) -> str:
         "endLine": finding.end_line if file and finding.line else None,
         "title": redact(finding.heading()),
     }
-    return workflow_command(_LEVELS.get(finding.level, "error"), props, redact(finding.message))
+    level = "note" if finding.suppressed else finding.level  # a waived finding is a notice
+    message = finding.message + (f" ({finding.suppressed})" if finding.suppressed else "")
+    return workflow_command(_LEVELS.get(level, "error"), props, redact(message))
 
 
 def _acts_on(line: str) -> bool:
@@ -132,13 +134,13 @@ class Console:
         log_file: str | None = None,
     ) -> None:
         """A stage's output, once it is over: stages run at once, so none is interleaved."""
-        status = result.status + (" (cached)" if result.cached else "")
+        status = result.label + (" (cached)" if result.cached else "")
         icon = _ICONS.get(result.status, "?")
         out = []
         with self._lock:
             if self.github:
                 if log:
-                    shown = result.status + (", cached" if result.cached else "")
+                    shown = result.label + (", cached" if result.cached else "")
                     out += github_group(f"{result.name} ({shown})", log, _GROUP_LINES, log_file)
                 for block in blocks:
                     out += github_group(
@@ -194,9 +196,9 @@ class Console:
             self._held.clear()
             self._write("")
             for stage in report.stages:
-                status = stage.status + (" (cached)" if stage.cached else "")
+                status = stage.label + (" (cached)" if stage.cached else "")
                 self._write(
-                    f"{_ICONS.get(stage.status, '?')} {stage.name:<9} {status:<18} "
+                    f"{_ICONS.get(stage.status, '?')} {stage.name:<9} {status:<22} "
                     f"{stage.duration_s:7.1f}s  {stage.summary}"
                 )
             self._write(f"gopipe {report.pipeline}: {report.status} in {report.duration_s:.1f}s")
@@ -266,7 +268,7 @@ class LiveConsole(Console):
     ) -> None:
         row = self._rows.setdefault(result.name, {})
         row.update(
-            status=result.status + (" (cached)" if result.cached else ""),
+            status=result.label + (" (cached)" if result.cached else ""),
             duration=result.duration_s,
             detail=result.summary or (result.error or "").split("\n", 1)[0],
         )
@@ -315,20 +317,21 @@ class LiveConsole(Console):
         now = time.monotonic()
         for name, row in self._rows.items():
             status = str(row.get("status", "pending"))
+            base = status.split(" ", 1)[0]  # "skipped (no providers)", "success (cached)"
             icon: RenderableType
             if status == "running":
                 icon = Spinner("dots", style="cyan")
                 started = row.get("started")
                 duration = now - started if isinstance(started, float) else 0.0
             else:
-                icon = Text(_ICONS.get(status, "?"), style=_STYLES.get(status, ""))
+                icon = Text(_ICONS.get(base, "?"), style=_STYLES.get(base, ""))
                 d = row.get("duration")
                 duration = d if isinstance(d, float) else 0.0
-            shown = f"{duration:.1f}s" if status not in ("pending", "skipped") else ""
+            shown = f"{duration:.1f}s" if base not in ("pending", "skipped") else ""
             table.add_row(
                 icon,
                 Text(name, style="bold"),
-                Text(status, style=_STYLES.get(status, "")),
+                Text(status, style=_STYLES.get(base, "")),
                 shown,
                 Text(self.redact(str(row.get("detail") or "")), style="dim"),
             )

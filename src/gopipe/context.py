@@ -8,6 +8,7 @@ provider needs, so the runner's internals can change without breaking plugins.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ class RunArgs:
     dry_run: bool = False
     use_cache: bool = True
     go_args: tuple[str, ...] = ()  # after ``--``: flags and packages for ``go test``
+    snapshot: bool = False  # ``--snapshot``: version {next_patch}-SNAPSHOT-{short_commit}, nothing published
 
 
 @dataclass
@@ -65,6 +67,7 @@ class RunContext:
     tracker: ProcessTracker = field(default_factory=ProcessTracker)
     report: Report | None = None  # the report so far; set before notify runs
     env: dict[str, str] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.time)  # Unix seconds; provenance's startedOn
 
     @property
     def root(self) -> Path:
@@ -202,6 +205,11 @@ class ProviderContext(Generic[O_co]):
     @property
     def go(self) -> GoToolchain:
         return self._run.go
+
+    @property
+    def run_started_at(self) -> float:
+        """When the run began (Unix seconds), e.g. for a provenance record's ``startedOn``."""
+        return self._run.started_at
 
     def render(self, template: str, *, key: str = "", **extra: str) -> str:
         """Fill ``{version}``, ``{commit}``, ``{short_commit}``, ``{date}``, ``{branch}``, ``{tag}``,

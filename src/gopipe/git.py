@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from gopipe.secrets import safe_url, scp_remote
+from gopipe.versions import normalise_prefix, version_tags
 
 _VERSION_TAG = re.compile(r"^v?\d+\.\d+\.\d+")
+# ``services/api/v1.2.3``: a version of the module in a subdirectory, not of this one
+_PREFIXED_VERSION_TAG = re.compile(r"/v?\d+\.\d+\.\d+")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class GitInfo:
     subject: str | None
     remote_url: str | None
     default_branch: str | None
+    tag_prefix: str = ""  # "services/api/" when the module sits there; its tags carry it
 
     @property
     def date(self) -> str:
@@ -40,7 +44,10 @@ class GitInfo:
 
     @property
     def is_release_tag(self) -> bool:
-        return bool(self.tag and _VERSION_TAG.match(self.tag))
+        """HEAD carries a version tag of this module (``v1.2.3``, or ``services/api/v1.2.3``)."""
+        if not self.tag or not self.tag.startswith(self.tag_prefix):
+            return False
+        return bool(_VERSION_TAG.match(self.tag[len(self.tag_prefix) :]))
 
 
 UNKNOWN = GitInfo(
@@ -68,8 +75,25 @@ def work_tree_root(path: Path) -> Path | None:
     return next((d for d in (here, *here.parents) if (d / ".git").exists()), None)
 
 
-def read_git_info(root: Path, environ: dict[str, str] | None = None) -> GitInfo:
-    """Read HEAD's metadata; fall back to GitHub Actions variables on detached checkouts."""
+def module_tag_prefix(root: Path) -> str:
+    """The tag prefix of the Go module at ``root``: its path from the repository's top
+    (``services/api/``), or ``""`` for the module at the top and outside git."""
+    top = work_tree_root(root)
+    if top is None:
+        return ""
+    return normalise_prefix(root.resolve().relative_to(top).as_posix())
+
+
+def read_git_info(
+    root: Path, environ: dict[str, str] | None = None, *, tag_prefix: str | None = None
+) -> GitInfo:
+    """Read HEAD's metadata; fall back to GitHub Actions variables on detached checkouts.
+
+    ``tag``, ``version`` and ``is_release_tag`` are those of one Go module: the one whose tags
+    start with ``tag_prefix`` (``services/api`` reads ``services/api/v1.2.3`` as ``1.2.3``, as the
+    module proxy does). ``None`` means the module at ``root``; ``""`` the repository's top
+    module, which never takes another module's prefixed tags.
+    """
     logging.getLogger("git").setLevel(logging.WARNING)  # nox turns on DEBUG for every logger
     import git  # GitPython; imported here so commands that never need git start faster
 
@@ -80,6 +104,7 @@ def read_git_info(root: Path, environ: dict[str, str] | None = None) -> GitInfo:
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
         return UNKNOWN
     sha = commit.hexsha
+    prefix = module_tag_prefix(root) if tag_prefix is None else normalise_prefix(tag_prefix)
     try:
         branch: str | None = repo.active_branch.name
     except TypeError:  # detached HEAD, as in actions/checkout of a tag or PR merge commit
@@ -87,11 +112,22 @@ def read_git_info(root: Path, environ: dict[str, str] | None = None) -> GitInfo:
             env.get("GITHUB_REF_NAME") if env.get("GITHUB_REF_TYPE") == "branch" else None
         )
     tags = sorted(t.name for t in repo.tags if t.commit.hexsha == sha)
-    tag = next((t for t in reversed(tags) if _VERSION_TAG.match(t)), tags[-1] if tags else None)
+    ours = version_tags(tags, prefix)
+    # a name like "nightly" is kept; a version of another module (v1.0.0 for services/api) is not
+    others = [t for t in tags if not _VERSION_TAG.match(t) and not _PREFIXED_VERSION_TAG.search(t)]
+    tag = ours[0].name if ours else (others[-1] if others else None)
     try:  # one call gives version and dirtiness (tracked files only, like is_dirty())
-        described = repo.git.describe("--tags", "--always", "--dirty")
+        described = repo.git.describe(
+            "--tags",
+            "--always",
+            "--dirty",
+            f"--match={prefix}v[0-9]*",
+            f"--match={prefix}[0-9]*",
+            f"--exclude={prefix}*/*",  # a nested module's tags (services/api/v2/v2.0.0)
+        )
     except git.GitCommandError:
         described = sha[:7] + ("-dirty" if repo.is_dirty(untracked_files=False) else "")
+    described = described.removeprefix(prefix)
     dirty = described.endswith("-dirty")
     version = described[1:] if _VERSION_TAG.match(described) and described.startswith("v") else described
     if not _VERSION_TAG.match(version):
@@ -115,6 +151,7 @@ def read_git_info(root: Path, environ: dict[str, str] | None = None) -> GitInfo:
         subject=str(commit.summary) if commit.summary else None,
         remote_url=remote_url,
         default_branch=_default_branch(repo, env),
+        tag_prefix=prefix,
     )
 
 

@@ -39,6 +39,12 @@ TOOLS: dict[str, GoTool] = {
         GoTool("govulncheck", "golang.org/x/vuln/cmd/govulncheck", "v1.9.0"),
         # Validates generated GitHub workflows (tests of gopipe.github).
         GoTool("actionlint", "github.com/rhysd/actionlint/cmd/actionlint", "v1.7.12"),
+        # deb, rpm, apk and archlinux packages (the nfpm packager).
+        GoTool("nfpm", "github.com/goreleaser/nfpm/v2/cmd/nfpm", "v2.45.2"),
+        # Check what gopipe signs and attests (tests, docs/supply-chain.md); cosign is the
+        # slow one: a cold `go install` took ~14 min on 2 cores (1.8 GB of modules).
+        GoTool("cosign", "github.com/sigstore/cosign/v3/cmd/cosign", "v3.1.3"),
+        GoTool("oras", "oras.land/oras/cmd/oras", "v1.3.6"),
     )
 }
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         Merger,
         Notifier,
         Packager,
+        Publisher,
         StageSettings,
         Tester,
         Uploader,
@@ -297,6 +298,54 @@ def gopipe_uploaders() -> Iterable[Uploader[Any]]:
         @hookimpl
         def gopipe_uploaders() -> list[Uploader[HttpPutOptions]]:
             return [Uploader(name="http-put", run=put_files, options=HttpPutOptions)]
+    '''
+
+
+@hookspec
+def gopipe_publishers() -> Iterable[Publisher[Any]]:
+    r'''Register publish providers: they turn a version tag's artifacts into a release.
+
+    The ``publish`` stage runs in ``gopipe run release`` after upload, only on a clean
+    checkout of a version tag, and never with ``--snapshot``. The release notes are the
+    ``changelog`` artifact (``dist/CHANGELOG.md``), written before any stage starts.
+
+    :return: an iterable of :class:`~gopipe.types.Publisher`.
+
+    Example::
+
+        import json
+        from dataclasses import dataclass
+
+        from gopipe.api import ProviderContext, Publisher, doc, hookimpl
+
+
+        @dataclass(frozen=True)
+        class ManifestOptions:
+            """[tool.gopipe.publish.manifest]"""
+
+            output: str = doc("file under dist/", "release.json")
+            kinds: tuple[str, ...] = doc("artifact kinds listed", ("archive", "checksums"))
+
+
+        def write_manifest(ctx: ProviderContext[ManifestOptions]) -> None:
+            files = [a for kind in ctx.options.kinds for a in ctx.artifacts.of_kind(kind)]
+            notes = ctx.artifacts.of_kind("changelog")
+            body = ctx.repo_path(notes[0].path, "changelog").read_text() if notes and notes[0].path else ""
+            release = {
+                "tag": ctx.git.tag,
+                "version": ctx.git.version,
+                "notes": body,
+                "assets": [{"name": a.name, "sha256": a.sha256} for a in files],
+            }
+            path = ctx.dist_path(ctx.options.output, "output")
+            path.write_text(json.dumps(release, indent=2), encoding="utf-8")
+            ctx.add_artifact("release-manifest", path.name, path)
+            ctx.summary = f"{len(files)} asset(s) listed for {ctx.git.tag}"
+
+
+        @hookimpl
+        def gopipe_publishers() -> list[Publisher[ManifestOptions]]:
+            return [Publisher(name="manifest", run=write_manifest, options=ManifestOptions)]
     '''
 
 

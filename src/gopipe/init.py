@@ -5,37 +5,85 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gopipe.init_fit import Fit, fit_repository
+
 NOXFILE = """\
 import gopipe.nox
 
 gopipe.nox.install()
 """
 
-TOOL_TABLE = """\
-[tool.gopipe]
-# Every key is optional; these are the defaults for a standard Go repository.
-# main = ["./cmd/app"]          # default: every ./cmd/* main package, else "."
-# targets = ["linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64"]
-# requires = ["gopipe-foo>=1.2"]  # plugin packages this config needs: checked before every run
 
-# [tool.gopipe.lint]
-# providers = ["gofmt", "govet", "staticcheck"]   # also: golangci-lint, govulncheck
+def tool_table(fit: Fit) -> str:
+    """The ``[tool.gopipe]`` table for this repository: defaults as comments, fitted to what
+    it has (its main packages, its linters, its coverage when measured)."""
+    lines = ["[tool.gopipe]", "# Every key is optional; the comments show what gopipe does without them."]
+    if not fit.go_module:
+        lines.append(
+            '# main = ["./path/to/cmd"]      # no go.mod here yet: every ./cmd/* main package, else "."'
+        )
+    elif not fit.mains:
+        lines.append("# no main package: build checks that everything compiles (go build ./...)")
+    elif fit.found_by_default:
+        lines.append(f'# main = {_array(fit.mains)}   # found: every ./cmd/* main package, else "."')
+    else:
+        lines.append(
+            f"main = {_array(fit.mains)}   # found by gopipe init; the default looks only in ./cmd/* and ."
+        )
+    lines += [
+        '# targets = ["linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64"]',
+        '# targets = ["linux/amd64", "linux/arm64", "darwin/arm64", "darwin/amd64", "windows/amd64"]'
+        "  # + Intel Macs",
+        '# requires = ["gopipe-foo>=1.2"]  # plugin packages this config needs: checked before every run',
+        "",
+        "# [tool.gopipe.lint]",
+    ]
+    if fit.golangci:
+        lines.append(
+            f'# providers = ["golangci-lint"]   # chosen by {fit.golangci} (else gofmt, govet, staticcheck)'
+        )
+    else:
+        lines.append('# providers = ["gofmt", "govet", "staticcheck"]   # also: golangci-lint, govulncheck')
+    lines += [
+        "",
+        "# [tool.gopipe.coverage]",
+        '# providers = ["summary", "threshold", "cobertura", "html"]',
+        "# [tool.gopipe.coverage.threshold]",
+    ]
+    if fit.coverage is not None:
+        lines.append(
+            f"# total = {int(fit.coverage)}   # coverage now: {fit.coverage:.1f}% (gopipe init --measure)"
+        )
+    else:
+        lines.append("# total = 0   # minimum total coverage in percent; gopipe init --measure suggests one")
+    lines += [
+        "",
+        "# [tool.gopipe.build.go]",
+        '# ldflags = "-s -w"   # plus -X for each version/commit/date variable the code declares',
+        "",
+        "# Releases: `gopipe run release` on a clean version tag (`--snapshot`: any commit); docs/release.md",
+        "# [tool.gopipe.package]",
+        '# providers = ["oci-image", "archive", "nfpm"]   # nfpm: deb, rpm, apk, archlinux',
+        "# [tool.gopipe.publish]",
+        '# providers = ["github"]                         # or gitlab',
+        "# [tool.gopipe.publish.github]",
+        '# token = { env = "GITHUB_TOKEN" }',
+        "",
+        "# [tool.gopipe.notify]",
+        '# providers = ["slack"]   # a notifier runs only when it is listed here',
+        "# [tool.gopipe.notify.slack]",
+        '# webhook = { env = "SLACK_WEBHOOK_URL" }   # secrets only by reference, never inline',
+    ]
+    return "\n".join(lines) + "\n"
 
-# [tool.gopipe.coverage]
-# providers = ["summary", "threshold", "cobertura", "html"]
-# [tool.gopipe.coverage.threshold]
-# total = 80
 
-# [tool.gopipe.build.go]
-# ldflags = "-s -w -X main.version={version} -X main.commit={commit} -X main.date={date}"
-
-# [tool.gopipe.notify.slack]
-# webhook = { env = "SLACK_WEBHOOK_URL" }   # secrets only by reference, never inline
-"""
+def _array(items: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f'"{item}"' for item in items) + "]"
 
 
-def init_repo(root: Path) -> list[str]:
-    """Write what is missing; return one line per action for the user."""
+def init_repo(root: Path, *, measure: bool = False) -> list[str]:
+    """Write what is missing; return one line per action for the user. ``measure`` runs
+    the tests once (bounded, :mod:`gopipe.init_fit`) to suggest a coverage threshold."""
     said: list[str] = []
     noxfile = root / "noxfile.py"
     if not noxfile.exists():
@@ -47,12 +95,16 @@ def init_repo(root: Path) -> list[str]:
         said.append("noxfile.py already uses gopipe")
 
     pyproject = root / "pyproject.toml"
+    has_table = pyproject.exists() and "[tool.gopipe" in pyproject.read_text()
+    fit = Fit() if has_table else fit_repository(root, measure=measure)
+    said += fit.notes
+    table = tool_table(fit)
     if not pyproject.exists():
-        pyproject.write_text(TOOL_TABLE)
+        pyproject.write_text(table)
         said.append("wrote pyproject.toml with a commented [tool.gopipe] table")
     elif "[tool.gopipe" not in pyproject.read_text():
         text = pyproject.read_text()
-        pyproject.write_text(text + ("" if text.endswith("\n") else "\n") + "\n" + TOOL_TABLE)
+        pyproject.write_text(text + ("" if text.endswith("\n") else "\n") + "\n" + table)
         said.append("added a commented [tool.gopipe] table to pyproject.toml")
     else:
         said.append("pyproject.toml already has [tool.gopipe]")

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 import pluggy
 
@@ -34,8 +34,10 @@ from gopipe.events import EventLog
 from gopipe.git import UNKNOWN, GitInfo, read_git_info
 from gopipe.gotools import GoToolchain
 from gopipe.manager import create_manager, disabled_from_env
+from gopipe.outputs import remove_previous_outputs
 from gopipe.plan import Plan, make_plan
 from gopipe.registry import ProviderRegistry, SelectedProvider
+from gopipe.release import SNAPSHOT_SKIP, prepare_release
 from gopipe.remote_cache.options import load_cache_options
 from gopipe.report import Report, StageResult
 from gopipe.requires import check_requires
@@ -55,6 +57,9 @@ class Prepared:
     :param artifacts: artifacts those stages produced, visible to the stages that still run.
     :param git: the commit the work ran on, when it is not the checkout's.
     :param title: what the console shows instead of the plan's name.
+    :param modules: per-module results for the report (a monorepo run, :mod:`gopipe.monorepo`).
+    :param errors: bad input found while preparing that the report must carry (exit 2),
+        e.g. a module's config error; the finished stages are still reported.
     """
 
     plan: Plan
@@ -62,6 +67,8 @@ class Prepared:
     artifacts: list[Artifact] = field(default_factory=list)
     git: GitInfo | None = None
     title: str | None = None
+    modules: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[ConfigError] = field(default_factory=list)
 
 
 Prepare = Callable[[Config, pluggy.PluginManager], Prepared]
@@ -92,6 +99,12 @@ class RunSession:
     :param stream: write plain console lines there (tests) instead of the default console.
     :param environ: the environment of the run (default ``os.environ``).
     :param pm: a plugin manager to take providers from (default: built-ins and entry points).
+    :param config: the config, already loaded (a monorepo module's layered config) instead of
+        reading ``config_file``.
+    :param explain: turns a config error into the one naming the file and key that wrote it
+        (a layered config, :mod:`gopipe.config.layers`).
+    :param on_context: called with the run's context once it exists (a monorepo run cancels
+        each module's processes through it).
     """
 
     def __init__(
@@ -105,6 +118,9 @@ class RunSession:
         stream: TextIO | None = None,
         environ: Mapping[str, str] | None = None,
         pm: pluggy.PluginManager | None = None,
+        config: Config | None = None,
+        explain: Callable[[ConfigError], ConfigError] | None = None,
+        on_context: Callable[[RunContext], None] | None = None,
     ) -> None:
         self.root = root.resolve()
         self.config_file = config_file
@@ -119,12 +135,20 @@ class RunSession:
             else make_console(self.redactor, plain=plain, environ=self.environ)
         )
         self.pm = pm
+        self.config = config
+        self.explain = explain or (lambda error: error)
+        self.on_context = on_context
+        self.started_at = time.time()
+        self.config_error: ConfigError | None = None  # found while layering the config
 
     def run(self, targets: Sequence[str], *, prepare: Prepare | None = None) -> Report:
         """Run ``targets`` (pipelines or stages), or the plan ``prepare`` makes from the config."""
         name = "+".join(targets)
+        self.started_at = time.time()
         try:
-            config = load_config(self.root, self.config_file)
+            if self.config_error is not None:
+                raise self.config_error
+            config = self.config or load_config(self.root, self.config_file)
         except ConfigError as exc:
             return self._unreadable_config(exc, name)
         try:
@@ -141,6 +165,7 @@ class RunSession:
             )
         try:
             with run_lock(config.out, wait_s=wait_limit(self.environ), say=self.console.error):
+                remove_previous_outputs(config.out, config.root)  # no stale coverage.xml beside new ones
                 return self._run(config, targets, name, prepare)
         except LockBusy as exc:
             self.console.error(f"error: {exc}; wait for it to finish, or give this run its own dist")
@@ -178,6 +203,8 @@ class RunSession:
             args=self.args or RunArgs(pipeline=name or "ci"),
             env=env,
         )
+        if self.on_context is not None:
+            self.on_context(run)
         for artifact in prepared.artifacts if prepared else ():
             run.artifacts.add(artifact)
         plan = prepared.plan if prepared else Plan(name or "ci", (), {}, self.notify)
@@ -213,9 +240,14 @@ class RunSession:
         if error is None:
             try:
                 pm.hook.gopipe_configure(config=config, args=run.args)
+                if prepared is None:  # a merge releases nothing: its jobs did
+                    prepare_release(run, publishing=Stage.PUBLISH in plan.stages)
             except ConfigError as exc:
                 error = exc
+        if error is None and run.args.snapshot:
+            finished = {**finished, **_snapshot_skips(plan)}
         if error is not None:
+            error = self.explain(error) if isinstance(error, ConfigError) else error
             self.console.error(str(error))
             plan = Plan(plan.name, (), {}, self.notify)
             selected, finished = {Stage.NOTIFY: selected.get(Stage.NOTIFY, [])}, {}
@@ -227,12 +259,17 @@ class RunSession:
             finished=finished,
             title=prepared.title if prepared else None,
         )
-        return self._finish(runner, run)
+        runner.config_errors.extend(prepared.errors if prepared else ())
+        return self._finish(runner, run, prepared.modules if prepared else [])
 
-    def _finish(self, runner: Runner, run: RunContext) -> Report:
+    def _finish(self, runner: Runner, run: RunContext, modules: list[dict[str, Any]]) -> Report:
         """Execute, then the finish hooks, the report and the last event: always, in this order."""
         with _cancel_on_signals(run):
             report = runner.execute()
+        if modules:  # the modules ran before this session's runner: count their time too
+            report.modules = modules
+            report.started_at = self.started_at
+            report.duration_s = time.time() - self.started_at
         try:
             run.pm.hook.gopipe_run_finished(run=run, report=report)
         except Exception as exc:  # an observer's bug must not lose the report
@@ -253,6 +290,7 @@ class RunSession:
     def _unreadable_config(self, exc: ConfigError, name: str, *, out: Path | None = None) -> Report:
         """The config itself is unusable: say so in one line and still write a report if the
         repository exists (never create it, never write outside it, never under a running run)."""
+        exc = self.explain(exc)
         self.console.error(str(exc))
         report = _report_only(name, _git_or_unknown(self.root), self.redactor(str(exc)), exc.exit_code)
         if not self.root.is_dir():
@@ -272,6 +310,15 @@ class RunSession:
         except OSError as err:  # e.g. dist is a file: the one-line error above is all we can do
             self.console.error(f"report.json not written: {err.strerror}")
         return report
+
+
+def _snapshot_skips(plan: Plan) -> dict[Stage, StageResult]:
+    """A snapshot builds and packages everything and sends nothing anywhere."""
+    return {
+        stage: StageResult(stage.value, "skipped", error=SNAPSHOT_SKIP, summary=SNAPSHOT_SKIP)
+        for stage in (Stage.UPLOAD, Stage.PUBLISH)
+        if stage in plan.stages
+    }
 
 
 def _report_only(name: str, git: GitInfo, error: str, exit_code: int) -> Report:
@@ -356,29 +403,36 @@ def _git_or_unknown(root: Path) -> GitInfo:
         return UNKNOWN
 
 
-def check_config(root: Path, config_file: Path | None = None) -> tuple[Config, list[str], list[str]]:
+def check_config(
+    root: Path,
+    config_file: Path | None = None,
+    *,
+    config: Config | None = None,
+    explain: Callable[[ConfigError], ConfigError] | None = None,
+) -> tuple[Config, list[str], list[str]]:
     """Every check ``gopipe run`` makes before a stage starts, for **every** stage at once
     (``gopipe check``): config shape, ``requires``, stage settings, every selected provider's
     options and preflight, secret references, ``gopipe_configure``. Returns the config, the
     errors and the warnings; an unreadable config raises :class:`ConfigError`."""
-    config = load_config(root.resolve(), config_file)
+    config = config or load_config(root.resolve(), config_file)
+    told = explain or (lambda error: error)  # a module's layered config names the layer's file
     redactor = new_redactor(os.environ)
     errors: list[str] = []
     try:
         check_requires(config)
     except ConfigError as exc:
-        errors.append(str(exc))
+        errors.append(str(told(exc)))
     pm = create_manager((*config.settings.disable_plugins, *disabled_from_env()))
     registry = ProviderRegistry.collect(pm)
     try:
         config = registry.validate(config, redactor)
     except ConfigError as exc:
-        return config, [*errors, str(exc)], []
+        return config, [*errors, str(told(exc))], []
     for stage in Stage:
         try:
             registry.select(config, stage, redactor)
         except ConfigError as exc:
-            errors.append(str(exc))
+            errors.append(str(told(exc)))
     try:
         register_config_secrets(
             config.raw, redactor, config.root, file=config.display_file, kind=registry.secret_kind
@@ -387,7 +441,7 @@ def check_config(root: Path, config_file: Path | None = None) -> tuple[Config, l
         if not errors:
             pm.hook.gopipe_configure(config=config, args=RunArgs())  # no run: no --env to check
     except ConfigError as exc:
-        errors.append(str(exc))
+        errors.append(str(told(exc)))
     return config, [redactor(e) for e in errors], inert_tables(config)
 
 

@@ -174,9 +174,13 @@ def _merge_stage(name: str, entries: list[tuple[str, dict[str, Any]]]) -> StageR
         if s.get("error") and s.get("status") != "success"
     ]
     summaries = list(dict.fromkeys(str(s.get("summary")) for _, s in entries if s.get("summary")))
+    status = worst(str(s.get("status")) for _, s in entries)
+    reasons = {str(s["reason"]) if s.get("reason") else None for _, s in entries}  # all agree
+    reason = next(iter(reasons)) if status == "skipped" and len(reasons) == 1 else None
     return StageResult(
         name=name,
-        status=worst(str(s.get("status")) for _, s in entries),
+        status=status,
+        reason=reason,
         duration_s=max(float(s.get("duration_s", 0.0)) for _, s in entries),
         providers=merged_providers,
         error="; ".join(errors) or None,

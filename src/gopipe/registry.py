@@ -16,6 +16,7 @@ from gopipe.config.stage_settings import (
     STAGE_KEYS,
     NoSettings,
     NotifySettings,
+    PublishSettings,
     ValidatedStage,
     settings_keys,
     validate_stage,
@@ -32,13 +33,18 @@ REGISTRATION_HOOKS: dict[Stage, str] = {
     Stage.BUILD: "gopipe_builders",
     Stage.PACKAGE: "gopipe_packagers",
     Stage.UPLOAD: "gopipe_uploaders",
+    Stage.PUBLISH: "gopipe_publishers",
     Stage.DEPLOY: "gopipe_deployers",
     Stage.NOTIFY: "gopipe_notifiers",
 }
 
-# Stage settings the core itself reads (the runner applies ``fail_on_error``), so they exist
+# Stage settings the core itself reads (the runner applies ``fail_on_error``, the release
+# checks ``tag_prefix`` and writes the changelog), so they exist
 # whichever plugins are installed or blocked.
-CORE_STAGE_SETTINGS: tuple[StageSettings, ...] = (StageSettings(stage=Stage.NOTIFY, options=NotifySettings),)
+CORE_STAGE_SETTINGS: tuple[StageSettings, ...] = (
+    StageSettings(stage=Stage.NOTIFY, options=NotifySettings),
+    StageSettings(stage=Stage.PUBLISH, options=PublishSettings),
+)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,11 @@ StageStatus = Literal["success", "failed", "skipped", "cancelled"]
 STATUS_RANK: dict[str, int] = {"skipped": 0, "success": 1, "failed": 2, "cancelled": 3}
 EXIT_CODES: dict[RunStatus, int] = {"success": 0, "failed": 1, "cancelled": 130}
 
+# Why a stage was skipped when nothing went wrong: it has no providers (``providers = []``, or
+# upload and deploy by default). Such a stage ranks as ``skipped`` (a run of only these is a
+# success, exit 0) and, unlike a stage skipped because what it needs failed, blocks nothing.
+NO_PROVIDERS = "no providers"
+
 
 def worst(statuses: Iterable[str]) -> StageStatus:
     """The worst of ``statuses`` (an unknown status counts as failed; none is skipped)."""
@@ -58,6 +63,17 @@ class StageResult:
     summary: str = ""  # one line for the console and notifications, e.g. "coverage 87.5%"
     inputs: str | None = None  # fingerprint of everything the stage read (see gopipe.cache)
     cached: bool = False
+    reason: str | None = None  # why it was skipped when that is no failure: NO_PROVIDERS
+
+    @property
+    def label(self) -> str:
+        """The status as people read it: ``skipped (no providers)``, ``success``."""
+        return f"{self.status} ({self.reason})" if self.reason else self.status
+
+    @property
+    def passed(self) -> bool:
+        """Whether the stages that need this one may run."""
+        return self.status == "success" or (self.status == "skipped" and self.reason == NO_PROVIDERS)
 
     def failed_provider(self) -> ProviderResult | None:
         return next((p for p in self.providers if p.status == "failed"), None)
@@ -75,6 +91,9 @@ class Report:
     error: str | None = None
     exit_code: int = 0
     ci_url: str | None = None
+    # a monorepo run: each module's stages and artifacts, paths from the repository's top
+    modules: list[dict[str, Any]] = field(default_factory=list)
+    snapshot: bool = False  # ``--snapshot``: every artifact is marked, nothing was published
 
     def stage(self, name: str) -> StageResult | None:
         return next((s for s in self.stages if s.name == name), None)
@@ -89,11 +108,13 @@ class Report:
             "started_at": self.started_at,
             "duration_s": round(self.duration_s, 3),
             "ci_url": self.ci_url,
+            "snapshot": self.snapshot,
             "git": self.git.to_json(),
             "stages": [
                 {
                     "name": s.name,
                     "status": s.status,
+                    **({"reason": s.reason} if s.reason else {}),
                     "duration_s": round(s.duration_s, 3),
                     "error": s.error,
                     "summary": s.summary,
@@ -107,8 +128,10 @@ class Report:
                 }
                 for s in self.stages
             ],
-            "artifacts": [a.to_json() for a in self.artifacts],
-        }
+            "artifacts": [
+                a.to_json() | ({"snapshot": True} if self.snapshot else {}) for a in self.artifacts
+            ],
+        } | ({"modules": self.modules} if self.modules else {})
 
     def write(self, path: Path, redactor: Redactor) -> None:
         """Write atomically, with every string masked."""

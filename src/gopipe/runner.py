@@ -26,7 +26,15 @@ from gopipe.plan import Plan
 from gopipe.proc import GRACE_S, ProcessTracker
 from gopipe.registry import SelectedProvider
 from gopipe.remote_cache.setup import open_remote_cache
-from gopipe.report import EXIT_CODES, ProviderResult, Report, StageResult, ci_run_url, run_status
+from gopipe.report import (
+    EXIT_CODES,
+    NO_PROVIDERS,
+    ProviderResult,
+    Report,
+    StageResult,
+    ci_run_url,
+    run_status,
+)
 from gopipe.secrets import Redactor
 from gopipe.stagelog import StageLog
 from gopipe.stages import Stage
@@ -81,7 +89,7 @@ class Runner:
                     if not all(d in results for d in needs):
                         continue
                     pending.remove(stage)
-                    blocked = [d for d in needs if results[d].status != "success"]
+                    blocked = [d for d in needs if not results[d].passed]
                     if run.tracker.cancelled.is_set():
                         results[stage] = self._finish_unstarted(stage, "cancelled", "run cancelled")
                     elif blocked:
@@ -149,6 +157,7 @@ class Runner:
             exit_code=exit_code,
             error=error,
             ci_url=ci_run_url(self.run.env),
+            snapshot=self.run.args.snapshot,
         )
 
     def _finish_unstarted(self, stage: Stage, status: str, why: str) -> StageResult:
@@ -170,9 +179,15 @@ class Runner:
             run.env,
             run.go.version(),
             run.config.settings,
-            (run.args.targets, run.args.shard, run.args.go_args),
+            (run.args.targets, run.args.shard, run.args.go_args, *self._stamp(stage)),
             [self.fingerprints[d] for d in self.plan.needs.get(stage, ())],
         )
+
+    def _stamp(self, stage: Stage) -> tuple[str, ...]:
+        """What the build stamps into binaries besides the sources: a tag (or ``--snapshot``)
+        on an unchanged tree must rebuild, not restore binaries that carry the old version."""
+        git = self.run.git
+        return (git.version, git.sha, str(git.commit_time)) if stage is Stage.BUILD else ()
 
     def run_stage(self, stage: Stage) -> StageResult:
         """Run one stage now; restore it from the stage cache when its inputs are unchanged.
@@ -237,6 +252,8 @@ class Runner:
         run.events.emit("stage_started", stage=stage.value)
         self._observe("gopipe_stage_started", stage=stage.value)
         providers = self.selected.get(stage, [])
+        if not providers:
+            return self._no_providers(stage, log)
         results: list[ProviderResult | None] = [None] * len(providers)
         summaries: list[str] = [""] * len(providers)  # in selection order, not finishing order
 
@@ -302,6 +319,17 @@ class Runner:
         )
         self._observe("gopipe_stage_finished", result=result)
         run.console.stage_finished(result, log.lines, log.blocks, self._shown(log.path))
+        return result
+
+    def _no_providers(self, stage: Stage, log: StageLog) -> StageResult:
+        """A stage with nothing to run: ``skipped (no providers)``, not a ``success``."""
+        run = self.run
+        log.write(f"no providers: [tool.gopipe.{stage.value}] providers is empty")
+        log.close()
+        result = StageResult(name=stage.value, status="skipped", reason=NO_PROVIDERS)
+        run.events.emit("stage_finished", stage=stage.value, status="skipped", reason=NO_PROVIDERS)
+        self._observe("gopipe_stage_finished", result=result)
+        run.console.stage_finished(result, [])
         return result
 
     def _run_provider(

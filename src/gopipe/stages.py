@@ -1,4 +1,4 @@
-"""The eight stages, their data dependencies and the two pipelines built from them."""
+"""The nine stages, their data dependencies and the three pipelines built from them."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ class Stage(str, Enum):
     BUILD = "build"
     PACKAGE = "package"
     UPLOAD = "upload"
+    PUBLISH = "publish"
     DEPLOY = "deploy"
     NOTIFY = "notify"
 
@@ -29,6 +30,7 @@ DEPENDS_ON: dict[Stage, tuple[Stage, ...]] = {
     Stage.BUILD: (),
     Stage.PACKAGE: (Stage.BUILD,),
     Stage.UPLOAD: (Stage.PACKAGE,),
+    Stage.PUBLISH: (Stage.UPLOAD,),
     Stage.DEPLOY: (Stage.UPLOAD,),
     Stage.NOTIFY: (),
 }
@@ -36,6 +38,8 @@ DEPENDS_ON: dict[Stage, tuple[Stage, ...]] = {
 PIPELINES: dict[str, tuple[Stage, ...]] = {
     "ci": (Stage.LINT, Stage.TEST, Stage.COVERAGE, Stage.BUILD),
     "cd": (Stage.PACKAGE, Stage.UPLOAD, Stage.DEPLOY),
+    # a tag goes in, a published release comes out; announcing it is notify's job
+    "release": (Stage.BUILD, Stage.PACKAGE, Stage.UPLOAD, Stage.PUBLISH),
 }
 
 # Providers used when config names none (zero-config defaults for a standard Go repo).
@@ -46,6 +50,7 @@ DEFAULT_PROVIDERS: dict[Stage, tuple[str, ...]] = {
     Stage.BUILD: ("go",),
     Stage.PACKAGE: ("oci-image", "archive"),
     Stage.UPLOAD: (),
+    Stage.PUBLISH: (),
     Stage.DEPLOY: (),
     Stage.NOTIFY: (),
 }
@@ -58,6 +63,7 @@ DEFAULT_TIMEOUT_S: dict[Stage, float] = {
     Stage.BUILD: 1800,
     Stage.PACKAGE: 900,
     Stage.UPLOAD: 900,
+    Stage.PUBLISH: 900,
     Stage.DEPLOY: 1800,
     Stage.NOTIFY: 120,
 }

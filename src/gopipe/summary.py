@@ -1,9 +1,10 @@
 """The run's summary for ``$GITHUB_STEP_SUMMARY``: what a reviewer needs on the run's page.
 
 The status; the stages (cached ones marked); the failing tests with their first lines; the
-top findings, linked to the file and line at the commit; coverage (the total and the lowest
-packages); images, deployments and a link to the run's artifacts. GitHub takes at most 1 MiB
-per step, so each section is cut to fit, and says so. Every text is masked before it is cut.
+top findings, linked to the file and line at the commit (waived ones last, with their waiver);
+coverage (the total and the lowest packages); images, deployments and a link to the run's
+artifacts. GitHub takes at most 1 MiB per step, so each section is cut to fit, and says so.
+Every text is masked before it is cut.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ class _Writer:
     def stages(self) -> _Section:
         rows = []
         for s in self.report.stages:
-            status = f"{_ICONS.get(s.status, '')} {s.status}" + (" (cached)" if s.cached else "")
+            status = f"{_ICONS.get(s.status, '')} {s.label}" + (" (cached)" if s.cached else "")
             duration = "—" if s.cached else f"{s.duration_s:.1f}s"
             note = self.text((s.summary or s.error or "").split("\n", 1)[0])
             rows.append(f"| {s.name} | {status} | {duration} | {note} |")
@@ -121,7 +122,9 @@ class _Writer:
         stages = sorted(by_stage, key=lambda s: order.index(s) if s in order else len(order))
         sections = []
         for stage in stages:
-            found = sorted(by_stage[stage], key=lambda f: _LEVEL_ORDER.get(f.level, 0))
+            found = sorted(
+                by_stage[stage], key=lambda f: (f.suppressed is not None, _LEVEL_ORDER.get(f.level, 0))
+            )
             if not found:
                 continue
             if stage == "test":
@@ -155,8 +158,8 @@ class _Writer:
 
     def finding_table(self, stage: str, found: Sequence[Finding]) -> _Section:
         rows = [
-            f"| {f.level} | {self.location(f)} | {self.text(f.heading())} | "
-            f"{self.text(f.message.split(chr(10), 1)[0])} |"
+            f"| {'waived' if f.suppressed else f.level} | {self.location(f)} | {self.text(f.heading())} | "
+            f"{self.text(f.message.split(chr(10), 1)[0] + (f' ({f.suppressed})' if f.suppressed else ''))} |"
             for f in found[:_ROWS]
         ]
         n = len(found)

@@ -90,6 +90,13 @@ class Uploader(Provider[O]):
 
 
 @dataclass(frozen=True)
+class Publisher(Provider[O]):
+    """Publishes a release (GitHub Releases, GitLab …) from what package and upload made."""
+
+    stage: ClassVar[Stage] = Stage.PUBLISH
+
+
+@dataclass(frozen=True)
 class Deployer(Provider[O]):
     stage: ClassVar[Stage] = Stage.DEPLOY
 
@@ -210,5 +217,15 @@ class Merger:
 
 PROVIDER_TYPES: dict[Stage, type[Provider[Any]]] = {
     cls.stage: cls
-    for cls in (Linter, Tester, CoverageReporter, Builder, Packager, Uploader, Deployer, Notifier)
+    for cls in (
+        Linter,
+        Tester,
+        CoverageReporter,
+        Builder,
+        Packager,
+        Uploader,
+        Publisher,
+        Deployer,
+        Notifier,
+    )
 }

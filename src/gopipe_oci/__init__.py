@@ -7,7 +7,7 @@ Ship: :func:`push_layout`, :func:`pull_layout`, :func:`push_artifact` with a
 
 from .artifact import ArtifactFile, ArtifactResult, push_artifact, write_artifact
 from .auth import Credentials, load_docker_credentials
-from .base import RegistryBase, StaticBase
+from .base import LayoutBase, RegistryBase, ScratchBase, StaticBase
 from .errors import (
     AuthError,
     DigestMismatchError,
@@ -17,6 +17,7 @@ from .errors import (
     RetryExhaustedError,
     TooLargeError,
 )
+from .helm import HELM_CHART, HELM_CONFIG, chart_tag, push_chart, write_chart_layout
 from .image import ImageConfig, ImageResult, LayerInfo, PlatformImage, build_image
 from .layer import Dir, File, Layer, Symlink, build_layer
 from .layout import Descriptor, Layout
@@ -26,6 +27,8 @@ from .registry import Fetched, PullResult, PushResult, RegistryClient, pull_layo
 from .retry import RetryPolicy
 
 __all__ = [
+    "HELM_CHART",
+    "HELM_CONFIG",
     "ArtifactFile",
     "ArtifactResult",
     "AuthError",
@@ -40,6 +43,7 @@ __all__ = [
     "Layer",
     "LayerInfo",
     "Layout",
+    "LayoutBase",
     "NotFoundError",
     "OciError",
     "Platform",
@@ -52,15 +56,19 @@ __all__ = [
     "RegistryError",
     "RetryExhaustedError",
     "RetryPolicy",
+    "ScratchBase",
     "StaticBase",
     "Symlink",
     "TooLargeError",
     "build_image",
     "build_layer",
+    "chart_tag",
     "load_docker_credentials",
     "pull_layout",
     "push_artifact",
+    "push_chart",
     "push_layout",
     "sanitize_tag",
     "write_artifact",
+    "write_chart_layout",
 ]

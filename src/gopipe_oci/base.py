@@ -1,11 +1,14 @@
-"""Base images: a built-in distroless/static-like base, or one pulled from a registry.
+"""Base images: a built-in distroless/static-like base, ``scratch``, a local OCI layout, or one
+pulled from a registry.
 
 Static base choices (see docs/oci.md):
 
-* The CA bundle defaults to the ``certifi`` package's ``cacert.pem``. Its content is fixed by
-  the installed certifi version, which the project pins, so the base layer digest is the same
-  on every machine with that version; a system bundle would differ between distributions and
-  update levels. Pass ``ca_bundle=`` to use another file (e.g. ``/etc/ssl/certs/...``).
+* The CA bundle is the copy shipped in ``gopipe_oci/data/ca-certificates.crt``: Mozilla's list
+  from a pinned ``certifi`` wheel, recorded (version, wheel sha256, bundle sha256, licence) in
+  ``ca-certificates.json`` and refreshed with ``scripts/refresh-ca-bundle.py``. Reading the
+  *installed* certifi made the digest depend on the machine (certifi is not pinned where
+  gopipe is installed); a system bundle differs between distributions and update levels.
+  Pass ``ca_bundle=`` to use another file (e.g. ``/etc/ssl/certs/...``).
 * tzdata is opt-in (``tzdata=True``) because it is copied from the build machine's
   ``/usr/share/zoneinfo``, which is not reproducible across machines.
 * The base layer uses its own fixed epoch (0 by default), not the commit time, so its digest
@@ -14,6 +17,7 @@ Static base choices (see docs/oci.md):
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,13 +65,39 @@ class Base(Protocol):
         ...
 
 
+_DATA = Path(__file__).resolve().parent / "data"
+CA_BUNDLE = _DATA / "ca-certificates.crt"
+
+
+@dataclass(frozen=True)
+class CaBundleSource:
+    """Where a base's CA bundle came from, as the outputs and the provenance record it."""
+
+    sha256: str
+    origin: str  # "pypi:certifi==2026.10.19.post1 (shipped with gopipe)" or the file given
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "origin": self.origin, **dict(self.details)}
+
+
+def shipped_ca_bundle() -> tuple[Path, CaBundleSource]:
+    """The bundle shipped with gopipe and its recorded source (checked against the file)."""
+    record = json.loads((_DATA / "ca-certificates.json").read_text(encoding="utf-8"))
+    actual = hashlib.sha256(CA_BUNDLE.read_bytes()).hexdigest()
+    if actual != record["sha256"]:
+        raise RuntimeError(
+            f"{CA_BUNDLE} does not match ca-certificates.json (sha256 {actual}); "
+            "restore it or run scripts/refresh-ca-bundle.py"
+        )
+    origin = f"pypi:{record['package']}=={record['version']} (shipped with gopipe)"
+    return CA_BUNDLE, CaBundleSource(actual, origin, record)
+
+
 def default_ca_bundle() -> tuple[Path, str]:
-    """The certifi bundle path and a label naming its version."""
-    try:
-        import certifi
-    except ImportError as exc:  # pragma: no cover - certifi is a declared dependency
-        raise RuntimeError("certifi is not installed; pass StaticBase(ca_bundle=PATH)") from exc
-    return Path(certifi.where()), f"certifi {certifi.__version__}"
+    """The shipped bundle's path and a label naming its source (for the image history)."""
+    path, source = shipped_ca_bundle()
+    return path, f"CA bundle certifi {source.details['version']}"
 
 
 @dataclass(frozen=True)
@@ -79,17 +109,23 @@ class StaticBase:
     zoneinfo: Path = Path("/usr/share/zoneinfo")
     epoch: int = 0
 
+    def ca_source(self) -> tuple[bytes, CaBundleSource, str]:
+        """The CA bundle's bytes, where they came from, and the label for the history."""
+        if self.ca_bundle is None:
+            path, source = shipped_ca_bundle()
+            return path.read_bytes(), source, f"CA bundle certifi {source.details['version']}"
+        data = self.ca_bundle.read_bytes()
+        source = CaBundleSource(hashlib.sha256(data).hexdigest(), f"file:{self.ca_bundle.name}")
+        return data, source, f"CA bundle {self.ca_bundle.name}"
+
     def entries(self) -> tuple[dict[str, EntrySource], str]:
         """The base file tree and a human description for the image history."""
-        if self.ca_bundle is None:
-            ca, ca_label = default_ca_bundle()
-        else:
-            ca, ca_label = self.ca_bundle, f"CA bundle {self.ca_bundle.name}"
+        ca, _, ca_label = self.ca_source()
         tree: dict[str, EntrySource] = {
             "/etc/passwd": PASSWD,
             "/etc/group": GROUP,
             "/etc/nsswitch.conf": NSSWITCH,
-            CA_PATH: File(ca.read_bytes()),
+            CA_PATH: File(ca),
             "/home/nonroot": Dir(mode=0o700, uid=65532, gid=65532),
             "/root": Dir(mode=0o700),
             "/tmp": Dir(mode=0o1777),
@@ -164,6 +200,82 @@ class RegistryBase:
                 description=f"base {ref.name_with_tag()}@{fetched.digest}",
             )
         return out
+
+
+@dataclass(frozen=True)
+class ScratchBase:
+    """No base at all (``FROM scratch``): the image holds only what gopipe adds."""
+
+    def resolve(self, platforms: Sequence[Platform], scratch: Path) -> dict[Platform, ResolvedBase]:
+        return {p: ResolvedBase(layers=(), description="scratch") for p in platforms}
+
+
+@dataclass(frozen=True)
+class LayoutBase:
+    """A base read from a local OCI image layout (``oci:PATH`` or ``oci:PATH:REF``), e.g. one
+    ``skopeo copy``/``crane`` wrote, or a previous gopipe build. Every blob is checked against
+    its digest before it is used."""
+
+    path: Path
+    ref_name: str | None = None
+
+    def resolve(self, platforms: Sequence[Platform], scratch: Path) -> dict[Platform, ResolvedBase]:
+        from .layout import Layout
+
+        lay = Layout(self.path)
+        if not (self.path / "index.json").is_file():
+            raise ValueError(f"{self.path} is not an OCI layout (no index.json)")
+        top = lay.resolve(self.ref_name)
+        shown = f"oci:{self.path.name}" + (f":{self.ref_name}" if self.ref_name else "")
+        out: dict[Platform, ResolvedBase] = {}
+        for plat in platforms:
+            digest, media = top.digest, top.media_type
+            if media in INDEX_MEDIA_TYPES:
+                digest = _pick(lay.read_json(top.digest), plat, shown)
+                media = MANIFEST_MEDIA_TYPES[0]
+            manifest = lay.read_json(digest)
+            media = str(manifest.get("mediaType") or media)
+            if media not in MANIFEST_MEDIA_TYPES:
+                raise ValueError(f"{shown}: unsupported manifest type {media}")
+            config = lay.read_json(manifest["config"]["digest"])
+            if top.media_type not in INDEX_MEDIA_TYPES and not plat.matches(Platform.from_json(config)):
+                raise ValueError(f"{shown} is a single-platform image, not {plat}")
+            diff_ids = config.get("rootfs", {}).get("diff_ids", [])
+            if len(diff_ids) != len(manifest["layers"]):
+                raise ValueError(f"{shown}: layer count does not match diff_ids")
+            layers = []
+            for desc, diff_id in zip(manifest["layers"], diff_ids, strict=True):
+                path = lay.blob_path(desc["digest"])
+                if _file_digest(path) != desc["digest"]:
+                    raise ValueError(f"{shown}: blob {desc['digest']} is corrupt")
+                kind = desc["mediaType"]
+                layers.append(
+                    Layer(
+                        path=path,
+                        digest=desc["digest"],
+                        size=int(desc["size"]),
+                        diff_id=diff_id,
+                        uncompressed_size=-1,
+                        media_type=MEDIA_TYPE_LAYER_GZIP if kind == DOCKER_LAYER_GZIP else kind,
+                    )
+                )
+            out[plat] = ResolvedBase(
+                layers=tuple(layers),
+                config=config,
+                annotations={"org.opencontainers.image.base.digest": digest},
+                description=f"base {shown}@{digest}",
+            )
+        return out
+
+
+def _file_digest(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
 
 
 def _pick(index: Mapping[str, Any], plat: Platform, name: str) -> str:

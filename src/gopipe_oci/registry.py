@@ -34,6 +34,7 @@ from .auth import Authenticator, Credentials, load_docker_credentials, parse_cha
 from .digest import (
     INDEX_MEDIA_TYPES,
     MANIFEST_MEDIA_TYPES,
+    MEDIA_TYPE_INDEX,
     check_digest,
     sha256_digest,
 )
@@ -406,6 +407,28 @@ class RegistryClient:
         if found and digest is None:
             digest = self.get_manifest(repo, ref, accept).digest
         return digest
+
+    def referrers(self, repo: str, digest: str) -> list[dict[str, object]] | None:
+        """The OCI 1.1 referrers of *digest* (descriptors), or ``None`` when the registry has
+        no referrers API (404 or a body that is not an image index): then callers fall back
+        to tag schemes."""
+        what = f"GET referrers {self.registry}/{repo}@{digest}"
+
+        def op() -> Response:
+            return self._request(
+                what, "GET", f"/v2/{repo}/referrers/{digest}", repo, headers={"Accept": MEDIA_TYPE_INDEX}
+            )
+
+        resp = self._with_retry(what, op)
+        if resp.status != 200:
+            return None
+        try:
+            index = json.loads(resp.body)
+        except ValueError:
+            return None
+        if not isinstance(index, dict) or index.get("mediaType") != MEDIA_TYPE_INDEX:
+            return None
+        return [dict(m) for m in index.get("manifests") or [] if isinstance(m, dict)]
 
     def put_manifest(self, repo: str, ref: str, data: bytes, media_type: str) -> str:
         """PUT exact manifest bytes under a digest or tag; returns the registry's digest."""

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,50 @@ def test_check_catches_typos_in_stages_ci_does_not_run(tmp_path: Path, table: st
     assert result.returncode == 2
     assert says in result.stderr
     assert "Traceback" not in result.stderr
+
+
+INERT = '[tool.gopipe.notify.slack]\nwebhook = { env = "SLACK_WEBHOOK_URL" }\n'  # no providers
+
+
+@pytest.mark.parametrize(
+    ("table", "plain", "strict"),
+    [
+        ("", 0, 0),
+        (INERT, 0, 1),
+        ("[tool.gopipe.coverage.threshold]\ntotl = 80\n", 2, 2),
+        (INERT + "[tool.gopipe.coverage.threshold]\ntotl = 80\n", 2, 2),
+    ],
+    ids=["clean", "inert-table", "error", "error-and-inert"],
+)
+def test_check_exit_codes_with_and_without_strict(
+    tmp_path: Path, table: str, plain: int, strict: int
+) -> None:
+    repo = repo_from(HELLO, tmp_path)
+    (repo / "pyproject.toml").write_text('[tool.gopipe]\ntargets = ["linux/amd64"]\n' + table)
+    loose = gopipe("check", cwd=repo)
+    assert loose.returncode == plain, loose.stderr
+    hard = gopipe("check", "--strict", cwd=repo)
+    assert hard.returncode == strict, hard.stderr
+    if table == INERT:
+        for result in (loose, hard):
+            assert "[tool.gopipe.notify.slack] is inert" in result.stderr
+        assert "ok (" in loose.stdout and "ok (" not in hard.stdout
+        assert "--strict fails on them" in hard.stderr
+    for result in (loose, hard):
+        assert "Traceback" not in result.stderr
+
+
+def test_check_is_fast_on_the_example(tmp_path: Path) -> None:
+    """The whole check in-process, plugins loaded, well under a second (the issue's bound)."""
+    from gopipe.lifecycle import check_config
+
+    repo = repo_from(HELLO, tmp_path)
+    check_config(repo)  # imports and entry points warm
+    start = time.perf_counter()
+    _, errors, _ = check_config(repo)
+    elapsed = time.perf_counter() - start
+    assert errors == []
+    assert elapsed < 0.5, f"gopipe check took {elapsed:.3f}s"
 
 
 @pytest.mark.slow

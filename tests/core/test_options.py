@@ -3,6 +3,7 @@ and describes it, so a wrong type, a typo or a plaintext secret is one ConfigErr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,10 +228,11 @@ def test_schema_describes_every_kind() -> None:
     assert props["enabled"] == {"type": "boolean", "default": True}
     assert props["mode"] == {"enum": ["fast", "safe"], "default": "safe"}
     assert props["tags"] == {"type": "array", "items": {"type": "string"}, "default": ["latest"]}
-    assert props["labels"] == {"type": "object", "additionalProperties": {"type": "string"}}
-    assert props["limit"] == {"type": "integer"}  # Optional collapses to the inner type
+    assert props["labels"] == {"type": "object", "additionalProperties": {"type": "string"}, "default": {}}
+    # Optional collapses to the inner type; a None default is "unset" (TOML has no null)
+    assert props["limit"] == {"type": "integer", "$comment": "unset by default"}
     assert props["either"] == {"anyOf": [{"type": "integer"}, {"type": "string"}], "default": 0}
-    assert props["anything"] == {}
+    assert props["anything"] == {"$comment": "unset by default"}
     token = props["token"]
     assert [o["required"] for o in token["oneOf"]] == [["env"], ["file"]]
     assert all(o["additionalProperties"] is False for o in token["oneOf"])
@@ -242,11 +244,18 @@ def test_schema_describes_every_kind() -> None:
         "default": 3,
     }
     assert "required" not in retry
+    assert retry["default"] == {"attempts": 3, "backoff": 0.5}  # a nested table's default: its own defaults
 
 
-def test_schema_never_shows_a_secret_default() -> None:
+def test_schema_shows_a_secret_default_as_its_reference_never_its_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DEFAULT_TOKEN", "s3cr3t-value-in-env")
+
     @dataclass(frozen=True)
     class WithDefaultSecret:
         token: Secret = field(default=Secret(env="DEFAULT_TOKEN"))
 
-    assert "default" not in schema_for(WithDefaultSecret)["properties"]["token"]
+    prop = schema_for(WithDefaultSecret)["properties"]["token"]
+    assert prop["default"] == {"env": "DEFAULT_TOKEN"}
+    assert "s3cr3t" not in json.dumps(prop)

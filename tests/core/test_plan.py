@@ -81,8 +81,8 @@ def test_an_unknown_name_is_a_config_error_listing_the_choices() -> None:
     with pytest.raises(ConfigError) as caught:
         make_plan(["zzzz"])
     assert str(caught.value) == (
-        "command line: run: unknown pipeline or stage 'zzzz' (fix: choose one of: ci, cd, lint, test, "
-        "coverage, build, package, upload, deploy, notify)"
+        "command line: run: unknown pipeline or stage 'zzzz' (fix: choose one of: ci, cd, release, lint, "
+        "test, coverage, build, package, upload, publish, deploy, notify)"
     )
 
 

@@ -13,7 +13,7 @@ from gopipe.api import Artifacts, ConfigError, Finding, NoOptions, ProviderConte
 PUBLIC = {
     # views of the run
     "options", "config", "git", "args", "env", "artifacts", "report", "root", "dist", "out", "go",
-    "render", "stage_settings",
+    "render", "stage_settings", "run_started_at",
     # confinement: paths from config, templates and other runs' outputs
     "repo_path", "dist_path",
     # secrets

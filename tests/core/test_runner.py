@@ -131,9 +131,11 @@ def test_skips_propagate_through_the_chain(run_plan: RunPlan) -> None:
     assert finished == {"package": "failed", "upload": "skipped", "deploy": "skipped"}
 
 
-def test_a_stage_with_no_providers_succeeds(run_plan: RunPlan) -> None:
+def test_a_stage_with_no_providers_is_skipped_and_blocks_nothing(run_plan: RunPlan) -> None:
     out = run_plan({PACKAGE: (), UPLOAD: (PACKAGE,)}, [provider(UPLOAD, "u", ok)])
-    assert out.statuses() == {"package": "success", "upload": "success"}
+    assert out.statuses() == {"package": "skipped", "upload": "success"}
+    assert out.stage("package").label == "skipped (no providers)"
+    assert out.report.status == "success" and out.report.exit_code == 0
 
 
 # -- notify ----------------------------------------------------------------------------------

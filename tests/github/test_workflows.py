@@ -234,7 +234,7 @@ def test_every_action_is_pinned_by_sha_with_its_version(multi_repo: Path) -> Non
     seen = set()
     for path in workflows(multi_repo):
         for line in path.read_text().splitlines():
-            if "uses:" not in line or "uses: ./" in line:  # ./ is this repository's own ci workflow
+            if "uses:" not in line:
                 continue
             m = USES.match(line)
             assert m, line
@@ -287,7 +287,7 @@ def test_gopipe_requirement_override_must_be_exact(multi_repo: Path) -> None:
 def test_single_job_ci(hello_repo: Path) -> None:
     assert init_github(hello_repo) == 0
     ci = load(hello_repo / WORKFLOW_DIR / CI_FILE)
-    assert set(ci["on"]) == {"pull_request", "merge_group", "workflow_dispatch", "workflow_call"}
+    assert set(ci["on"]) == {"pull_request", "merge_group", "workflow_dispatch"}
     assert ci["permissions"] == {}
     assert ci["env"] == {"GOPIPE_DEFAULT_BRANCH": "main"}
     assert ci["concurrency"]["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
@@ -344,7 +344,6 @@ def test_fan_out_ci_uses_matrices_and_a_merge_job(multi_repo: Path) -> None:
         for step in job["steps"]:
             if step is not merge_step:
                 assert "secrets." not in str(step), (name, step)
-    assert ci["on"]["workflow_call"] == {"secrets": {"SLACK_WEBHOOK_URL": {"required": False}}}
 
 
 def test_code_scanning_is_the_only_job_that_may_write_security_events(multi_repo: Path) -> None:
@@ -399,27 +398,88 @@ def would_run(job: dict[str, Any], ref: str, event: str = "push") -> bool:
     return evaluate(condition, {"github.ref": ref, "github.event_name": event})
 
 
-def test_cd_cannot_deploy_a_commit_whose_ci_failed(multi_repo: Path) -> None:
-    configure(multi_repo, CD_CONFIG)
+def job_results(jobs: dict[str, Any], failing: set[str], ref: str = "refs/tags/v1.2.3") -> dict[str, str]:
+    """What GitHub makes of one run where the jobs in ``failing`` fail when they run.
+
+    A job whose ``if:`` names no status function gets the implicit ``success()``: it runs
+    only when every job it needs succeeded; ``!cancelled()`` runs after failures too.
+    """
+    results: dict[str, str] = {}
+    while len(results) < len(jobs):
+        for job_id, job in jobs.items():
+            needs = job.get("needs", [])
+            if job_id in results or any(n not in results for n in needs):
+                continue
+            condition = str(job.get("if", ""))
+            if "!cancelled()" in condition:
+                start = evaluate(
+                    condition.replace("!cancelled()", "true"),
+                    {"github.ref": ref, "github.event_name": "push"},
+                )
+            else:
+                start = all(results[n] == "success" for n in needs) and would_run(job, ref)
+            results[job_id] = ("failure" if job_id in failing else "success") if start else "skipped"
+    return results
+
+
+@pytest.mark.parametrize("variant", [{}, {"github": FAN_OUT}], ids=["single-job", "fan-out"])
+def test_cd_cannot_deploy_a_commit_whose_ci_failed(multi_repo: Path, variant: dict[str, Any]) -> None:
+    configure(
+        multi_repo,
+        {
+            **CD_CONFIG,
+            "github": {
+                **CD_CONFIG["github"],
+                **variant.get("github", {"test_shards": 1, "build_matrix": False}),
+            },
+        },
+    )
     assert init_github(multi_repo) == 0
     cd = load(multi_repo / WORKFLOW_DIR / CD_FILE)
+    ci = load(multi_repo / WORKFLOW_DIR / CI_FILE)
     jobs = cd["jobs"]
-    # ci runs inside the cd run, on its commit: the reusable ci workflow, not a lookup of
-    # some other run (no workflow_run trigger that could pair a deploy with another commit)
+    # ci's own jobs run inside the cd run, on its commit: no reusable-workflow call and no
+    # workflow_run trigger that could pair a deploy with another commit's ci
     assert set(cd["on"]) == {"push", "workflow_dispatch"}
-    assert jobs["ci"]["uses"] == f"./{WORKFLOW_DIR.as_posix()}/{CI_FILE}"
-    assert "workflow_call" in load(multi_repo / WORKFLOW_DIR / CI_FILE)["on"]
-    deploys = [j for j in jobs if j != "ci"]
+    assert "workflow_call" not in ci["on"]
+    assert all("uses" not in job for job in jobs.values())
+    ci_ids = list(ci["jobs"])
+    assert list(jobs)[: len(ci_ids)] == ci_ids
+    for job_id in ci_ids:  # the same jobs, the same commands: only the caches are left out
+        assert runs(jobs[job_id]) == runs(ci["jobs"][job_id]), job_id
+    deploys = list(jobs)[len(ci_ids) :]
     assert deploys == ["deploy-staging", "deploy-production"]
+    gates = [j for j in ci_ids if j != "code-scanning"]
     for job_id in deploys:
         job = jobs[job_id]
-        assert "ci" in needs_closure(jobs, job_id), job_id
+        assert set(gates) <= needs_closure(jobs, job_id), job_id
         # An ``if:`` without a status function gets GitHub's implicit success(): a failed
-        # (or skipped) ci, or a failed earlier environment, skips the deploy.
+        # (or skipped) ci job, or a failed earlier environment, skips the deploy.
         assert not any(f in job["if"] for f in STATUS_FUNCTIONS), job["if"]
         checkout = steps_using(job, "actions/checkout")[0]
         assert "ref" not in checkout["with"]  # the run's own commit, the one ci tested
-    assert jobs["deploy-production"]["needs"] == ["ci", "deploy-staging"]
+    assert jobs["deploy-production"]["needs"] == [*gates, "deploy-staging"]
+    # a green ci deploys a release tag to both; any one failed ci job deploys nothing
+    assert {job_results(jobs, set())[d] for d in deploys} == {"success"}
+    for failed in gates:
+        results = job_results(jobs, {failed})
+        assert results[failed] == "failure"
+        assert {results[d] for d in deploys} == {"skipped"}, (failed, results)
+
+
+def test_cd_restores_no_cache_in_any_job(multi_repo: Path) -> None:
+    """zizmor's cache-poisoning audit at default persona would flag a cache in cd; this
+    names the guarantee: nothing a pull request's run wrote reaches a release run."""
+    configure(multi_repo, {"github": FAN_OUT})
+    assert init_github(multi_repo) == 0
+    ci = load(multi_repo / WORKFLOW_DIR / CI_FILE)["jobs"]
+    cd = load(multi_repo / WORKFLOW_DIR / CD_FILE)["jobs"]
+    assert steps_using(ci["lint"], "actions/cache") and steps_using(ci["test"], "actions/cache/restore")
+    for job_id, job in cd.items():
+        for step in job["steps"]:
+            assert not str(step.get("uses", "")).startswith("actions/cache"), (job_id, step)
+        for setup in steps_using(job, "actions/setup-go"):
+            assert setup["with"]["cache"] is False
 
 
 def test_cd_cannot_deploy_production_from_a_branch_when_only_release_tags_may(multi_repo: Path) -> None:
@@ -474,12 +534,18 @@ def test_cd_environments_secrets_permissions_and_oidc(multi_repo: Path) -> None:
         for step in job["steps"]:
             if step.get("name") != "Run the cd pipeline":
                 assert "secrets." not in str(step), step
-    # the ci call gets what its own jobs use, named one by one (never `secrets: inherit`)
-    assert jobs["ci"]["secrets"] == {
+    # cd's ci jobs get their secrets per step, as in ci; only code scanning writes events
+    assert jobs["merge"]["steps"][-2]["env"] == {
         "EXTRA_TOKEN": "${{ secrets.EXTRA_TOKEN }}",
         "SLACK_WEBHOOK_URL": "${{ secrets.SLACK_WEBHOOK_URL }}",
     }
-    assert jobs["ci"]["permissions"] == {"actions": "read", "contents": "read", "security-events": "write"}
+    writers = [j for j, job in jobs.items() if "security-events" in job["permissions"]]
+    assert writers == ["code-scanning"]
+    assert jobs["code-scanning"]["permissions"] == {
+        "actions": "read",
+        "contents": "read",
+        "security-events": "write",
+    }
     text = (multi_repo / WORKFLOW_DIR / CD_FILE).read_text()
     assert text.count("id-token: write") == 2
 
@@ -498,7 +564,7 @@ def test_no_id_token_without_oidc(hello_repo: Path) -> None:
     assert init_github(hello_repo) == 0
     text = (hello_repo / WORKFLOW_DIR / CD_FILE).read_text()
     assert "id-token" not in text and "configure-aws-credentials" not in text
-    assert list(load(hello_repo / WORKFLOW_DIR / CD_FILE)["jobs"]) == ["ci", "cd"]
+    assert list(load(hello_repo / WORKFLOW_DIR / CD_FILE)["jobs"]) == ["ci", "code-scanning", "cd"]
 
 
 def test_without_deploy_providers_cd_is_not_ref_gated_beyond_its_triggers(multi_repo: Path) -> None:

@@ -183,3 +183,11 @@ def test_second_run_waits_for_the_first(sandbox: Sandbox) -> None:
     assert fcntl  # the holder above uses the same advisory lock gopipe takes
     after = sandbox.run("run", "notify", "--plain")
     sandbox.check(after, code=0)
+
+
+@pytest.mark.parametrize("where", ["a-directory", "missing/dir/schema.json"])
+def test_schema_output_that_cannot_be_written_is_a_config_error(sandbox: Sandbox, where: str) -> None:
+    (sandbox.repo / "a-directory").mkdir()
+    outcome = sandbox.run("schema", "--output", where)
+    sandbox.check(outcome, code=2, report=False, says="--output")
+    assert not (sandbox.repo / "missing").exists()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from gopipe_oci import ImageConfig, Layout, StaticBase, build_image
-from gopipe_oci.base import CA_PATH
+from gopipe_oci.base import CA_BUNDLE, CA_PATH
 
 from .conftest import EPOCH
 
@@ -147,8 +147,6 @@ def _layer_members(layout: Path, digest: str) -> dict[str, tarfile.TarInfo]:
 
 
 def test_static_base_contents(fake_binaries: dict[str, Path], tmp_path: Path) -> None:
-    import certifi
-
     out = tmp_path / "img"
     res = _build(_two(fake_binaries), out)
     base_digest = res.images[0].layers[0].digest
@@ -163,7 +161,7 @@ def test_static_base_contents(fake_binaries: dict[str, Path], tmp_path: Path) ->
     assert "nonroot:x:65532:65532:nonroot:/home/nonroot:" in passwd
     assert passwd.startswith("root:x:0:0:") and "nobody:x:65534:65534:" in passwd
     assert "nonroot:x:65532:" in group
-    assert ca == Path(certifi.where()).read_bytes()
+    assert ca == CA_BUNDLE.read_bytes()  # shipped with gopipe, not the installed certifi
     assert not any(name.startswith("usr/share/zoneinfo") for name in members)
     app = _layer_members(out, res.images[0].layers[1].digest)["usr/local/bin/hello"]
     assert (app.mode, app.uid, app.gid, app.mtime) == (0o755, 0, 0, EPOCH)

@@ -9,6 +9,7 @@ from pathlib import Path
 from gopipe.artifacts import Finding
 from gopipe.context import ProviderContext
 from gopipe.git import work_tree_root
+from gopipe_plugins._common.generated import drop_generated
 
 # "path/file.go:12:5: message" (column optional), as printed by gofmt, vet and the compiler.
 POSITION = re.compile(r"^(?:vet: )?(?P<file>[^\s:][^:]*\.go):(?P<line>\d+)(?::(?P<col>\d+))?:\s*(?P<msg>.+)$")
@@ -45,12 +46,21 @@ def parse_positions(text: str, tool: str, rule: str, root: Path) -> list[Finding
     return found
 
 
-def report(ctx: ProviderContext[object], tool: str, findings: list[Finding]) -> None:
-    """Record findings; fail the provider naming the first file if any is an error."""
+def report(
+    ctx: ProviderContext[object], tool: str, findings: list[Finding], *, skip_generated: bool = True
+) -> None:
+    """Record findings; fail the provider naming the first file if any is an error.
+
+    Findings in generated files (``// Code generated … DO NOT EDIT.``) are dropped unless
+    ``skip_generated`` is off (golangci-lint applies its own ``exclusions.generated``)."""
+    if skip_generated:
+        findings, dropped = drop_generated(ctx.root, findings)
+        if dropped:
+            ctx.log(f"skipped {dropped} finding{'s' * (dropped != 1)} in generated files")
     for finding in findings:
         ctx.add_finding(finding)
         ctx.log(f"{finding.location()}: {finding.rule}: {finding.message}")
-    errors = [f for f in findings if f.level == "error"]
+    errors = [f for f in findings if f.level == "error" and not f.suppressed]
     ctx.summary = f"{tool}: {len(findings)} finding{'s' * (len(findings) != 1)}" if findings else ""
     if errors:
         first = errors[0]

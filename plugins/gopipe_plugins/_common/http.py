@@ -144,6 +144,7 @@ class Client:
     stop: threading.Event = field(default_factory=threading.Event)
     retries: int = 0
     rng: random.Random = field(default_factory=random.Random)
+    max_body: int = 0  # bytes of a response read at most (0 = no bound); more is a failure
 
     def post_json(
         self,
@@ -250,14 +251,17 @@ class Client:
         request = urllib.request.Request(
             url, data=body, method=method, headers={"User-Agent": USER_AGENT, **headers}
         )
+        limit = self.max_body + 1 if self.max_body else None
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as raw:
-                resp = Response(raw.status, raw.read(), dict(raw.headers.items()))
+                resp = Response(raw.status, raw.read(limit), dict(raw.headers.items()))
         except urllib.error.HTTPError as err:
-            resp = Response(err.code, _read(err), dict(err.headers.items()) if err.headers else {})
+            resp = Response(err.code, _read(err, limit), dict(err.headers.items()) if err.headers else {})
         except OSError as err:  # URLError, refused/reset connections, timeouts
             reason = getattr(err, "reason", err)
             return retry(f"connection failed: {type(reason).__name__}: {_strip(reason)}"), None
+        if self.max_body and len(resp.body) > self.max_body:
+            return fail(f"HTTP {resp.status}: the answer is larger than {self.max_body} bytes"), None
         return check(resp), resp
 
 
@@ -265,9 +269,9 @@ _STOPPED = Verdict(ok=False, reason="stopped")
 _STOP_POLL_S = 0.05
 
 
-def _read(err: urllib.error.HTTPError) -> bytes:
+def _read(err: urllib.error.HTTPError, limit: int | None = None) -> bytes:
     try:
-        return err.read()
+        return err.read() if limit is None else err.read(limit)
     except OSError:
         return b""
 

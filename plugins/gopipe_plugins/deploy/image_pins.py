@@ -18,9 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from gopipe.context import ProviderContext
-from gopipe.errors import StageFailed
+from gopipe.errors import ConfigError, StageFailed
+from gopipe_oci import RegistryClient
+from gopipe_plugins._common.cosign_verify import image_problems, load_public_key
+from gopipe_plugins._common.registry_access import is_loopback
 
 from .kube import Obj, key_of
+from .options import DeploySettings
 
 _CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
@@ -72,7 +76,43 @@ def uploaded_images(ctx: ProviderContext[Any]) -> list[ImageRef]:
             )
             continue
         refs.append(ImageRef(art.name, repository, digest))
+    settings = ctx.stage_settings(DeploySettings)
+    if settings.require_signed:
+        require_signed(ctx, settings, refs)
     return refs
+
+
+def require_signed(ctx: ProviderContext[Any], settings: DeploySettings, refs: list[ImageRef]) -> None:
+    """Refuse, before anything is applied, an image without a signature and provenance by
+    ``public_key`` (``require_signed``; checked in the registry, cosign's tag scheme)."""
+    key_file = "tool.gopipe.deploy.public_key"
+    path = ctx.repo_path(settings.public_key, key_file)
+    try:
+        key = load_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(ctx.config.display_file, key_file, f"{settings.public_key}: {exc}") from None
+    refused = []
+    for ref in refs:
+        host, _, repo = ref.repository.partition("/")
+        if settings.signature_insecure and not is_loopback(host):
+            raise ConfigError(
+                ctx.config.display_file,
+                "tool.gopipe.deploy.signature_insecure",
+                f"{host} is not a loopback registry",
+                "remove signature_insecure",
+            )
+        with RegistryClient(host, use_docker_config=True, insecure=settings.signature_insecure) as client:
+            problems = image_problems(client, repo, ref.repository, ref.digest, key)
+        if problems:
+            refused.append(f"{ref.repository}@{ref.digest[:19]}: {'; '.join(problems)}")
+        else:
+            ctx.log(f"{ref.repository}@{ref.digest}: signed and attested by {settings.public_key}")
+    if refused:
+        raise StageFailed(
+            f"deploy refused (require_signed): {refused[0]}"
+            + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""),
+            details="\n".join(refused),
+        )
 
 
 def _last(repository: str) -> str:

@@ -158,3 +158,14 @@ class DeploySettings:
         "refs that may deploy: default-branch, release-tags, pull-request, branch:<glob>, tag:<glob>",
         DEFAULT_ALLOWED_REFS,
     )
+    require_signed: bool = doc(
+        "deploy only images signed by public_key (cosign tag scheme) that carry SLSA provenance", False
+    )
+    public_key: str = doc("cosign.pub (PEM) inside the repository, for require_signed", "")
+    signature_insecure: bool = doc(
+        "read signatures over plain HTTP / without TLS verification; loopback registries only", False
+    )
+
+    def __post_init__(self) -> None:
+        if self.require_signed and not self.public_key:
+            raise ValueError('require_signed needs public_key = "path/to/cosign.pub"')

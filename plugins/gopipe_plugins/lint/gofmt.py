@@ -16,6 +16,7 @@ from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.types import Linter
 from gopipe_plugins._common.findings import parse_positions, relative, report
+from gopipe_plugins._common.generated import GeneratedFiles
 from gopipe_plugins.lint import driver
 
 _HUNK = re.compile(r"^@@ -(\d+)")
@@ -49,7 +50,12 @@ def run(ctx: ProviderContext[GofmtOptions]) -> None:
             syntax or [Finding("gofmt", "syntax", ctx.clip(listed.stderr.strip(), 500))],
         )
         return
-    files = [f for f in listed.stdout.splitlines() if f and not _excluded(f, ctx.options.exclude)]
+    generated = GeneratedFiles(ctx.root)  # no diff for a file nobody edits by hand
+    files = [
+        f
+        for f in listed.stdout.splitlines()
+        if f and not _excluded(f, ctx.options.exclude) and not generated(relative(f, ctx.root))
+    ]
     findings = []
     for file in files:
         diff = ctx.sh([gofmt, "-d", *flags, file], echo=False).stdout

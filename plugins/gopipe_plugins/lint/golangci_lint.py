@@ -9,6 +9,7 @@ from pathlib import Path
 from gopipe import hookimpl
 from gopipe.artifacts import Finding
 from gopipe.config import doc
+from gopipe.config.repo_linters import golangci_config, refused_golangci_configs
 from gopipe.context import ProviderContext
 from gopipe.gotools import TOOLS
 from gopipe.types import Linter
@@ -34,19 +35,40 @@ _LEVELS = {
 
 @dataclass(frozen=True)
 class GolangciOptions:
-    """golangci-lint settings; the repo's .golangci.yml applies as usual."""
+    """golangci-lint settings; the repository's .golangci.yml applies as usual."""
 
     version: str = doc("golangci-lint module version (v2)", TOOLS["golangci-lint"].version)
+    config: str = doc(
+        "config file, relative to the repository; default: .golangci.yml/.yaml/.toml/.json "
+        "at the module root, else at the git repository's top",
+        "",
+    )
     args: tuple[str, ...] = doc("extra arguments, e.g. ['--enable-only=errcheck']", ())
     packages: tuple[str, ...] = doc("package patterns", ("./...",))
 
 
+def config_file(ctx: ProviderContext[GolangciOptions]) -> Path | None:
+    """The configured file (checked to stay in the repository), else the repository's own."""
+    if ctx.options.config:
+        return ctx.repo_path(ctx.options.config, "config")
+    return golangci_config(ctx.root)
+
+
 def run(ctx: ProviderContext[GolangciOptions]) -> None:
     exe = ctx.tool("golangci-lint", ctx.options.version)
+    config = config_file(ctx)
+    for refused in refused_golangci_configs(ctx.root):
+        ctx.log(
+            f"warning: {relative(str(refused), ctx.root)} not used: it leaves the repository or is no file"
+        )
+    if config is not None:
+        ctx.log(f"golangci-lint config: {relative(str(config), ctx.root)}")
+    # never golangci-lint's own search, which follows links out and reaches the home directory
     res = ctx.sh(
         [
             exe,
             "run",
+            f"--config={config}" if config is not None else "--no-config",
             "--output.json.path=stdout",
             "--output.text.path=stderr",
             "--show-stats=false",
@@ -86,7 +108,7 @@ def run(ctx: ProviderContext[GolangciOptions]) -> None:
         ctx.fail(
             f"golangci-lint failed (exit {res.returncode}): " + ctx.clip(res.stderr.strip(), 300, tail=True)
         )
-    report(ctx, "golangci-lint", findings)
+    report(ctx, "golangci-lint", findings, skip_generated=False)  # its own exclusions.generated
 
 
 def _rules(

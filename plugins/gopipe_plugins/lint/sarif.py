@@ -13,7 +13,10 @@ scanning needs, and gets here:
   and a start line;
 - ``partialFingerprints.primaryLocationLineHash`` that survives moving the code: a hash of
   the rule, the file and the text of the line (whitespace ignored), then ``:n`` for the n-th
-  such result, as GitHub's own upload action computes one when it is missing.
+  such result, as GitHub's own upload action computes one when it is missing;
+- a finding accepted for now (a govulncheck waiver, ``Finding.suppressed``) keeps its level
+  and gets ``suppressions: [{kind: external, status: accepted, justification}]``: the
+  waiver lives in the config, not in the source, and code scanning shows it as dismissed.
 """
 
 from __future__ import annotations
@@ -159,6 +162,10 @@ def _result(finding: Finding, sources: _Sources) -> tuple[dict[str, Any], str]:
         "message": {"text": finding.message.strip() or finding.rule},
         "locations": [{"physicalLocation": {"artifactLocation": artifact, "region": region}}],
     }
+    if finding.suppressed:
+        result["suppressions"] = [
+            {"kind": "external", "status": "accepted", "justification": finding.suppressed}
+        ]
     return result, digest
 
 

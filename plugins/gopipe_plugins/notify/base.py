@@ -97,7 +97,13 @@ def prepare(ctx: ProviderContext[NotifyOptions]) -> Notification | None:
         template = load_template(opts.template, path, opts.template_file)
     except TemplateError as exc:
         fail(ctx, str(exc))
-    message = build_message(report, event, project=ctx.render("{project}"), redactor=ctx.redact)
+    notes = next((a for a in ctx.artifacts.of_kind("changelog") if a.path), None)
+    changelog = ""
+    if notes is not None and notes.path:  # a release: its notes are {changelog}
+        changelog = ctx.repo_path(notes.path, "changelog").read_text(encoding="utf-8")
+    message = build_message(
+        report, event, project=ctx.render("{project}"), redactor=ctx.redact, changelog=changelog
+    )
     client = Client(ctx.provider, opts.retry, log=ctx.log, timeout=opts.timeout, stop=ctx.tracker.cancelled)
     return Notification(message, opts.locale, template, client, ctx)
 

@@ -56,6 +56,7 @@ class Message:
     images: tuple[str, ...]
     environments: tuple[str, ...]
     ci_url: str | None
+    changelog: str = ""  # the release notes (dist/CHANGELOG.md) when the run is a release
 
     @property
     def ref(self) -> str:
@@ -94,6 +95,10 @@ class Message:
         }
 
 
+#: notes longer than this are cut: every service bounds a message, and the release page has them all
+_MAX_CHANGELOG = 4000
+
+
 def build_message(
     report: Report,
     event: Event,
@@ -101,6 +106,7 @@ def build_message(
     project: str,
     redactor: Callable[[str], str],
     artifacts: Iterable[Artifact] | None = None,
+    changelog: str = "",
 ) -> Message:
     """Distil ``report`` into a :class:`Message`; ``artifacts`` default to the report's."""
     git = report.git
@@ -134,6 +140,7 @@ def build_message(
         images=_images(found),
         environments=_environments(found),
         ci_url=report.ci_url,
+        changelog=redactor(changelog[:_MAX_CHANGELOG]),
     )
 
 

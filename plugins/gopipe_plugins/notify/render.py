@@ -51,6 +51,7 @@ PLACEHOLDERS = (
     "environments",
     "ci_url",
     "ci_link",
+    "changelog",
 )
 
 
@@ -149,6 +150,7 @@ def placeholders(msg: Message, locale: Locale, dialect: Dialect) -> dict[str, st
         "environments": e(", ".join(msg.environments)),
         "ci_url": msg.ci_url or "",
         "ci_link": m.link(e(lab["ci_run"]), msg.ci_url) if msg.ci_url else "",
+        "changelog": e(msg.changelog),
     }
     values["heading"] = f"{ICONS[msg.event]} " + m.bold(m.status(e(title), msg.event))
     values["body"] = _body(msg, lab, m, values)

@@ -24,6 +24,7 @@ from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError
 from gopipe.paths import artifact_file, inside, member_name
 from gopipe.types import Packager
+from gopipe_plugins._common.library import nothing_to_package
 from gopipe_plugins.package.archive_writer import Entry, Format, checksums_text, sha256_of, write_archive
 
 from . import sbom
@@ -53,6 +54,7 @@ class ArchiveOptions:
     sbom: bool = doc("write a CycloneDX 1.5 JSON SBOM per binary", True)
     sbom_template: str = doc("SBOM file name", "{binary}_{version}_{os}_{arch}.cdx.json")
     checksum_sboms: bool = doc("list the SBOMs in the checksum file too", False)
+    binaries: tuple[str, ...] = doc("binary names archived; empty = every binary", ())
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,13 @@ def _render(ctx: ProviderContext[ArchiveOptions], key: str, template: str, **ext
 def run(ctx: ProviderContext[ArchiveOptions]) -> None:
     opts = ctx.options
     binaries = ctx.artifacts.of_kind("binary")
+    if not binaries and nothing_to_package(ctx):
+        return
+    if opts.binaries:
+        unknown = sorted(set(opts.binaries) - {b.name for b in binaries})
+        if unknown:
+            ctx.fail(f"[tool.gopipe.package.archive] binaries: no binary named {', '.join(unknown)}")
+        binaries = [b for b in binaries if b.name in opts.binaries]
     if not binaries:
         ctx.fail("no binaries to archive: the build stage recorded none")
     dist = ctx.dist

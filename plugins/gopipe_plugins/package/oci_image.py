@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from gopipe import hookimpl
 from gopipe.artifacts import Artifact
 from gopipe.config import doc
 from gopipe.context import ProviderContext
-from gopipe.errors import StageFailed
+from gopipe.errors import ConfigError, StageFailed
 from gopipe.paths import artifact_file
 from gopipe.types import Packager
 from gopipe_oci import (
@@ -33,7 +33,8 @@ from gopipe_oci import (
     build_image,
     sanitize_tag,
 )
-from gopipe_oci.base import Base
+from gopipe_oci.base import Base, LayoutBase, ScratchBase
+from gopipe_plugins._common.library import nothing_to_package
 from gopipe_plugins._common.registry_access import (
     Login,
     check_insecure_host,
@@ -52,8 +53,9 @@ class OciImageOptions(Login):
     CONFIG_KEY: ClassVar[str] = "tool.gopipe.package.oci-image"
 
     base: str = doc(
-        "'static' (built-in distroless/static-like base: CA certificates, "
-        "nonroot user 65532) or an image reference host/repo:tag[@sha256:…]",
+        "'static' (built-in distroless/static-like base: CA certificates, nonroot user 65532), "
+        "'scratch' (nothing), 'oci:PATH[:REF]' (a local OCI layout in the repository) "
+        "or an image reference host/repo:tag[@sha256:…]",
         "static",
     )
     tzdata: bool = doc("add /usr/share/zoneinfo to the static base (not reproducible across machines)", False)
@@ -75,9 +77,15 @@ class OciImageOptions(Login):
         default_factory=dict,
     )
     platforms: tuple[str, ...] = doc("only these linux platforms (default: every linux target built)", ())
+    files: dict[str, str] = doc(
+        "extra files or directories: in-image absolute path = path in the repository", default_factory=dict
+    )
+    kodata: bool = doc(
+        "copy the main package's kodata/ directory to /var/run/ko and set KO_DATA_PATH, as ko does", False
+    )
 
     def __post_init__(self) -> None:
-        if self.insecure and self.base not in ("", "static"):
+        if self.insecure and self.base not in ("", "static", "scratch") and not self.base.startswith("oci:"):
             try:
                 host = Reference.parse(self.base).registry
             except ValueError:
@@ -115,6 +123,11 @@ def make_base(ctx: ProviderContext[OciImageOptions]) -> tuple[Base, RegistryClie
     opts = ctx.options
     if opts.base in ("", "static"):
         return StaticBase(tzdata=opts.tzdata), None
+    if opts.base == "scratch":
+        return ScratchBase(), None
+    if opts.base.startswith("oci:"):
+        where, _, ref_name = opts.base.removeprefix("oci:").partition(":")
+        return LayoutBase(ctx.repo_path(where, "base"), ref_name or None), None
     try:
         ref = Reference.parse(opts.base)
     except ValueError as exc:
@@ -123,9 +136,50 @@ def make_base(ctx: ProviderContext[OciImageOptions]) -> tuple[Base, RegistryClie
     return RegistryBase(opts.base, client=client), client
 
 
+KO_DATA_PATH = "/var/run/ko"
+
+
+def extra_files(ctx: ProviderContext[OciImageOptions], image: str) -> dict[str, Path]:
+    """``files`` and the main package's ``kodata/``: in-image path → checked repository path."""
+    out: dict[str, Path] = {}
+    for dst, src in sorted(ctx.options.files.items()):
+        parts = dst.split("/")
+        if not dst.startswith("/") or ".." in parts or dst.strip("/") == "" or "\0" in dst:
+            raise ConfigError(
+                ctx.config.display_file,
+                f"{OciImageOptions.CONFIG_KEY}.files",
+                f"{dst[:100]!r} is not an absolute in-image path without '..'",
+                'write "/path/in/image" = "path/in/repository"',
+            )
+        path = ctx.repo_path(src, f"files.{dst}")
+        if not path.exists():
+            ctx.fail(f"{OciImageOptions.CONFIG_KEY}.files: {src!r} does not exist")
+        out[dst] = path
+    if ctx.options.kodata:
+        for binary in ctx.artifacts.of_kind("binary"):
+            main = binary.extra.get("main")
+            if main and ctx.render(ctx.options.name, key="name", name=binary.name) == image:
+                kodata = ctx.repo_path(str(main), "kodata") / "kodata"
+                if kodata.is_dir() and not kodata.is_symlink():
+                    out[KO_DATA_PATH] = ctx.repo_path(kodata, "kodata")
+                break
+    return out
+
+
+def base_inputs(base: Base) -> dict[str, Any]:
+    """What the base put into the image besides layers pulled by digest: the CA bundle's
+    source and sha256 for the static base, so the outputs (and provenance) record it."""
+    if isinstance(base, StaticBase):
+        _, source, _ = base.ca_source()
+        return {"ca_bundle": source.to_json()}
+    return {}
+
+
 def run(ctx: ProviderContext[OciImageOptions]) -> None:
     opts = ctx.options
     groups = images_to_build(ctx)
+    if not groups and nothing_to_package(ctx):
+        return
     if not groups:
         ctx.summary = "no linux binaries: no image built"
         ctx.log("the build stage produced no linux binaries; add a linux target to build images")
@@ -139,12 +193,16 @@ def run(ctx: ProviderContext[OciImageOptions]) -> None:
             for name, binaries in groups.items():
                 ctx.progress(f"image {name} ({', '.join(binaries)})")
                 out = ctx.dist_path(name, "name", under="oci")
+                extras = extra_files(ctx, name)
+                env = dict(opts.env)
+                if KO_DATA_PATH in extras:
+                    env.setdefault("KO_DATA_PATH", KO_DATA_PATH)
                 config = ImageConfig(
                     entrypoint=list(opts.entrypoint) or None,
                     cmd=list(opts.cmd),
                     user=opts.user,
                     workdir=opts.workdir,
-                    env=dict(opts.env),
+                    env=env,
                     labels=dict(opts.labels),
                     exposed_ports=list(opts.ports),
                 )
@@ -157,13 +215,14 @@ def run(ctx: ProviderContext[OciImageOptions]) -> None:
                         config=config,
                         base=base,
                         binary_path=ctx.render(opts.binary_path, key="binary_path", name=name),
+                        extra_files=dict(extras),
                         source=git.remote_url or "",
                         revision=git.sha if git.sha != "none" else "",
                         version=git.version,
                         annotations=dict(opts.annotations),
                         ref_names=tuple(dict.fromkeys(n for n in (version_tag, "latest") if n)),
                     )
-                except (OciError, OSError, ValueError) as exc:
+                except (OciError, OSError, ValueError, KeyError) as exc:
                     raise StageFailed(f"image {name}: {exc}") from None
                 platforms = {img.platform: img.manifest_digest for img in res.images}
                 ctx.add_artifact(
@@ -179,6 +238,7 @@ def run(ctx: ProviderContext[OciImageOptions]) -> None:
                     size=res.size,
                     version=git.version,
                     base=opts.base or "static",
+                    **base_inputs(base),
                 )
                 ctx.log(
                     f"{name}: {res.index_digest} ({', '.join(platforms)}; {res.size} bytes) "

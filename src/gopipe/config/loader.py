@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from gopipe.config.options import doc, parse_options, unknown_key_error
+from gopipe.config.repo_linters import repo_lint_providers
 from gopipe.config.stage_settings import STAGE_KEYS, ValidatedStage
 from gopipe.errors import ConfigError
 from gopipe.stages import DEFAULT_PROVIDERS, DEFAULT_TIMEOUT_S, Stage
@@ -29,7 +30,7 @@ MAX_TIMEOUT_S = 7 * 24 * 3600  # a week; more is a typo (and overflows thread wa
 DEFAULT_TARGETS = ("linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64")
 
 # Top-level tables owned by features other than stages.
-EXTENSION_TABLES = frozenset({"github", "cache"})
+EXTENSION_TABLES = frozenset({"github", "modules", "cache"})
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,12 @@ def load_config(root: Path, file: Path | None = None) -> Config:
     root = root.resolve()
     explicit = file is not None
     file = (file or root / "pyproject.toml").resolve()
+    raw, present = read_tool_table(file, explicit=explicit)
+    return config_from_raw(root, file, raw, present=present)
+
+
+def read_tool_table(file: Path, *, explicit: bool = False) -> tuple[Mapping[str, Any], bool]:
+    """``[tool.gopipe]`` of ``file`` as written, and whether the table is there at all."""
     shown = _display(file)
     raw: Mapping[str, Any] = {}
     present = False
@@ -153,6 +160,12 @@ def load_config(root: Path, file: Path | None = None) -> Config:
             raw = tool["gopipe"]
             if not isinstance(raw, Mapping):
                 raise ConfigError(shown, "tool.gopipe", "expected a table", "write [tool.gopipe]")
+    return raw, present
+
+
+def config_from_raw(root: Path, file: Path, raw: Mapping[str, Any], *, present: bool) -> Config:
+    """Check a ``[tool.gopipe]`` table (as read, or layered for a module) into a Config of ``root``."""
+    shown = _display(file)
     top = {k: v for k, v in raw.items() if k not in _stage_names() and k not in EXTENSION_TABLES}
     allowed_top = {*Settings.__dataclass_fields__, *_stage_names(), *EXTENSION_TABLES}
     for name in top:
@@ -189,6 +202,7 @@ def load_config(root: Path, file: Path | None = None) -> Config:
                 'write targets as "GOOS/GOARCH", e.g. "linux/amd64"',
             )
     stages = {stage: _stage_config(stage, raw.get(stage.value, {}), shown) for stage in Stage}
+    stages[Stage.LINT] = _with_repo_linters(stages[Stage.LINT], root)
     return Config(root=root, file=file, settings=settings, stages=stages, raw=raw, present=present)
 
 
@@ -248,6 +262,13 @@ def _stage_config(stage: Stage, table: Any, shown: str) -> StageConfig:
         entries={name: value for name, value in table.items() if name not in STAGE_KEYS},
         explicit=providers is not None,
     )
+
+
+def _with_repo_linters(lint: StageConfig, root: Path) -> StageConfig:
+    """Unless ``providers`` is set, the linters the repository's own config chose (a
+    ``.golangci.yml`` selects golangci-lint, :mod:`gopipe.config.repo_linters`)."""
+    found = None if lint.explicit else repo_lint_providers(root)
+    return replace(lint, providers=found) if found else lint
 
 
 def _display(file: Path) -> str:

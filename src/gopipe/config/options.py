@@ -330,10 +330,16 @@ def schema_for(tp: Any) -> dict[str, Any]:
             if "doc" in f.metadata:
                 prop["description"] = f.metadata["doc"]
             prop.update({word: f.metadata[name] for name, word in _CONSTRAINTS.items() if name in f.metadata})
-            if f.default is not dataclasses.MISSING and _jsonable(f.default):
-                prop["default"] = list(f.default) if isinstance(f.default, tuple) else f.default
-            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            if f.default is not dataclasses.MISSING and _json_default(f.default) is not None:
+                prop["default"] = _json_default(f.default)
+            elif f.default_factory is not dataclasses.MISSING:
+                made = _json_default(f.default_factory())
+                if made is not None:
+                    prop["default"] = made
+            elif f.default is dataclasses.MISSING:
                 required.append(f.name)
+            elif f.default is None:
+                prop["$comment"] = UNSET  # TOML has no null: absent means "not set"
             props[f.name] = prop
         out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
         if required:
@@ -347,6 +353,25 @@ def schema_for(tp: Any) -> dict[str, Any]:
         float: {"type": "number"},
         bool: {"type": "boolean"},
     }.get(tp, {})
+
+
+UNSET = "unset by default"
+
+
+def _json_default(value: Any) -> Any:
+    """A default as JSON (``{}``, a nested table's defaults, a secret's reference), else None."""
+    if isinstance(value, Secret):  # the reference, never a value
+        ref = {name: getattr(value, name, None) for name in ("env", "file")}
+        return {k: v for k, v in ref.items() if v} or None
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.init}
+    if isinstance(value, Mapping):
+        items = {str(k): _json_default(v) for k, v in value.items()}
+        return None if any(v is None for v in items.values()) else items
+    if isinstance(value, (list, tuple)):
+        seq = [_json_default(v) for v in value]
+        return None if any(v is None for v in seq) else seq
+    return value if _jsonable(value) else None
 
 
 def _jsonable(value: Any) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from gopipe.config.options import did_you_mean, doc, parse_options, unknown_key_error
 from gopipe.errors import ConfigError
@@ -37,6 +37,54 @@ class NotifySettings:
     """Stage-level keys of ``[tool.gopipe.notify]``; the runner reads them after notify ran."""
 
     fail_on_error: bool = doc("a failed notifier fails an otherwise green run", False)
+
+
+@dataclass(frozen=True)
+class ChangelogGroup:
+    """One heading of the release notes and the commits it takes (the first group that matches)."""
+
+    title: str = doc("the group's heading, e.g. 'Features'")
+    types: tuple[str, ...] = doc("conventional-commit types it takes ('feat', 'fix'); '*' = any", ())
+    breaking: bool = doc("take breaking changes ('feat!:' or a 'BREAKING CHANGE:' footer)", False)
+
+
+DEFAULT_CHANGELOG_GROUPS = (
+    ChangelogGroup("Breaking changes", breaking=True),
+    ChangelogGroup("Features", types=("feat",)),
+    ChangelogGroup("Bug fixes", types=("fix",)),
+    ChangelogGroup("Other changes", types=("*",)),
+)
+
+
+@dataclass(frozen=True)
+class ChangelogSettings:
+    """``[tool.gopipe.publish.changelog]``: the release notes, from git history since the last tag."""
+
+    enabled: bool = doc("write dist/CHANGELOG.md before a release's stages run", True)
+    groups: tuple[ChangelogGroup, ...] = doc(
+        "headings in order; a commit goes into the first group that matches, none = left out",
+        DEFAULT_CHANGELOG_GROUPS,
+    )
+    exclude: tuple[str, ...] = doc("regular expressions; a commit whose subject matches is left out", ())
+    sort: Literal["", "asc", "desc"] = doc(
+        "order inside a group: '' = git order (newest first), 'asc' or 'desc' by subject", ""
+    )
+    header: str = doc(
+        "first line (a template: {tag} {version} {previous_tag} {date} {project})", "## {tag} ({date})"
+    )
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    """Stage-level keys of ``[tool.gopipe.publish]``; the core reads them to check the tag and
+    write the changelog before any stage runs."""
+
+    tag_prefix: str = doc(
+        "version tags of the module released here, e.g. 'services/api' for services/api/v1.2.3; "
+        "empty = the module's own directory in the repository",
+        "",
+    )
+    changelog: ChangelogSettings = doc("release notes", default_factory=ChangelogSettings)
 
 
 @dataclass(frozen=True)

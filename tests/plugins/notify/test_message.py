@@ -126,3 +126,20 @@ def test_truncate_bytes_never_splits_a_character() -> None:
         assert text.startswith(cut[:-1]) or cut == text
     assert truncate_bytes("short", 100) == "short"
     assert GIT.short_sha == "3f2a9c1"
+
+
+def test_changelog_placeholder_carries_the_release_notes_masked_and_escaped() -> None:
+    from gopipe_plugins.notify.message import build_message
+    from gopipe_plugins.notify.render import render
+
+    notes = "## v1.2.0\n\n- feat: <b>greet</b> with s3cr3t-t0ken\n"
+    msg = build_message(
+        sample_report(),
+        "success",
+        project="acme/hello",
+        redactor=lambda text: text.replace("s3cr3t-t0ken", "***"),
+        changelog=notes,
+    )
+    text = render(msg, "en", "slack", "{version}\n{changelog}")
+    assert text.endswith("- feat: &lt;b&gt;greet&lt;/b&gt; with ***")
+    assert render(msg, "en", "markdown", "{changelog}").startswith("## v1.2.0")

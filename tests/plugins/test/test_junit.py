@@ -14,7 +14,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from junitparser import Attr, Error, Failure, IntAttr, JUnitXml, Skipped, TestCase, TestSuite
-from tests.plugins.consumers import junit_schema_errors
+from tests.plugins.consumers import junit_schema_errors, official_surefire_xsd
 
 from gopipe.secrets import MASK, Redactor
 from gopipe.stages import Stage
@@ -85,6 +85,24 @@ def test_junitparser_reads_what_go_test_reported(tmp_path: Path) -> None:
         list(verdicts.values()).count("skip"),
     )
     assert (xml.tests, xml.failures, xml.skipped) == (suite.tests, suite.failures, suite.skipped)
+
+
+def test_the_official_surefire_xsd_takes_each_suite_and_rejects_more(tmp_path: Path) -> None:
+    """Surefire's own schema accepts every suite gopipe writes, with only the documented
+    extensions set aside, and still refuses what Surefire's format does not have."""
+    assert official_surefire_xsd().read_text().count('name="testsuite"') == 1
+    path = recorded_junit(tmp_path)
+    assert junit_schema_errors(path) == []
+    text = path.read_text()
+    broken = tmp_path / "broken.xml"
+    broken.write_text(text.replace("<testcase classname=", '<testcase shard="1" classname=', 1))
+    errors = junit_schema_errors(broken)
+    assert any("official Surefire XSD" in e and "'shard'" in e for e in errors), errors
+    untimed = tmp_path / "untimed.xml"
+    untimed.write_text(text.replace(' time="0.000" file=', " file=", 1))
+    assert any(
+        "official Surefire XSD" in e and "'time' is required" in e for e in junit_schema_errors(untimed)
+    )
 
 
 def test_cases_carry_position_output_and_reasons(tmp_path: Path) -> None:

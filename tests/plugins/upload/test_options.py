@@ -256,7 +256,8 @@ def test_registry_credentials_from_docker_config(
 NETWORK_CLIENTS = [
     *((Stage.NOTIFY, name) for name in ("slack", "wecom", "dingtalk", "feishu", "teams", "webhook", "email")),
     (Stage.NOTIFY, "pushgateway"),
-    *((Stage.UPLOAD, name) for name in ("registry", "harbor", "ecr", "oci-artifact")),
+    *((Stage.UPLOAD, name) for name in ("registry", "harbor", "ecr", "oci-artifact", "helm-chart")),
+    *((Stage.PUBLISH, name) for name in ("github", "gitlab")),
 ]
 # The keys each client requires, so its table validates as far as ``retry``.
 REQUIRED = {

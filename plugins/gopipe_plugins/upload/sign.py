@@ -1,0 +1,398 @@
+"""sign: cosign signatures for every pushed image index and its platform manifests, and a
+``.sig`` file for every archive, checksum file and package.
+
+Key-based: an ECDSA P-256 key in cosign's format from a ``Secret`` (password from
+``key_password`` or ``COSIGN_PASSWORD``). Runs in the upload stage next to the image pushers
+(``providers = ["registry", "sign"]``). The providers of a stage run concurrently, so it
+waits (at most ``wait`` seconds) until every ``image`` of the package stage has an
+``image-ref`` from a pusher of this stage, then signs those; it connects to each image's
+registry with its own login options. (A later publish stage is the natural home for it;
+then the wait goes away.)
+
+- Images: one signature per manifest (the index and each platform manifest), stored with
+  cosign's tag scheme (``<repo>:sha256-<hex>.sig``, :mod:`gopipe_plugins._common.cosign_sig`),
+  which every registry serves and ``cosign verify --key`` reads. A signature gopipe already
+  stored there with this key is kept rather than added twice; other signers' layers stay.
+  Where the registry has the OCI 1.1 referrers API, the signature, the provenance envelope
+  (``artifactType: application/vnd.in-toto+json``) and the SBOM (``application/vnd.cyclonedx+json``)
+  are also pushed as referrers of each manifest, for ``oras discover``; once per key and type.
+- Attestations: on the index, its SLSA provenance (the ``provenance`` provider's DSSE
+  envelope, when it is selected too); on each platform manifest, a CycloneDX statement of
+  its binary's SBOM; stored under ``<repo>:sha256-<hex>.att`` for ``cosign
+  verify-attestation --type slsaprovenance1`` / ``--type cyclonedx``; this key's earlier
+  attestations of the same types are replaced.
+- Files: ``<file>.sig`` next to the file in ``dist/``, for ``cosign verify-blob --key
+  cosign.pub --signature <file>.sig --insecure-ignore-tlog=true <file>``.
+
+Keyless signing (Sigstore with the GitHub Actions OIDC token) is not implemented: it needs
+Fulcio and Rekor, which cannot be reached from the machines this was written on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from gopipe import hookimpl
+from gopipe.artifacts import Artifact
+from gopipe.config import doc
+from gopipe.context import ProviderContext
+from gopipe.errors import ConfigError, StageFailed
+from gopipe.paths import artifact_file
+from gopipe.secrets import Secret
+from gopipe.types import Uploader
+from gopipe_oci import RegistryClient, RegistryError
+from gopipe_oci.digest import INDEX_MEDIA_TYPES
+from gopipe_plugins._common import cosign_sig, dsse
+from gopipe_plugins._common.provenance import PREDICATE_TYPE, STATEMENT_TYPE
+from gopipe_plugins._common.registry_access import Login, connect, credentials, library_logs, register_tokens
+from gopipe_plugins.upload.signing_key import load_signing_key
+
+CONFIG_KEY = "tool.gopipe.upload.sign"
+BLOB_KINDS = ("archive", "checksums", "package")
+
+
+@dataclass(frozen=True)
+class SignOptions(Login):
+    """What to sign with; the registry login options apply to every image's registry."""
+
+    CONFIG_KEY: ClassVar[str] = CONFIG_KEY
+
+    key: Secret | None = doc("cosign private key (ENCRYPTED SIGSTORE PRIVATE KEY PEM)", None)
+    key_password: Secret | None = doc("the key's password; default: the COSIGN_PASSWORD variable", None)
+    blobs: tuple[str, ...] = doc("artifact kinds that get a .sig file", BLOB_KINDS)
+    images: bool = doc("sign pushed images (index and platform manifests)", True)
+    wait: float = doc("seconds to wait for this stage's pushers to record the images", 300.0, minimum=0)
+
+
+def run(ctx: ProviderContext[SignOptions]) -> None:
+    opts = ctx.options
+    if opts.key is None:
+        fix = 'set key = { file = "cosign.key" } (made by cosign generate-key-pair)'
+        raise ConfigError(ctx.config.display_file, f"{CONFIG_KEY}.key", "no signing key", fix)
+    key = load_signing_key(ctx, opts.key, opts.key_password, CONFIG_KEY)
+    files = [_sign_file(ctx, a, key) for kind in opts.blobs for a in ctx.artifacts.of_kind(kind) if a.path]
+    manifests = 0
+    refs = _pushed_images(ctx) if opts.images else []
+    if refs:
+        with library_logs(ctx):
+            for ref in refs:
+                manifests += _sign_image(ctx, ref, key)
+    parts = [f"{len(files)} file{'s' * (len(files) != 1)}"]
+    if opts.images:
+        parts.append(f"{manifests} image manifest{'s' * (manifests != 1)}")
+    ctx.summary = "signed " + ", ".join(parts)
+
+
+PUSHERS = ("registry", "harbor", "ecr")
+
+
+def _pushed_images(ctx: ProviderContext[SignOptions]) -> list[Artifact]:
+    """The ``image-ref`` of every image, once this stage's pushers have recorded them."""
+    pushers = [p for p in ctx.config.stage("upload").providers if p in PUSHERS]
+    wanted = {a.name for a in ctx.artifacts.of_kind("image") if a.extra.get("index_digest")}
+    if not pushers or not wanted:
+        return ctx.artifacts.of_kind("image-ref")
+    deadline = time.monotonic() + ctx.options.wait
+    while True:
+        refs = ctx.artifacts.of_kind("image-ref")
+        missing = wanted - {r.name for r in refs}
+        if not missing:
+            return refs
+        if time.monotonic() >= deadline:
+            raise StageFailed(
+                f"no pushed image to sign for {', '.join(sorted(missing))} after {ctx.options.wait:.0f}s",
+                details=f"{', '.join(pushers)} did not record an image-ref (did the push fail?)",
+            )
+        time.sleep(0.2)
+
+
+def _sign_file(ctx: ProviderContext[SignOptions], artifact: Artifact, key: Any) -> str:
+    path = artifact_file(ctx.root, artifact)
+    # next to the file, and only inside dist/: a .sig is never written anywhere else
+    out = ctx.dist_path(os.path.relpath(path.with_name(path.name + ".sig"), ctx.dist), "blobs")
+    data = path.read_bytes()
+    out.write_text(cosign_sig.sign_bytes(data, key))
+    ctx.add_artifact("signature", out.name, out, of=artifact.name, signed_sha256=_sha(data))
+    return out.name
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _sign_image(ctx: ProviderContext[SignOptions], ref: Artifact, key: Any) -> int:
+    host = str(ref.extra.get("registry") or "")
+    repository = str(ref.extra.get("repository") or "")
+    digest = str(ref.extra.get("digest") or "")
+    if not host or not repository.startswith(host + "/") or not digest.startswith("sha256:"):
+        raise StageFailed(f"image-ref {ref.name} names no registry, repository and digest to sign")
+    repo = repository[len(host) + 1 :]
+    with connect(ctx, ctx.options, host, credentials(ctx, ctx.options)) as client:
+        try:
+            platforms = _platform_manifests(client, repo, digest)
+            targets = [digest, *platforms]
+            for target in targets:
+                _store_signature(client, repo, repository, target, key)
+            referrers = client.referrers(repo, digest) is not None
+        except (RegistryError, OSError, ValueError) as exc:
+            raise StageFailed(f"signing {repository}@{digest[:19]}: {exc}") from None
+        finally:
+            register_tokens(ctx, client)
+    _attest_image(ctx, ref, repo, repository, digest, platforms, key, referrers)
+    for target in targets:
+        ctx.add_artifact(
+            "image-signature",
+            f"{ref.name}@{target[:19]}",
+            reference=f"{repository}:{cosign_sig.sig_tag(target)}",
+            signed=f"{repository}@{target}",
+            scheme="cosign-tag",
+        )
+        ctx.log(f"signed {repository}@{target} -> :{cosign_sig.sig_tag(target)}")
+    return len(targets)
+
+
+def _envelopes(
+    ctx: ProviderContext[SignOptions],
+    ref: Artifact,
+    repository: str,
+    digest: str,
+    platforms: dict[str, str],
+    key: Any,
+) -> dict[str, list[tuple[bytes, str]]]:
+    """The DSSE envelopes to attach, by manifest digest: the index gets its SLSA provenance
+    (from the provenance provider); each platform manifest gets a CycloneDX statement of the
+    SBOM of its binary (the index gets them when it has no platform manifests)."""
+    found: dict[str, list[tuple[bytes, str]]] = {}
+    for att in _provenance_of(ctx, ref.name):
+        found.setdefault(digest, []).append(
+            (artifact_file(ctx.root, att).read_bytes().strip(), PREDICATE_TYPE)
+        )
+    sboms = [a for a in ctx.artifacts.of_kind("sbom") if a.path]
+    of_image = [a for a in sboms if a.extra.get("binary") == ref.name]  # images are named after binaries
+    if not of_image and len(ctx.artifacts.of_kind("image-ref")) == 1:
+        of_image = sboms
+    by_platform = {plat: target for target, plat in platforms.items()}
+    for sbom in of_image:
+        target = by_platform.get(f"{sbom.os}/{sbom.arch}") if platforms else digest
+        if target is None:
+            continue  # a binary this image does not hold
+        bom = json.loads(artifact_file(ctx.root, sbom).read_text(encoding="utf-8"))
+        statement = {
+            "_type": STATEMENT_TYPE,
+            "subject": [{"name": repository, "digest": {"sha256": target.removeprefix("sha256:")}}],
+            "predicateType": cosign_sig.CYCLONEDX_PREDICATE,
+            "predicate": bom,
+        }
+        envelope = dsse.sign(dsse.canonical(statement), key)
+        found.setdefault(target, []).append(
+            (json.dumps(envelope, separators=(",", ":")).encode(), cosign_sig.CYCLONEDX_PREDICATE)
+        )
+    return found
+
+
+def _provenance_of(ctx: ProviderContext[SignOptions], image: str) -> list[Artifact]:
+    """The provenance provider's signed statement for ``image``, once it has written it."""
+
+    def mine() -> list[Artifact]:
+        return [
+            a
+            for a in ctx.artifacts.of_kind("attestation")
+            if a.extra.get("of") == "image" and a.extra.get("subject") == image and a.path
+        ]
+
+    if "provenance" not in ctx.config.stage("upload").providers:
+        return []
+    deadline = time.monotonic() + ctx.options.wait
+    while not (found := mine()):
+        if time.monotonic() >= deadline:
+            raise StageFailed(f"the provenance provider recorded no signed statement for image {image}")
+        time.sleep(0.2)
+    return found
+
+
+def _attest_image(
+    ctx: ProviderContext[SignOptions],
+    ref: Artifact,
+    repo: str,
+    repository: str,
+    digest: str,
+    platforms: dict[str, str],
+    key: Any,
+    referrers: bool,
+) -> None:
+    by_target = _envelopes(ctx, ref, repository, digest, platforms, key)
+    host = str(ref.extra.get("registry"))
+    with connect(ctx, ctx.options, host, credentials(ctx, ctx.options)) as client:
+        try:
+            for target, envelopes in by_target.items():
+                _store_attestations(client, repo, target, envelopes, key)
+            if referrers:
+                for target in [digest, *platforms]:
+                    _attach_referrers(ctx, client, repo, repository, target, by_target.get(target, []), key)
+        except (RegistryError, OSError, ValueError) as exc:
+            raise StageFailed(f"attesting {repository}@{digest[:19]}: {exc}") from None
+        finally:
+            register_tokens(ctx, client)
+    for target, envelopes in by_target.items():
+        for envelope, predicate in envelopes:
+            ctx.add_artifact(
+                "image-attestation",
+                f"{ref.name}@{target[:19]}",
+                reference=f"{repository}:{cosign_sig.sig_tag(target, 'att')}",
+                attests=f"{repository}@{target}",
+                predicate_type=predicate,
+                envelope_digest=cosign_sig.payload_digest(envelope),
+            )
+
+
+def _attach_referrers(
+    ctx: ProviderContext[SignOptions],
+    client: RegistryClient,
+    repo: str,
+    repository: str,
+    target: str,
+    envelopes: list[tuple[bytes, str]],
+    key: Any,
+) -> None:
+    """The same signature, provenance and SBOM as OCI 1.1 referrers of ``target`` (for
+    ``oras discover`` and other referrers clients), once per signing key and artifact type."""
+    fetched = client.get_manifest(repo, target)
+    subject = {"mediaType": fetched.media_type, "digest": target, "size": len(fetched.data)}
+    key_id = _key_id(key)
+    present = {
+        str(m.get("artifactType"))
+        for m in client.referrers(repo, target) or []
+        if _annotation(m, cosign_sig.KEY_ANNOTATION) == key_id
+    }
+    payload = cosign_sig.simple_signing_payload(repository, target)
+    items: list[tuple[str, bytes, dict[str, Any]]] = [
+        (
+            cosign_sig.SIGNATURE_ARTIFACT,
+            payload,
+            cosign_sig.signature_layer(payload, cosign_sig.sign_bytes(payload, key)),
+        )
+    ]
+    for envelope, predicate in envelopes:
+        if predicate == cosign_sig.CYCLONEDX_PREDICATE:
+            bom = dsse.verify(json.loads(envelope), key.public_key())
+            data = dsse.canonical(json.loads(bom)["predicate"])
+            layer = {
+                "mediaType": cosign_sig.CYCLONEDX_ARTIFACT,
+                "size": len(data),
+                "digest": cosign_sig.payload_digest(data),
+            }
+            items.append((cosign_sig.CYCLONEDX_ARTIFACT, data, layer))
+        else:
+            layer = cosign_sig.attestation_layer(envelope, predicate)
+            layer["annotations"] = {cosign_sig.PREDICATE_TYPE_ANNOTATION: predicate}
+            items.append((cosign_sig.IN_TOTO_ARTIFACT, envelope, layer))
+    for artifact_type, data, layer in items:
+        if artifact_type in present:
+            continue
+        manifest, config = cosign_sig.referrer_manifest(artifact_type, layer, subject, key_id)
+        client.upload_blob(repo, cosign_sig.payload_digest(data), data)
+        client.upload_blob(repo, cosign_sig.payload_digest(config), config)
+        pushed = client.put_manifest(
+            repo, cosign_sig.payload_digest(manifest), manifest, cosign_sig.OCI_MANIFEST
+        )
+        ctx.add_artifact(
+            "referrer",
+            f"{repository}@{pushed[:19]}",
+            subject=f"{repository}@{target}",
+            artifact_type=artifact_type,
+        )
+
+
+def _annotation(descriptor: dict[str, object], name: str) -> object:
+    annotations = descriptor.get("annotations")
+    return annotations.get(name) if isinstance(annotations, dict) else None
+
+
+def _key_id(key: Any) -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    der = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def _store_attestations(
+    client: RegistryClient, repo: str, digest: str, envelopes: list[tuple[bytes, str]], key: Any
+) -> None:
+    """Replace this key's earlier attestations of the same predicate types; keep the rest."""
+    tag = cosign_sig.sig_tag(digest, "att")
+    layers: list[dict[str, Any]] = []
+    if client.head_manifest(repo, tag) is not None:
+        layers = [dict(x) for x in json.loads(client.get_manifest(repo, tag).data).get("layers") or []]
+    ours = {predicate for _, predicate in envelopes}
+    kept = []
+    for layer in layers:
+        predicate = (layer.get("annotations") or {}).get(cosign_sig.PREDICATE_ANNOTATION)
+        if predicate in ours and _signed_by(client, repo, layer, key):
+            continue
+        kept.append(layer)
+    for envelope, predicate in envelopes:
+        client.upload_blob(repo, cosign_sig.payload_digest(envelope), envelope)
+        kept.append(cosign_sig.attestation_layer(envelope, predicate))
+    manifest, config = cosign_sig.signature_manifest(kept)
+    client.upload_blob(repo, cosign_sig.payload_digest(config), config)
+    client.put_manifest(repo, tag, manifest, cosign_sig.OCI_MANIFEST)
+
+
+def _signed_by(client: RegistryClient, repo: str, layer: dict[str, Any], key: Any) -> bool:
+    try:
+        dsse.verify(json.loads(client.get_blob(repo, str(layer["digest"]))), key.public_key())
+    except (ValueError, KeyError, RegistryError):
+        return False
+    return True
+
+
+def _platform_manifests(client: RegistryClient, repo: str, digest: str) -> dict[str, str]:
+    """The index's platform manifests: digest -> ``os/arch`` (empty for a single manifest)."""
+    top = client.get_manifest(repo, digest)
+    if top.media_type not in INDEX_MEDIA_TYPES:
+        return {}
+    found = {}
+    for m in json.loads(top.data).get("manifests") or []:
+        plat = m.get("platform") or {}
+        if str(m.get("digest", "")).startswith("sha256:"):
+            found[str(m["digest"])] = f"{plat.get('os', '')}/{plat.get('architecture', '')}"
+    return found
+
+
+def _store_signature(client: RegistryClient, repo: str, repository: str, target: str, key: Any) -> None:
+    """Add this key's signature of ``target`` to its ``sha256-<hex>.sig`` image."""
+    payload = cosign_sig.simple_signing_payload(repository, target)
+    tag = cosign_sig.sig_tag(target)
+    layers: list[dict[str, Any]] = []
+    if client.head_manifest(repo, tag) is not None:
+        existing = json.loads(client.get_manifest(repo, tag).data)
+        layers = [dict(layer) for layer in existing.get("layers") or []]
+    pub = key.public_key()
+    for layer in layers:
+        sig = str((layer.get("annotations") or {}).get(cosign_sig.SIGNATURE_ANNOTATION, ""))
+        if layer.get("digest") == cosign_sig.payload_digest(payload) and cosign_sig.verifies(
+            payload, sig, pub
+        ):
+            return  # already signed by this key
+    layers.append(cosign_sig.signature_layer(payload, cosign_sig.sign_bytes(payload, key)))
+    manifest, config = cosign_sig.signature_manifest(layers)
+    client.upload_blob(repo, cosign_sig.payload_digest(payload), payload)
+    client.upload_blob(repo, cosign_sig.payload_digest(config), config)
+    client.put_manifest(repo, tag, manifest, cosign_sig.OCI_MANIFEST)
+
+
+@hookimpl
+def gopipe_uploaders() -> list[Uploader[SignOptions]]:
+    return [
+        Uploader(
+            name="sign",
+            run=run,
+            options=SignOptions,
+            description="cosign signatures for pushed images (tag scheme) and .sig files for archives",
+        )
+    ]

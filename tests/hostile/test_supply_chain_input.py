@@ -1,0 +1,168 @@
+"""Hostile input to the supply-chain options: waivers and the clock they are judged by.
+
+Each case runs the real ``gopipe`` command in the sandbox (see ``conftest.py``): exit 2, one
+line naming the key, no traceback, a report, nothing outside the repository touched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.hostile.conftest import Sandbox
+
+pytestmark = pytest.mark.slow
+
+LINT = (
+    'targets = ["linux/amd64"]\n[tool.gopipe.lint]\nproviders = ["govulncheck"]\n'
+    "[tool.gopipe.lint.govulncheck]\n"
+)
+KEY = "tool.gopipe.lint.govulncheck.waivers"
+
+
+@pytest.mark.parametrize(
+    ("waivers", "says"),
+    [
+        ('[{ id = "GO-2025-1234", until = "2027-02-30", reason = "r" }]', f"{KEY}[0]: waiver GO-2025-1234"),
+        ('[{ id = "GO-2025-1234", until = "someday", reason = "r" }]', "is not a date (YYYY-MM-DD)"),
+        ('[{ id = "GO-2025-1234", until = 2027-03-31, reason = "r" }]', f"{KEY}[0].until: expected string"),
+        ('[{ id = "GO-2025-1234", until = "2027-03-31" }]', f"{KEY}[0].reason: required key is missing"),
+        ('[{ id = "$(touch ../pwned)", until = "2027-03-31", reason = "r" }]', "is not an OSV id"),
+        ('"GO-2025-1234"', f"{KEY}: expected array"),
+        (
+            '[{ id = "GO-2025-1234", until = "2027-03-31", reason = "a" },'
+            ' { id = "go-2025-1234", until = "2028-01-01", reason = "b" }]',
+            "two waivers for go-2025-1234",
+        ),
+    ],
+    ids=["impossible-date", "not-a-date", "toml-date", "no-reason", "shell-in-id", "not-a-list", "twice"],
+)
+def test_bad_waivers_are_config_errors(sandbox: Sandbox, waivers: str, says: str) -> None:
+    sandbox.config(LINT + f"waivers = {waivers}\n")
+    outcome = sandbox.run("run", "lint", "--plain")
+    sandbox.check(outcome, code=2, says=says)
+    assert not (sandbox.sentinel / "pwned").exists()
+
+
+@pytest.mark.parametrize("now", ["yesterday", "2027-04-01T00:00:00", "\x1b[31m2027"])
+def test_a_bad_clock_is_a_config_error(sandbox: Sandbox, now: str) -> None:
+    sandbox.config(LINT + 'waivers = [{ id = "GO-2025-1234", until = "2027-03-31", reason = "r" }]\n')
+    outcome = sandbox.run("run", "lint", "--plain", env={"GOPIPE_NOW": now})
+    sandbox.check(outcome, code=2, says="GOPIPE_NOW")
+
+
+# -- the provenance signer's key and password ---------------------------------------------------
+SIGN = (
+    'targets = ["linux/amd64"]\n[tool.gopipe.package]\nproviders = ["archive"]\n'
+    '[tool.gopipe.upload]\nproviders = ["provenance"]\n[tool.gopipe.upload.provenance]\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("not a key at all, just text\n", "not a cosign private key"),
+        ("-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\n-----END RSA PRIVATE KEY-----\n", "not a cosign"),
+        (
+            "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nbm90IGpzb24=\n"
+            "-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n",
+            "not cosign's encrypted-key JSON",
+        ),
+    ],
+    ids=["text", "rsa-pem", "not-json"],
+)
+def test_a_key_secret_that_is_not_a_key_is_a_config_error(sandbox: Sandbox, content: str, says: str) -> None:
+    (sandbox.repo / "signing.key").write_text(content)
+    sandbox.config(SIGN + 'key = { file = "signing.key" }\n')
+    outcome = sandbox.run("run", "package", "upload", "--plain", env={"COSIGN_PASSWORD": "whatever-pass"})
+    sandbox.check(outcome, code=2, says=says, secrets=[content.strip()])
+    assert "tool.gopipe.upload.provenance.key" in outcome.output
+
+
+def test_a_wrong_password_is_masked(sandbox: Sandbox) -> None:
+    from gopipe_plugins._common.cosign_key import generate
+
+    private, _ = generate("the-right-password-1")
+    (sandbox.repo / "signing.key").write_bytes(private)
+    sandbox.config(SIGN + 'key = { file = "signing.key" }\npassword = { env = "SIGNING_PASSWORD" }\n')
+    wrong = "wrong-password-9f3e1c"
+    outcome = sandbox.run("run", "package", "upload", "--plain", env={"SIGNING_PASSWORD": wrong})
+    sandbox.check(outcome, code=2, says="the password does not open the key", secrets=[wrong])
+    assert "check the password in env:SIGNING_PASSWORD" in outcome.output
+
+
+def test_a_plaintext_key_in_config_is_refused(sandbox: Sandbox) -> None:
+    sandbox.config(SIGN + 'key = "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"\n')
+    outcome = sandbox.run("run", "package", "upload", "--plain")
+    sandbox.check(outcome, code=2, says="plaintext secret in config")
+
+
+def test_an_output_outside_dist_is_refused(sandbox: Sandbox) -> None:
+    sandbox.config(SIGN + 'output = "../../outside"\n')
+    outcome = sandbox.run("run", "package", "upload", "--plain")
+    sandbox.check(outcome, code=2, says="tool.gopipe.upload.provenance.output")
+
+
+# -- gopipe verify ------------------------------------------------------------------------------
+def test_verify_without_a_recorded_build_is_a_usage_error(sandbox: Sandbox) -> None:
+    outcome = sandbox.run("verify")
+    sandbox.check(outcome, code=2, report=False, says="run `gopipe run build package` first")
+
+
+def test_verify_with_a_forged_report_stays_inside_the_repository(sandbox: Sandbox) -> None:
+    """A report naming files outside the repository and a commit that does not exist: the
+    clone fails cleanly, nothing outside is read or written, and no temporary clone stays."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    out = sandbox.repo / "dist" / "gopipe"
+    out.mkdir(parents=True)
+    forged = {
+        "git": {"sha": "0" * 40},
+        "stages": [{"name": "build", "status": "success"}],
+        "artifacts": [{"kind": "binary", "name": "x", "path": "../../etc/passwd", "sha256": "ab"}],
+    }
+    (out / "report.json").write_text(json.dumps(forged))
+    before = set(Path(tempfile.gettempdir()).glob("gopipe-verify-*"))
+    outcome = sandbox.run("verify")
+    sandbox.check(outcome, code=2, report=False, says="git checkout failed")
+    assert set(Path(tempfile.gettempdir()).glob("gopipe-verify-*")) == before
+
+
+def test_verify_compares_no_file_outside_the_repository(tmp_path: Path) -> None:
+    """A recorded path that climbs out is compared by digest only, never opened."""
+    from gopipe.verify import Recorded, compare
+
+    root, clone = tmp_path / "root", tmp_path / "clone"
+    (root).mkdir()
+    (clone / "x").mkdir(parents=True)
+    (tmp_path / "secret").write_text("outside")
+    (clone / "x" / "secret").write_text("inside")
+    rec = {"binary:../secret": Recorded("binary:../secret", "binary", "aa", "../secret")}
+    new = {"binary:../secret": Recorded("binary:../secret", "binary", "bb", "x/secret")}
+    (diff,) = compare(rec, new, root, clone)
+    assert diff.first_difference is None and diff.recorded_size is None
+
+
+# -- the sign uploader ------------------------------------------------------------------------
+def test_sign_without_a_key_is_a_config_error(sandbox: Sandbox) -> None:
+    sandbox.config(SIGN.replace('"provenance"]', '"sign"]').replace(".provenance]", ".sign]"))
+    outcome = sandbox.run("run", "package", "upload", "--plain")
+    sandbox.check(outcome, code=2, says="tool.gopipe.upload.sign.key: no signing key")
+
+
+def test_sign_rejects_a_negative_wait(sandbox: Sandbox) -> None:
+    sandbox.config(
+        SIGN.replace('"provenance"]', '"sign"]').replace(".provenance]", ".sign]")
+        + 'key = { file = "signing.key" }\nwait = -1\n'
+    )
+    outcome = sandbox.run("run", "package", "upload", "--plain")
+    sandbox.check(outcome, code=2, says="tool.gopipe.upload.sign.wait")
+
+
+# -- deploy: require_signed -----------------------------------------------------------------------
+def test_require_signed_without_a_public_key_is_a_config_error(sandbox: Sandbox) -> None:
+    sandbox.config('targets = ["linux/amd64"]\n[tool.gopipe.deploy]\nrequire_signed = true\n')
+    outcome = sandbox.run("run", "deploy", "--plain")
+    sandbox.check(outcome, code=2, says="require_signed needs public_key")

@@ -1,0 +1,202 @@
+"""The ``sign`` uploader against a real docker-registry 2.8 (no referrers API: cosign's tag
+scheme), checked by the real cosign CLI: ``verify --key`` on the index and on each platform
+manifest, ``tree``, and ``verify-blob`` on the archives and checksums.
+
+The ``provenance`` provider runs in the same stage; ``sign`` attaches its DSSE envelope and a
+CycloneDX statement of the SBOM as attestations (``cosign verify-attestation``). The key
+pair is made by ``cosign generate-key-pair``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tests.harness.cosign import CosignKey, cosign, generate_key, tool
+from tests.harness.referrers_registry import ReferrersRegistry
+from tests.harness.registry import Registry
+from tests.plugins.upload.conftest import artifacts, env_ref, set_tables
+
+from gopipe.testing import RunResult
+from gopipe_oci import RegistryClient
+from gopipe_plugins._common.cosign_sig import sig_tag
+from gopipe_plugins._common.cosign_verify import image_problems, load_public_key, signature_problem
+
+pytestmark = pytest.mark.slow  # Go builds, a registry and the cosign CLI
+
+PASSWORD = "sign-test-password-1"
+
+
+@pytest.fixture
+def signed_repo(cd_repo: Path, tmp_path: Path) -> tuple[Path, CosignKey]:
+    key = generate_key(tmp_path / "keys", PASSWORD)
+    (cd_repo / "keys").mkdir()
+    (cd_repo / "keys" / "cosign.key").write_bytes(key.private.read_bytes())
+    (cd_repo / ".gitignore").write_text((cd_repo / ".gitignore").read_text() + "keys/\n")
+    set_tables(
+        cd_repo,
+        package={"providers": ["oci-image", "archive"]},
+        upload={
+            "providers": ["registry", "provenance", "sign"],
+            "registry": {"registry": env_ref("REG_HOST"), "insecure": True},
+            "provenance": {"key": {"file": "keys/cosign.key"}},
+            "sign": {"key": {"file": "keys/cosign.key"}, "insecure": True},
+        },
+    )
+    return cd_repo, key
+
+
+def _verify_image(key: CosignKey, reference: str) -> list[dict[str, object]]:
+    res = cosign(
+        "verify", "--key", str(key.public), "--insecure-ignore-tlog=true", "--allow-http-registry",
+        "--output", "json", reference,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    return list(json.loads(res.stdout))
+
+
+def test_images_and_files_are_signed_where_cosign_finds_them(
+    signed_repo: tuple[Path, CosignKey],
+    plain_registry: Registry,
+    gopipe_run: Callable[..., RunResult],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo, key = signed_repo
+    monkeypatch.setenv("REG_HOST", plain_registry.host)
+    monkeypatch.setenv("COSIGN_PASSWORD", PASSWORD)
+    result = gopipe_run(repo, "package", "upload")
+    assert result.exit_code == 0, result.report
+    (ref,) = artifacts(result, "image-ref")
+    repository, index = ref["extra"]["repository"], ref["extra"]["digest"]
+    (image,) = artifacts(result, "image")
+    layout_index = repo / image["path"] / "blobs" / "sha256" / index.removeprefix("sha256:")
+    platforms = [m["digest"] for m in json.loads(layout_index.read_text())["manifests"]]
+    assert len(platforms) == 2
+
+    signed = {a["extra"]["signed"] for a in artifacts(result, "image-signature")}
+    assert signed == {f"{repository}@{d}" for d in (index, *platforms)}  # the index and each platform
+    for reference in sorted(signed):
+        (claim,) = _verify_image(key, reference)
+        critical = claim["critical"]
+        assert critical["image"]["docker-manifest-digest"] == reference.rsplit("@", 1)[1]  # type: ignore[index]
+        assert critical["identity"]["docker-reference"] == repository  # type: ignore[index]
+
+    for predicate, target in [("slsaprovenance1", index)] + [("cyclonedx", p) for p in platforms]:
+        res = cosign(
+            "verify-attestation", "--key", str(key.public), "--type", predicate,
+            "--insecure-ignore-tlog=true", "--allow-http-registry", f"{repository}@{target}",
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        (line,) = [x for x in res.stdout.splitlines() if x.startswith("{")]
+        statement = json.loads(base64.b64decode(json.loads(line)["payload"]))
+        assert statement["subject"][0]["digest"] == {"sha256": target.removeprefix("sha256:")}
+        if predicate == "cyclonedx":
+            assert statement["predicate"]["bomFormat"] == "CycloneDX"
+        else:
+            assert statement["predicate"]["runDetails"]["builder"]["id"] == "urn:gopipe:local"
+    res = cosign(
+        "verify-attestation", "--key", str(key.public), "--type", "cyclonedx",
+        "--insecure-ignore-tlog=true", "--allow-http-registry", f"{repository}@{index}",
+    )  # fmt: skip
+    assert res.returncode != 0  # the SBOMs belong to the platform images, not the index
+
+    tree = cosign("tree", "--allow-http-registry", f"{repository}@{index}")
+    text = tree.stdout + tree.stderr
+    assert (
+        tree.returncode == 0
+        and "Signatures for an image tag" in text
+        and "Attestations for an image tag" in text
+    )
+
+    for kind in ("archive", "checksums"):
+        for artifact in artifacts(result, kind):
+            file = repo / artifact["path"]
+            res = cosign(
+                "verify-blob", "--key", str(key.public), "--signature", f"{file}.sig",
+                "--insecure-ignore-tlog=true", str(file),
+            )  # fmt: skip
+            assert res.returncode == 0 and "Verified OK" in res.stdout + res.stderr, res.stderr
+
+    # A second run adds no second signature from the same key.
+    result = gopipe_run(repo, "package", "upload")
+    assert result.exit_code == 0, result.report
+    assert len(_verify_image(key, f"{repository}@{index}")) == 1
+    res = cosign(
+        "verify-attestation", "--key", str(key.public), "--type", "cyclonedx",
+        "--insecure-ignore-tlog=true", "--allow-http-registry", f"{repository}@{platforms[0]}",
+    )  # fmt: skip
+    assert len([x for x in res.stdout.splitlines() if x.startswith("{")]) == 1  # replaced, not added
+
+    # What deploy's require_signed checks, in-process, against the same registry.
+    host, _, path = repository.partition("/")
+    public = load_public_key(key.public.read_bytes())
+    with RegistryClient(host, insecure=True, use_docker_config=False) as client:
+        assert image_problems(client, path, repository, index, public) == []
+        assert image_problems(client, path, repository, platforms[0], public) == [
+            "no SLSA provenance about this digest signed by the configured key"
+        ]
+        # A signature image copied from another digest (here: a platform's) does not count.
+        copied = client.get_manifest(path, sig_tag(platforms[1]))
+        client.put_manifest(path, sig_tag(platforms[0]), copied.data, copied.media_type)
+        assert signature_problem(client, path, repository, platforms[0], public) == (
+            "its signature names another image (a signature copied from elsewhere)"
+        )
+        # Another key's view: nothing is signed by it.
+        stranger = load_public_key(
+            generate_key(repo.parent / "stranger", "stranger-password-4").public.read_bytes()
+        )
+        assert image_problems(client, path, repository, index, stranger) == [
+            "no signature by the configured key",
+            "no SLSA provenance about this digest signed by the configured key",
+        ]
+
+    other = generate_key(repo.parent / "other-keys", "another-password-22")
+    res = cosign("verify", "--key", str(other.public), "--insecure-ignore-tlog=true", "--allow-http-registry",
+                 f"{repository}@{index}")  # fmt: skip
+    assert res.returncode != 0
+
+
+def test_on_a_registry_with_referrers_oras_discover_lists_signature_provenance_and_sbom(
+    signed_repo: tuple[Path, CosignKey],
+    referrers_registry: ReferrersRegistry,
+    gopipe_run: Callable[..., RunResult],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """go-containerregistry's registry with the OCI 1.1 referrers API: the same signatures go
+    to the tag scheme (cosign verify) and, as referrers, to ``oras discover``; a rerun adds
+    no second referrer of a type for the same key."""
+    repo, key = signed_repo
+    monkeypatch.setenv("REG_HOST", referrers_registry.host)
+    monkeypatch.setenv("COSIGN_PASSWORD", PASSWORD)
+    for _ in range(2):
+        result = gopipe_run(repo, "package", "upload")
+        assert result.exit_code == 0, result.report
+    (ref,) = artifacts(result, "image-ref")
+    repository, index = ref["extra"]["repository"], ref["extra"]["digest"]
+    (image,) = artifacts(result, "image")
+    layout_index = repo / image["path"] / "blobs" / "sha256" / index.removeprefix("sha256:")
+    platforms = [m["digest"] for m in json.loads(layout_index.read_text())["manifests"]]
+
+    def discover(digest: str) -> list[str]:
+        res = subprocess.run(
+            [str(tool("oras")), "discover", "--plain-http", "--format", "json", f"{repository}@{digest}"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        found = json.loads(res.stdout)
+        return sorted(str(m["artifactType"]) for m in found.get("referrers") or found.get("manifests") or [])
+
+    assert discover(index) == [
+        "application/vnd.dev.cosign.artifact.sig.v1+json",
+        "application/vnd.in-toto+json",
+    ]
+    for platform in platforms:
+        assert discover(platform) == [
+            "application/vnd.cyclonedx+json",
+            "application/vnd.dev.cosign.artifact.sig.v1+json",
+        ]
+    assert len(_verify_image(key, f"{repository}@{index}")) == 1  # the tag scheme is written too
