@@ -32,6 +32,8 @@ from gopipe.stages import Stage
 
 CACHEABLE = frozenset({Stage.LINT, Stage.TEST, Stage.COVERAGE, Stage.BUILD})
 _FORMAT = 1
+# where Go keeps its build cache changes how fast a build is, not what it builds
+_NOT_INPUTS = frozenset({"GOCACHEPROG"})
 
 
 class SourceTree:
@@ -93,7 +95,7 @@ def fingerprint(
         "env": {
             k: v
             for k, v in sorted(environ.items())
-            if k.startswith(("GO", "CGO_")) and not k.startswith("GOPIPE_")
+            if k.startswith(("GO", "CGO_")) and not k.startswith("GOPIPE_") and k not in _NOT_INPUTS
         },
         "providers": [
             (s.name, s.registered.distribution, s.registered.version, repr(s.options)) for s in selected

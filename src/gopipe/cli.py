@@ -212,6 +212,15 @@ def _parser() -> argparse.ArgumentParser:
         description="The pinned Go tools gopipe installs on first use, and where they are cached.",
     )
     tools.add_argument("--install", action="store_true", help="go install every missing tool now")
+    cache = sub.add_parser(
+        "cache",
+        help="manage the remote cache ([tool.gopipe.cache])",
+        description="Apply the retention policy of [tool.gopipe.cache.retention] to the remote cache.",
+    )
+    cache_sub = cache.add_subparsers(dest="cache_command", required=True)
+    prune = cache_sub.add_parser("prune", help="delete entries older than max_age_days or past max_entries")
+    common(prune)
+    prune.add_argument("--dry-run", action="store_true", help="list what would be deleted")
     return parser
 
 
@@ -232,7 +241,19 @@ def module_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-COMMANDS = ("run", "check", "plugins", "schema", "init", "merge", "modules", "new-plugin", "tools", "verify")
+COMMANDS = (
+    "run",
+    "check",
+    "plugins",
+    "schema",
+    "init",
+    "merge",
+    "modules",
+    "new-plugin",
+    "tools",
+    "verify",
+    "cache",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -276,6 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from gopipe.verify import verify_rebuild
 
             return verify_rebuild(ns.root, ns.config, keep=ns.keep)
+        if ns.command == "cache":
+            return _cache_prune(ns)
         if ns.command == "new-plugin":
             from gopipe.scaffold import scaffold_plugin
 
@@ -350,6 +373,18 @@ def _run(ns: argparse.Namespace, parser: argparse.ArgumentParser, go_args: tuple
     return run_pipeline(
         ns.targets, root=ns.root, config_file=ns.config, args=args, plain=ns.plain, notify=ns.notify
     )
+
+
+def _cache_prune(ns: argparse.Namespace) -> int:
+    from gopipe.remote_cache.prune import prune
+    from gopipe_oci import OciError
+
+    try:
+        prune(ns.root, ns.config, dry_run=ns.dry_run)
+    except (OciError, OSError, LookupError) as exc:
+        print(f"error: cache prune failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _modules(ns: argparse.Namespace) -> int:

@@ -38,6 +38,7 @@ from gopipe.outputs import remove_previous_outputs
 from gopipe.plan import Plan, make_plan
 from gopipe.registry import ProviderRegistry, SelectedProvider
 from gopipe.release import SNAPSHOT_SKIP, prepare_release
+from gopipe.remote_cache.options import load_cache_options
 from gopipe.report import Report, StageResult
 from gopipe.requires import check_requires
 from gopipe.runlock import LockBusy, run_lock, wait_limit
@@ -228,6 +229,7 @@ class RunSession:
             register_config_secrets(
                 config.raw, self.redactor, self.root, file=config.display_file, kind=registry.secret_kind
             )
+            load_cache_options(config)  # a bad [tool.gopipe.cache] is bad input, exit 2
             if error is None and to_run:
                 run.go.require(config.display_file)
         except ConfigError as exc:
@@ -435,6 +437,7 @@ def check_config(
         register_config_secrets(
             config.raw, redactor, config.root, file=config.display_file, kind=registry.secret_kind
         )
+        load_cache_options(config)
         if not errors:
             pm.hook.gopipe_configure(config=config, args=RunArgs())  # no run: no --env to check
     except ConfigError as exc:

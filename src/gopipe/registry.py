@@ -128,6 +128,10 @@ class ProviderRegistry:
         if not path:
             return None
         head, rest = path[0], path[1:]
+        if head == "cache":
+            from gopipe.remote_cache.options import CacheOptions
+
+            return secret_kind(CacheOptions, rest)
         if head not in {s.value for s in Stage}:
             return secret_kind(Settings, path) if head in Settings.__dataclass_fields__ else None
         stage = Stage(head)

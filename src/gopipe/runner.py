@@ -25,6 +25,7 @@ from gopipe.git import work_tree_root
 from gopipe.plan import Plan
 from gopipe.proc import GRACE_S, ProcessTracker
 from gopipe.registry import SelectedProvider
+from gopipe.remote_cache.setup import open_remote_cache
 from gopipe.report import (
     EXIT_CODES,
     NO_PROVIDERS,
@@ -59,6 +60,7 @@ class Runner:
         self.title = title
         self.sources = SourceTree(run.root, [run.config.dist])
         self.cache = StageCache(run.out / "cache", run.root)
+        self.remote = open_remote_cache(run) if preflight_error is None else None
         self.fingerprints: dict[Stage, str] = {}
         self.config_errors: list[ConfigError] = []
         self.started_at = time.time()
@@ -101,6 +103,7 @@ class Runner:
                 for future in done:
                     stage = running.pop(future)
                     results[stage] = future.result()
+        self._close_remote()
         stages = [results[s] for s in plan.stages]
         report = self._report(stages)
         if self._notifies():
@@ -118,6 +121,19 @@ class Runner:
         report.duration_s = time.monotonic() - self._t0
         report.artifacts = list(run.artifacts)
         return report
+
+    def _close_remote(self) -> None:
+        remote = self.remote
+        if remote is None:
+            return
+        remote.close()
+        self.run.events.emit("remote_cache_finished", down=remote.down, **remote.stats)
+        if remote.down is None:
+            st = remote.stats
+            self.run.console.line(
+                f"remote cache: {st['hits']} restored, {st['misses']} missed, {st['rejected']} rejected, "
+                f"{st['stored']} stored"
+            )
 
     def _notifies(self) -> bool:
         return self.plan.notify and bool(self.selected.get(Stage.NOTIFY))
@@ -183,20 +199,22 @@ class Runner:
             hit = self.cache.lookup(stage, key) if self.run.args.use_cache else None
             if hit is not None:
                 return self._restore(stage, hit)
+            if self.remote is not None and (hit := self.remote.lookup(stage, key)) is not None:
+                self.cache.store(stage, hit, self.run.redactor)
+                return self._restore(stage, hit, "restored from the remote cache")
             result = self._execute_stage(stage)
             result.inputs = key
             if result.status == "success":
                 # provider-made artifacts only: observers (e.g. SARIF) rerun on a hit
                 mine = [a for a in self.run.artifacts if a.stage == stage.value and a.provider]
-                self.cache.store(
-                    stage,
-                    CachedStage(key, result.summary, mine, self.run.artifacts.findings(stage.value)),
-                    self.run.redactor,
-                )
+                entry = CachedStage(key, result.summary, mine, self.run.artifacts.findings(stage.value))
+                self.cache.store(stage, entry, self.run.redactor)
+                if self.remote is not None:
+                    self.remote.store(stage, entry, self.run.redactor.redact_obj)
             return result
         return self._execute_stage(stage)
 
-    def _restore(self, stage: Stage, hit: CachedStage) -> StageResult:
+    def _restore(self, stage: Stage, hit: CachedStage, how: str = "cached result") -> StageResult:
         """A cache hit: the stage's artifacts and findings come back, nothing runs."""
         run = self.run
         run.console.stage_started(stage.value)
@@ -217,7 +235,7 @@ class Runner:
         )
         run.events.emit("stage_finished", stage=stage.value, status="success", cached=True, duration_s=0.0)
         self._observe("gopipe_stage_finished", result=result)
-        run.console.stage_finished(result, [f"inputs unchanged ({hit.fingerprint[:12]}): cached result"])
+        run.console.stage_finished(result, [f"inputs unchanged ({hit.fingerprint[:12]}): {how}"])
         return result
 
     def _execute_stage(self, stage: Stage) -> StageResult:

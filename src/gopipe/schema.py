@@ -16,6 +16,7 @@ from gopipe.config import schema_for
 from gopipe.config.loader import MAX_TIMEOUT_S, Settings
 from gopipe.github.options import GithubOptions
 from gopipe.registry import ProviderRegistry
+from gopipe.remote_cache.options import CacheOptions
 from gopipe.stages import DEFAULT_PROVIDERS, DEFAULT_TIMEOUT_S, PIPELINES, Stage
 
 SCHEMA_ID = "https://json.schemastore.org/partial-gopipe.json"
@@ -97,6 +98,7 @@ def config_schema(registry: ProviderRegistry) -> dict[str, Any]:
             "additionalProperties": False,
         },
     }
+    props["cache"] = schema_for(CacheOptions)
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": SCHEMA_ID,

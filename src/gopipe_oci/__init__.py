@@ -15,6 +15,7 @@ from .errors import (
     OciError,
     RegistryError,
     RetryExhaustedError,
+    TooLargeError,
 )
 from .helm import HELM_CHART, HELM_CONFIG, chart_tag, push_chart, write_chart_layout
 from .image import ImageConfig, ImageResult, LayerInfo, PlatformImage, build_image
@@ -58,6 +59,7 @@ __all__ = [
     "ScratchBase",
     "StaticBase",
     "Symlink",
+    "TooLargeError",
     "build_image",
     "build_layer",
     "chart_tag",

@@ -41,3 +41,7 @@ class RetryExhaustedError(RegistryError):
     def __init__(self, message: str, status: int | None, attempts: int) -> None:
         super().__init__(message, status)
         self.attempts = attempts
+
+
+class TooLargeError(RegistryError):
+    """A manifest or blob is larger than the caller's limit (checked before and while reading)."""

@@ -228,6 +228,7 @@ class RegistryClient:
         headers: dict[str, str] | None = None,
         body: bytes | Path | None = None,
         sink: IO[bytes] | None = None,
+        limit: int | None = None,
     ) -> Response:
         """One exchange with auth; raises TransientError for statuses worth retrying."""
         origin = self.origin()
@@ -241,7 +242,9 @@ class RegistryClient:
             def auth_header(o: str, value: str | None = auth_value) -> str | None:
                 return value if o == origin else None
 
-            resp = self.transport.request(method, url, headers, body, sink=sink, auth_header=auth_header)
+            resp = self.transport.request(
+                method, url, headers, body, sink=sink, auth_header=auth_header, limit=limit
+            )
             self.requests += 1
             if resp.status != 401:
                 break
@@ -308,12 +311,13 @@ class RegistryClient:
 
         self._with_retry(what, op)
 
-    def get_blob(self, repo: str, digest: str) -> bytes:
+    def get_blob(self, repo: str, digest: str, *, max_bytes: int | None = None) -> bytes:
+        """A blob in memory, verified; *max_bytes* bounds what is read (:class:`TooLargeError`)."""
         what = f"GET blob {digest} from {self.registry}/{repo}"
         url = f"/v2/{repo}/blobs/{check_digest(digest)}"
 
         def op() -> bytes:
-            resp = self._request(what, "GET", url, repo)
+            resp = self._request(what, "GET", url, repo, limit=max_bytes)
             self._expect_found(what, resp)
             return resp.body
 
@@ -322,7 +326,7 @@ class RegistryClient:
             raise self._error(DigestMismatchError, f"{what}: content does not match", None)
         return data
 
-    def download_blob(self, repo: str, digest: str, dest: Path) -> None:
+    def download_blob(self, repo: str, digest: str, dest: Path, *, max_bytes: int | None = None) -> None:
         """Stream a blob to *dest* (verified before it is renamed into place)."""
         what = f"GET blob {digest} from {self.registry}/{repo}"
         url = f"/v2/{repo}/blobs/{check_digest(digest)}"
@@ -330,11 +334,15 @@ class RegistryClient:
 
         def op() -> str:
             with tmp.open("wb") as fh:
-                resp = self._request(what, "GET", url, repo, sink=fh)
+                resp = self._request(what, "GET", url, repo, sink=fh, limit=max_bytes)
             self._expect_found(what, resp)
             return resp.body_digest
 
-        got = self._with_retry(what, op)
+        try:
+            got = self._with_retry(what, op)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a refused or broken download leaves nothing behind
+            raise
         if got != digest:
             tmp.unlink(missing_ok=True)
             raise self._error(DigestMismatchError, f"{what}: content does not match", None)
@@ -348,11 +356,20 @@ class RegistryClient:
 
     # -- manifests ------------------------------------------------------------------------
 
-    def get_manifest(self, repo: str, ref: str, accept: str = MANIFEST_ACCEPT) -> Fetched:
+    def get_manifest(
+        self, repo: str, ref: str, accept: str = MANIFEST_ACCEPT, *, max_bytes: int | None = None
+    ) -> Fetched:
         what = f"GET manifest {self.registry}/{repo}{_at(ref)}"
 
         def op() -> Response:
-            resp = self._request(what, "GET", f"/v2/{repo}/manifests/{ref}", repo, headers={"Accept": accept})
+            resp = self._request(
+                what,
+                "GET",
+                f"/v2/{repo}/manifests/{ref}",
+                repo,
+                headers={"Accept": accept},
+                limit=max_bytes,
+            )
             self._expect_found(what, resp)
             return resp
 
@@ -437,6 +454,40 @@ class RegistryClient:
         if served != sha256_digest(data):
             raise self._error(DigestMismatchError, f"{what}: registry reports {served}", None)
         return served
+
+    def list_tags(self, repo: str, *, page: int = 1000) -> list[str]:
+        """Every tag of *repo* (``/tags/list``, following ``Link`` pages); none for an unknown repo."""
+        what = f"list tags of {self.registry}/{repo}"
+        url: str | None = f"/v2/{repo}/tags/list?n={page}"
+        tags: list[str] = []
+        while url is not None:
+
+            def op(u: str = url) -> Response:
+                return self._request(what, "GET", u, repo, limit=16 << 20)
+
+            resp = self._with_retry(what, op)
+            if resp.status == 404:
+                return tags
+            self._expect_found(what, resp)
+            tags += [str(t) for t in json.loads(resp.body).get("tags") or []]
+            link = resp.header("link") or ""
+            url = link.split(";")[0].strip().strip("<>") if 'rel="next"' in link else None
+        return tags
+
+    def delete_manifest(self, repo: str, digest: str) -> bool:
+        """Delete a manifest by digest (every tag on it goes too); False if it was not there."""
+        what = f"delete manifest {self.registry}/{repo}@{digest}"
+        url = f"/v2/{repo}/manifests/{check_digest(digest)}"
+
+        def op() -> bool:
+            resp = self._request(what, "DELETE", url, repo, push=True)
+            if resp.status in (200, 202):
+                return True
+            if resp.status == 404:
+                return False
+            raise self._error(RegistryError, f"{what}: HTTP {resp.status}{_codes(resp)}", resp.status)
+
+        return self._with_retry(what, op)
 
 
 def _at(ref: str) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import urljoin, urlsplit
 
-from .errors import NotTLSError, RegistryError
+from .errors import NotTLSError, RegistryError, TooLargeError
 
 USER_AGENT = "gopipe-oci/0.1"
 _MAX_REDIRECTS = 5
@@ -87,10 +87,13 @@ class Transport:
         *,
         sink: IO[bytes] | None = None,
         auth_header: Callable[[str], str | None] | None = None,
+        limit: int | None = None,
     ) -> Response:
         """Send one request, following redirects for GET/HEAD.
 
         With *sink*, a 2xx body is streamed there (and hashed) instead of kept in memory.
+        With *limit*, a body longer than that many bytes raises :class:`TooLargeError` (from the
+        ``Content-Length`` before reading, or while reading when the server did not say).
         *auth_header* maps an origin to its ``Authorization`` value; it is asked again after
         each redirect so credentials never leak to another host.
         """
@@ -100,7 +103,7 @@ class Transport:
             auth = auth_header(f"{parts.scheme}://{parts.netloc}") if auth_header else None
             if auth:
                 hdrs["Authorization"] = auth
-            resp = self._once(method, url, hdrs, body, sink)
+            resp = self._once(method, url, hdrs, body, sink, limit)
             location = resp.header("location")
             if resp.status in (301, 302, 303, 307, 308) and method in ("GET", "HEAD") and location:
                 url = urljoin(url, location)
@@ -115,6 +118,7 @@ class Transport:
         headers: dict[str, str],
         body: bytes | Path | None,
         sink: IO[bytes] | None,
+        limit: int | None = None,
     ) -> Response:
         parts = urlsplit(url)
         key = (parts.scheme, parts.netloc)
@@ -135,16 +139,29 @@ class Transport:
                 resp = conn.getresponse()
             hdrs = {k.lower(): v for k, v in resp.getheaders()}
             digest = ""
+            if limit is not None:
+                _check_length(hdrs.get("content-length"), limit, method, url)
             if sink is not None and 200 <= resp.status < 300:
                 hasher = hashlib.sha256()
+                seen = 0
                 while chunk := resp.read(1 << 16):
+                    seen += len(chunk)
+                    if limit is not None and seen > limit:
+                        raise TooLargeError(f"{method} {_safe(url)}: body exceeds {limit} bytes")
                     hasher.update(chunk)
                     sink.write(chunk)
                 data, digest = b"", "sha256:" + hasher.hexdigest()
+            elif limit is not None:
+                data = resp.read(limit + 1)
+                if len(data) > limit:
+                    raise TooLargeError(f"{method} {_safe(url)}: body exceeds {limit} bytes")
             else:
                 data = resp.read()
             if resp.will_close:
                 self._drop(key)
+        except TooLargeError:
+            self._drop(key)  # the rest of the body is never read: the connection is unusable
+            raise
         except ssl.SSLCertVerificationError as exc:
             self._drop(key)
             raise RegistryError(
@@ -165,6 +182,15 @@ class Transport:
             if fh is not None:
                 fh.close()
         return Response(resp.status, hdrs, data, url, digest)
+
+
+def _check_length(value: str | None, limit: int, method: str, url: str) -> None:
+    try:
+        length = int(value) if value is not None else None
+    except ValueError:
+        length = None
+    if length is not None and length > limit:
+        raise TooLargeError(f"{method} {_safe(url)}: {length} bytes, more than the limit of {limit}")
 
 
 def _safe(url: str) -> str:

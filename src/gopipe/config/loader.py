@@ -30,7 +30,7 @@ MAX_TIMEOUT_S = 7 * 24 * 3600  # a week; more is a typo (and overflows thread wa
 DEFAULT_TARGETS = ("linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64")
 
 # Top-level tables owned by features other than stages.
-EXTENSION_TABLES = frozenset({"github", "modules"})
+EXTENSION_TABLES = frozenset({"github", "modules", "cache"})
 
 
 @dataclass(frozen=True)

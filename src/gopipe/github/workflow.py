@@ -46,6 +46,7 @@ from gopipe.errors import ConfigError
 from gopipe.github.actions import ActionPin, uses
 from gopipe.github.options import GithubOptions, load_github_options
 from gopipe.github.refs import deploy_targets, push_filters, ref_condition
+from gopipe.github.remote_cache import remote_cache_secret_names, uses_remote_go_cache
 from gopipe.github.yaml import Block, Commented, dump
 from gopipe.gotools import TOOLS
 from gopipe.requires import parse_requires
@@ -178,7 +179,7 @@ class _Builder:
                 {"path": "~/go/pkg/mod", "key": f"gomod-{os_}-{gosum}", "restore-keys": f"gomod-{os_}-"},
             ),
         ]
-        if go_build_cache:
+        if go_build_cache and not uses_remote_go_cache(self.config):  # GOCACHEPROG instead
             steps.append(
                 self.action(
                     "Cache Go build",
@@ -266,7 +267,7 @@ class _Builder:
             )
         for table in extra_tables:
             names |= secret_refs(table)
-        return names
+        return names | remote_cache_secret_names(self.config)
 
     def secrets_env(self, stages: Iterable[Stage], extra_tables: Iterable[Any] = ()) -> dict[str, str]:
         return {n: f"${{{{ secrets.{n} }}}}" for n in sorted(self.secret_names(stages, extra_tables))}

@@ -1,0 +1,86 @@
+"""``gopipe cache prune``: apply ``[tool.gopipe.cache.retention]`` to the cache repository.
+
+Stage entries (``stage-*``) and Go build-cache entries (``go-*``) are ranked by the creation
+time in their manifest: entries older than ``max_age_days`` go, and of each kind only the
+newest ``max_entries`` stay. Deleting a manifest removes its tag; the blobs it alone used are
+freed by the registry's garbage collection (``registry garbage-collect``), which only the
+registry's operator can run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from gopipe.config import load_config
+from gopipe.errors import ConfigError
+from gopipe.remote_cache.connection import CREATED, MAX_MANIFEST_BYTES, Connection
+from gopipe.remote_cache.options import KEY, load_cache_options
+from gopipe.secrets import Redactor
+from gopipe_oci import NotFoundError
+
+KINDS = ("stage-", "go-")
+
+
+@dataclass
+class PruneResult:
+    kept: int = 0
+    deleted: list[str] = field(default_factory=list)
+
+
+def _created(text: str) -> float:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0  # unknown age: the oldest, pruned first
+
+
+def prune(
+    root: Path,
+    config_file: Path | None = None,
+    *,
+    dry_run: bool = False,
+    now: float | None = None,
+    say: Callable[[str], None] = print,
+) -> PruneResult:
+    """Delete what the retention policy does not keep; returns what was kept and deleted."""
+    config = load_config(root, config_file)
+    opts = load_cache_options(config)
+    if not opts.remote:
+        raise ConfigError(config.display_file, f"{KEY}.remote", "no remote cache is configured", "set remote")
+    redact = Redactor()
+    redact.add_from_environ(dict(os.environ))
+    connection = Connection.from_options(opts, config.root, os.environ)
+    creds = connection.credentials(os.environ)
+    if creds is not None:
+        redact.add(creds.password)
+    limit = opts.retention
+    cutoff = (now if now is not None else time.time()) - limit.max_age_days * 86400
+    result = PruneResult()
+    with connection.client(os.environ, redact) as client:
+        tags = client.list_tags(connection.repository)
+        for kind in KINDS:
+            entries: list[tuple[float, str, str]] = []
+            for tag in (t for t in tags if t.startswith(kind)):
+                try:
+                    got = client.get_manifest(connection.repository, tag, max_bytes=MAX_MANIFEST_BYTES)
+                except NotFoundError:
+                    continue
+                notes = got.json().get("annotations") or {}
+                created = _created(str(notes.get(CREATED, ""))) if isinstance(notes, dict) else 0.0
+                entries.append((created, tag, got.digest))
+            entries.sort(reverse=True)
+            for rank, (created, tag, digest) in enumerate(entries):
+                if created >= cutoff and rank < limit.max_entries:
+                    result.kept += 1
+                    continue
+                say(redact(f"{'would delete' if dry_run else 'deleting'} {tag}"))
+                if not dry_run:
+                    client.delete_manifest(connection.repository, digest)
+                result.deleted.append(tag)
+    say(f"cache prune: kept {result.kept}, {'would delete' if dry_run else 'deleted'} {len(result.deleted)}")
+    return result

@@ -1,0 +1,70 @@
+"""Turn the remote cache on for one run: the stage store, and ``GOCACHEPROG`` for Go commands."""
+
+from __future__ import annotations
+
+import sys
+
+from gopipe.context import RunContext
+from gopipe.errors import ConfigError
+from gopipe.remote_cache.connection import Connection
+from gopipe.remote_cache.options import CacheOptions, load_cache_options
+from gopipe.remote_cache.stages import RemoteStageCache
+from gopipe.remote_cache.trust import may_write
+
+ENV_CONNECTION = "GOPIPE_CACHE_CONNECTION"
+ENV_WRITES = "GOPIPE_CACHE_WRITES"
+MIN_GO_MINOR = 24  # GOCACHEPROG left GOEXPERIMENT in Go 1.24
+
+
+def open_remote_cache(run: RunContext) -> RemoteStageCache | None:
+    """The run's remote stage cache, or None (not configured, ``--no-cache``, bad config)."""
+    try:
+        opts = load_cache_options(run.config)
+    except ConfigError:
+        return None  # reported by the preflight check; never reached with a bad config
+    if not opts.remote or not run.args.use_cache:
+        return None
+    connection = Connection.from_options(opts, run.root, run.env)
+    writes = may_write(opts, run.env)
+    run.console.line(run.redactor(f"remote cache {opts.remote}: {writes.why}"))
+    run.events.emit("remote_cache", remote=opts.remote, writes=writes.allowed, why=writes.why)
+    cache = RemoteStageCache(
+        connection,
+        opts,
+        root=run.root,
+        dist=run.config.dist,
+        env=run.env,
+        redact=run.redactor,
+        say=lambda text: _say(run, text),
+        writes=writes,
+    )
+    if opts.go_build_cache:
+        _enable_gocacheprog(run, opts, connection, writes.allowed)
+    return cache
+
+
+def _say(run: RunContext, text: str) -> None:
+    run.console.line(f"warning: {text}")
+    run.events.emit("warning", message=text)
+
+
+def _enable_gocacheprog(run: RunContext, opts: CacheOptions, connection: Connection, writes: bool) -> None:
+    """Point every Go command of the run at ``gopipe.remote_cache.gocacheprog``."""
+    version = run.go.version()
+    try:
+        minor = int(version.removeprefix("go").split(".")[1])
+    except (IndexError, ValueError):
+        minor = 0
+    if minor < MIN_GO_MINOR:
+        run.console.line(f"remote cache: Go {version} has no GOCACHEPROG (1.24+); Go's own cache is used")
+        return
+    if "GOCACHEPROG" in run.env:
+        run.console.line("remote cache: GOCACHEPROG is already set; it is left alone")
+        return
+    settings = run.out / "cache" / "gocacheprog.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(connection.to_json())
+    del opts
+    run.env["GOCACHEPROG"] = f"{sys.executable} -m gopipe.remote_cache.gocacheprog"
+    run.env[ENV_CONNECTION] = str(settings)
+    run.env[ENV_WRITES] = "1" if writes else "0"
