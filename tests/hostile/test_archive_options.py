@@ -1,0 +1,38 @@
+"""Hostile values of the archive packager's speed options: one-line config errors."""
+
+from __future__ import annotations
+
+import pytest
+from tests.hostile.conftest import Sandbox
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [
+        ("compression_level = 0", "compression_level"),
+        ("compression_level = 10", "compression_level"),
+        ("compression_level = -1", "compression_level"),
+        ('compression_level = "fast"', "compression_level"),
+        ("compression_level = 6.5", "compression_level"),
+        ("parallel = -2", "parallel"),
+        ('parallel = "all"', "parallel"),
+    ],
+    ids=[
+        "level-0",
+        "level-10",
+        "level-negative",
+        "level-text",
+        "level-float",
+        "parallel-neg",
+        "parallel-text",
+    ],
+)
+def test_bad_archive_speed_options_are_config_errors(sandbox: Sandbox, value: str, key: str) -> None:
+    sandbox.config(
+        f'targets = ["linux/amd64"]\n[tool.gopipe.package]\nproviders = ["archive"]\n'
+        f"[tool.gopipe.package.archive]\n{value}\n"
+    )
+    outcome = sandbox.run("run", "package", "--plain")
+    sandbox.check(outcome, code=2, says=f"tool.gopipe.package.archive.{key}")
