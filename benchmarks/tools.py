@@ -27,8 +27,17 @@ PEERS: dict[str, GoTool] = {
 
 
 def peer(name: str, root: Path | None = None) -> Path:
-    """Path to the pinned peer tool ``name``, installing it on first use."""
-    return GoToolchain(root or Path.cwd(), dict(os.environ)).tool(PEERS[name])
+    """Path to the pinned peer tool ``name``, installing it on first use.
+
+    ``go install`` names the binary after the module (``goreleaser``), not after the
+    ``/v2`` suffix gopipe's tool cache would expect, so look for it by the tool's name.
+    """
+    go = GoToolchain(root or Path.cwd(), dict(os.environ))
+    tool = PEERS[name]
+    exe = go.tool_path(tool).parent / tool.name
+    if not exe.is_file():
+        go.tool(tool)
+    return exe
 
 
 def main() -> int:
