@@ -1,4 +1,4 @@
-"""Hostile values of the archive packager's speed options: one-line config errors."""
+"""Hostile values of the packagers' speed options (archive, oci-image): one-line config errors."""
 
 from __future__ import annotations
 
@@ -36,3 +36,13 @@ def test_bad_archive_speed_options_are_config_errors(sandbox: Sandbox, value: st
     )
     outcome = sandbox.run("run", "package", "--plain")
     sandbox.check(outcome, code=2, says=f"tool.gopipe.package.archive.{key}")
+
+
+@pytest.mark.parametrize("value", ["0", "10", '"best"'], ids=["level-0", "level-10", "level-text"])
+def test_bad_image_compression_level_is_a_config_error(sandbox: Sandbox, value: str) -> None:
+    sandbox.config(
+        'targets = ["linux/amd64"]\n[tool.gopipe.package]\nproviders = ["oci-image"]\n'
+        f"[tool.gopipe.package.oci-image]\ncompression_level = {value}\n"
+    )
+    outcome = sandbox.run("run", "package", "--plain")
+    sandbox.check(outcome, code=2, says="tool.gopipe.package.oci-image.compression_level")

@@ -19,7 +19,7 @@ from gopipe import hookimpl
 from gopipe.artifacts import Artifact
 from gopipe.config import doc
 from gopipe.context import ProviderContext
-from gopipe.errors import StageFailed
+from gopipe.errors import ConfigError, StageFailed
 from gopipe.paths import artifact_file
 from gopipe.types import Packager
 from gopipe_oci import (
@@ -35,6 +35,7 @@ from gopipe_oci import (
 )
 from gopipe_oci.base import Base
 from gopipe_plugins._common.registry_access import (
+    CONFIG_FILE,
     Login,
     check_insecure_host,
     connect,
@@ -75,8 +76,20 @@ class OciImageOptions(Login):
         default_factory=dict,
     )
     platforms: tuple[str, ...] = doc("only these linux platforms (default: every linux target built)", ())
+    compression_level: int = doc(
+        "gzip level of the app layer, 1 (fastest, as ko and go-containerregistry) to 9 (smallest); "
+        "6 takes about 4x as long as 1 for a layer about 10 % smaller",
+        1,
+    )
 
     def __post_init__(self) -> None:
+        if not 1 <= self.compression_level <= 9:
+            raise ConfigError(
+                CONFIG_FILE,
+                f"{self.CONFIG_KEY}.compression_level",
+                f"expected 1 to 9, got {self.compression_level}",
+                "use 1 (the default) for speed or 9 for the smallest layers",
+            )
         if self.insecure and self.base not in ("", "static"):
             try:
                 host = Reference.parse(self.base).registry
@@ -162,6 +175,7 @@ def run(ctx: ProviderContext[OciImageOptions]) -> None:
                         version=git.version,
                         annotations=dict(opts.annotations),
                         ref_names=tuple(dict.fromkeys(n for n in (version_tag, "latest") if n)),
+                        compresslevel=opts.compression_level,
                     )
                 except (OciError, OSError, ValueError) as exc:
                     raise StageFailed(f"image {name}: {exc}") from None
