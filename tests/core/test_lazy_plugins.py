@@ -100,6 +100,27 @@ print(json.dumps({{"selected": names, "masked": redactor("pw=" + "s3cret-Passw0r
     assert "s3cret" not in seen["masked"]
 
 
+def test_an_unset_secret_reference_imports_nothing(tmp_path: Path) -> None:
+    """The variable a secret names is not set: there is nothing to mask, so the provider
+    whose table it is in is not imported to learn the option's type."""
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
+    code = f"""
+import sys
+from pathlib import Path
+from gopipe.config import load_config
+from gopipe.manager import create_manager
+from gopipe.registry import ProviderRegistry
+from gopipe.secrets import Redactor, register_config_secrets
+registry = ProviderRegistry.collect(create_manager((), entry_points=False, lazy=True))
+config = registry.validate(load_config(Path({str(tmp_path)!r})))
+register_config_secrets(config.raw, Redactor(), config.root, kind=registry.secret_kind)
+print("gopipe_plugins.upload.registry" in sys.modules)
+"""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'plugins'}"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "False"
+
+
 def test_typo_in_a_table_of_a_stage_that_does_not_run_is_still_caught(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.gopipe.package.archiv]\nformat = 'zip'\n")
     registry = ProviderRegistry.collect(create_manager((), entry_points=False, lazy=True))
