@@ -12,7 +12,7 @@ The shell script runs exactly what gopipe's default CI providers run: gofmt -l, 
 staticcheck, go test -race -covermode=atomic -coverprofile, go tool cover -func and -html,
 and CGO_ENABLED=0 go build -trimpath for every target.
 
-    python benchmarks/ci_vs_shell.py [--rounds 3] [--packages 160] [--modules hello,synth]
+    python benchmarks/ci_vs_shell.py [--rounds 3] [--packages 120] [--modules hello,synth]
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from common import (
     hello_repo,
     load,
     report,
+    stable_work,
     synthetic_repo,
 )
 
@@ -78,7 +79,7 @@ def configure(repo: Path, main: str, count1: bool) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--packages", type=int, default=160)
+    parser.add_argument("--packages", type=int, default=120)
     parser.add_argument("--modules", default="hello,synth")
     parser.add_argument("--modes", default="warm,count1")
     args = parser.parse_args()
@@ -92,7 +93,7 @@ def main() -> int:
     summary: list[str] = []
     for module in args.modules.split(","):
         make, main_pkg = makers[module]
-        repo = make(work) if make else synthetic_repo(work, args.packages)
+        repo = make(work) if make else synthetic_repo(stable_work(f"synth-{args.packages}"), args.packages)
         staticcheck = GoToolchain(repo, dict(os.environ)).tool(TOOLS["staticcheck"])
         for mode in args.modes.split(","):
             count1 = mode == "count1"

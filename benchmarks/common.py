@@ -12,6 +12,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -168,8 +169,19 @@ func main() {{
 """
     )
     (repo / ".gitignore").write_text("/dist/\n/.nox/\n")
+    subprocess.run(["gofmt", "-w", "."], cwd=repo, check=True)
     commit_all(repo)
     return repo
+
+
+def stable_work(name: str) -> Path:
+    """A fresh directory at the same path on every run: Go's build and test caches key
+    packages built without -trimpath by their directory, so a new temporary path each run
+    would make every \"warm\" measurement cold."""
+    path = Path(tempfile.gettempdir()) / f"gopipe-bench-{name}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
 
 
 def gopipe_config(main: str, *, extra: str = "") -> str:

@@ -41,6 +41,7 @@ from common import (
     hello_repo,
     load,
     report,
+    stable_work,
     synthetic_repo,
 )
 from tools import peer
@@ -165,7 +166,7 @@ def main() -> int:
     with start_registry(work / "registry", tls=False, auth=False) as reg:
         repos = [
             ("hello", hello_repo(work), "./cmd/hello"),
-            ("synth", synthetic_repo(work, args.packages), "./cmd/synth"),
+            ("synth", synthetic_repo(stable_work(f"synth-{args.packages}"), args.packages), "./cmd/synth"),
         ]
         for label, repo, main_pkg in repos:
             binary = main_pkg.rsplit("/", 1)[-1]
