@@ -66,3 +66,41 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
 )
 # A provider name shared by several built-in plugins blocks all of them.
 ALIASES: dict[str, tuple[str, ...]] = {"go": ("go-test", "go-build")}
+
+# Plugins whose only hook registers one provider, as (stage, provider name). A run imports
+# such a module only when its provider is selected (or its table needs its option types), so
+# ``gopipe run ci`` never imports the image, upload or deploy code. Plugins with observer
+# hooks, stage settings or mergers (sarif, go-test, go-build, deploy-settings, notify-state,
+# metadata) are always imported. ``tests/core/test_lazy_plugins.py`` checks this table.
+LAZY_PROVIDERS: dict[str, tuple[str, str]] = {
+    "gofmt": ("lint", "gofmt"),
+    "govet": ("lint", "govet"),
+    "staticcheck": ("lint", "staticcheck"),
+    "golangci-lint": ("lint", "golangci-lint"),
+    "govulncheck": ("lint", "govulncheck"),
+    "summary": ("coverage", "summary"),
+    "threshold": ("coverage", "threshold"),
+    "cobertura": ("coverage", "cobertura"),
+    "html": ("coverage", "html"),
+    "oci-image": ("package", "oci-image"),
+    "archive": ("package", "archive"),
+    "docker": ("package", "docker"),
+    "buildah": ("package", "buildah"),
+    "registry": ("upload", "registry"),
+    "harbor": ("upload", "harbor"),
+    "ecr": ("upload", "ecr"),
+    "oci-artifact": ("upload", "oci-artifact"),
+    "s3": ("upload", "s3"),
+    "kubectl": ("deploy", "kubectl"),
+    "helm": ("deploy", "helm"),
+    "argo-rollouts": ("deploy", "argo-rollouts"),
+    "flagger": ("deploy", "flagger"),
+    "slack": ("notify", "slack"),
+    "wecom": ("notify", "wecom"),
+    "dingtalk": ("notify", "dingtalk"),
+    "feishu": ("notify", "feishu"),
+    "teams": ("notify", "teams"),
+    "webhook": ("notify", "webhook"),
+    "email": ("notify", "email"),
+    "pushgateway": ("notify", "pushgateway"),
+}

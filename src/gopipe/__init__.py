@@ -6,8 +6,22 @@ providers (``gopipe.types``, the default plugins) → artifacts (``gopipe.artifa
 report (``gopipe.report``).
 """
 
-from gopipe.hookspecs import hookimpl
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gopipe.hookspecs import hookimpl
 
 __all__ = ["__version__", "hookimpl"]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """``hookimpl`` on first use: importing pluggy would slow every command, ``--help`` too."""
+    if name == "hookimpl":
+        from gopipe.hookspecs import hookimpl
+
+        return hookimpl
+    raise AttributeError(f"module 'gopipe' has no attribute {name!r}")

@@ -7,16 +7,16 @@ and a typo must answer at once; each command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
-import difflib
-import json
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from gopipe import __version__
-from gopipe.errors import ConfigError
-from gopipe.stages import Stage
+
+# Everything else is imported by the command that needs it: ``gopipe --help`` should cost
+# little more than Python's own start (docs/performance.md).
+STAGE_NAMES = ("lint", "test", "coverage", "build", "package", "upload", "deploy", "notify")
 
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
 
@@ -177,7 +177,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     new_plugin.add_argument("name", help="provider name users select, e.g. 'teams'")
     new_plugin.add_argument(
-        "--stage", default="notify", choices=[s.value for s in Stage], help="stage the provider serves"
+        "--stage", default="notify", choices=STAGE_NAMES, help="stage the provider serves"
     )
     new_plugin.add_argument(
         "-o",
@@ -265,11 +265,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     first = next((a for a in argv if not a.startswith("-")), None)
     if first is not None and first not in COMMANDS:
+        import difflib
+
         hint = difflib.get_close_matches(first, COMMANDS, n=1)
         fix = f"did you mean '{hint[0]}'?" if hint else "choose one of: " + ", ".join(COMMANDS)
         print(f"gopipe: error: unknown command {first!r}; {fix}", file=sys.stderr)
         return 2
     ns = parser.parse_args(argv)
+    from gopipe.errors import ConfigError
+
     if go_args and ns.command != "run":
         parser.error("arguments after -- are for go test, with gopipe run")
     try:
@@ -388,6 +392,8 @@ def _cache_prune(ns: argparse.Namespace) -> int:
 
 
 def _modules(ns: argparse.Namespace) -> int:
+    import json
+
     from gopipe.monorepo import module_listing
 
     workspace, chosen = module_listing(ns.root, modules=ns.modules, changed_since=ns.changed_since)
@@ -403,6 +409,7 @@ def _modules(ns: argparse.Namespace) -> int:
 
 def _check(ns: argparse.Namespace) -> int:
     from gopipe.lifecycle import check_config
+    from gopipe.stages import Stage
 
     config, errors, warnings = check_config(ns.root, ns.config)
     checked_modules = 0
@@ -467,6 +474,9 @@ def _tools(install: bool) -> int:
 
 
 def _schema(ns: argparse.Namespace) -> int:
+    import json
+
+    from gopipe.errors import ConfigError
     from gopipe.manager import create_manager, disabled_from_env
     from gopipe.registry import ProviderRegistry
     from gopipe.schema import config_schema

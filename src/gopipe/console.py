@@ -21,22 +21,18 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import TextIO
-
-from rich.console import Console as RichTerm
-from rich.console import Group, RenderableType
-from rich.live import Live
-from rich.markup import escape
-from rich.panel import Panel
-from rich.spinner import Spinner
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, TextIO
 
 from gopipe.artifacts import Finding
 from gopipe.report import Report, StageResult
 from gopipe.secrets import Redactor
 from gopipe.stagelog import LogBlock
 from gopipe.summary import LIMIT, step_summary
+
+if TYPE_CHECKING:  # rich is imported by LiveConsole only: plain output (CI, pipes) never needs it
+    from rich.console import Console as RichTerm
+    from rich.console import RenderableType
+    from rich.live import Live
 
 _ICONS = {"success": "✔", "failed": "✘", "skipped": "–", "cancelled": "■", "pending": "·"}
 _STYLES = {
@@ -236,6 +232,8 @@ class LiveConsole(Console):
     def __init__(
         self, redactor: Redactor, term: RichTerm | None = None, environ: Mapping[str, str] | None = None
     ) -> None:
+        from rich.console import Console as RichTerm
+
         super().__init__(redactor, environ=environ)
         self.term = term or RichTerm(highlight=False)
         self._rows: dict[str, dict[str, object]] = {}
@@ -246,6 +244,8 @@ class LiveConsole(Console):
         self._rows = {
             s: {"status": "pending", "started": None, "duration": None, "detail": ""} for s in stages
         }
+        from rich.live import Live
+
         self._live = Live(
             get_renderable=self._render,
             console=self.term,
@@ -278,12 +278,19 @@ class LiveConsole(Console):
             self._rows[stage]["detail"] = text
 
     def line(self, text: str) -> None:
+        from rich.markup import escape
+
         self.term.print(escape(self.redact(text)))
 
     def error(self, text: str) -> None:
+        from rich.markup import escape
+
         self.term.print(f"[bold red]error:[/] {escape(self.redact(text))}")
 
     def finish(self, report: Report, findings: Mapping[str, Sequence[Finding]] | None = None) -> None:
+        from rich.panel import Panel
+        from rich.text import Text
+
         if self._live is not None:
             self._live.stop()
             self._live = None
@@ -308,6 +315,11 @@ class LiveConsole(Console):
         self.write_step_summary(report, findings or {})
 
     def _render(self) -> RenderableType:
+        from rich.console import Group
+        from rich.spinner import Spinner
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table(box=None, pad_edge=False, show_header=False)
         table.add_column(width=2)
         table.add_column(min_width=9)

@@ -1,10 +1,11 @@
-"""Git metadata for stamping, reports and notifications, read with GitPython."""
+"""Git metadata for stamping, reports and notifications, read with the ``git`` command."""
 
 from __future__ import annotations
 
-import logging
 import os
 import re
+import shutil
+import subprocess
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -93,52 +94,60 @@ def read_git_info(
     start with ``tag_prefix`` (``services/api`` reads ``services/api/v1.2.3`` as ``1.2.3``, as the
     module proxy does). ``None`` means the module at ``root``; ``""`` the repository's top
     module, which never takes another module's prefixed tags.
-    """
-    logging.getLogger("git").setLevel(logging.WARNING)  # nox turns on DEBUG for every logger
-    import git  # GitPython; imported here so commands that never need git start faster
 
+    Six small ``git`` commands run at once (a few milliseconds in all): importing GitPython
+    alone took longer than the whole no-op rerun should (docs/performance.md).
+    """
     env = environ if environ is not None else dict(os.environ)
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-        commit = repo.head.commit
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
-        return UNKNOWN
-    sha = commit.hexsha
     prefix = module_tag_prefix(root) if tag_prefix is None else normalise_prefix(tag_prefix)
-    try:
-        branch: str | None = repo.active_branch.name
-    except TypeError:  # detached HEAD, as in actions/checkout of a tag or PR merge commit
-        branch = env.get("GITHUB_HEAD_REF") or (
-            env.get("GITHUB_REF_NAME") if env.get("GITHUB_REF_TYPE") == "branch" else None
-        )
-    tags = sorted(t.name for t in repo.tags if t.commit.hexsha == sha)
-    ours = version_tags(tags, prefix)
-    # a name like "nightly" is kept; a version of another module (v1.0.0 for services/api) is not
-    others = [t for t in tags if not _VERSION_TAG.match(t) and not _PREFIXED_VERSION_TAG.search(t)]
-    tag = ours[0].name if ours else (others[-1] if others else None)
-    try:  # one call gives version and dirtiness (tracked files only, like is_dirty())
-        described = repo.git.describe(
+    asks = {
+        "head": ["log", "-1", "--format=%H%x00%ct%x00%an%x00%B", "HEAD"],
+        "branch": ["symbolic-ref", "-q", "--short", "HEAD"],
+        "tags": ["tag", "--points-at", "HEAD"],
+        "describe": [
+            "describe",
             "--tags",
             "--always",
             "--dirty",
             f"--match={prefix}v[0-9]*",
             f"--match={prefix}[0-9]*",
             f"--exclude={prefix}*/*",  # a nested module's tags (services/api/v2/v2.0.0)
+        ],
+        "origin": ["config", "--get", "remote.origin.url"],
+        "refs": [
+            "for-each-ref",
+            "--format=%(refname)%00%(symref)",
+            "refs/remotes/origin/HEAD",
+            "refs/heads/main",
+            "refs/heads/master",
+        ],
+    }
+    out = _git_outputs(root, asks)
+    head = out.get("head")
+    if not head:  # not a repository, no commit yet, or no git
+        return UNKNOWN
+    sha, committed, author, message = [*head.split("\0", 3), "", "", ""][:4]
+    branch: str | None = out.get("branch") or None
+    if branch is None:  # detached HEAD, as in actions/checkout of a tag or PR merge commit
+        branch = env.get("GITHUB_HEAD_REF") or (
+            env.get("GITHUB_REF_NAME") if env.get("GITHUB_REF_TYPE") == "branch" else None
         )
-    except git.GitCommandError:
-        described = sha[:7] + ("-dirty" if repo.is_dirty(untracked_files=False) else "")
+    tags = sorted((out.get("tags") or "").split())
+    ours = version_tags(tags, prefix)
+    # a name like "nightly" is kept; a version of another module (v1.0.0 for services/api) is not
+    others = [t for t in tags if not _VERSION_TAG.match(t) and not _PREFIXED_VERSION_TAG.search(t)]
+    tag = ours[0].name if ours else (others[-1] if others else None)
+    described = out.get("describe") or (sha[:7] + ("-dirty" if _dirty(root) else ""))
     described = described.removeprefix(prefix)
     dirty = described.endswith("-dirty")
     version = described[1:] if _VERSION_TAG.match(described) and described.startswith("v") else described
     if not _VERSION_TAG.match(version):
         version = f"0.0.0-{version}"
-    remote_url = None
-    try:
-        remote_url = public_url(repo.remote("origin").url)
-    except ValueError:
-        remote_url = None
+    origin = out.get("origin")
+    remote_url = public_url(origin) if origin else None
     if env.get("GITHUB_SERVER_URL") and env.get("GITHUB_REPOSITORY"):
         remote_url = public_url(f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}")
+    subject = message.split("\n", 1)[0]
     return GitInfo(
         sha=sha,
         short_sha=sha[:7],
@@ -146,24 +155,53 @@ def read_git_info(
         tag=tag,
         version=version,
         dirty=dirty,
-        commit_time=int(commit.committed_date),
-        author=str(commit.author.name) if commit.author else None,
-        subject=str(commit.summary) if commit.summary else None,
+        commit_time=int(committed or 0),
+        author=author or None,
+        subject=subject or None,
         remote_url=remote_url,
-        default_branch=_default_branch(repo, env),
+        default_branch=_default_branch(out.get("refs") or "", env),
         tag_prefix=prefix,
     )
 
 
-def _default_branch(repo: Any, env: dict[str, str]) -> str | None:
+def _git_outputs(root: Path, asks: dict[str, list[str]]) -> dict[str, str]:
+    """Run each ``git`` command at once in ``root``; the stdout of those that succeed."""
+    git = shutil.which("git")
+    if git is None or not root.is_dir():
+        return {}
+    procs = {
+        key: subprocess.Popen(
+            [git, *args],
+            cwd=root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for key, args in asks.items()
+    }
+    found: dict[str, str] = {}
+    for key, proc in procs.items():
+        stdout, _ = proc.communicate()
+        if proc.returncode == 0:
+            found[key] = stdout.rstrip("\n") if key == "head" else stdout.strip()
+    return found
+
+
+def _dirty(root: Path) -> bool:
+    """Tracked files changed (``describe`` failed, so it could not say)."""
+    return bool(_git_outputs(root, {"s": ["status", "--porcelain", "--untracked-files=no"]}).get("s"))
+
+
+def _default_branch(refs: str, env: dict[str, str]) -> str | None:
+    """``origin/HEAD``'s target, else main or master if such a local branch exists."""
     if env.get("GOPIPE_DEFAULT_BRANCH"):
         return env["GOPIPE_DEFAULT_BRANCH"]
-    try:
-        ref = repo.git.symbolic_ref("refs/remotes/origin/HEAD")
-        return str(ref).rsplit("/", 1)[-1]
-    except Exception:  # no origin/HEAD: guess from local branches
-        names = {h.name for h in repo.heads}
-        return next((n for n in ("main", "master") if n in names), None)
+    targets = dict([*line.split("\0", 1), ""][:2] for line in refs.splitlines() if line)
+    origin_head = targets.get("refs/remotes/origin/HEAD", "")
+    if origin_head:
+        return origin_head.rsplit("/", 1)[-1]
+    return next((n for n in ("main", "master") if f"refs/heads/{n}" in targets), None)
 
 
 def public_url(url: str) -> str:

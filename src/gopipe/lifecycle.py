@@ -176,9 +176,11 @@ class RunSession:
         pm = self.pm
         if pm is None:
             try:
-                pm = create_manager((*config.settings.disable_plugins, *disabled_from_env(self.environ)))
+                pm = create_manager(
+                    (*config.settings.disable_plugins, *disabled_from_env(self.environ)), lazy=True
+                )
             except ConfigError as exc:
-                pm, error = create_manager((), entry_points=False), exc
+                pm, error = create_manager((), entry_points=False, lazy=True), exc
         try:
             check_requires(config)  # a missing plugin package: say so before selection does
         except ConfigError as exc:

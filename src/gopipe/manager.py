@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
 import pluggy
@@ -33,6 +33,32 @@ class Builtins:
 
     plugins: tuple[tuple[str, str], ...]
     aliases: Mapping[str, tuple[str, ...]]
+    # plugin name -> (stage, provider) for plugins that only register that one provider
+    lazy: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+
+class GopipePluginManager(pluggy.PluginManager):
+    """A pluggy manager that may hold back provider-only built-ins until one is selected.
+
+    Importing every built-in costs more than the rest of a no-op run (hundreds of dataclasses
+    and regexes, the OCI and HTTP stacks); a run needs only the providers it selects.
+    ``deferred`` maps a held-back plugin to its module and the one provider it registers.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(PROJECT)
+        self.deferred: dict[str, tuple[str, tuple[str, str]]] = {}
+        self.builtin_names: set[str] = set()  # registered before entry points, when eager
+
+    def load_deferred(self, name: str) -> None:
+        """Import and register the held-back plugin ``name`` (no-op once loaded)."""
+        entry = self.deferred.pop(name, None)
+        if entry is None:
+            return
+        try:
+            self.register(importlib.import_module(entry[0]), name=name)
+        except Exception as exc:
+            raise _import_error(name, exc) from None
 
 
 def builtins() -> Builtins:
@@ -40,6 +66,7 @@ def builtins() -> Builtins:
     ``gopipe.builtins`` entry point, so the core names no plugin module itself."""
     plugins: list[tuple[str, str]] = []
     aliases: dict[str, tuple[str, ...]] = {}
+    lazy: dict[str, tuple[str, str]] = {}
     found = entry_points(group=BUILTINS_GROUP)
     if not found:
         raise ConfigError(
@@ -52,7 +79,8 @@ def builtins() -> Builtins:
         module = ep.load()
         plugins += module.BUILTIN_PLUGINS
         aliases.update(module.ALIASES)
-    return Builtins(tuple(plugins), aliases)
+        lazy.update(getattr(module, "LAZY_PROVIDERS", {}))
+    return Builtins(tuple(plugins), aliases, lazy)
 
 
 def disabled_from_env(environ: dict[str, str] | None = None) -> tuple[str, ...]:
@@ -60,16 +88,27 @@ def disabled_from_env(environ: dict[str, str] | None = None) -> tuple[str, ...]:
     return tuple(n.strip() for n in value.replace(",", " ").split() if n.strip())
 
 
-def create_manager(disabled: Iterable[str] = (), *, entry_points: bool = True) -> pluggy.PluginManager:
-    """A fresh manager: hookspecs, blocked names, built-ins, entry points, then check."""
-    pm = pluggy.PluginManager(PROJECT)
+def create_manager(
+    disabled: Iterable[str] = (), *, entry_points: bool = True, lazy: bool = False
+) -> GopipePluginManager:
+    """A fresh manager: hookspecs, blocked names, built-ins, entry points, then check.
+
+    With ``lazy``, built-ins that only register one provider are not imported here;
+    :class:`gopipe.registry.ProviderRegistry` imports one when its provider is selected.
+    """
+    pm = GopipePluginManager()
     pm.add_hookspecs(hookspecs)
     known = builtins()
     for name in disabled:
         for blocked in known.aliases.get(name, (name,)):
             pm.set_blocked(blocked)
+    pm.builtin_names.update(name for name, _ in known.plugins)
     for name, module in known.plugins:
-        if not pm.is_blocked(name):
+        if pm.is_blocked(name):
+            continue
+        if lazy and name in known.lazy:
+            pm.deferred[name] = (module, known.lazy[name])
+        else:
             try:
                 pm.register(importlib.import_module(module), name=name)
             except Exception as exc:
@@ -79,6 +118,10 @@ def create_manager(disabled: Iterable[str] = (), *, entry_points: bool = True) -
             pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
         except Exception as exc:
             raise _import_error(_failing_entry_point(pm) or "?", exc) from None
+        # an entry point named like a held-back built-in: the built-in wins, as when eager
+        for name in [n for n in pm.deferred if pm.get_plugin(n) is not None]:
+            pm.unregister(name=name)
+            pm.load_deferred(name)
     pm.check_pending()
     return pm
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -22,6 +22,7 @@ from gopipe.config.stage_settings import (
     validate_stage,
 )
 from gopipe.errors import ConfigError, PluginError
+from gopipe.manager import GopipePluginManager
 from gopipe.secrets import Redactor
 from gopipe.stages import Stage
 from gopipe.types import PROVIDER_TYPES, Provider, StageSettings
@@ -79,47 +80,54 @@ class ProviderRegistry:
         self,
         by_stage: Mapping[Stage, Mapping[str, RegisteredProvider]],
         stage_settings: Mapping[Stage, StageSettings] | None = None,
+        *,
+        pm: pluggy.PluginManager | None = None,
+        deferred: Mapping[Stage, Mapping[str, str]] | None = None,
     ) -> None:
-        self._by_stage = by_stage
+        self._by_stage = {stage: dict(found) for stage, found in by_stage.items()}
         self.stage_settings: Mapping[Stage, StageSettings] = stage_settings or {}
+        self._pm = pm
+        # provider name -> held-back plugin, per stage (see GopipePluginManager)
+        self._deferred = {stage: dict(names) for stage, names in (deferred or {}).items()}
 
     @classmethod
     def collect(cls, pm: pluggy.PluginManager) -> ProviderRegistry:
-        dists = {id(plugin): (dist.project_name, dist.version) for plugin, dist in pm.list_plugin_distinfo()}
+        deferred: dict[Stage, dict[str, str]] = {}
+        if isinstance(pm, GopipePluginManager):
+            for plugin, (_module, (stage, provider)) in pm.deferred.items():
+                deferred.setdefault(Stage(stage), {})[provider] = plugin
         by_stage: dict[Stage, dict[str, RegisteredProvider]] = {}
-        for stage, hook_name in REGISTRATION_HOOKS.items():
-            expected = PROVIDER_TYPES[stage]
-            found: dict[str, RegisteredProvider] = {}
-            for impl in getattr(pm.hook, hook_name).get_hookimpls():
-                dist, version = dists.get(id(impl.plugin), ("gopipe", __version__))
-                for provider in impl.function() or ():
-                    if not isinstance(provider, expected):
-                        raise PluginError(
-                            f"plugin '{impl.plugin_name}'",
-                            hook_name,
-                            f"returned {type(provider).__name__}, expected {expected.__name__}",
-                            f"return {expected.__name__}(name=..., run=...) objects",
-                        )
-                    entry = RegisteredProvider(provider, impl.plugin_name, dist, version)
-                    if provider.name in found:
-                        first = found[provider.name]
-                        raise PluginError(
-                            f"plugin '{impl.plugin_name}'",
-                            hook_name,
-                            f"provider '{provider.name}' for stage '{stage}' is registered twice: "
-                            f"by {first.origin()} and by {entry.origin()}",
-                            "uninstall one of them or block one with disable_plugins",
-                        )
-                    found[provider.name] = entry
-            by_stage[stage] = found
-        return cls(by_stage, _collect_stage_settings(pm, by_stage))
+        for stage in REGISTRATION_HOOKS:
+            by_stage[stage] = {}
+            _add_providers(pm, stage, by_stage[stage])
+        clashing = [p for s, names in deferred.items() for n, p in names.items() if n in by_stage[s]]
+        if clashing:  # a plugin reuses a held-back built-in's name: load it to name both
+            for plugin in clashing:
+                cast("GopipePluginManager", pm).load_deferred(plugin)
+            return cls.collect(pm)
+        names = {s: set(by_stage[s]) | set(deferred.get(s, {})) for s in by_stage}
+        return cls(by_stage, _collect_stage_settings(pm, names), pm=pm, deferred=deferred)
+
+    def _load(self, stage: Stage, name: str) -> None:
+        """Import the held-back plugin of provider ``name`` and add what it registers."""
+        plugin = self._deferred.get(stage, {}).pop(name, None)
+        if plugin is None or not isinstance(self._pm, GopipePluginManager):
+            return
+        self._pm.load_deferred(plugin)
+        _add_providers(self._pm, stage, self._by_stage[stage], only=plugin)
+
+    def _names(self, stage: Stage) -> set[str]:
+        """Provider names of ``stage``, imported or held back (enough to validate tables)."""
+        return set(self._by_stage[stage]) | set(self._deferred.get(stage, {}))
 
     def providers(self, stage: Stage) -> Mapping[str, RegisteredProvider]:
+        for name in list(self._deferred.get(stage, {})):
+            self._load(stage, name)
         return self._by_stage[stage]
 
     def all(self) -> Iterable[tuple[Stage, RegisteredProvider]]:
-        for stage, providers in self._by_stage.items():
-            for entry in providers.values():
+        for stage in list(self._by_stage):
+            for entry in self.providers(stage).values():
                 yield stage, entry
 
     def secret_kind(self, path: Sequence[str | int]) -> bool | None:
@@ -135,6 +143,8 @@ class ProviderRegistry:
         if head not in {s.value for s in Stage}:
             return secret_kind(Settings, path) if head in Settings.__dataclass_fields__ else None
         stage = Stage(head)
+        if rest:
+            self._load(stage, str(rest[0]))  # a secret's type lives with its provider
         provider = self._by_stage[stage].get(str(rest[0])) if rest else None
         if provider is not None:
             return secret_kind(provider.provider.options, rest[1:])
@@ -163,7 +173,7 @@ class ProviderRegistry:
         return validate_stage(
             config,
             stage,
-            providers=self._by_stage[stage],
+            providers=self._names(stage),
             options=declared.options if declared else NoSettings,
             check=declared.check if declared else None,
             redactor=redactor,
@@ -180,14 +190,17 @@ class ProviderRegistry:
         if config.stage(stage).validated is None:
             config = self.validate(config, redactor, stages=(stage,))
         tables = config.stage(stage).tables
+        for name in config.stage(stage).providers:
+            self._load(stage, name)
         available = self._by_stage[stage]
         shown = config.display_file
         key = f"tool.gopipe.{stage}"
         selected: list[SelectedProvider] = []
         for name in config.stage(stage).providers:
             if name not in available:
-                choices = ", ".join(sorted(available)) or "(none installed)"
-                hint = did_you_mean(name, available)
+                known = self._names(stage)
+                choices = ", ".join(sorted(known)) or "(none installed)"
+                hint = did_you_mean(name, known)
                 raise ConfigError(
                     shown,
                     f"{key}.providers",
@@ -210,8 +223,43 @@ class ProviderRegistry:
         return selected
 
 
+def _add_providers(
+    pm: pluggy.PluginManager, stage: Stage, found: dict[str, RegisteredProvider], only: str | None = None
+) -> None:
+    """Add the providers ``stage``'s registration hook returns (of plugin ``only``, if given)."""
+    hook_name = REGISTRATION_HOOKS[stage]
+    expected = PROVIDER_TYPES[stage]
+    dists = {id(plugin): (dist.project_name, dist.version) for plugin, dist in pm.list_plugin_distinfo()}
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        if only is not None and impl.plugin_name != only:
+            continue
+        dist, version = dists.get(id(impl.plugin), ("gopipe", __version__))
+        for provider in impl.function() or ():
+            if not isinstance(provider, expected):
+                raise PluginError(
+                    f"plugin '{impl.plugin_name}'",
+                    hook_name,
+                    f"returned {type(provider).__name__}, expected {expected.__name__}",
+                    f"return {expected.__name__}(name=..., run=...) objects",
+                )
+            entry = RegisteredProvider(provider, impl.plugin_name, dist, version)
+            if provider.name in found:
+                first = found[provider.name]
+                builtins = pm.builtin_names if isinstance(pm, GopipePluginManager) else set()
+                if entry.plugin in builtins and first.plugin not in builtins:
+                    first, entry = entry, first  # a held-back built-in is named first, as when eager
+                raise PluginError(
+                    f"plugin '{impl.plugin_name}'",
+                    hook_name,
+                    f"provider '{provider.name}' for stage '{stage}' is registered twice: "
+                    f"by {first.origin()} and by {entry.origin()}",
+                    "uninstall one of them or block one with disable_plugins",
+                )
+            found[provider.name] = entry
+
+
 def _collect_stage_settings(
-    pm: pluggy.PluginManager, by_stage: Mapping[Stage, Mapping[str, RegisteredProvider]]
+    pm: pluggy.PluginManager, by_stage: Mapping[Stage, Collection[str]]
 ) -> dict[Stage, StageSettings]:
     """One declaration per stage (the core's first), whose keys clash with nothing else."""
     found: dict[Stage, tuple[StageSettings, str]] = {

@@ -13,18 +13,23 @@ from __future__ import annotations
 import importlib.metadata
 import shlex
 from collections.abc import Iterator
-
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from typing import TYPE_CHECKING
 
 from gopipe.config import Config
 from gopipe.errors import ConfigError
+
+if TYPE_CHECKING:  # packaging is imported only when a config has ``requires`` (most have none)
+    from packaging.requirements import Requirement
 
 KEY = "tool.gopipe.requires"
 
 
 def parse_requires(config: Config) -> list[Requirement]:
     """``requires`` as PEP 508 requirements; a malformed entry is a :class:`ConfigError`."""
+    if not config.settings.requires:
+        return []
+    from packaging.requirements import InvalidRequirement, Requirement
+
     parsed = []
     for i, text in enumerate(config.settings.requires):
         try:
@@ -61,6 +66,9 @@ def check_requires(config: Config) -> None:
 
 def _unmet(requirement: Requirement, seen: set[tuple[str, frozenset[str]]]) -> Iterator[str]:
     """Why ``requirement`` (and what its extras need) is not installed, if it is not."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
     name = canonicalize_name(requirement.name)
     key = (name, frozenset(requirement.extras))
     if key in seen:

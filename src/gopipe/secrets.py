@@ -583,6 +583,8 @@ def register_config_secrets(
     Unset values are skipped: the provider that needs one fails when it runs.
     """
     for path, table in secret_refs(raw_config):
+        if table.get("env") and not table.get("file") and table["env"] not in os.environ:
+            continue  # nothing to mask whatever its kind: do not import a provider to ask
         what = kind(path) if kind is not None else None
         if what is False:
             continue

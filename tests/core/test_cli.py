@@ -152,3 +152,20 @@ def test_arguments_after_dashdash_reach_go_test(tmp_path: Path) -> None:
     assert test["summary"].startswith("1/1 tests passed"), test["summary"]
     log = (repo / "dist" / "gopipe" / "logs" / "test.log").read_text()
     assert "-run TestMean ./internal/..." in log
+
+
+def test_help_imports_no_plugin_host_and_names_every_stage() -> None:
+    """``gopipe --help`` stays cheap: no pluggy, no error types, no plugin host, no rich."""
+    import subprocess
+    import sys
+
+    from gopipe.cli import STAGE_NAMES
+    from gopipe.stages import Stage
+
+    assert tuple(s.value for s in Stage) == STAGE_NAMES
+    code = (
+        "import sys\nfrom gopipe.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('pluggy', 'gopipe.errors', 'gopipe.manager', 'rich') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

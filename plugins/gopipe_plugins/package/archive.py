@@ -10,8 +10,10 @@ verified. SBOMs are CycloneDX 1.5 JSON from each binary's Go build info (see :mo
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -19,13 +21,20 @@ from typing import Literal
 import gopipe
 from gopipe import hookimpl
 from gopipe.artifacts import Artifact
-from gopipe.config import doc
+from gopipe.config import Config, doc
 from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError
 from gopipe.paths import artifact_file, inside, member_name
 from gopipe.types import Packager
 from gopipe_plugins._common.library import nothing_to_package
-from gopipe_plugins.package.archive_writer import Entry, Format, checksums_text, sha256_of, write_archive
+from gopipe_plugins.package.archive_writer import (
+    DEFAULT_LEVEL,
+    Entry,
+    Format,
+    checksums_text,
+    sha256_of,
+    write_archive,
+)
 
 from . import sbom
 
@@ -55,6 +64,24 @@ class ArchiveOptions:
     sbom_template: str = doc("SBOM file name", "{binary}_{version}_{os}_{arch}.cdx.json")
     checksum_sboms: bool = doc("list the SBOMs in the checksum file too", False)
     binaries: tuple[str, ...] = doc("binary names archived; empty = every binary", ())
+    compression_level: int = doc(
+        "gzip/deflate level, 1 (fastest) to 9 (smallest); 9 takes about 3x as long as 6 on a Go "
+        "binary for a file under 1 % smaller",
+        DEFAULT_LEVEL,
+    )
+    parallel: int = doc("archives written at once; 0 = one per CPU", 0)
+
+
+@dataclass(frozen=True)
+class _ArchiveJob:
+    """One archive to write: its target, binaries, entries, path and SBOM paths."""
+
+    target: _Target
+    group: list[Artifact]
+    fmt: Format
+    entries: list[Entry]
+    path: Path
+    sboms: list[Path]
 
 
 @dataclass(frozen=True)
@@ -147,8 +174,9 @@ def run(ctx: ProviderContext[ArchiveOptions]) -> None:
     for b in binaries:
         by_target[_target(b)].append(b)
 
-    checksummed: list[tuple[str, str]] = []
-    archives = sboms = 0
+    # Plan every archive first (names, entries), then write them at once: zlib and sha256
+    # release the GIL, so archives of different targets compress on different cores.
+    jobs: list[_ArchiveJob] = []
     for target in sorted(by_target, key=lambda t: (t.os, t.arch, t.variant)):
         group = sorted(by_target[target], key=lambda a: a.name)
         names = {"os": target.os, "arch": target.arch_label}
@@ -160,34 +188,51 @@ def run(ctx: ProviderContext[ArchiveOptions]) -> None:
         ]
         entries += [Entry(prefix + rel, src) for rel, src in extras]
         path = ctx.dist_path(f"{base}.{fmt}", "name_template")
+        sbom_paths = [
+            ctx.dist_path(
+                _render(ctx, "sbom_template", opts.sbom_template, **names, binary=b.name), "sbom_template"
+            )
+            for b in group
+        ]
+        jobs.append(_ArchiveJob(target, group, fmt, entries, path, sbom_paths if opts.sbom else []))
+
+    def write(job: _ArchiveJob) -> tuple[str, list[int]]:
         try:
-            write_archive(path, fmt, entries, mtime=epoch)
+            digest = write_archive(
+                job.path, job.fmt, job.entries, mtime=epoch, compresslevel=opts.compression_level
+            )
         except (OSError, ValueError) as exc:
-            ctx.fail(f"cannot write {path.name}: {exc}")
-        digest = sha256_of(path)
+            ctx.fail(f"cannot write {job.path.name}: {exc}")
+        return digest, [_write_sbom(ctx, b, out) for b, out in zip(job.group, job.sboms, strict=False)]
+
+    workers = opts.parallel or os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), workers))) as pool:
+        written = list(pool.map(write, jobs))  # in plan order, whatever finishes first
+
+    checksummed: list[tuple[str, str]] = []
+    archives = sboms = 0
+    for job, (digest, components) in zip(jobs, written, strict=True):
+        path = job.path
         checksummed.append((path.name, digest))
         ctx.add_artifact(
             "archive",
             path.name,
             path,
-            os=target.os,
-            arch=target.arch,
+            os=job.target.os,
+            arch=job.target.arch,
             sha256=digest,
-            format=fmt,
-            variant=target.variant or None,
-            binaries=[b.name for b in group],
-            files=sorted(e.name for e in entries),
+            format=job.fmt,
+            variant=job.target.variant or None,
+            binaries=[b.name for b in job.group],
+            files=sorted(e.name for e in job.entries),
         )
-        ctx.log(f"archive {path.name}: {len(entries)} files")
+        ctx.log(f"archive {path.name}: {len(job.entries)} files")
         archives += 1
-        if opts.sbom:
-            for b in group:
-                sbom_name = _render(ctx, "sbom_template", opts.sbom_template, **names, binary=b.name)
-                sbom_path = ctx.dist_path(sbom_name, "sbom_template")
-                _write_sbom(ctx, b, sbom_path)
-                sboms += 1
-                if opts.checksum_sboms:
-                    checksummed.append((sbom_path.name, sha256_of(sbom_path)))
+        for binary, sbom_path, count in zip(job.group, job.sboms, components, strict=False):
+            _record_sbom(ctx, binary, sbom_path, count)
+            sboms += 1
+            if opts.checksum_sboms:
+                checksummed.append((sbom_path.name, sha256_of(sbom_path)))
 
     checksum_file = ctx.dist_path(_render(ctx, "checksum_name", opts.checksum_name), "checksum_name")
     checksum_file.write_text(checksums_text(checksummed))
@@ -203,7 +248,8 @@ def run(ctx: ProviderContext[ArchiveOptions]) -> None:
     )
 
 
-def _write_sbom(ctx: ProviderContext[ArchiveOptions], binary: Artifact, out: Path) -> None:
+def _write_sbom(ctx: ProviderContext[ArchiveOptions], binary: Artifact, out: Path) -> int:
+    """Write ``binary``'s SBOM to ``out``; the number of components (thread-safe: records nothing)."""
     go = ctx.go.require(ctx.config.display_file)
     path = artifact_file(ctx.root, binary)
 
@@ -227,6 +273,11 @@ def _write_sbom(ctx: ProviderContext[ArchiveOptions], binary: Artifact, out: Pat
         vcs_url=ctx.git.remote_url,
     )
     out.write_bytes(sbom.dumps(bom))
+    return len(bom["components"])
+
+
+def _record_sbom(ctx: ProviderContext[ArchiveOptions], binary: Artifact, out: Path, components: int) -> None:
+    """Record an SBOM written by :func:`_write_sbom` (in plan order, from the stage's thread)."""
     ctx.add_artifact(
         "sbom",
         out.name,
@@ -237,8 +288,27 @@ def _write_sbom(ctx: ProviderContext[ArchiveOptions], binary: Artifact, out: Pat
         binary_path=binary.path,
         format="cyclonedx-json",
         spec_version=sbom.SPEC_VERSION,
-        components=len(bom["components"]),
+        components=components,
     )
+
+
+def check(config: Config, opts: ArchiveOptions) -> None:
+    """Preflight: a compression level zlib accepts, a worker count that is not negative."""
+    key = "tool.gopipe.package.archive"
+    if not 1 <= opts.compression_level <= 9:
+        raise ConfigError(
+            config.display_file,
+            f"{key}.compression_level",
+            f"expected 1 to 9, got {opts.compression_level}",
+            "use 6 (the default) for speed or 9 for the smallest files",
+        )
+    if opts.parallel < 0:
+        raise ConfigError(
+            config.display_file,
+            f"{key}.parallel",
+            f"expected 0 (one per CPU) or more, got {opts.parallel}",
+            "remove it, or set a positive number of archives to write at once",
+        )
 
 
 @hookimpl
@@ -247,6 +317,7 @@ def gopipe_packagers() -> list[Packager[ArchiveOptions]]:
         Packager(
             name="archive",
             run=run,
+            check=check,
             options=ArchiveOptions,
             description="reproducible tar.gz/zip per target, checksums.txt, CycloneDX SBOMs",
         )

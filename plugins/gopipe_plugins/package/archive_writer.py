@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
+import os
 import tarfile
 import time
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import IO, Literal
 
 from gopipe.paths import member_name
 
@@ -61,30 +61,55 @@ def _check(entries: Sequence[Entry]) -> list[Entry]:
     return sorted(entries, key=lambda e: e.name)
 
 
-def write_tar_gz(path: Path, entries: Sequence[Entry], *, mtime: int, compresslevel: int = 9) -> None:
-    """Write a reproducible gzip-compressed PAX tar of *entries*."""
+DEFAULT_LEVEL = 6  # zlib's own default: ~3x faster than 9 on Go binaries for <1 % larger files
+
+
+class _HashingFile:
+    """Write-through to a file, hashing the bytes: the archive is hashed as it is written."""
+
+    def __init__(self, sink: IO[bytes]) -> None:
+        self._sink = sink
+        self.hash = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        return self._sink.write(data)
+
+    def flush(self) -> None:
+        self._sink.flush()
+
+
+def write_tar_gz(
+    path: Path, entries: Sequence[Entry], *, mtime: int, compresslevel: int = DEFAULT_LEVEL
+) -> str:
+    """Write a reproducible gzip-compressed PAX tar of *entries*; return its sha256.
+
+    Streamed: each file goes from disk through tar and gzip to the output in chunks, never
+    whole in memory, and the output is hashed on the way (zlib output does not depend on how
+    its input is chunked, so the bytes are the same as compressing the tar in one piece).
+    """
     ordered = _check(entries)
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, entry in _walk(ordered):
-            info = tarfile.TarInfo(name)
-            info.mtime, info.uid, info.gid, info.uname, info.gname = mtime, 0, 0, "", ""
-            if entry is None:
-                info.type, info.mode = tarfile.DIRTYPE, DIR_MODE
-                tar.addfile(info)
-                continue
-            data = entry.source.read_bytes()
-            info.size, info.mode = len(data), entry.mode
-            tar.addfile(info, io.BytesIO(data))
-    with (
-        path.open("wb") as out,
-        gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=compresslevel) as gz,
-    ):
-        gz.write(raw.getvalue())
+    with path.open("wb") as out:
+        hashed = _HashingFile(out)
+        with (
+            gzip.GzipFile(filename="", mode="wb", fileobj=hashed, mtime=0, compresslevel=compresslevel) as gz,
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
+            for name, entry in _walk(ordered):
+                info = tarfile.TarInfo(name)
+                info.mtime, info.uid, info.gid, info.uname, info.gname = mtime, 0, 0, "", ""
+                if entry is None:
+                    info.type, info.mode = tarfile.DIRTYPE, DIR_MODE
+                    tar.addfile(info)
+                    continue
+                with entry.source.open("rb") as src:
+                    info.size, info.mode = os.fstat(src.fileno()).st_size, entry.mode
+                    tar.addfile(info, src)
+    return hashed.hash.hexdigest()
 
 
-def write_zip(path: Path, entries: Sequence[Entry], *, mtime: int) -> None:
-    """Write a reproducible deflated zip of *entries* with Unix modes."""
+def write_zip(path: Path, entries: Sequence[Entry], *, mtime: int, compresslevel: int = DEFAULT_LEVEL) -> str:
+    """Write a reproducible deflated zip of *entries* with Unix modes; return its sha256."""
     ordered = _check(entries)
     stamp = time.gmtime(max(mtime, _ZIP_EPOCH_MIN))[:6]
     with path.open("wb") as out, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -99,14 +124,22 @@ def write_zip(path: Path, entries: Sequence[Entry], *, mtime: int) -> None:
             info.create_system = 3
             info.external_attr = (0o100000 | entry.mode) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, entry.source.read_bytes(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+            zf.writestr(
+                info,
+                entry.source.read_bytes(),
+                compress_type=zipfile.ZIP_DEFLATED,
+                compresslevel=compresslevel,
+            )
+    return sha256_of(path)  # zipfile seeks back to patch headers: hash what is on disk
 
 
-def write_archive(path: Path, fmt: Format, entries: Sequence[Entry], *, mtime: int) -> None:
+def write_archive(
+    path: Path, fmt: Format, entries: Sequence[Entry], *, mtime: int, compresslevel: int = DEFAULT_LEVEL
+) -> str:
+    """Write one archive; return its sha256."""
     if fmt == "zip":
-        write_zip(path, entries, mtime=mtime)
-    else:
-        write_tar_gz(path, entries, mtime=mtime)
+        return write_zip(path, entries, mtime=mtime, compresslevel=compresslevel)
+    return write_tar_gz(path, entries, mtime=mtime, compresslevel=compresslevel)
 
 
 def sha256_of(path: Path) -> str:

@@ -36,6 +36,7 @@ from gopipe_oci import (
 from gopipe_oci.base import Base, LayoutBase, ScratchBase
 from gopipe_plugins._common.library import nothing_to_package
 from gopipe_plugins._common.registry_access import (
+    CONFIG_FILE,
     Login,
     check_insecure_host,
     connect,
@@ -83,8 +84,20 @@ class OciImageOptions(Login):
     kodata: bool = doc(
         "copy the main package's kodata/ directory to /var/run/ko and set KO_DATA_PATH, as ko does", False
     )
+    compression_level: int = doc(
+        "gzip level of the app layer, 1 (fastest, as ko and go-containerregistry) to 9 (smallest); "
+        "6 takes about 4x as long as 1 for a layer about 10 % smaller",
+        1,
+    )
 
     def __post_init__(self) -> None:
+        if not 1 <= self.compression_level <= 9:
+            raise ConfigError(
+                CONFIG_FILE,
+                f"{self.CONFIG_KEY}.compression_level",
+                f"expected 1 to 9, got {self.compression_level}",
+                "use 1 (the default) for speed or 9 for the smallest layers",
+            )
         if self.insecure and self.base not in ("", "static", "scratch") and not self.base.startswith("oci:"):
             try:
                 host = Reference.parse(self.base).registry
@@ -221,6 +234,7 @@ def run(ctx: ProviderContext[OciImageOptions]) -> None:
                         version=git.version,
                         annotations=dict(opts.annotations),
                         ref_names=tuple(dict.fromkeys(n for n in (version_tag, "latest") if n)),
+                        compresslevel=opts.compression_level,
                     )
                 except (OciError, OSError, ValueError, KeyError) as exc:
                     raise StageFailed(f"image {name}: {exc}") from None

@@ -300,3 +300,65 @@ def test_writer_refuses_member_names_that_escape(tmp_path: Path, name: str, fmt:
     with pytest.raises(ValueError, match="unsafe archive member"):
         write_archive(tmp_path / f"out.{fmt}", fmt, [Entry("ok", a), Entry(name, a)], mtime=EPOCH)
     assert not (tmp_path / f"out.{fmt}").exists()  # refused before anything is written
+
+
+@pytest.mark.parametrize("level", [1, 6, 9])
+def test_streamed_tar_gz_equals_compressing_the_whole_tar_and_its_hash(tmp_path: Path, level: int) -> None:
+    """Streaming through gzip gives the bytes of compressing the whole tar at once, and the
+    digest returned while writing is the file's sha256."""
+    import hashlib
+    import io
+
+    from gopipe_plugins.package.archive_writer import Entry, write_tar_gz
+
+    big = tmp_path / "big"
+    big.write_bytes(os.urandom(300_000) + bytes(3_000_000) + b"tail")  # several tar/gzip chunks
+    small = tmp_path / "README"
+    small.write_text("read me\n")
+    entries = [Entry("bin/app", big, executable=True), Entry("README", small)]
+    out = tmp_path / "a.tar.gz"
+    digest = write_tar_gz(out, entries, mtime=EPOCH, compresslevel=level)
+    assert digest == hashlib.sha256(out.read_bytes()).hexdigest()
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in ("README", "bin", "bin/app"):
+            info = tarfile.TarInfo(name)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = EPOCH, 0, 0, "", ""
+            if name == "bin":
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+                continue
+            data = (big if name == "bin/app" else small).read_bytes()
+            info.size, info.mode = len(data), 0o755 if name == "bin/app" else 0o644
+            tar.addfile(info, io.BytesIO(data))
+    whole = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=whole, mtime=0, compresslevel=level) as gz:
+        gz.write(raw.getvalue())
+    assert out.read_bytes() == whole.getvalue()
+
+
+def test_compression_level_is_applied_to_both_formats(tmp_path: Path) -> None:
+    from gopipe_plugins.package.archive_writer import Entry, write_archive
+
+    data = tmp_path / "data"
+    data.write_bytes(b"".join(b"%d gopipe compresses this line\n" % i for i in range(60_000)))
+    for fmt in ("tar.gz", "zip"):
+        sizes = {}
+        for level in (1, 9):
+            out = tmp_path / f"l{level}.{fmt}"
+            write_archive(out, fmt, [Entry("data", data)], mtime=EPOCH, compresslevel=level)
+            sizes[level] = out.stat().st_size
+        assert sizes[9] < sizes[1], fmt
+
+
+@pytest.mark.slow
+def test_parallel_archives_equal_one_at_a_time(dep_repo: Path, gopipe_run: Callable[..., RunResult]) -> None:
+    """Writing archives at once changes no byte and no order of checksums.txt."""
+    pyproject = dep_repo / "pyproject.toml"
+    base = pyproject.read_text() + "\n[tool.gopipe.package.archive]\n"
+    pyproject.write_text(base + "parallel = 0\n")  # both runs see a dirty tree: same version
+    _run_ok(gopipe_run, dep_repo)
+    together = _dist_bytes(dep_repo)
+    pyproject.write_text(base + "parallel = 1\n")
+    _run_ok(gopipe_run, dep_repo)
+    assert _dist_bytes(dep_repo) == together
