@@ -16,7 +16,7 @@ from gopipe import __version__
 
 # Everything else is imported by the command that needs it: ``gopipe --help`` should cost
 # little more than Python's own start (docs/performance.md).
-STAGE_NAMES = ("lint", "test", "coverage", "build", "package", "upload", "deploy", "notify")
+STAGE_NAMES = ("lint", "test", "coverage", "build", "package", "upload", "publish", "deploy", "notify")
 
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
 
