@@ -7,6 +7,7 @@ and a typo must answer at once; each command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,14 @@ from gopipe import __version__
 # Everything else is imported by the command that needs it: ``gopipe --help`` should cost
 # little more than Python's own start (docs/performance.md).
 STAGE_NAMES = ("lint", "test", "coverage", "build", "package", "upload", "publish", "deploy", "notify")
+
+
+def _complete_targets(**_: object) -> list[str]:
+    """Pipelines and stages, for shell completion (only called when completing)."""
+    from gopipe.stages import PIPELINES
+
+    return [*PIPELINES, *STAGE_NAMES]
+
 
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
 
@@ -70,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("targets", nargs="*", default=["ci"], metavar="PIPELINE_OR_STAGE")
+    targets = run.add_argument("targets", nargs="*", default=["ci"], metavar="PIPELINE_OR_STAGE")
+    targets.completer = _complete_targets  # type: ignore[attr-defined]  # read by argcomplete
     common(run)
     run.add_argument(
         "--plain", action="store_true", default=None, help="plain lines instead of the live table"
@@ -263,6 +273,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         cut = argv.index("--")
         argv, go_args = argv[:cut], argv[cut + 1 :]
     parser = _parser()
+    if "_ARGCOMPLETE" in os.environ:  # shell completion asks: answer and exit (docs: README)
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
     first = next((a for a in argv if not a.startswith("-")), None)
     if first is not None and first not in COMMANDS:
         import difflib

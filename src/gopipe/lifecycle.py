@@ -287,6 +287,9 @@ class RunSession:
         )
         run.events.close()
         run.console.finish(report, {s.name: run.artifacts.findings(s.name) for s in report.stages})
+        pointers = where_to_look(run.out)
+        if pointers:
+            run.console.line(pointers)
         return report
 
     def _unreadable_config(self, exc: ConfigError, name: str, *, out: Path | None = None) -> Report:
@@ -453,3 +456,17 @@ def load_for_inspection(root: Path, config_file: Path | None = None) -> tuple[Co
     pm = create_manager((*config.settings.disable_plugins, *disabled_from_env()))
     registry = ProviderRegistry.collect(pm)
     return registry.validate(config), registry
+
+
+def where_to_look(out: Path) -> str:
+    """The run's last line: where its report, logs and coverage page are, from here."""
+    found = [("report", out / "report.json"), ("logs", out / "logs"), ("coverage", out / "coverage.html")]
+    shown = []
+    for label, path in found:
+        if path.exists():
+            try:
+                text = os.path.relpath(path)
+            except ValueError:  # another drive (Windows)
+                text = str(path)
+            shown.append(f"{label}: {text}{'/' if path.is_dir() else ''}")
+    return "  ".join(shown)

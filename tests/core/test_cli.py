@@ -169,3 +169,41 @@ def test_help_imports_no_plugin_host_and_names_every_stage() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_shell_completion_offers_commands_and_stages(tmp_path: Path) -> None:
+    """argcomplete's protocol: the shell sets COMP_LINE/COMP_POINT and reads the words back."""
+    import os
+    import subprocess
+    import sys
+
+    def complete(line: str) -> set[str]:
+        out = tmp_path / "words"
+        env = {
+            **os.environ,
+            "_ARGCOMPLETE": "1",
+            "_ARGCOMPLETE_IFS": "\n",
+            "COMP_LINE": line,
+            "COMP_POINT": str(len(line)),
+            "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
+        }
+        subprocess.run([sys.executable, "-m", "gopipe.cli"], env=env, check=True, timeout=60)
+        return {word.strip() for word in out.read_text().split("\n")}
+
+    assert {"run", "check"} <= complete("gopipe ")
+    assert "release" in complete("gopipe run re")
+    assert "lint" in complete("gopipe run l")
+
+
+def test_a_run_ends_with_where_to_look(tmp_path: Path) -> None:
+    from gopipe.lifecycle import where_to_look
+
+    out = tmp_path / "dist" / "gopipe"
+    (out / "logs").mkdir(parents=True)
+    (out / "report.json").write_text("{}")
+    line = where_to_look(out)
+    assert "report: " in line and line.split("report: ")[1].split()[0].endswith("dist/gopipe/report.json")
+    assert "logs: " in line and "coverage" not in line
+    (out / "coverage.html").write_text("<html>")
+    assert "coverage: " in where_to_look(out)
+    assert where_to_look(tmp_path / "nothing") == ""
