@@ -179,17 +179,7 @@ class RegistryBase:
                 path = scratch / ("base-" + desc["digest"].replace(":", "-"))
                 if not path.exists():
                     client.download_blob(ref.repository, desc["digest"], path)
-                media = desc["mediaType"]
-                layers.append(
-                    Layer(
-                        path=path,
-                        digest=desc["digest"],
-                        size=int(desc["size"]),
-                        diff_id=diff_id,
-                        uncompressed_size=-1,
-                        media_type=MEDIA_TYPE_LAYER_GZIP if media == DOCKER_LAYER_GZIP else media,
-                    )
-                )
+                layers.append(_base_layer(desc, diff_id, path))
             out[plat] = ResolvedBase(
                 layers=tuple(layers),
                 config=config,
@@ -248,17 +238,7 @@ class LayoutBase:
                 path = lay.blob_path(desc["digest"])
                 if _file_digest(path) != desc["digest"]:
                     raise ValueError(f"{shown}: blob {desc['digest']} is corrupt")
-                kind = desc["mediaType"]
-                layers.append(
-                    Layer(
-                        path=path,
-                        digest=desc["digest"],
-                        size=int(desc["size"]),
-                        diff_id=diff_id,
-                        uncompressed_size=-1,
-                        media_type=MEDIA_TYPE_LAYER_GZIP if kind == DOCKER_LAYER_GZIP else kind,
-                    )
-                )
+                layers.append(_base_layer(desc, diff_id, path))
             out[plat] = ResolvedBase(
                 layers=tuple(layers),
                 config=config,
@@ -283,3 +263,17 @@ def _pick(index: Mapping[str, Any], plat: Platform, name: str) -> str:
         if isinstance(entry.get("platform"), Mapping) and plat.matches(Platform.from_json(entry["platform"])):
             return str(entry["digest"])
     raise ValueError(f"base image {name} has no manifest for {plat}")
+
+
+def _base_layer(desc: dict[str, Any], diff_id: str, path: Path) -> Layer:
+    """A base image's layer as the image builder takes it, from its manifest descriptor
+    (Docker's gzip media type is written as the OCI one, as registries and layouts agree)."""
+    kind = desc["mediaType"]
+    return Layer(
+        path=path,
+        digest=desc["digest"],
+        size=int(desc["size"]),
+        diff_id=diff_id,
+        uncompressed_size=-1,
+        media_type=MEDIA_TYPE_LAYER_GZIP if kind == DOCKER_LAYER_GZIP else kind,
+    )
