@@ -143,7 +143,7 @@ def _git_of(parts: Sequence[Part]) -> GitInfo:
     return UNKNOWN
 
 
-def _merge_stage(name: str, entries: list[tuple[str, dict[str, Any]]]) -> StageResult:
+def merge_stage(name: str, entries: list[tuple[str, dict[str, Any]]]) -> StageResult:
     """Combine one stage's results from several parts; worst status, longest duration."""
     labelled = len(entries) > 1
     providers: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -210,7 +210,7 @@ class _Folder:
                 name = str(stage.get("name"))
                 if name in {s.value for s in Stage} - {s.value for s in RERUN}:
                     entries.setdefault(name, []).append((part.label, stage))
-        stages = [_merge_stage(s.value, entries[s.value]) for s in Stage if s.value in entries]
+        stages = [merge_stage(s.value, entries[s.value]) for s in Stage if s.value in entries]
         artifacts = self._copy_unmerged() + self._run_mergers()
         for stage in stages:
             stage.summary = self.summaries.get(stage.name, stage.summary)

@@ -35,7 +35,7 @@ from gopipe.context import RunArgs, RunContext
 from gopipe.errors import ConfigError
 from gopipe.git import work_tree_root
 from gopipe.lifecycle import Prepared, RunSession
-from gopipe.merge import _merge_stage as merge_stage
+from gopipe.merge import merge_stage
 from gopipe.modules import TOP_MODULE_DIST, Module, Workspace, changed_files, discover, find_go_mods
 from gopipe.plan import Plan, make_plan
 from gopipe.report import Report, StageResult

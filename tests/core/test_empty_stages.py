@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from gopipe.lifecycle import RunSession
-from gopipe.merge import _merge_stage
+from gopipe.merge import merge_stage
 from gopipe.report import NO_PROVIDERS, StageResult, run_status
 from gopipe.testing import make_git_repo
 
@@ -79,5 +79,5 @@ def test_ranking_and_exit_codes() -> None:
 def test_merge_keeps_the_reason_only_when_every_part_agrees() -> None:
     empty = {"name": "upload", "status": "skipped", "reason": NO_PROVIDERS, "providers": []}
     ran = {"name": "upload", "status": "success", "providers": []}
-    assert _merge_stage("upload", [("a", empty), ("b", dict(empty))]).label == "skipped (no providers)"
-    assert _merge_stage("upload", [("a", empty), ("b", ran)]).label == "success"
+    assert merge_stage("upload", [("a", empty), ("b", dict(empty))]).label == "skipped (no providers)"
+    assert merge_stage("upload", [("a", empty), ("b", ran)]).label == "success"

@@ -98,7 +98,7 @@ def test_scaffold_uses_only_the_facade(tmp_path: Path, stage: str) -> None:
     "stage",
     [  # the lint and package scaffolds' own tests run their stage with Go
         pytest.param("lint", marks=pytest.mark.slow),
-        "notify",
+        pytest.param("notify", marks=pytest.mark.slow),  # a nested pytest run: ~20 s
         pytest.param("package", marks=pytest.mark.slow),
     ],
 )
