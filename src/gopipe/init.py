@@ -109,13 +109,22 @@ def init_repo(root: Path, *, measure: bool = False) -> list[str]:
     else:
         said.append("pyproject.toml already has [tool.gopipe]")
 
-    gitignore = root / ".gitignore"
-    lines = gitignore.read_text().splitlines() if gitignore.exists() else []
-    if not any(line.strip().strip("/") == "dist" for line in lines):
-        with gitignore.open("a") as fh:
-            fh.write(("\n" if lines and lines[-1] else "") + "/dist/\n")
-        said.append("added /dist/ to .gitignore")
+    said += _ignore_outputs(root)
     return said
+
+
+def _ignore_outputs(root: Path) -> list[str]:
+    """Ignore gopipe's output folders: ``/dist/``, or every module's ``dist/`` in a monorepo."""
+    from gopipe.modules import find_go_mods
+
+    pattern = "dist/" if len(find_go_mods(root)) > 1 else "/dist/"
+    gitignore = root / ".gitignore"
+    text = gitignore.read_text() if gitignore.exists() else ""
+    if any(line.strip() in (pattern, pattern.rstrip("/"), "dist", "dist/") for line in text.splitlines()):
+        return []
+    with gitignore.open("a") as fh:
+        fh.write(("\n" if text and not text.endswith("\n") else "") + pattern + "\n")
+    return [f"added {pattern} to .gitignore"]
 
 
 def init_github(root: Path, config_file: Path | None = None, *, check: bool = False) -> tuple[int, list[str]]:

@@ -155,6 +155,21 @@ def test_init_writes_without_clobbering(tmp_path: Path) -> None:
     assert tomllib.loads(text)["tool"]["gopipe"] == {}
 
 
+def test_init_ignores_every_modules_dist_in_a_monorepo(tmp_path: Path) -> None:
+    """A monorepo's modules each write their own dist/, so an anchored /dist/ would leave them tracked."""
+    from gopipe.init import init_repo
+
+    for module in ("services/api", "libs/shared"):
+        (tmp_path / module).mkdir(parents=True)
+        (tmp_path / module / "go.mod").write_text(f"module example.com/{module}\n\ngo 1.24\n")
+    (tmp_path / ".gitignore").write_text("/dist/\n")
+    said = init_repo(tmp_path)
+    assert (tmp_path / ".gitignore").read_text().splitlines() == ["/dist/", "dist/"]
+    assert "added dist/ to .gitignore" in said
+    init_repo(tmp_path)
+    assert (tmp_path / ".gitignore").read_text().splitlines() == ["/dist/", "dist/"]
+
+
 @pytest.mark.parametrize("argv", [["run", "ci", "--shard", "3/2"], ["run", "build", "--target", "linux"]])
 def test_bad_flags_exit_2(argv: list[str]) -> None:
     proc = subprocess.run(
