@@ -154,3 +154,12 @@ def test_inspection_still_lists_every_provider() -> None:
     lazy = ProviderRegistry.collect(create_manager((), entry_points=False, lazy=True))
     eager = ProviderRegistry.collect(create_manager((), entry_points=False))
     assert sorted((s, e.name) for s, e in lazy.all()) == sorted((s, e.name) for s, e in eager.all())
+
+
+def test_every_name_gopipe_oci_exports_resolves() -> None:
+    import gopipe_oci
+
+    for name in gopipe_oci.__all__:
+        assert getattr(gopipe_oci, name) is not None, name
+    with pytest.raises(AttributeError):
+        _ = gopipe_oci.no_such_name  # type: ignore[attr-defined]
