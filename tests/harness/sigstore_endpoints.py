@@ -15,6 +15,8 @@ their documented protocols, so sigstore-python's real clients can run against it
   queued fault, else 503 (a real certificate would need Fulcio's CA and CT log, so a test
   stops at the request).
 
+- **A webhook** (``POST /hook``): recorded, 200, so a test can see the run's notification.
+
 Faults (:class:`Reply`) are queued per path and answered before the next request to it.
 """
 
@@ -34,6 +36,7 @@ from typing import Any
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 TOKEN_PATH = "/token"
 FULCIO_PATH = "/api/v2/signingCert"
+HOOK_PATH = "/hook"
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,8 @@ class SigstoreEndpoints:
             return Reply(200, body, {"Content-Type": "application/json"})
         if seen.path == FULCIO_PATH and seen.method == "POST":
             return Reply(503, b'{"code":14,"message":"local Fulcio issues no certificates"}')
+        if seen.path == HOOK_PATH and seen.method == "POST":
+            return Reply(200, b"{}", {"Content-Type": "application/json"})
         return Reply(404, b"not found")
 
     def close(self) -> None:
