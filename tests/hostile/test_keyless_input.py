@@ -174,6 +174,9 @@ def test_malformed_keyless_options_are_config_errors(sandbox: Sandbox, body: str
     outcome = _run(sandbox, {"COSIGN_KEY_X": "irrelevant-key-text-0000"})
     sandbox.check(outcome, code=2, says=says)
     assert not (sandbox.sentinel / "pwned").exists()
+    assert outcome.report is not None
+    if "trust_config" not in body:  # the preflight: refused before anything is built
+        assert not [a for a in outcome.report["artifacts"] if a["kind"] == "binary"]
 
 
 def test_an_unknown_mode_is_a_config_error(sandbox: Sandbox) -> None:

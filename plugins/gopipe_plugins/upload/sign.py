@@ -39,7 +39,7 @@ from typing import Any, ClassVar, Literal
 
 from gopipe import hookimpl
 from gopipe.artifacts import Artifact
-from gopipe.config import doc
+from gopipe.config import Config, doc
 from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
 from gopipe.paths import artifact_file
@@ -402,6 +402,12 @@ def _store_signature(client: RegistryClient, repo: str, repository: str, target:
     client.put_manifest(repo, tag, manifest, cosign_sig.OCI_MANIFEST)
 
 
+def _keyless_preflight(config: Config, opts: SignOptions) -> None:
+    from gopipe_plugins.upload.sign_keyless import preflight
+
+    preflight(config, opts)
+
+
 @hookimpl
 def gopipe_uploaders() -> list[Uploader[SignOptions]]:
     return [
@@ -410,5 +416,6 @@ def gopipe_uploaders() -> list[Uploader[SignOptions]]:
             run=run,
             options=SignOptions,
             description="cosign signatures for pushed images (tag scheme) and .sig files for archives",
+            check=_keyless_preflight,
         )
     ]

@@ -25,6 +25,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from gopipe.artifacts import Artifact
+from gopipe.config import Config
 from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
 from gopipe.paths import artifact_file
@@ -51,15 +52,25 @@ def check_identity_options(file: str, identity: str | None, issuer: str) -> None
         raise ConfigError(file, f"{CONFIG_KEY}.identity", f"{identity!r} is not a workflow@ref URL", fix)
 
 
-def run_keyless(ctx: ProviderContext[SignOptions]) -> None:
-    opts = ctx.options
-    file = ctx.config.display_file
+def preflight(config: Config, opts: SignOptions) -> None:
+    """The keyless options that need no environment, checked before any stage runs (so a
+    typo costs no build). Whether this is an Actions job with ``id-token: write`` is checked
+    when signing: ``gopipe check`` runs this on a laptop too."""
+    if opts.mode != "keyless":
+        return
+    file = config.display_file
     check_identity_options(file, opts.identity, opts.issuer)
     if opts.key is not None:
         fix = 'remove key, or mode = "keyless"'
         raise ConfigError(
             file, f"{CONFIG_KEY}.key", 'a key is set but mode = "keyless" signs without one', fix
         )
+
+
+def run_keyless(ctx: ProviderContext[SignOptions]) -> None:
+    opts = ctx.options
+    file = ctx.config.display_file
+    preflight(ctx.config, opts)
     trust_file = ctx.repo_path(opts.trust_config, "trust_config") if opts.trust_config else None
     if trust_file is not None and not trust_file.is_file():
         raise ConfigError(file, f"{CONFIG_KEY}.trust_config", f"{opts.trust_config}: no such file")
