@@ -79,6 +79,29 @@ def _public_key_json(key: ec.EllipticCurvePrivateKey) -> dict[str, Any]:
     }
 
 
+def _canonical_entry(proposed: dict[str, Any]) -> dict[str, Any]:
+    """What Rekor stores for a proposed entry: a ``hashedrekord`` as proposed; a ``dsse`` as
+    the envelope's and payload's SHA-256 with each signature and its verifier."""
+    if proposed.get("kind") != "dsse":
+        return proposed
+    content = proposed["spec"]["proposedContent"]
+    envelope = json.loads(content["envelope"])
+    payload = base64.b64decode(envelope["payload"])
+    verifier = content["verifiers"][0]
+    return {
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {
+            "envelopeHash": {
+                "algorithm": "sha256",
+                "value": hashlib.sha256(content["envelope"].encode()).hexdigest(),
+            },
+            "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
+            "signatures": [{"signature": s["sig"], "verifier": verifier} for s in envelope["signatures"]],
+        },
+    }
+
+
 class LocalSigstore(SigstoreEndpoints):
     """The token service of :class:`SigstoreEndpoints`, plus a Fulcio and a Rekor that issue."""
 
@@ -247,7 +270,7 @@ class LocalSigstore(SigstoreEndpoints):
             proposed = json.loads(seen.body)
         except ValueError:
             return 400, {"code": 400, "message": "malformed entry"}
-        body = rfc8785.dumps(proposed)
+        body = rfc8785.dumps(_canonical_entry(proposed))
         with self._log_lock:
             index = len(self.entries)
             integrated = int(time.time())

@@ -190,6 +190,13 @@ class KeylessSigner:
         with _sigstore("Sigstore signing (Rekor) failed", self._redact):
             return str(self._signer.sign_artifact(data).to_json())
 
+    def sign_statement(self, statement: bytes) -> str:
+        """The Sigstore bundle (JSON) of an in-toto statement: a DSSE envelope, a ``dsse`` entry."""
+        from sigstore.dsse import Statement
+
+        with _sigstore("Sigstore signing (DSSE, Rekor) failed", self._redact):
+            return str(self._signer.sign_dsse(Statement(statement)).to_json())
+
     def sign_image(self, repository: str, digest: str) -> tuple[dict[str, Any], str]:
         """cosign's simple-signing payload for ``repository@digest``, signed: (the tag-scheme
         layer with its certificate and Rekor annotations, the bundle JSON for a referrer)."""
@@ -222,21 +229,19 @@ def _pem(der_b64: str) -> str:
     return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
 
 
-def tag_scheme_layer(payload: bytes, bundle: Mapping[str, Any]) -> dict[str, Any]:
-    """The signature layer ``cosign sign`` (keyless, tag scheme) writes, from a v0.3 bundle
-    over ``payload``: signature, leaf certificate (PEM) and the Rekor entry with its signed
-    entry timestamp (``dev.sigstore.cosign/bundle``), which ``cosign verify`` checks offline."""
+def _rekor_annotations(bundle: Mapping[str, Any]) -> dict[str, str]:
+    """cosign's annotations for a keyless signature: leaf certificate (PEM), chain, and the
+    Rekor entry with its signed entry timestamp (``dev.sigstore.cosign/bundle``), which
+    ``cosign verify`` checks offline against Rekor's key."""
     material = bundle.get("verificationMaterial") or {}
     cert = (material.get("certificate") or {}).get("rawBytes")
-    chain = [
-        c.get("rawBytes") for c in (material.get("x509CertificateChain") or {}).get("certificates") or []
-    ]
+    listed = (material.get("x509CertificateChain") or {}).get("certificates") or []
+    chain = [c.get("rawBytes") for c in listed]
     if not cert and chain:
         cert, chain = chain[0], chain[1:]
     entries = material.get("tlogEntries") or []
-    signature = (bundle.get("messageSignature") or {}).get("signature")
-    if not cert or not entries or not signature:
-        raise KeylessError("the Sigstore bundle has no certificate, signature or Rekor entry")
+    if not cert or not entries:
+        raise KeylessError("the Sigstore bundle has no certificate or Rekor entry")
     entry = entries[0]
     promise = (entry.get("inclusionPromise") or {}).get("signedEntryTimestamp")
     if not promise:
@@ -250,8 +255,36 @@ def tag_scheme_layer(payload: bytes, bundle: Mapping[str, Any]) -> dict[str, Any
             "logID": base64.b64decode(entry["logId"]["keyId"]).hex(),
         },
     }
+    return {
+        CERTIFICATE_ANNOTATION: _pem(str(cert)),
+        CHAIN_ANNOTATION: "".join(_pem(str(c)) for c in chain if c),
+        BUNDLE_ANNOTATION: json.dumps(rekor, separators=(",", ":")),
+    }
+
+
+def tag_scheme_layer(payload: bytes, bundle: Mapping[str, Any]) -> dict[str, Any]:
+    """The signature layer ``cosign sign`` (keyless, tag scheme) writes, from a v0.3 bundle
+    over ``payload``: the signature and :func:`_rekor_annotations`."""
+    signature = (bundle.get("messageSignature") or {}).get("signature")
+    if not signature:
+        raise KeylessError("the Sigstore bundle has no message signature")
+    annotations = _rekor_annotations(bundle)
     layer = cosign_sig.signature_layer(payload, str(signature))
-    layer["annotations"][CERTIFICATE_ANNOTATION] = _pem(str(cert))
-    layer["annotations"][CHAIN_ANNOTATION] = "".join(_pem(str(c)) for c in chain if c)
-    layer["annotations"][BUNDLE_ANNOTATION] = json.dumps(rekor, separators=(",", ":"))
+    layer["annotations"].update(annotations)
     return layer
+
+
+def attestation_layer(bundle: Mapping[str, Any], predicate_type: str) -> tuple[bytes, dict[str, Any]]:
+    """(envelope bytes, ``.att`` layer) as ``cosign attest`` (keyless) stores them, from a v0.3
+    bundle holding a DSSE envelope. The bytes are the envelope exactly as sigstore submitted it
+    to Rekor (its own model's JSON): Rekor's ``dsse`` entry records their SHA-256, which cosign
+    compares with the layer."""
+    from sigstore_models.intoto import Envelope
+
+    envelope = bundle.get("dsseEnvelope")
+    if not isinstance(envelope, Mapping) or not envelope.get("signatures"):
+        raise KeylessError("the Sigstore bundle has no DSSE envelope")
+    data = Envelope.model_validate(dict(envelope)).to_json().encode()
+    layer = cosign_sig.attestation_layer(data, predicate_type)
+    layer["annotations"].update(_rekor_annotations(bundle))
+    return data, layer

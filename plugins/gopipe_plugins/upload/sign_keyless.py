@@ -12,9 +12,13 @@ sigstore-python does all of it (:mod:`gopipe_plugins._common.keyless`).
   stored as a layer of ``<repo>:sha256-<hex>.sig`` with the certificate and Rekor entry in
   cosign's annotations (``cosign verify --certificate-identity … --certificate-oidc-issuer …``).
 
+- Attestations, as the key path attaches them: the ``provenance`` provider's SLSA statement
+  about the index (it needs no key then) and a CycloneDX statement per platform manifest,
+  each signed as DSSE (a Rekor ``dsse`` entry), stored as layers of ``sha256-<hex>.att``
+  with the same annotations (``cosign verify-attestation --type slsaprovenance1|cyclonedx``).
+
 Outside Actions, or in a job without ``id-token: write``, this is a config error (exit 2)
 before anything is signed. A failure reaching Sigstore fails the stage with one masked line.
-Attestations (the provenance statement, SBOMs) stay key-signed: keyless DSSE is not built.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from gopipe.artifacts import Artifact
@@ -30,7 +35,8 @@ from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
 from gopipe.paths import artifact_file
 from gopipe_oci import RegistryClient, RegistryError
-from gopipe_plugins._common import cosign_sig, keyless
+from gopipe_plugins._common import cosign_sig, dsse, keyless
+from gopipe_plugins._common.provenance import PREDICATE_TYPE, STATEMENT_TYPE
 from gopipe_plugins._common.registry_access import connect, credentials, library_logs, register_tokens
 
 if TYPE_CHECKING:
@@ -159,14 +165,29 @@ def _sign_image(
     repo = repository[len(host) + 1 :]
     with connect(ctx, ctx.options, host, credentials(ctx, ctx.options)) as client:
         try:
-            targets = [digest, *platform_manifests(client, repo, digest)]
+            platforms: dict[str, str] = platform_manifests(client, repo, digest)
+            targets = [digest, *platforms]
             for target in targets:
                 layer, _bundle = signer.sign_image(repository, target)
                 _add_signature_layer(client, repo, repository, target, layer)
+            statements = _statements(ctx, ref, repository, digest, platforms)
+            for target, items in statements.items():
+                _store_attestations(client, repo, target, [_attest(signer, s, p) for s, p in items])
         except (RegistryError, OSError, ValueError) as exc:
             raise StageFailed(f"signing {repository}@{digest[:19]}: {exc}") from None
         finally:
             register_tokens(ctx, client)
+    for target, items in statements.items():
+        for _statement, predicate in items:
+            ctx.add_artifact(
+                "image-attestation",
+                f"{ref.name}@{target[:19]}",
+                reference=f"{repository}:{cosign_sig.sig_tag(target, 'att')}",
+                attests=f"{repository}@{target}",
+                predicate_type=predicate,
+                scheme="cosign-tag-keyless",
+                **_identity_extra(expected),
+            )
     for target in targets:
         ctx.add_artifact(
             "image-signature",
@@ -192,5 +213,90 @@ def _add_signature_layer(
     layers.append(layer)
     manifest, config = cosign_sig.signature_manifest(layers)
     client.upload_blob(repo, cosign_sig.payload_digest(payload), payload)
+    client.upload_blob(repo, cosign_sig.payload_digest(config), config)
+    client.put_manifest(repo, tag, manifest, cosign_sig.OCI_MANIFEST)
+
+
+def _attest(signer: keyless.KeylessSigner, statement: bytes, predicate: str) -> tuple[bytes, dict[str, Any]]:
+    return keyless.attestation_layer(json.loads(signer.sign_statement(statement)), predicate)
+
+
+def _statements(
+    ctx: ProviderContext[SignOptions],
+    ref: Artifact,
+    repository: str,
+    digest: str,
+    platforms: dict[str, str],
+) -> dict[str, list[tuple[bytes, str]]]:
+    """The in-toto statements to attest keyless, by manifest digest, as the key path attaches
+    them: the index gets the provenance provider's SLSA statement (unsigned: with keyless it
+    needs no key), each platform manifest a CycloneDX statement of its binary's SBOM."""
+    found: dict[str, list[tuple[bytes, str]]] = {}
+    for prov in _provenance_statements(ctx, ref.name):
+        doc_ = json.loads(artifact_file(ctx.root, prov).read_text(encoding="utf-8"))
+        found.setdefault(digest, []).append((dsse.canonical(doc_), PREDICATE_TYPE))
+    sboms = [a for a in ctx.artifacts.of_kind("sbom") if a.path]
+    of_image = [a for a in sboms if a.extra.get("binary") == ref.name]
+    if not of_image and len(ctx.artifacts.of_kind("image-ref")) == 1:
+        of_image = sboms
+    by_platform = {plat: target for target, plat in platforms.items()}
+    for sbom in of_image:
+        target = by_platform.get(f"{sbom.os}/{sbom.arch}") if platforms else digest
+        if target is None:
+            continue
+        bom = json.loads(artifact_file(ctx.root, sbom).read_text(encoding="utf-8"))
+        statement = {
+            "_type": STATEMENT_TYPE,
+            "subject": [{"name": repository, "digest": {"sha256": target.removeprefix("sha256:")}}],
+            "predicateType": cosign_sig.CYCLONEDX_PREDICATE,
+            "predicate": bom,
+        }
+        found.setdefault(target, []).append((dsse.canonical(statement), cosign_sig.CYCLONEDX_PREDICATE))
+    return found
+
+
+def _provenance_statements(ctx: ProviderContext[SignOptions], image: str) -> list[Artifact]:
+    """The provenance provider's statement about ``image``, once it has written it."""
+
+    def mine() -> list[Artifact]:
+        return [
+            a
+            for a in ctx.artifacts.of_kind("provenance")
+            if a.extra.get("of") == "image" and a.extra.get("subject") == image and a.path
+        ]
+
+    if "provenance" not in ctx.config.stage("upload").providers:
+        return []
+    deadline = time.monotonic() + ctx.options.wait
+    while not (found := mine()):
+        if time.monotonic() >= deadline:
+            raise StageFailed(f"the provenance provider recorded no statement for image {image}")
+        time.sleep(0.2)
+    return found
+
+
+def _store_attestations(
+    client: RegistryClient, repo: str, target: str, layers: list[tuple[bytes, dict[str, Any]]]
+) -> None:
+    """Add these envelopes to ``target``'s ``sha256-<hex>.att`` image. Earlier keyless
+    attestations of the same predicate type (carrying a Fulcio certificate) are replaced;
+    key-signed ones and other types stay."""
+    tag = cosign_sig.sig_tag(target, "att")
+    kept: list[dict[str, Any]] = []
+    if client.head_manifest(repo, tag) is not None:
+        kept = [dict(x) for x in json.loads(client.get_manifest(repo, tag).data).get("layers") or []]
+    ours = {layer["annotations"][cosign_sig.PREDICATE_ANNOTATION] for _, layer in layers}
+    kept = [
+        x
+        for x in kept
+        if not (
+            (x.get("annotations") or {}).get(cosign_sig.PREDICATE_ANNOTATION) in ours
+            and keyless.CERTIFICATE_ANNOTATION in (x.get("annotations") or {})
+        )
+    ]
+    for data, layer in layers:
+        client.upload_blob(repo, cosign_sig.payload_digest(data), data)
+        kept.append(layer)
+    manifest, config = cosign_sig.signature_manifest(kept)
     client.upload_blob(repo, cosign_sig.payload_digest(config), config)
     client.put_manifest(repo, tag, manifest, cosign_sig.OCI_MANIFEST)

@@ -6,12 +6,14 @@ Fulcio and a Rekor of its own (its own CA, CT log and log keys, the services' do
 formats) plus the Actions token service, configured through sigstore's public trust-config
 format. Everything on gopipe's side is what runs in Actions: sigstore-python fetches the
 token, gets a certificate, logs each signature; gopipe stores the bundles and the tag-scheme
-signatures. ``cosign verify-blob --bundle`` and ``cosign verify`` (v3, ``--trusted-root`` =
-the local roots) then check identity and issuer, the SCT, the Rekor entry and the signature.
+signatures and attestations. ``cosign verify-blob --bundle``, ``cosign verify`` and ``cosign
+verify-attestation`` (v3, ``--trusted-root`` = the local roots) then check identity and
+issuer, the SCT, the Rekor entry and the signature.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -73,7 +75,7 @@ def test_keyless_signatures_verify_with_cosign_by_identity_and_issuer(
         cd_repo,
         package={"providers": ["oci-image", "archive"]},
         upload={
-            "providers": ["registry", "sign"],
+            "providers": ["registry", "provenance", "sign"],
             "registry": {"registry": env_ref("REG_HOST"), "insecure": True},
             "sign": {
                 "mode": "keyless",
@@ -120,5 +122,23 @@ def test_keyless_signatures_verify_with_cosign_by_identity_and_issuer(
         assert claim["optional"]["Issuer"] == keyless.GITHUB_ISSUER
     res = cosign("verify", *_verify_args(root, other), "--allow-http-registry", f"{repository}@{index}")
     assert res.returncode != 0, res.stdout
-    # one Rekor entry per signature: each file and each manifest
-    assert len(sigstore.seen(REKOR_PATH)) == len(bundles) + len(signed_images)
+    # attestations: the SLSA statement on the index, a CycloneDX statement on each platform
+    platforms = sorted(signed_images - {f"{repository}@{index}"})
+    checks = [("slsaprovenance1", f"{repository}@{index}")] + [("cyclonedx", p) for p in platforms]
+    for predicate, reference in checks:
+        res = cosign(
+            "verify-attestation", *_verify_args(root), "--type", predicate, "--allow-http-registry", reference
+        )
+        assert res.returncode == 0, res.stderr
+        (line,) = [x for x in res.stdout.splitlines() if x.startswith("{")]
+        statement = json.loads(base64.b64decode(json.loads(line)["payload"]))
+        assert statement["subject"][0]["digest"] == {"sha256": reference.rsplit(":", 1)[1]}
+    res = cosign(
+        "verify-attestation", *_verify_args(root, other), "--type", "slsaprovenance1",
+        "--allow-http-registry", f"{repository}@{index}",
+    )  # fmt: skip
+    assert res.returncode != 0
+    attested = artifacts(result, "image-attestation")
+    assert len(attested) == 1 + len(platforms)
+    # one Rekor entry per signature: each file, each manifest, each attestation
+    assert len(sigstore.seen(REKOR_PATH)) == len(bundles) + len(signed_images) + len(attested)
