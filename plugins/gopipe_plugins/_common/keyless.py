@@ -48,6 +48,7 @@ BUNDLE_ARTIFACT = "application/vnd.dev.sigstore.bundle.v0.3+json"
 CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"
 CHAIN_ANNOTATION = "dev.sigstore.cosign/chain"
 BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle"
+FULCIO_ISSUER_OID = "1.3.6.1.4.1.57264.1.1"  # the OIDC issuer, raw bytes (Fulcio's v1 extension)
 Instance = Literal["production", "staging"]
 MESSAGE_LIMIT = 300  # characters of a library message kept in an error line
 
@@ -98,6 +99,24 @@ def workflow_identity(env: Mapping[str, str], issuer: str = GITHUB_ISSUER) -> Id
         return None
     server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
     return Identity(f"{server}/{ref}", issuer)
+
+
+def certificate_identity(pem: str) -> Identity | None:
+    """The identity and issuer a Fulcio certificate names (URI SAN; issuer extension
+    ``1.3.6.1.4.1.57264.1.1``), or ``None`` for anything else."""
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode())
+        uris = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        issuer = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(FULCIO_ISSUER_OID)).value
+    except (ValueError, x509.ExtensionNotFound):
+        return None
+    names = uris.get_values_for_type(x509.UniformResourceIdentifier)
+    raw = getattr(issuer, "value", b"")
+    if len(names) != 1 or not isinstance(raw, bytes):
+        return None
+    return Identity(names[0], raw.decode("utf-8", "replace"))
 
 
 def actions_identity_token(

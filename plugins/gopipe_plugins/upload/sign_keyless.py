@@ -168,11 +168,14 @@ def _sign_image(
             platforms: dict[str, str] = platform_manifests(client, repo, digest)
             targets = [digest, *platforms]
             for target in targets:
+                if expected is not None and _signed_as(client, repo, repository, target, expected):
+                    continue  # a rerun: this workflow@ref signed it already, no new Rekor entry
                 layer, _bundle = signer.sign_image(repository, target)
                 _add_signature_layer(client, repo, repository, target, layer)
             statements = _statements(ctx, ref, repository, digest, platforms)
             for target, items in statements.items():
-                _store_attestations(client, repo, target, [_attest(signer, s, p) for s, p in items])
+                layers = [_attest(signer, s, p) for s, p in items]
+                _store_attestations(client, repo, target, layers, expected)
         except (RegistryError, OSError, ValueError) as exc:
             raise StageFailed(f"signing {repository}@{digest[:19]}: {exc}") from None
         finally:
@@ -199,6 +202,23 @@ def _sign_image(
         )
         ctx.log(f"signed keyless {repository}@{target} -> :{cosign_sig.sig_tag(target)}")
     return len(targets)
+
+
+def _signed_as(
+    client: RegistryClient, repo: str, repository: str, target: str, expected: keyless.Identity
+) -> bool:
+    """Whether ``target``'s ``.sig`` image has a keyless signature of its payload whose
+    certificate names ``expected`` (the same workflow at the same ref)."""
+    tag = cosign_sig.sig_tag(target)
+    if client.head_manifest(repo, tag) is None:
+        return False
+    payload = cosign_sig.payload_digest(cosign_sig.simple_signing_payload(repository, target))
+    for layer in json.loads(client.get_manifest(repo, tag).data).get("layers") or []:
+        notes = layer.get("annotations") or {}
+        pem = notes.get(keyless.CERTIFICATE_ANNOTATION)
+        if layer.get("digest") == payload and pem and keyless.certificate_identity(str(pem)) == expected:
+            return True
+    return False
 
 
 def _add_signature_layer(
@@ -276,24 +296,29 @@ def _provenance_statements(ctx: ProviderContext[SignOptions], image: str) -> lis
 
 
 def _store_attestations(
-    client: RegistryClient, repo: str, target: str, layers: list[tuple[bytes, dict[str, Any]]]
+    client: RegistryClient,
+    repo: str,
+    target: str,
+    layers: list[tuple[bytes, dict[str, Any]]],
+    expected: keyless.Identity | None,
 ) -> None:
-    """Add these envelopes to ``target``'s ``sha256-<hex>.att`` image. Earlier keyless
-    attestations of the same predicate type (carrying a Fulcio certificate) are replaced;
-    key-signed ones and other types stay."""
+    """Add these envelopes to ``target``'s ``sha256-<hex>.att`` image. This identity's earlier
+    keyless attestations of the same predicate types are replaced; key-signed ones, other
+    identities' and other types stay."""
     tag = cosign_sig.sig_tag(target, "att")
     kept: list[dict[str, Any]] = []
     if client.head_manifest(repo, tag) is not None:
         kept = [dict(x) for x in json.loads(client.get_manifest(repo, tag).data).get("layers") or []]
     ours = {layer["annotations"][cosign_sig.PREDICATE_ANNOTATION] for _, layer in layers}
-    kept = [
-        x
-        for x in kept
-        if not (
-            (x.get("annotations") or {}).get(cosign_sig.PREDICATE_ANNOTATION) in ours
-            and keyless.CERTIFICATE_ANNOTATION in (x.get("annotations") or {})
-        )
-    ]
+
+    def replaced(layer: dict[str, Any]) -> bool:
+        notes = layer.get("annotations") or {}
+        pem = notes.get(keyless.CERTIFICATE_ANNOTATION)
+        if notes.get(cosign_sig.PREDICATE_ANNOTATION) not in ours or not pem:
+            return False
+        return expected is None or keyless.certificate_identity(str(pem)) == expected
+
+    kept = [x for x in kept if not replaced(x)]
     for data, layer in layers:
         client.upload_blob(repo, cosign_sig.payload_digest(data), data)
         kept.append(layer)

@@ -141,4 +141,20 @@ def test_keyless_signatures_verify_with_cosign_by_identity_and_issuer(
     attested = artifacts(result, "image-attestation")
     assert len(attested) == 1 + len(platforms)
     # one Rekor entry per signature: each file, each manifest, each attestation
-    assert len(sigstore.seen(REKOR_PATH)) == len(bundles) + len(signed_images) + len(attested)
+    entries = len(bundles) + len(signed_images) + len(attested)
+    assert len(sigstore.seen(REKOR_PATH)) == entries
+
+    # A rerun of the same workflow@ref adds no second image signature (files and
+    # attestations are signed again, and the attestations replaced, not added).
+    result = gopipe_run(cd_repo, "package", "upload")
+    assert result.exit_code == 0, result.report
+    res = cosign(
+        "verify", *_verify_args(root), "--allow-http-registry", "--output", "json", f"{repository}@{index}"
+    )
+    assert res.returncode == 0 and len(json.loads(res.stdout)) == 1, res.stdout
+    res = cosign(
+        "verify-attestation", *_verify_args(root), "--type", "slsaprovenance1", "--allow-http-registry",
+        f"{repository}@{index}",
+    )  # fmt: skip
+    assert len([x for x in res.stdout.splitlines() if x.startswith("{")]) == 1
+    assert len(sigstore.seen(REKOR_PATH)) == 2 * entries - len(signed_images)
