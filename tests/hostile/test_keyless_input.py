@@ -179,6 +179,17 @@ def test_malformed_keyless_options_are_config_errors(sandbox: Sandbox, body: str
         assert not [a for a in outcome.report["artifacts"] if a["kind"] == "binary"]
 
 
+def test_a_trust_config_symlink_out_of_the_repository_is_refused(sandbox: Sandbox) -> None:
+    """A trust root decides whom signing trusts: it is read only from inside the repository."""
+    outside = sandbox.sentinel / "outside" / "trust.json"
+    outside.write_text('{"mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"}')
+    (sandbox.repo / "trust.json").symlink_to(outside)
+    sandbox.before = sandbox.snapshot()  # the planted file is part of what must survive
+    sandbox.config(BASE + 'trust_config = "trust.json"\n')
+    outcome = _run(sandbox, {})
+    sandbox.check(outcome, code=2, says=f"{KEY}.trust_config")
+
+
 def test_an_unknown_mode_is_a_config_error(sandbox: Sandbox) -> None:
     sandbox.config(BASE.replace('mode = "keyless"', 'mode = "keyles"'))
     outcome = _run(sandbox, {})

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -100,6 +102,17 @@ def test_keyless_signatures_verify_with_cosign_by_identity_and_issuer(
             "verify-blob", "--bundle", str(cd_repo / bundle["path"]), *_verify_args(root), str(signed)
         )
         assert res.returncode == 0 and "Verified OK" in res.stdout + res.stderr, res.stderr
+    # sigstore-python's own verifier accepts the same bundle (its GitHub policy, by identity)
+    signed = cd_repo / bundles[0]["path"].removesuffix(keyless.BUNDLE_SUFFIX)
+    res = subprocess.run(
+        [
+            sys.executable, "-m", "sigstore", "--trust-config", str(cd_repo / "sigstore-trust.json"),
+            "verify", "github", "--bundle", str(cd_repo / bundles[0]["path"]), "--cert-identity", IDENTITY,
+            str(signed),
+        ],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 0 and f"OK: {signed}" in res.stdout + res.stderr, res.stderr
     # another workflow's identity does not verify
     first = bundles[0]
     other = IDENTITY.replace("gopipe-cd.yml", "other.yml")
