@@ -287,7 +287,9 @@ def _provenance_statements(ctx: ProviderContext[SignOptions], image: str) -> lis
 
     if "provenance" not in ctx.config.stage("upload").providers:
         return []
-    deadline = time.monotonic() + ctx.options.wait
+    # Bounded by ``wait`` while sign runs beside provenance; once the runner starts sign after
+    # it (``Uploader(after=...)``, which drops ``wait``), the statement is there at once.
+    deadline = time.monotonic() + float(getattr(ctx.options, "wait", 0.0))
     while not (found := mine()):
         if time.monotonic() >= deadline:
             raise StageFailed(f"the provenance provider recorded no statement for image {image}")
