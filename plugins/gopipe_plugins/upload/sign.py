@@ -24,8 +24,8 @@ then the wait goes away.)
 - Files: ``<file>.sig`` next to the file in ``dist/``, for ``cosign verify-blob --key
   cosign.pub --signature <file>.sig --insecure-ignore-tlog=true <file>``.
 
-Keyless signing (Sigstore with the GitHub Actions OIDC token) is not implemented: it needs
-Fulcio and Rekor, which cannot be reached from the machines this was written on.
+Keyless (``mode = "keyless"``: Sigstore with the GitHub Actions OIDC token) is its own
+module, :mod:`gopipe_plugins.upload.sign_keyless`; ``run`` only hands over to it.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from gopipe import hookimpl
 from gopipe.artifacts import Artifact
-from gopipe.config import doc
+from gopipe.config import Config, doc
 from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
 from gopipe.paths import artifact_file
@@ -48,6 +48,7 @@ from gopipe.types import Uploader
 from gopipe_oci import RegistryClient, RegistryError
 from gopipe_oci.digest import INDEX_MEDIA_TYPES
 from gopipe_plugins._common import cosign_sig, dsse
+from gopipe_plugins._common.keyless import GITHUB_ISSUER, Instance
 from gopipe_plugins._common.provenance import PREDICATE_TYPE, STATEMENT_TYPE
 from gopipe_plugins._common.registry_access import Login, connect, credentials, library_logs, register_tokens
 from gopipe_plugins.upload.signing_key import load_signing_key
@@ -67,10 +68,25 @@ class SignOptions(Login):
     blobs: tuple[str, ...] = doc("artifact kinds that get a .sig file", BLOB_KINDS)
     images: bool = doc("sign pushed images (index and platform manifests)", True)
     wait: float = doc("seconds to wait for this stage's pushers to record the images", 300.0, minimum=0)
+    # -- keyless (sign_keyless.py) --
+    mode: Literal["key", "keyless"] = doc(
+        "key: the cosign key above; keyless: Sigstore with the GitHub Actions OIDC token", "key"
+    )
+    sigstore: Instance = doc("keyless: the public Sigstore instance to sign with", "production")
+    trust_config: str | None = doc(
+        "keyless: a Sigstore ClientTrustConfig JSON in the repository (a private instance)", None
+    )
+    issuer: str = doc("keyless: the OIDC issuer the token must come from", GITHUB_ISSUER)
+    identity: str | None = doc("keyless: the workflow@ref identity this job must sign as", None)
 
 
 def run(ctx: ProviderContext[SignOptions]) -> None:
     opts = ctx.options
+    if opts.mode == "keyless":
+        from gopipe_plugins.upload.sign_keyless import run_keyless
+
+        run_keyless(ctx)
+        return
     if opts.key is None:
         fix = 'set key = { file = "cosign.key" } (made by cosign generate-key-pair)'
         raise ConfigError(ctx.config.display_file, f"{CONFIG_KEY}.key", "no signing key", fix)
@@ -386,6 +402,12 @@ def _store_signature(client: RegistryClient, repo: str, repository: str, target:
     client.put_manifest(repo, tag, manifest, cosign_sig.OCI_MANIFEST)
 
 
+def _keyless_preflight(config: Config, opts: SignOptions) -> None:
+    from gopipe_plugins.upload.sign_keyless import preflight
+
+    preflight(config, opts)
+
+
 @hookimpl
 def gopipe_uploaders() -> list[Uploader[SignOptions]]:
     return [
@@ -394,5 +416,6 @@ def gopipe_uploaders() -> list[Uploader[SignOptions]]:
             run=run,
             options=SignOptions,
             description="cosign signatures for pushed images (tag scheme) and .sig files for archives",
+            check=_keyless_preflight,
         )
     ]

@@ -79,12 +79,27 @@ PERMISSION_REASONS: dict[str, tuple[str, str]] = {
 }
 
 
-def permissions(*scopes: str) -> dict[str, Commented]:
-    """A job's ``permissions:``: exactly these scopes, each with its reason."""
-    return {
-        scope: Commented(PERMISSION_REASONS[scope][0], PERMISSION_REASONS[scope][1])
-        for scope in sorted(scopes)
-    }
+def permissions(*scopes: str, reasons: Mapping[str, str] | None = None) -> dict[str, Commented]:
+    """A job's ``permissions:``: exactly these scopes, each with its reason (``reasons``
+    replaces the default reason of a scope)."""
+    why = {scope: reason for scope, (_, reason) in PERMISSION_REASONS.items()} | dict(reasons or {})
+    return {scope: Commented(PERMISSION_REASONS[scope][0], why[scope]) for scope in sorted(scopes)}
+
+
+def signs_keyless(config: Config) -> bool:
+    """Whether a stage's ``sign`` provider signs keyless (``mode = "keyless"``): its job then
+    needs the OIDC token. The raw tables are read: ``src/`` does not import the plugin."""
+    for stage in Stage:
+        selected = config.stage(stage)
+        table = selected.entries.get("sign")
+        if "sign" in selected.providers and isinstance(table, Mapping) and table.get("mode") == "keyless":
+            return True
+    return False
+
+
+def _id_token_reason(aws: bool, keyless: bool) -> str:
+    uses = [*(["the AWS role"] if aws else []), *(["keyless signing (Sigstore)"] if keyless else [])]
+    return "OIDC token for " + " and ".join(uses)
 
 
 # A job ``if:`` that names none of these gets GitHub's implicit ``success()``: it runs only
@@ -305,7 +320,8 @@ def _install_command(config: Config, opts: GithubOptions) -> str:
                 f"{str(requirement)!r} excludes gopipe {gopipe.__version__}, which generates the workflows",
                 f"pip install {shlex.quote(str(requirement))}, then run gopipe init --github again",
             )
-    own = opts.gopipe_requirement or f"gopipe=={gopipe.__version__}"
+    extras = "[keyless]" if signs_keyless(config) else ""  # sigstore, for the signing job
+    own = opts.gopipe_requirement or f"gopipe{extras}=={gopipe.__version__}"
     packages = [own, *(str(r) for r in requires if r.name.lower() != "gopipe")]
     return "python -m pip install --disable-pip-version-check " + " ".join(shlex.quote(p) for p in packages)
 
@@ -519,7 +535,9 @@ _SCANNED_EVENTS = "github.event_name == 'pull_request' || github.event_name == '
 
 def cd_workflow(b: _Builder) -> dict[str, Any]:
     opts, layout = b.opts, b.layout
-    oidc = bool(opts.aws_role)
+    aws = bool(opts.aws_role)
+    keyless = signs_keyless(b.config)  # the cd jobs run upload, where sign runs
+    oidc = aws or keyless
     # Without deploy providers cd packages and uploads, from the refs that could deploy.
     targets = deploy_targets(b.config)
     branches, tags = push_filters((p for t in targets for p in t.allowed_refs), b.branch)
@@ -545,11 +563,13 @@ def cd_workflow(b: _Builder) -> dict[str, Any]:
     gates = [job_id for job_id in ci if job_id != CODE_SCANNING_JOB]
     jobs: dict[str, Job] = dict(ci)
     stages = (Stage.PACKAGE, Stage.UPLOAD, Stage.DEPLOY, Stage.NOTIFY)
-    deploy_permissions = permissions("contents", *(["id-token"] if oidc else []))
+    deploy_permissions = permissions(
+        "contents", *(["id-token"] if oidc else []), reasons={"id-token": _id_token_reason(aws, keyless)}
+    )
     previous: str | None = None
     for target in targets:
         steps = b.release_setup()
-        if oidc:
+        if aws:
             steps.append(
                 b.action(
                     "AWS credentials (OIDC)",
