@@ -144,3 +144,17 @@ def test_deploy_installs_the_pushed_oci_chart_at_its_digest(
     for text in (output.out, output.err, dist):
         assert registry.password not in text and auth not in text
     assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("gopipe-deploy-*/registry-config.json"))
+
+    # a fixed reference works the same way: chart = "oci://…" with chart_version, revision 2
+    config = (deploy_repo / "pyproject.toml").read_text()
+    fixed = f'chart = "oci://{registry.host}/hello/charts/hello"\nchart_version = "1.4.0"'
+    (deploy_repo / "pyproject.toml").write_text(config.replace("pushed_chart = true", fixed))
+    git(deploy_repo, "commit", "-qam", "deploy a fixed chart reference")
+    git(deploy_repo, "tag", "-f", "v1.4.0")
+    again = gopipe_run(deploy_repo, "deploy")
+    assert again.exit_code == 0, capsys.readouterr().out[-4000:]
+    [deployed] = [a for a in again.report["artifacts"] if a["kind"] == "deployment"]
+    assert deployed["extra"]["chart"] == f"oci://{registry.host}/hello/charts/hello"
+    assert deployed["extra"]["revision"] == {"release/hello": "2"}
+    [listed] = json.loads(k8s_cluster.helm("list", "-n", k8s_namespace, "-o", "json").stdout)
+    assert listed["chart"] == "hello-1.4.0"
