@@ -43,6 +43,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     # publish
     ("github", "gopipe_plugins.publish.github"),
     ("gitlab", "gopipe_plugins.publish.gitlab"),
+    ("homebrew", "gopipe_plugins.publish.homebrew"),
     ("provenance", "gopipe_plugins.upload.provenance"),
     ("sign", "gopipe_plugins.upload.sign"),
     # deploy
@@ -98,6 +99,7 @@ LAZY_PROVIDERS: dict[str, tuple[str, str]] = {
     "sign": ("upload", "sign"),
     "github": ("publish", "github"),
     "gitlab": ("publish", "gitlab"),
+    "homebrew": ("publish", "homebrew"),
     "kubectl": ("deploy", "kubectl"),
     "helm": ("deploy", "helm"),
     "argo-rollouts": ("deploy", "argo-rollouts"),

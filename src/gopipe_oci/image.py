@@ -110,6 +110,7 @@ def _image_config(
     app: Layer,
     cfg: ImageConfig,
     binary_path: str,
+    added: str,
     created: str,
 ) -> dict[str, Any]:
     base_cfg: Mapping[str, Any] = base.config.get("config") or {}
@@ -138,7 +139,7 @@ def _image_config(
         history = list(base.config.get("history") or [])
         if sum(1 for h in history if not h.get("empty_layer")) != len(base.layers):
             history = [{"created_by": base.description} for _ in base.layers]
-    history.append({"created": created, "created_by": f"gopipe: add {binary_path}"})
+    history.append({"created": created, "created_by": f"gopipe: add {added}"})
     config: dict[str, Any] = {
         "architecture": plat.architecture,
         "os": plat.os,
@@ -150,6 +151,26 @@ def _image_config(
     if plat.variant:
         config["variant"] = plat.variant
     return config
+
+
+def _companions(
+    main_path: str, platforms: Mapping[Platform, Path], more: Mapping[str, Mapping[str, Path]]
+) -> dict[str, dict[Platform, Path]]:
+    """*more* checked and keyed by parsed platform: distinct in-image paths, every platform there."""
+    out: dict[str, dict[Platform, Path]] = {}
+    for raw_path, per_platform in sorted(more.items()):
+        path = "/" + normalize_path(raw_path)
+        if path == main_path or path in out:
+            raise ValueError(f"two binaries at {path} in the image")
+        parsed = {Platform.parse(k): Path(v) for k, v in per_platform.items()}
+        missing = sorted(str(p) for p in platforms if p not in parsed)
+        if missing:
+            raise ValueError(f"no binary for {path} on {', '.join(missing)}")
+        for plat in platforms:
+            if not parsed[plat].is_file():
+                raise FileNotFoundError(f"binary for {path} on {plat} not found: {parsed[plat]}")
+        out[path] = {plat: parsed[plat] for plat in platforms}
+    return out
 
 
 def build_image(
@@ -164,6 +185,7 @@ def build_image(
     binary_mode: int = 0o755,
     binary_owner: tuple[int, int] = (0, 0),
     extra_files: Mapping[str, EntrySource] | None = None,
+    more_binaries: Mapping[str, Mapping[str, Path]] | None = None,
     source: str = "",
     revision: str = "",
     version: str = "",
@@ -178,6 +200,8 @@ def build_image(
     layer and the ``created`` field/annotation. *base* defaults to :class:`StaticBase`.
     *source*/*revision*/*version* become ``org.opencontainers.image.*`` annotations on every
     manifest and on the index. *ref_names* tag the index inside the layout (``oci:DIR:NAME``).
+    *more_binaries* puts further binaries into the same app layer (one image holding several
+    commands): ``{in-image path: {platform: binary}}``, each needed for every platform.
     """
     if not binaries:
         raise ValueError("no binaries given")
@@ -187,6 +211,7 @@ def build_image(
             raise FileNotFoundError(f"binary for {plat} not found: {path}")
     cfg = config or ImageConfig()
     in_image = "/" + normalize_path(binary_path or f"/usr/local/bin/{name}")
+    companions = _companions(in_image, platforms, more_binaries or {})
     created = rfc3339(epoch)
     common = {ANNOTATION + "created": created}
     for key, value in (("source", source), ("revision", revision), ("version", version)):
@@ -204,6 +229,8 @@ def build_image(
             uid, gid = binary_owner
             tree: dict[str, EntrySource] = dict(extra_files or {})
             tree[in_image] = File(platforms[plat], mode=binary_mode, uid=uid, gid=gid)
+            for path, per_platform in companions.items():
+                tree[path] = File(per_platform[plat], mode=binary_mode, uid=uid, gid=gid)
             out = scratch / f"app-{plat.architecture}-{plat.variant}.tar.gz"
             return build_layer(tree, out, epoch=epoch, compresslevel=compresslevel)
 
@@ -219,7 +246,8 @@ def build_image(
             for layer in layers:
                 if layer.path.exists():
                     writer.add_file(layer.path, layer.digest)
-            cfg_json = _image_config(plat, resolved, app, cfg, in_image, created)
+            added = ", ".join((in_image, *companions))
+            cfg_json = _image_config(plat, resolved, app, cfg, in_image, added, created)
             cfg_desc, _ = writer.add_json(cfg_json, MEDIA_TYPE_CONFIG)
             manifest = {
                 "schemaVersion": 2,

@@ -17,6 +17,17 @@ documents for them:
   ``label``, ``size``, ``digest: "sha256:…"``, ``state: "uploaded"``); 422 ``already_exists``
   (``field: name``) when the release has an asset of that name;
 - ``DELETE /repos/{o}/{r}/releases/assets/{id}``: 204;
+- ``GET /repos/{o}/{r}/contents/{path}?ref=`` (repositories added with :meth:`add_repository`,
+  e.g. a Homebrew tap): 200 with ``type: "file"``, ``encoding: "base64"``, ``content`` (base64
+  in lines of 60 characters, as GitHub sends it), ``size`` and ``sha`` (the git blob SHA-1);
+  404 ``Not Found`` for a missing file, branch or repository;
+- ``PUT /repos/{o}/{r}/contents/{path}`` with ``message``, base64 ``content``, optional
+  ``branch`` (default: the repository's default branch) and, to update a file, its current
+  ``sha``: 201 (created) or 200 (updated) with ``content`` (name, path, sha, size) and
+  ``commit`` (sha, message); 422 ``Invalid request. "sha" wasn't supplied.`` when the file
+  exists and no ``sha`` is given; 409 ``{path} does not match {sha}`` when the ``sha`` is not
+  the file's current one; 422 for a missing ``message``/``content`` or content that is not
+  base64; 404 for an unknown branch;
 - every call without ``Authorization: Bearer <token>``: 401 ``{"message": "Bad credentials"}``.
 
 Faults are queued: a canned :class:`Reply` (a secondary rate limit: 403 with ``retry-after``
@@ -26,6 +37,7 @@ error body that echoes the token) is answered before the next matching request.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -59,6 +71,7 @@ class Seen:
 
 
 _RELEASES = re.compile(r"^/api/v3/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/releases(?P<rest>/.*)?$")
+_CONTENTS = re.compile(r"^/api/v3/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/contents/(?P<path>.+)$")
 _UPLOAD = re.compile(r"^/api/uploads/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/releases/(?P<id>\d+)/assets$")
 
 
@@ -71,6 +84,9 @@ class FakeGitHub:
         self.assets: dict[int, dict[str, Any]] = {}  # id -> asset (with "_release" and "_bytes")
         self.requests: list[Seen] = []
         self.faults: list[tuple[str, Reply]] = []  # (method or "*", reply), answered first
+        self.repositories: dict[str, str] = {}  # "owner/repo" -> default branch (contents API)
+        self.files: dict[tuple[str, str, str], bytes] = {}  # (owner/repo, branch, path) -> bytes
+        self.commits: list[dict[str, Any]] = []  # every commit the contents API made
         self._next_id = 1000
         self._lock = threading.Lock()
         fake = self
@@ -81,7 +97,7 @@ class FakeGitHub:
             def _any(self) -> None:
                 fake._handle(self)
 
-            do_GET = do_POST = do_PATCH = do_DELETE = _any
+            do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _any
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -116,6 +132,14 @@ class FakeGitHub:
 
     def fail_next(self, reply: Reply, method: str = "*") -> None:
         self.faults.append((method, reply))
+
+    def add_repository(self, owner: str, repo: str, default_branch: str = "main") -> None:
+        """Another repository (a Homebrew tap) whose files the contents API serves."""
+        self.repositories[f"{owner}/{repo}"] = default_branch
+
+    def file(self, full_name: str, path: str, branch: str = "") -> bytes | None:
+        branch = branch or self.repositories[full_name]
+        return self.files.get((full_name, branch, path))
 
     # -- serving --------------------------------------------------------------------------------
     def _new_id(self) -> int:
@@ -176,6 +200,9 @@ class FakeGitHub:
     def _route(self, req: Seen) -> Reply:
         if req.headers.get("Authorization") != f"Bearer {self.token}":
             return Reply.json({"message": "Bad credentials", "documentation_url": "https://docs"}, 401)
+        contents = _CONTENTS.match(req.path)
+        if contents:
+            return self._contents(contents["o"], contents["r"], urllib.parse.unquote(contents["path"]), req)
         upload = _UPLOAD.match(req.path)
         if upload and req.method == "POST":
             return self._upload(int(upload["id"]), req)
@@ -237,6 +264,65 @@ class FakeGitHub:
         }
         return Reply.json(self._release_json(self.releases[rid]), 201)
 
+    def _contents(self, owner: str, repo: str, path: str, req: Seen) -> Reply:
+        full = f"{owner}/{repo}"
+        if full not in self.repositories:
+            return Reply.json({"message": "Not Found"}, 404)
+        if req.method == "GET":
+            branch = req.query.get("ref") or self.repositories[full]
+            data = self.files.get((full, branch, path))
+            if data is None:
+                return Reply.json({"message": "Not Found"}, 404)
+            encoded = base64.b64encode(data).decode()
+            return Reply.json(
+                {
+                    **self._content_json(full, path, data),
+                    "encoding": "base64",
+                    "content": "\n".join(encoded[i : i + 60] for i in range(0, len(encoded), 60)) + "\n",
+                }
+            )
+        if req.method != "PUT":
+            return Reply.json({"message": "Not Found"}, 404)
+        try:
+            body = json.loads(req.body)
+        except ValueError:
+            return Reply.json({"message": "Problems parsing JSON"}, 400)
+        if not isinstance(body.get("message"), str) or not isinstance(body.get("content"), str):
+            return _invalid("Contents", "missing_field", "message" if "message" not in body else "content")
+        try:
+            data = base64.b64decode(body["content"], validate=True)
+        except ValueError:
+            return Reply.json({"message": "content is not valid Base64"}, 422)
+        branch = body.get("branch") or self.repositories[full]
+        if branch != self.repositories[full] and not any(k[0] == full and k[1] == branch for k in self.files):
+            return Reply.json({"message": f"Branch {branch} not found"}, 404)
+        current = self.files.get((full, branch, path))
+        if current is not None and "sha" not in body:
+            return Reply.json({"message": 'Invalid request.\n\n"sha" wasn\'t supplied.'}, 422)
+        if current is not None and body["sha"] != _blob_sha(current):
+            return Reply.json({"message": f"{path} does not match {body['sha']}"}, 409)
+        self.files[(full, branch, path)] = data
+        commit = {
+            "sha": hashlib.sha1(f"{len(self.commits)}:{full}:{path}".encode()).hexdigest(),
+            "message": body["message"],
+            "repository": full,
+            "branch": branch,
+            "path": path,
+        }
+        self.commits.append(commit)
+        answer = {"content": self._content_json(full, path, data), "commit": commit}
+        return Reply.json(answer, 200 if current is not None else 201)
+
+    def _content_json(self, full: str, path: str, data: bytes) -> dict[str, Any]:
+        return {
+            "type": "file",
+            "name": path.rsplit("/", 1)[-1],
+            "path": path,
+            "size": len(data),
+            "sha": _blob_sha(data),
+            "url": f"{self.api_url}/repos/{full}/contents/{path}",
+        }
+
     def _upload(self, rid: int, req: Seen) -> Reply:
         if rid not in self.releases:
             return Reply.json({"message": "Not Found"}, 404)
@@ -262,6 +348,11 @@ class FakeGitHub:
             "_bytes": req.body,
         }
         return Reply.json(self._asset_json(self.assets[aid]), 201)
+
+
+def _blob_sha(data: bytes) -> str:
+    """The git blob id, which is what the contents API calls a file's ``sha``."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def _invalid(resource: str, code: str, field_name: str) -> Reply:

@@ -97,7 +97,7 @@ def test_a_planted_changelog_symlink_is_removed_not_followed(sandbox: Sandbox) -
 
 
 @pytest.mark.parametrize(
-    "name", ["../evil.tar.gz", "a b.tar.gz", ".hidden", "x" * 300, "tab\t.zip", "ünï.zip"]
+    "name", ["../evil.tar.gz", "a b.tar.gz", ".hidden", "x" * 300, "tab\t.zip", "ünï.zip", "nl.tar.gz\n"]
 )
 def test_asset_names_a_server_would_rewrite_are_refused(name: str) -> None:
     assert safe_asset_name(name) is None
@@ -200,7 +200,7 @@ def test_an_upload_url_on_another_host_gets_no_token(server: FakeGitHub, tmp_pat
 
 
 @pytest.mark.parametrize("key", ["owner", "repo"])
-@pytest.mark.parametrize("value", ["../admin", "a/b", "x?y=1", ".."])
+@pytest.mark.parametrize("value", ["../admin", "a/b", "x?y=1", "..", "acme\n"])
 def test_owner_and_repo_cannot_change_the_path(
     server: FakeGitHub, tmp_path: Path, key: str, value: str
 ) -> None:

@@ -209,6 +209,27 @@ def test_custom_binary_path_owner_and_extra_files(fake_binaries: dict[str, Path]
     assert index["annotations"]["com.example.team"] == "ci"
 
 
+def test_more_binaries_share_the_app_layer_and_keep_the_default_digest(
+    fake_binaries: dict[str, Path], tmp_path: Path
+) -> None:
+    two = _two(fake_binaries)
+    plain = _build(two, tmp_path / "plain")
+    assert _build(two, tmp_path / "empty", more_binaries={}).index_digest == plain.index_digest
+    multi = _build(two, tmp_path / "multi", more_binaries={"/usr/local/bin/cli": two})
+    assert multi.index_digest != plain.index_digest
+    assert _build(two, tmp_path / "again", more_binaries={"/usr/local/bin/cli": two}).index_digest == (
+        multi.index_digest
+    )
+    members = _layer_members(tmp_path / "multi", multi.images[0].layers[1].digest)
+    assert {"usr/local/bin/hello", "usr/local/bin/cli"} <= set(members)
+    config = _json(tmp_path / "multi", multi.images[0].config_digest)
+    assert config["config"]["Entrypoint"] == ["/usr/local/bin/hello"]  # the first binary, unless told
+    with pytest.raises(ValueError, match="no binary for /usr/local/bin/cli on linux/arm64"):
+        _build(two, tmp_path / "x", more_binaries={"/usr/local/bin/cli": {"linux/amd64": two["linux/amd64"]}})
+    with pytest.raises(ValueError, match="two binaries at /usr/local/bin/hello"):
+        _build(two, tmp_path / "x", more_binaries={"usr/local/bin/hello": two})
+
+
 def test_rebuild_replaces_layout_and_failure_keeps_it(fake_binaries: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "img"
     _build(fake_binaries, out, epoch=EPOCH - 1)

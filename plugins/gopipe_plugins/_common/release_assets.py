@@ -38,7 +38,7 @@ class Asset:
 
 def safe_asset_name(name: str) -> str | None:
     """``name`` if servers keep it as it is, else None."""
-    return name if _SAFE_NAME.match(name) and ".." not in name else None
+    return name if _SAFE_NAME.fullmatch(name) and ".." not in name else None
 
 
 def release_assets(ctx: ProviderContext[Any], kinds: tuple[str, ...]) -> list[Asset]:

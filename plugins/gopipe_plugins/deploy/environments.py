@@ -290,6 +290,7 @@ class Deployment:
     reason: str | None = None
     rollback: str | None = None
     changed: int | None = None  # dry run: objects that would change
+    chart: str | None = None  # helm: the oci:// chart deployed
     summary: str = ""
     started: float = field(default_factory=time.monotonic)
 
@@ -306,6 +307,7 @@ class Deployment:
             "previous_revision": self.previous_revision,
             "revision": self.revision,
             "outcome": self.outcome,
+            "chart": self.chart,
             "reason": self.reason,
             "rollback": self.rollback,
             "duration_s": round(time.monotonic() - self.started, 3),

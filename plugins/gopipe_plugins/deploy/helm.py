@@ -24,6 +24,7 @@ from gopipe.context import ProviderContext
 from gopipe.errors import StageFailed
 from gopipe.types import Deployer
 
+from .chart_source import chart_source, check
 from .environments import Deployment, Target, run_environments
 from .health import explain, is_workload, wait_ready
 from .image_pins import ImageRef, uploaded_images
@@ -111,22 +112,11 @@ class Helm:
             return []
 
 
-def chart_argument(ctx: ProviderContext[HelmOptions], chart: str) -> str:
-    """A local chart directory (inside the repository only) or a chart reference passed as is."""
-    local = ctx.root / chart
-    if "://" in chart:
-        return chart  # oci://… or https://…
-    if Path(chart).is_absolute() or ".." in Path(chart).parts or local.exists() or local.is_symlink():
-        return str(ctx.repo_path(chart, "chart"))
-    return chart  # repo/name from `helm repo add`
-
-
 def deploy(ctx: ProviderContext[HelmOptions], target: Target, record: Deployment) -> None:
     opts = ctx.options
     cluster = Cluster.of(opts, target.env)
     kubectl = find_tool(ctx, opts.kubectl, "kubectl")
     helm_bin = find_tool(ctx, opts.helm, "helm")
-    chart = chart_argument(ctx, opts.chart)
     release = ctx.render(opts.release, key="release")
     image = pick_image(ctx, release)
     record.images = {image.name: image.reference}
@@ -134,6 +124,9 @@ def deploy(ctx: ProviderContext[HelmOptions], target: Target, record: Deployment
         kube = Kube(ctx, kubectl, access)
         helm = Helm(ctx, helm_bin, kube)
         record.namespace, record.context, record.cluster = access.namespace, access.context, access.server
+        source = chart_source(ctx, access.workdir)
+        chart, chart_flags = source.argument, source.flags
+        record.chart = source.reference
         values_file = access.workdir / "values.json"
         values_file.write_text(json.dumps(deep_merge(opts.values, target.env.values)), encoding="utf-8")
         value_args = [
@@ -155,7 +148,7 @@ def deploy(ctx: ProviderContext[HelmOptions], target: Target, record: Deployment
         )
         where = f"{access.namespace}" + (f" ({access.context})" if access.context else "")
         if ctx.args.dry_run:
-            res = helm.run("template", release, chart, *value_args)
+            res = helm.run("template", release, chart, *chart_flags, *value_args)
             if not res.ok:
                 raise StageFailed(f"helm template {release} failed: {last_line(res)}", details=res.stderr)
             rendered = access.workdir / "template.yaml"
@@ -192,6 +185,7 @@ def deploy(ctx: ProviderContext[HelmOptions], target: Target, record: Deployment
             "--install",
             release,
             chart,
+            *chart_flags,
             *value_args,
             "--history-max",
             str(opts.history_max),
@@ -310,6 +304,7 @@ def gopipe_deployers() -> list[Deployer[HelmOptions]]:
         Deployer(
             name="helm",
             run=run,
+            check=check,
             options=HelmOptions,
             description="helm upgrade --install with the pushed digest; waits, rolls back "
             "atomically after recording why",

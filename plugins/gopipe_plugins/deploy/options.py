@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from gopipe.config import doc
 from gopipe.secrets import Secret
+from gopipe_plugins._common.registry_access import Value
 
 #: Refs that may deploy when neither the stage nor the environment says otherwise.
 DEFAULT_ALLOWED_REFS = ("default-branch", "release-tags")
@@ -69,11 +70,36 @@ class KubectlOptions(ClusterOptions, ImageOptions):
 
 
 @dataclass(frozen=True)
+class ChartRegistryOptions:
+    """How helm reaches an ``oci://`` chart registry; credentials only from the environment."""
+
+    username: Value | None = doc('user name, or { env = "NAME" }', None)
+    password: Secret | None = doc('password or token: { env = "NAME" } (environment only)', None)
+    ca_file: Value | None = doc(
+        'PEM CA bundle of the registry (relative to the repository, or { env = "NAME" })', None
+    )
+    plain_http: bool = doc("plain HTTP instead of TLS (loopback registries only)", False)
+
+
+@dataclass(frozen=True)
 class HelmOptions(ClusterOptions):
     """helm upgrade --install with the pushed image's repository and digest as values."""
 
     helm: str = doc("helm executable: a name looked up on PATH or a path", "helm")
-    chart: str = doc("chart directory (relative to the repository) or chart reference", "deploy/chart")
+    chart: str = doc(
+        "chart directory (relative to the repository) or chart reference (repo/name, oci://…, https://…)",
+        "deploy/chart",
+    )
+    chart_version: str = doc("version of a chart reference (helm --version)", "")
+    pushed_chart: bool = doc(
+        "install the chart this run's helm-chart uploader pushed (oci://… at its digest and version) "
+        "instead of chart",
+        False,
+    )
+    chart_registry: ChartRegistryOptions = doc(
+        "credentials, CA and plain HTTP for an oci:// chart (the pushed one or chart = 'oci://…')",
+        default_factory=ChartRegistryOptions,
+    )
     release: str = doc(
         "release name template ({project}: the git remote's repository name, else the Go module's)",
         "{project}",

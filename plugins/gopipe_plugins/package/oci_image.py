@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from gopipe import hookimpl
 from gopipe.artifacts import Artifact
-from gopipe.config import doc
+from gopipe.config import Config, doc
 from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
 from gopipe.paths import artifact_file
@@ -63,6 +63,11 @@ class OciImageOptions(Login):
     name: str = doc(
         "image name template: the layout directory dist/oci/<name> and {name} in upload repository templates",
         "{name}",
+    )
+    binaries: tuple[str, ...] = doc(
+        "several built binaries in one image (each at binary_path with its own {name}; the first "
+        "names the image; entrypoint required); empty = one image per binary",
+        (),
     )
     binary_path: str = doc("where the binary goes in the image", "/usr/local/bin/{name}")
     entrypoint: tuple[str, ...] = doc("entrypoint (default: the binary)", ())
@@ -111,25 +116,82 @@ def platform_of(binary: Artifact) -> Platform:
     return Platform(binary.os or "linux", binary.arch or "", variant)
 
 
-def images_to_build(ctx: ProviderContext[OciImageOptions]) -> dict[str, dict[str, Path]]:
-    """``{image name: {platform: binary path}}`` from the build stage's linux binaries."""
+def check(config: Config, opts: OciImageOptions) -> None:
+    """Preflight: a multi-binary image names each binary once and says what it runs."""
+    key = f"{OciImageOptions.CONFIG_KEY}.binaries"
+    dupes = sorted({b for b in opts.binaries if opts.binaries.count(b) > 1})
+    if dupes:
+        raise ConfigError(
+            config.display_file, key, f"{', '.join(dupes)[:100]} listed twice", "list each binary once"
+        )
+    if len(opts.binaries) > 1 and not opts.entrypoint:
+        raise ConfigError(
+            config.display_file,
+            f"{OciImageOptions.CONFIG_KEY}.entrypoint",
+            f"an image holding {len(opts.binaries)} binaries needs an explicit entrypoint",
+            f'set entrypoint = ["/usr/local/bin/{opts.binaries[0][:40]}"] (or whichever it runs)',
+        )
+    if len(opts.binaries) > 1 and "{name}" not in opts.binary_path:
+        raise ConfigError(
+            config.display_file,
+            f"{OciImageOptions.CONFIG_KEY}.binary_path",
+            f"{opts.binary_path[:100]!r} would put every binary at the same path",
+            'keep {name} in it, e.g. "/usr/local/bin/{name}"',
+        )
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """One image to build: its name, and per platform the binaries it holds (entry 0 first)."""
+
+    name: str
+    binaries: dict[str, dict[str, Path]]  # platform -> {binary name: file}
+
+
+def selected_binaries(ctx: ProviderContext[OciImageOptions]) -> list[Artifact]:
+    """The linux binaries on the wanted platforms; ``binaries`` names must all be built."""
     wanted = {Platform.parse(p) for p in ctx.options.platforms}
-    grouped: dict[str, dict[str, Path]] = defaultdict(dict)
-    for binary in ctx.artifacts.of_kind("binary"):
-        if binary.os != "linux" or binary.path is None:
-            continue
-        plat = platform_of(binary)
-        if wanted and not any(w.matches(plat) for w in wanted):
-            continue
-        name = ctx.render(ctx.options.name, key="name", name=binary.name)
+    built = [b for b in ctx.artifacts.of_kind("binary") if b.os == "linux" and b.path is not None]
+    chosen = ctx.options.binaries
+    if chosen:
+        unknown = [b for b in chosen if b not in {x.name for x in built}]
+        if unknown:
+            names = sorted({x.name for x in built})
+            raise ConfigError(
+                ctx.config.display_file,
+                f"{OciImageOptions.CONFIG_KEY}.binaries",
+                f"no linux binary named {', '.join(unknown)[:100]} was built",
+                f"use the built ones: {', '.join(names)[:200] or '(none)'}",
+            )
+        built = [b for b in built if b.name in chosen]
+    return [b for b in built if not wanted or any(w.matches(platform_of(b)) for w in wanted)]
+
+
+def images_to_build(ctx: ProviderContext[OciImageOptions]) -> list[ImagePlan]:
+    """The images from the build stage's linux binaries: one per binary, or one holding ``binaries``."""
+    chosen = ctx.options.binaries
+    grouped: dict[str, dict[str, dict[str, Path]]] = defaultdict(lambda: defaultdict(dict))
+    for binary in selected_binaries(ctx):
+        plat = str(platform_of(binary))
+        name = ctx.render(ctx.options.name, key="name", name=chosen[0] if chosen else binary.name)
         ctx.dist_path(name, "name", under="oci")  # the layout directory dist/oci/<name>
-        if str(plat) in grouped[name]:
+        if binary.name in grouped[name][plat] or (not chosen and grouped[name][plat]):
             raise StageFailed(
                 f"two binaries named {name} for {plat}: set a different "
                 f"[tool.gopipe.package.oci-image] name template"
             )
-        grouped[name][str(plat)] = artifact_file(ctx.root, binary)
-    return {name: dict(sorted(plats.items())) for name, plats in sorted(grouped.items())}
+        grouped[name][plat][binary.name] = artifact_file(ctx.root, binary)
+    plans: list[ImagePlan] = []
+    for name, per_platform in sorted(grouped.items()):
+        order = chosen or sorted({b for files in per_platform.values() for b in files})
+        for plat, files in per_platform.items():
+            missing = [b for b in order if b not in files]
+            if missing:
+                raise StageFailed(f"image {name}: no {', '.join(missing)} built for {plat}")
+        plans.append(
+            ImagePlan(name, {p: {b: files[b] for b in order} for p, files in sorted(per_platform.items())})
+        )
+    return plans
 
 
 def make_base(ctx: ProviderContext[OciImageOptions]) -> tuple[Base, RegistryClient | None]:
@@ -203,8 +265,13 @@ def run(ctx: ProviderContext[OciImageOptions]) -> None:
     built: list[str] = []
     try:
         with library_logs(ctx):
-            for name, binaries in groups.items():
-                ctx.progress(f"image {name} ({', '.join(binaries)})")
+            for plan in groups:
+                name = plan.name
+                ctx.progress(f"image {name} ({', '.join(plan.binaries)})")
+                main, *others = next(iter(plan.binaries.values()))
+                binaries = {plat: files[main] for plat, files in plan.binaries.items()}
+                paths = {b: ctx.render(opts.binary_path, key="binary_path", name=b) for b in (main, *others)}
+                more = {paths[b]: {plat: files[b] for plat, files in plan.binaries.items()} for b in others}
                 out = ctx.dist_path(name, "name", under="oci")
                 extras = extra_files(ctx, name)
                 env = dict(opts.env)
@@ -227,8 +294,9 @@ def run(ctx: ProviderContext[OciImageOptions]) -> None:
                         epoch=git.commit_time,
                         config=config,
                         base=base,
-                        binary_path=ctx.render(opts.binary_path, key="binary_path", name=name),
+                        binary_path=paths[main],
                         extra_files=dict(extras),
+                        more_binaries=more,
                         source=git.remote_url or "",
                         revision=git.sha if git.sha != "none" else "",
                         version=git.version,
@@ -252,6 +320,7 @@ def run(ctx: ProviderContext[OciImageOptions]) -> None:
                     size=res.size,
                     version=git.version,
                     base=opts.base or "static",
+                    binaries={b: paths[b] for b in (main, *others)},
                     **base_inputs(base),
                 )
                 ctx.log(
@@ -271,6 +340,7 @@ def gopipe_packagers() -> list[Packager[OciImageOptions]]:
         Packager(
             name="oci-image",
             run=run,
+            check=check,
             options=OciImageOptions,
             description="daemonless reproducible multi-arch OCI image (static base or "
             "registry base), as an OCI layout in dist/oci",

@@ -183,7 +183,7 @@ def repository(ctx: ProviderContext[GitHubOptions]) -> tuple[str, str]:
             ctx.fail("no GitHub repository: set owner and repo in [tool.gopipe.publish.github]")
         owner, repo = owner or match["owner"], repo or match["repo"]
     for key, value in (("owner", owner), ("repo", repo)):
-        if not _NAME_PART.match(value) or value in (".", ".."):
+        if not _NAME_PART.fullmatch(value) or value in (".", ".."):
             ctx.fail(f"{key} {value[:100]!r} is not a GitHub name (letters, digits, '-', '_', '.')")
     return owner, repo
 
