@@ -275,7 +275,30 @@ class Runner:
         results: list[ProviderResult | None] = [None] * len(providers)
         summaries: list[str] = [""] * len(providers)  # in selection order, not finishing order
 
+        index = {sel.name: i for i, sel in enumerate(providers)}
+        deadline = t0 + timeout
+
+        finished = [threading.Event() for _ in providers]
+
         def work(i: int, sel: SelectedProvider) -> None:
+            try:
+                wait_then_run(i, sel)
+            finally:
+                finished[i].set()
+
+        def wait_then_run(i: int, sel: SelectedProvider) -> None:
+            # ``after``: wait until those providers have ended (no polling), skip if one failed
+            for name in sel.registered.provider.after:
+                j = index.get(name)
+                if j is None or j == i:
+                    continue
+                finished[j].wait(max(0.0, deadline - time.monotonic()))
+                first = results[j]
+                if first is None or first.status != "success":
+                    why = "did not finish" if first is None else first.status
+                    results[i] = ProviderResult(sel.name, "skipped", 0.0, error=f"skipped: {name} {why}")
+                    log.write(f"{sel.name}: skipped, it runs after {name}, which {why}")
+                    return
             results[i], summaries[i] = self._run_provider(stage, sel, tracker, log)
 
         threads = [
@@ -284,7 +307,6 @@ class Runner:
         ]
         for t in threads:
             t.start()
-        deadline = t0 + timeout
         timed_out = False
         for t in threads:
             t.join(max(0.0, deadline - time.monotonic()))

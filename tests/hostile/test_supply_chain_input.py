@@ -152,10 +152,11 @@ def test_sign_without_a_key_is_a_config_error(sandbox: Sandbox) -> None:
     sandbox.check(outcome, code=2, says="tool.gopipe.upload.sign.key: no signing key")
 
 
-def test_sign_rejects_a_negative_wait(sandbox: Sandbox) -> None:
+def test_sign_has_no_wait_any_more(sandbox: Sandbox) -> None:
+    """sign runs after the pushers (``after``), it does not poll; an old ``wait`` is named."""
     sandbox.config(
         SIGN.replace('"provenance"]', '"sign"]').replace(".provenance]", ".sign]")
-        + 'key = { file = "signing.key" }\nwait = -1\n'
+        + 'key = { file = "signing.key" }\nwait = 300\n'
     )
     outcome = sandbox.run("run", "package", "upload", "--plain")
     sandbox.check(outcome, code=2, says="tool.gopipe.upload.sign.wait")

@@ -3,11 +3,12 @@
 
 Key-based: an ECDSA P-256 key in cosign's format from a ``Secret`` (password from
 ``key_password`` or ``COSIGN_PASSWORD``). Runs in the upload stage next to the image pushers
-(``providers = ["registry", "sign"]``). The providers of a stage run concurrently, so it
-waits (at most ``wait`` seconds) until every ``image`` of the package stage has an
-``image-ref`` from a pusher of this stage, then signs those; it connects to each image's
-registry with its own login options. (A later publish stage is the natural home for it;
-then the wait goes away.)
+(``providers = ["registry", "sign"]``), declared to run *after* them and after
+``provenance`` (``Uploader(after=...)``: the runner starts it once their threads have
+ended, and skips it if one failed), so every ``image`` of the package stage has its
+``image-ref`` and the provenance statements exist when it starts. Staying in the upload
+stage keeps ``cd`` (package, upload, deploy) signing before deploy checks signatures. It
+connects to each image's registry with its own login options.
 
 - Images: one signature per manifest (the index and each platform manifest), stored with
   cosign's tag scheme (``<repo>:sha256-<hex>.sig``, :mod:`gopipe_plugins._common.cosign_sig`),
@@ -33,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -53,6 +53,7 @@ from gopipe_plugins._common.registry_access import Login, connect, credentials, 
 from gopipe_plugins.upload.signing_key import load_signing_key
 
 CONFIG_KEY = "tool.gopipe.upload.sign"
+PUSHERS = ("registry", "harbor", "ecr")
 BLOB_KINDS = ("archive", "checksums", "package")
 
 
@@ -66,7 +67,6 @@ class SignOptions(Login):
     key_password: Secret | None = doc("the key's password; default: the COSIGN_PASSWORD variable", None)
     blobs: tuple[str, ...] = doc("artifact kinds that get a .sig file", BLOB_KINDS)
     images: bool = doc("sign pushed images (index and platform manifests)", True)
-    wait: float = doc("seconds to wait for this stage's pushers to record the images", 300.0, minimum=0)
 
 
 def run(ctx: ProviderContext[SignOptions]) -> None:
@@ -88,27 +88,18 @@ def run(ctx: ProviderContext[SignOptions]) -> None:
     ctx.summary = "signed " + ", ".join(parts)
 
 
-PUSHERS = ("registry", "harbor", "ecr")
-
-
 def _pushed_images(ctx: ProviderContext[SignOptions]) -> list[Artifact]:
-    """The ``image-ref`` of every image, once this stage's pushers have recorded them."""
+    """The ``image-ref`` of every image; the pushers of this stage have finished (``after``)."""
+    refs = ctx.artifacts.of_kind("image-ref")
     pushers = [p for p in ctx.config.stage("upload").providers if p in PUSHERS]
     wanted = {a.name for a in ctx.artifacts.of_kind("image") if a.extra.get("index_digest")}
-    if not pushers or not wanted:
-        return ctx.artifacts.of_kind("image-ref")
-    deadline = time.monotonic() + ctx.options.wait
-    while True:
-        refs = ctx.artifacts.of_kind("image-ref")
-        missing = wanted - {r.name for r in refs}
-        if not missing:
-            return refs
-        if time.monotonic() >= deadline:
-            raise StageFailed(
-                f"no pushed image to sign for {', '.join(sorted(missing))} after {ctx.options.wait:.0f}s",
-                details=f"{', '.join(pushers)} did not record an image-ref (did the push fail?)",
-            )
-        time.sleep(0.2)
+    missing = wanted - {r.name for r in refs}
+    if pushers and missing:
+        raise StageFailed(
+            f"no pushed image to sign for {', '.join(sorted(missing))}",
+            details=f"{', '.join(pushers)} finished without recording an image-ref",
+        )
+    return refs
 
 
 def _sign_file(ctx: ProviderContext[SignOptions], artifact: Artifact, key: Any) -> str:
@@ -196,22 +187,16 @@ def _envelopes(
 
 
 def _provenance_of(ctx: ProviderContext[SignOptions], image: str) -> list[Artifact]:
-    """The provenance provider's signed statement for ``image``, once it has written it."""
-
-    def mine() -> list[Artifact]:
-        return [
-            a
-            for a in ctx.artifacts.of_kind("attestation")
-            if a.extra.get("of") == "image" and a.extra.get("subject") == image and a.path
-        ]
-
+    """The provenance provider's signed statement for ``image`` (it has finished: ``after``)."""
     if "provenance" not in ctx.config.stage("upload").providers:
         return []
-    deadline = time.monotonic() + ctx.options.wait
-    while not (found := mine()):
-        if time.monotonic() >= deadline:
-            raise StageFailed(f"the provenance provider recorded no signed statement for image {image}")
-        time.sleep(0.2)
+    found = [
+        a
+        for a in ctx.artifacts.of_kind("attestation")
+        if a.extra.get("of") == "image" and a.extra.get("subject") == image and a.path
+    ]
+    if not found:
+        raise StageFailed(f"the provenance provider recorded no signed statement for image {image}")
     return found
 
 
@@ -394,5 +379,6 @@ def gopipe_uploaders() -> list[Uploader[SignOptions]]:
             run=run,
             options=SignOptions,
             description="cosign signatures for pushed images (tag scheme) and .sig files for archives",
+            after=(*PUSHERS, "provenance"),  # signs what they pushed and attaches what it wrote
         )
     ]
