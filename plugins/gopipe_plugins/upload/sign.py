@@ -17,6 +17,9 @@ connects to each image's registry with its own login options.
   Where the registry has the OCI 1.1 referrers API, the signature, the provenance envelope
   (``artifactType: application/vnd.in-toto+json``) and the SBOM (``application/vnd.cyclonedx+json``)
   are also pushed as referrers of each manifest, for ``oras discover``; once per key and type.
+  The same signature and attestations also go there as Sigstore bundles v0.3 (cosign v3's
+  own format, :mod:`gopipe_plugins._common.sigstore_bundle`), which ``cosign verify`` reads
+  before the tag scheme; once per key and predicate type.
 - Attestations: on the index, its SLSA provenance (the ``provenance`` provider's DSSE
   envelope, when it is selected too); on each platform manifest, a CycloneDX statement of
   its binary's SBOM; stored under ``<repo>:sha256-<hex>.att`` for ``cosign
@@ -35,6 +38,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 from gopipe import hookimpl
@@ -47,7 +51,7 @@ from gopipe.secrets import Secret
 from gopipe.types import Uploader
 from gopipe_oci import RegistryClient, RegistryError
 from gopipe_oci.digest import INDEX_MEDIA_TYPES
-from gopipe_plugins._common import cosign_sig, dsse
+from gopipe_plugins._common import cosign_sig, dsse, sigstore_bundle
 from gopipe_plugins._common.provenance import PREDICATE_TYPE, STATEMENT_TYPE
 from gopipe_plugins._common.registry_access import Login, connect, credentials, library_logs, register_tokens
 from gopipe_plugins.upload.signing_key import load_signing_key
@@ -250,7 +254,7 @@ def _attach_referrers(
     subject = {"mediaType": fetched.media_type, "digest": target, "size": len(fetched.data)}
     key_id = _key_id(key)
     present = {
-        str(m.get("artifactType"))
+        _referrer_kind(m)
         for m in client.referrers(repo, target) or []
         if _annotation(m, cosign_sig.KEY_ANNOTATION) == key_id
     }
@@ -262,7 +266,11 @@ def _attach_referrers(
             cosign_sig.signature_layer(payload, cosign_sig.sign_bytes(payload, key)),
         )
     ]
+    bundles: list[tuple[str, dict[str, Any]]] = [
+        (sigstore_bundle.SIGN_PREDICATE, dsse.sign(sigstore_bundle.signature_statement(target), key))
+    ]
     for envelope, predicate in envelopes:
+        bundles.append((predicate, json.loads(envelope)))
         if predicate == cosign_sig.CYCLONEDX_PREDICATE:
             bom = dsse.verify(json.loads(envelope), key.public_key())
             data = dsse.canonical(json.loads(bom)["predicate"])
@@ -291,6 +299,36 @@ def _attach_referrers(
             subject=f"{repository}@{target}",
             artifact_type=artifact_type,
         )
+    created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for predicate, signed in bundles:
+        if f"bundle:{predicate}" in present:
+            continue
+        bundle = sigstore_bundle.make_bundle(signed, key.public_key())
+        manifest = sigstore_bundle.bundle_manifest(
+            bundle, subject, predicate, created, {cosign_sig.KEY_ANNOTATION: key_id}
+        )
+        client.upload_blob(
+            repo, cosign_sig.payload_digest(sigstore_bundle.EMPTY_CONFIG), sigstore_bundle.EMPTY_CONFIG
+        )
+        client.upload_blob(repo, cosign_sig.payload_digest(bundle), bundle)
+        pushed = client.put_manifest(
+            repo, cosign_sig.payload_digest(manifest), manifest, cosign_sig.OCI_MANIFEST
+        )
+        ctx.add_artifact(
+            "referrer",
+            f"{repository}@{pushed[:19]}",
+            subject=f"{repository}@{target}",
+            artifact_type=sigstore_bundle.BUNDLE_MEDIA_TYPE,
+            predicate_type=predicate,
+        )
+
+
+def _referrer_kind(descriptor: dict[str, object]) -> str:
+    """What a referrer of ours holds: ``bundle:<predicate type>`` for a Sigstore bundle (its
+    listed type may be the empty config's), else its artifact type."""
+    if sigstore_bundle.is_bundle_referrer(descriptor):
+        return f"bundle:{_annotation(descriptor, sigstore_bundle.PREDICATE_ANNOTATION)}"
+    return str(descriptor.get("artifactType"))
 
 
 def _annotation(descriptor: dict[str, object], name: str) -> object:
