@@ -232,10 +232,23 @@ def test_on_a_registry_with_referrers_oras_discover_lists_signature_provenance_a
                 urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
             except urllib.error.HTTPError as exc:
                 assert exc.code == 404, exc  # a platform manifest has no .att of its own
+    public = load_public_key(key.public.read_bytes())
     with RegistryClient(host, insecure=True, use_docker_config=False) as client:
         for target in (index, *platforms):
             assert client.head_manifest(path, sig_tag(target)) is None
             assert client.head_manifest(path, sig_tag(target, "att")) is None
+        # deploy's require_signed accepts the referrers alone too
+        assert image_problems(client, path, repository, index, public) == []
+        assert image_problems(client, path, repository, platforms[0], public) == [
+            "no SLSA provenance about this digest signed by the configured key"
+        ]
+        stranger = load_public_key(
+            generate_key(repo.parent / "stranger", "stranger-password-4").public.read_bytes()
+        )
+        assert image_problems(client, path, repository, index, stranger) == [
+            "no signature by the configured key",
+            "no SLSA provenance about this digest signed by the configured key",
+        ]
     for target in (index, *platforms):
         claims = _verify_image(key, f"{repository}@{target}")
         (signature,) = [c for c in claims if c["critical"]["type"] == SIGN_V1]  # type: ignore[index]
