@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from gopipe.errors import ConfigError
+from gopipe.git import work_tree_root
 
 FILE_KINDS = ("binary", "archive", "checksums", "package")
 STAGES = ("build", "package")
@@ -217,25 +218,29 @@ def rebuild_and_compare(
         raise ConfigError(
             str(root), "", "the recorded run has no commit to rebuild", "commit, then build again"
         )
+    # The Go module may sit in a subdirectory of the repository (a monorepo's module): clone
+    # the whole repository, rebuild in the same subdirectory of the clone.
+    top = work_tree_root(root) or root
     scratch = Path(tempfile.mkdtemp(prefix="gopipe-verify-"))
-    clone = scratch / "elsewhere" / root.name
+    clone_top = scratch / "elsewhere" / top.name
+    clone = clone_top / root.relative_to(top)
     env = {k: v for k, v in env.items() if k not in _PRIVATE_ENV}
     try:
-        _git(["clone", "--quiet", "--no-hardlinks", str(root), str(clone)], scratch, env)
-        _git(["checkout", "--quiet", "--detach", sha], clone, env)
+        _git(["clone", "--quiet", "--no-hardlinks", str(top), str(clone_top)], scratch, env)
+        _git(["checkout", "--quiet", "--detach", sha], clone_top, env)
         # The clone's origin would be the checkout's path; {project} and the provenance read
         # the remote, so give the clone the checkout's own remote (or none, as it has).
-        _git(["remote", "remove", "origin"], clone, env)
+        _git(["remote", "remove", "origin"], clone_top, env)
         origin = subprocess.run(
             ["git", "remote", "get-url", "origin"],
-            cwd=root,
+            cwd=top,
             env=env,
             capture_output=True,
             text=True,
             check=False,
         )
         if origin.returncode == 0 and origin.stdout.strip():
-            _git(["remote", "add", "origin", origin.stdout.strip()], clone, env)
+            _git(["remote", "add", "origin", origin.stdout.strip()], clone_top, env)
         args = [sys.executable, "-m", "gopipe.cli", "run", *stages, "-C", str(clone), "--plain"]
         args += ["--no-notify", "--no-cache"]
         clone_config = None
