@@ -269,3 +269,5 @@ def test_on_a_registry_with_referrers_oras_discover_lists_signature_provenance_a
     result = gopipe_run(repo, "package", "upload")
     assert result.exit_code == 0, result.report
     assert discover(index).count(f"bundle {SIGN_V1}") == 1
+    written = [f.read_bytes() for f in (repo / "dist").rglob("*") if f.is_file()]
+    assert written and not any(PASSWORD.encode() in data for data in written)  # the key's password
