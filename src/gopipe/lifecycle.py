@@ -38,6 +38,7 @@ from gopipe.outputs import remove_previous_outputs
 from gopipe.plan import Plan, make_plan
 from gopipe.registry import ProviderRegistry, SelectedProvider
 from gopipe.release import SNAPSHOT_SKIP, prepare_release
+from gopipe.release_verify import release_gates
 from gopipe.remote_cache.options import load_cache_options
 from gopipe.report import Report, StageResult
 from gopipe.requires import check_requires
@@ -260,6 +261,7 @@ class RunSession:
             preflight_error=error,
             finished=finished,
             title=prepared.title if prepared else None,
+            gates=release_gates(run, plan) if prepared is None and error is None else None,
         )
         runner.config_errors.extend(prepared.errors if prepared else ())
         return self._finish(runner, run, prepared.modules if prepared else [])

@@ -220,7 +220,34 @@ class ProviderRegistry:
             if entry.provider.check is not None:
                 entry.provider.check(config, options)
             selected.append(SelectedProvider(entry, options))
+        _check_order(selected, shown, f"{key}.providers")
         return selected
+
+
+def _check_order(selected: Sequence[SelectedProvider], file: str, key: str) -> None:
+    """The ``after`` declarations among the selected providers must not form a cycle."""
+    names = {s.name for s in selected}
+    after = {s.name: [a for a in s.registered.provider.after if a in names and a != s.name] for s in selected}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = " -> ".join([*path[path.index(name) :], name])
+            raise ConfigError(
+                file,
+                key,
+                f"providers wait for each other ({cycle}: each runs after the next)",
+                "select only one of them, or report it to their plugins' authors",
+            )
+        state[name] = 1
+        for dep in after[name]:
+            visit(dep, [*path, name])
+        state[name] = 2
+
+    for s in selected:
+        visit(s.name, [])
 
 
 def _add_providers(

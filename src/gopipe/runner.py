@@ -25,6 +25,7 @@ from gopipe.git import work_tree_root
 from gopipe.plan import Plan
 from gopipe.proc import GRACE_S, ProcessTracker
 from gopipe.registry import SelectedProvider
+from gopipe.release_verify import Gate
 from gopipe.remote_cache.setup import open_remote_cache
 from gopipe.report import (
     EXIT_CODES,
@@ -51,8 +52,10 @@ class Runner:
         preflight_error: GopipeError | None = None,
         finished: Mapping[Stage, StageResult] | None = None,
         title: str | None = None,
+        gates: Mapping[Stage, Gate] | None = None,
     ) -> None:
         self.run = run
+        self.gates = dict(gates or {})  # a step before a stage's providers (the release's verify)
         self.plan = plan
         self.selected = selected
         self.preflight_error = preflight_error
@@ -252,12 +255,50 @@ class Runner:
         run.events.emit("stage_started", stage=stage.value)
         self._observe("gopipe_stage_started", stage=stage.value)
         providers = self.selected.get(stage, [])
+        gate = self.gates.get(stage)
+        note = ""
+        if gate is not None:
+            try:
+                note = gate(log.write, tracker, timeout)
+            except StageFailed as exc:
+                return self._gate_failed(stage, log, tracker, t0, exc)
+            except ConfigError as exc:  # bad input found by the step: exit 2, as elsewhere
+                self.config_errors.append(exc)
+                return self._gate_failed(stage, log, tracker, t0, StageFailed(str(exc)))
+            except Exception as exc:  # a bug in the step must not lose the run's report
+                log.write(traceback.format_exc())
+                failed = StageFailed(f"the step before {stage.value} crashed: {type(exc).__name__}: {exc}")
+                return self._gate_failed(stage, log, tracker, t0, failed)
+            t0 = time.monotonic()  # the providers get the whole timeout after the gate
         if not providers:
-            return self._no_providers(stage, log)
+            return self._no_providers(stage, log, note)
         results: list[ProviderResult | None] = [None] * len(providers)
         summaries: list[str] = [""] * len(providers)  # in selection order, not finishing order
 
+        index = {sel.name: i for i, sel in enumerate(providers)}
+        deadline = t0 + timeout
+
+        finished = [threading.Event() for _ in providers]
+
         def work(i: int, sel: SelectedProvider) -> None:
+            try:
+                wait_then_run(i, sel)
+            finally:
+                finished[i].set()
+
+        def wait_then_run(i: int, sel: SelectedProvider) -> None:
+            # ``after``: wait until those providers have ended (no polling), skip if one failed
+            for name in sel.registered.provider.after:
+                j = index.get(name)
+                if j is None or j == i:
+                    continue
+                finished[j].wait(max(0.0, deadline - time.monotonic()))
+                first = results[j]
+                if first is None or first.status != "success":
+                    why = "did not finish" if first is None else first.status
+                    results[i] = ProviderResult(sel.name, "skipped", 0.0, error=f"skipped: {name} {why}")
+                    log.write(f"{sel.name}: skipped, it runs after {name}, which {why}")
+                    return
             results[i], summaries[i] = self._run_provider(stage, sel, tracker, log)
 
         threads = [
@@ -266,7 +307,6 @@ class Runner:
         ]
         for t in threads:
             t.start()
-        deadline = t0 + timeout
         timed_out = False
         for t in threads:
             t.join(max(0.0, deadline - time.monotonic()))
@@ -307,7 +347,7 @@ class Runner:
             duration_s=duration,
             providers=done,
             error=error,
-            summary="; ".join(s for s in summaries if s),
+            summary="; ".join(s for s in (note, *summaries) if s),
         )
         log.close()
         run.events.emit(
@@ -321,15 +361,30 @@ class Runner:
         run.console.stage_finished(result, log.lines, log.blocks, self._shown(log.path))
         return result
 
-    def _no_providers(self, stage: Stage, log: StageLog) -> StageResult:
+    def _no_providers(self, stage: Stage, log: StageLog, note: str = "") -> StageResult:
         """A stage with nothing to run: ``skipped (no providers)``, not a ``success``."""
         run = self.run
         log.write(f"no providers: [tool.gopipe.{stage.value}] providers is empty")
         log.close()
-        result = StageResult(name=stage.value, status="skipped", reason=NO_PROVIDERS)
+        result = StageResult(name=stage.value, status="skipped", reason=NO_PROVIDERS, summary=note)
         run.events.emit("stage_finished", stage=stage.value, status="skipped", reason=NO_PROVIDERS)
         self._observe("gopipe_stage_finished", result=result)
         run.console.stage_finished(result, [])
+        return result
+
+    def _gate_failed(
+        self, stage: Stage, log: StageLog, tracker: ProcessTracker, t0: float, exc: StageFailed
+    ) -> StageResult:
+        """The step before the providers refused: the stage fails and no provider runs."""
+        run = self.run
+        tracker.close()
+        error = run.redactor(str(exc))
+        log.write(error)
+        log.close()
+        result = StageResult(name=stage.value, status="failed", duration_s=time.monotonic() - t0, error=error)
+        run.events.emit("stage_finished", stage=stage.value, status="failed", error=error)
+        self._observe("gopipe_stage_finished", result=result)
+        run.console.stage_finished(result, log.lines, log.blocks, self._shown(log.path))
         return result
 
     def _run_provider(

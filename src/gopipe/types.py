@@ -47,6 +47,11 @@ class Provider(Generic[O]):
         when the provider is selected, before any stage runs; raises
         :class:`~gopipe.errors.ConfigError` for bad input (e.g. a missing Dockerfile),
         so the run stops with exit code 2 before doing any work.
+    :param after: names of providers of the same stage that must have finished before this
+        one starts, when they are selected too (names not selected are ignored). The
+        providers of a stage otherwise run concurrently; this is for one that uses what the
+        others made in the same stage (``sign`` signs what ``registry`` pushed). If one of
+        them fails, this one is skipped. A cycle is a config error naming the providers.
     """
 
     name: str
@@ -55,6 +60,7 @@ class Provider(Generic[O]):
     options: type[O] = NoOptions  # type: ignore[assignment]
     description: str = ""
     check: Callable[[Config, O], None] | None = None
+    after: tuple[str, ...] = ()
 
     stage: ClassVar[Stage]
 

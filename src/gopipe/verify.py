@@ -23,15 +23,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from gopipe.errors import ConfigError
+from gopipe.git import work_tree_root
 
 FILE_KINDS = ("binary", "archive", "checksums", "package")
 STAGES = ("build", "package")
+_RANK = {"binary": 0, "package": 1, "archive": 2, "checksums": 3, "image": 4}
 _PRIVATE_ENV = ("GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH")
 
 
@@ -101,7 +103,8 @@ def compare(
     recorded: Mapping[str, Recorded], rebuilt: Mapping[str, Recorded], root: Path, clone: Path
 ) -> list[Difference]:
     diffs = []
-    for key, rec in sorted(recorded.items()):
+    # binaries first: they are the inputs of everything else, so the first line names the cause
+    for key, rec in sorted(recorded.items(), key=lambda kv: (_RANK.get(kv[1].kind, 9), kv[0])):
         new = rebuilt.get(key)
         if new is None:
             diffs.append(Difference(key, rec.digest, None))
@@ -136,6 +139,30 @@ def _read_report(path: Path) -> dict[str, Any]:
     return data
 
 
+#: Runs one command: (argv, cwd, env) -> (exit code, stdout). ``gopipe verify`` uses
+#: :func:`subprocess.run`; the release's verify step uses its stage's process tracker, so a
+#: cancel or a timeout ends the rebuild too.
+Execute = Callable[[Sequence[str], Path, Mapping[str, str]], tuple[int, str]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a rebuild found: the ``verify.json`` content, the differences, the rebuild's output."""
+
+    result: dict[str, Any]
+    differences: list[Difference]
+    output: str
+
+    @property
+    def reproducible(self) -> bool:
+        return bool(self.result["status"] == "reproducible")
+
+
+def _subprocess(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[int, str]:
+    proc = subprocess.run(list(args), cwd=cwd, env=dict(env), capture_output=True, text=True, check=False)
+    return proc.returncode, proc.stdout
+
+
 def verify_rebuild(root: Path, config_file: Path | None = None, *, keep: bool = False) -> int:
     """Rebuild the last run's commit in a temporary clone and compare; 0 when all match."""
     root = root.resolve()
@@ -150,32 +177,70 @@ def verify_rebuild(root: Path, config_file: Path | None = None, *, keep: bool = 
             "run `gopipe run build package` first",
         )
     ran = {s.get("name"): s.get("status") for s in report.get("stages") or []}
-    stages = [s for s in STAGES if ran.get(s) == "success"]
     git = report.get("git") or {}
-    sha = str(git.get("sha") or "")
+    outcome = rebuild_and_compare(
+        root,
+        recorded,
+        sha=str(git.get("sha") or ""),
+        dirty=bool(git.get("dirty")),
+        stages=[s for s in STAGES if ran.get(s) == "success"],
+        config_file=config_file,
+        env=os.environ,
+        execute=_subprocess,
+        out=out,
+        keep=keep,
+    )
+    for line in outcome_lines(outcome):
+        print(line)
+    return 0 if outcome.reproducible else 1
+
+
+def rebuild_and_compare(
+    root: Path,
+    recorded: Mapping[str, Recorded],
+    *,
+    sha: str,
+    dirty: bool,
+    stages: Sequence[str],
+    config_file: Path | None,
+    env: Mapping[str, str],
+    execute: Execute,
+    out: Path,
+    keep: bool = False,
+) -> Outcome:
+    """Clone ``sha`` elsewhere, run ``stages`` there from scratch, compare with ``recorded``.
+
+    Writes ``out/verify.json``. The clone is kept when something differs (for inspection)
+    or with ``keep``; otherwise it is deleted.
+    """
+    root = root.resolve()
     if not sha or sha == "none":
         raise ConfigError(
             str(root), "", "the recorded run has no commit to rebuild", "commit, then build again"
         )
+    # The Go module may sit in a subdirectory of the repository (a monorepo's module): clone
+    # the whole repository, rebuild in the same subdirectory of the clone.
+    top = work_tree_root(root) or root
     scratch = Path(tempfile.mkdtemp(prefix="gopipe-verify-"))
-    clone = scratch / "elsewhere" / root.name
-    env = {k: v for k, v in os.environ.items() if k not in _PRIVATE_ENV}
+    clone_top = scratch / "elsewhere" / top.name
+    clone = clone_top / root.relative_to(top)
+    env = {k: v for k, v in env.items() if k not in _PRIVATE_ENV}
     try:
-        _git(["clone", "--quiet", "--no-hardlinks", str(root), str(clone)], scratch, env)
-        _git(["checkout", "--quiet", "--detach", sha], clone, env)
+        _git(["clone", "--quiet", "--no-hardlinks", str(top), str(clone_top)], scratch, env)
+        _git(["checkout", "--quiet", "--detach", sha], clone_top, env)
         # The clone's origin would be the checkout's path; {project} and the provenance read
         # the remote, so give the clone the checkout's own remote (or none, as it has).
-        _git(["remote", "remove", "origin"], clone, env)
+        _git(["remote", "remove", "origin"], clone_top, env)
         origin = subprocess.run(
             ["git", "remote", "get-url", "origin"],
-            cwd=root,
+            cwd=top,
             env=env,
             capture_output=True,
             text=True,
             check=False,
         )
         if origin.returncode == 0 and origin.stdout.strip():
-            _git(["remote", "add", "origin", origin.stdout.strip()], clone, env)
+            _git(["remote", "add", "origin", origin.stdout.strip()], clone_top, env)
         args = [sys.executable, "-m", "gopipe.cli", "run", *stages, "-C", str(clone), "--plain"]
         args += ["--no-notify", "--no-cache"]
         clone_config = None
@@ -187,51 +252,53 @@ def verify_rebuild(root: Path, config_file: Path | None = None, *, keep: bool = 
                 )
             clone_config = clone / full.relative_to(root)
             args += ["--config", str(clone_config)]
-        proc = subprocess.run(args, cwd=clone, env=env, capture_output=True, text=True, check=False)
-        rebuilt_report = _read_report(_dist(clone, clone_config) / "gopipe" / "report.json")
-        diffs = compare(recorded, recorded_artifacts(rebuilt_report), root, clone)
-        status = "reproducible" if not diffs and proc.returncode == 0 else "differs"
-        if proc.returncode != 0 and not diffs:
+        code, output = execute(args, clone, env)
+        rebuilt_file = _dist(clone, clone_config) / "gopipe" / "report.json"
+        rebuilt = recorded_artifacts(_read_report(rebuilt_file)) if rebuilt_file.is_file() else {}
+        diffs = compare(recorded, rebuilt, root, clone)
+        status = "reproducible" if not diffs and code == 0 else "differs"
+        if code != 0 and (not diffs or not rebuilt):
             status = "rebuild failed"
         result = {
             "status": status,
             "commit": sha,
-            "recorded_dirty": bool(git.get("dirty")),
+            "recorded_dirty": dirty,
             "rebuilt_in": str(clone),
-            "stages": stages,
+            "stages": list(stages),
             "compared": sorted(recorded),
             "differences": [asdict(d) for d in diffs],
-            "rebuild_exit_code": proc.returncode,
+            "rebuild_exit_code": code,
         }
         out.mkdir(parents=True, exist_ok=True)
         (out / "verify.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        _print(result, diffs, proc)
-        ok = status == "reproducible"
-        if ok and not keep:
+        if status == "reproducible" and not keep:
             shutil.rmtree(scratch, ignore_errors=True)
-        return 0 if ok else 1
+        return Outcome(result, diffs, output)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
 
 
-def _print(
-    result: Mapping[str, Any], diffs: Sequence[Difference], proc: subprocess.CompletedProcess[str]
-) -> None:
+def outcome_lines(outcome: Outcome) -> list[str]:
+    """What a rebuild found, in lines for a person: one per differing artifact."""
+    result, diffs = outcome.result, outcome.differences
     n = len(result["compared"])
+    lines = []
     if result["recorded_dirty"]:
-        print("verify: the recorded run was built from a dirty tree; the clone has only the commit")
+        lines.append("verify: the recorded run was built from a dirty tree; the clone has only the commit")
     if result["status"] == "reproducible":
-        print(f"verify: {n} artifact{'s' * (n != 1)} rebuilt identically from {result['commit'][:12]}")
-        return
+        lines.append(f"verify: {n} artifact{'s' * (n != 1)} rebuilt identically from {result['commit'][:12]}")
+        return lines
     if result["status"] == "rebuild failed":
-        print(f"verify: the rebuild failed (exit {proc.returncode}) in {result['rebuilt_in']}")
-        print("\n".join(proc.stdout.strip().splitlines()[-15:]))
-        return
-    print(f"verify: {len(diffs)} of {n} artifacts differ from a rebuild of {result['commit'][:12]}:")
-    for d in diffs:
-        print(f"  {d.line()}")
-    print(f"verify: the rebuild is kept in {result['rebuilt_in']}; details in dist/gopipe/verify.json")
+        lines.append(
+            f"verify: the rebuild failed (exit {result['rebuild_exit_code']}) in {result['rebuilt_in']}"
+        )
+        lines.extend(outcome.output.strip().splitlines()[-15:])
+        return lines
+    lines.append(f"verify: {len(diffs)} of {n} artifacts differ from a rebuild of {result['commit'][:12]}:")
+    lines.extend(f"  {d.line()}" for d in diffs)
+    lines.append(f"verify: the rebuild is kept in {result['rebuilt_in']}; details in dist/gopipe/verify.json")
+    return lines
 
 
 def _dist(root: Path, config_file: Path | None) -> Path:

@@ -323,3 +323,52 @@ def test_cancel_also_refuses_the_stage_s_next_command(run_plan: RunPlan) -> None
     assert out.stage("package").status == "cancelled"
     assert [p.status for p in out.stage("package").providers] == ["cancelled"]
     assert out.report.exit_code == 130
+
+
+# -- provider order inside a stage (``after``) ----------------------------------------------------
+def test_a_provider_declared_after_others_starts_when_they_have_finished(run_plan: RunPlan) -> None:
+    from dataclasses import replace
+
+    def push(ctx: Ctx) -> None:
+        time.sleep(0.3)  # slower than the signer would be: a concurrent signer would miss it
+        ctx.add_artifact("image-ref", ctx.provider)
+
+    def sign(ctx: Ctx) -> None:
+        seen = sorted(a.name for a in ctx.artifacts.of_kind("image-ref"))
+        if seen != ["a-push", "b-push"]:
+            ctx.fail(f"started too early: saw {seen}")
+        ctx.summary = f"signed {len(seen)}"
+
+    signer = replace(provider(UPLOAD, "signer", sign), after=("a-push", "b-push", "not-selected"))
+    out = run_plan({UPLOAD: ()}, [signer, provider(UPLOAD, "a-push", push), provider(UPLOAD, "b-push", push)])
+    assert out.stage("upload").status == "success", out.stage("upload").error
+    assert out.stage("upload").summary == "signed 2"
+
+
+def test_a_provider_after_a_failed_one_is_skipped_and_says_why(run_plan: RunPlan) -> None:
+    from dataclasses import replace
+
+    ran: list[str] = []
+
+    def sign(ctx: Ctx) -> None:
+        ran.append(ctx.provider)
+
+    signer = replace(provider(UPLOAD, "signer", sign), after=("pusher",))
+    out = run_plan({UPLOAD: ()}, [provider(UPLOAD, "pusher", fails), signer])
+    upload = out.stage("upload")
+    assert upload.status == "failed" and ran == []
+    by_name = {p.name: p for p in upload.providers}
+    assert by_name["signer"].status == "skipped" and by_name["signer"].error == "skipped: pusher failed"
+    assert "signer: skipped, it runs after pusher, which failed" in out.log("upload")
+
+
+def test_providers_waiting_for_each_other_are_a_config_error(run_plan: RunPlan) -> None:
+    from dataclasses import replace
+
+    a = replace(provider(UPLOAD, "a", ok), after=("b",))
+    b = replace(provider(UPLOAD, "b", ok), after=("a",))
+    with pytest.raises(ConfigError) as caught:
+        run_plan({UPLOAD: ()}, [a, b])
+    assert "tool.gopipe.upload.providers" in str(caught.value)
+    assert "providers wait for each other (a -> b -> a" in str(caught.value)
+    assert "\n" not in str(caught.value)

@@ -79,3 +79,26 @@ def test_verify_passes_untouched_and_names_the_artifact_a_tampered_input_changed
     kept = Path(result["rebuilt_in"])
     assert kept.is_dir()  # kept for inspection after a difference; this test removes it
     shutil.rmtree(kept.parents[1])
+
+
+@pytest.mark.slow  # two Go builds
+def test_a_module_in_a_subdirectory_is_rebuilt_in_the_same_subdirectory_of_a_whole_clone(
+    tmp_path: Path, gopipe_run: Callable[..., RunResult], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gopipe.testing import make_git_repo
+
+    repo = tmp_path / "mono"
+    module = repo / "services" / "api"
+    (module / "cmd" / "api").mkdir(parents=True)
+    (module / "go.mod").write_text("module example.com/api\n\ngo 1.24\n")
+    (module / "cmd" / "api" / "main.go").write_text(
+        'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("api") }\n'
+    )
+    (module / "pyproject.toml").write_text('[tool.gopipe]\ntargets = ["linux/amd64"]\n')
+    make_git_repo(repo)
+    assert gopipe_run(module, "build").exit_code == 0
+    capsys.readouterr()
+    assert main(["verify", "-C", str(module)]) == 0, capsys.readouterr().out
+    result = json.loads((module / "dist/gopipe/verify.json").read_text())
+    assert result["status"] == "reproducible"
+    assert result["rebuilt_in"].endswith("/elsewhere/mono/services/api")

@@ -50,3 +50,17 @@ def cosign(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
         timeout=300,
         check=False,
     )
+
+
+def offline_signing_config(directory: Path) -> Path:
+    """A signing config with no services (``cosign signing-config create``): cosign v3 then
+    signs with the key alone, writes no transparency log, and stores Sigstore bundles as OCI
+    referrers (its default format), without reaching the public Sigstore instance."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = directory / "signing-config.json"
+    subprocess.run(
+        [str(tool("cosign")), "signing-config", "create", "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return out

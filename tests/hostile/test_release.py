@@ -52,6 +52,8 @@ def tag(sandbox: Sandbox, name: str = "v1.0.0") -> None:
         ('[tool.gopipe.publish.changelog]\nsort = "random"\n', "tool.gopipe.publish.changelog.sort"),
         ('[tool.gopipe.publish.changelog]\ngroups = [{ titel = "x" }]\n', "titel"),
         ("[tool.gopipe.publish]\ntag_prefix = 7\n", "tool.gopipe.publish.tag_prefix"),
+        ('[tool.gopipe.publish]\nverify = "maybe"\n', "tool.gopipe.publish.verify"),
+        ("[tool.gopipe.publish]\nverify = true\n", "tool.gopipe.publish.verify"),
         (
             GITHUB + 'prerelease = "maybe"\n',
             "tool.gopipe.publish.github.prerelease",
@@ -84,6 +86,23 @@ def test_release_of_a_dirty_checkout_is_refused(sandbox: Sandbox) -> None:
 
 
 # -- paths ----------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_the_verify_step_refuses_a_config_file_outside_the_repository(sandbox: Sandbox) -> None:
+    """The clean clone has only what the commit holds: a config from outside the repository
+    cannot be rebuilt, so the verify step says so (exit 2) instead of reading it from there."""
+    sandbox.config('targets = ["linux/amd64"]\n')
+    tag(sandbox)
+    outside = sandbox.sentinel / "outside.toml"
+    outside.write_text(
+        '[tool.gopipe]\ntargets = ["linux/amd64"]\n[tool.gopipe.package]\nproviders = ["archive"]\n'
+    )
+    sandbox.before = sandbox.snapshot()
+    outcome = sandbox.run("run", "release", "--config", str(outside), "--plain", "--no-notify")
+    sandbox.check(outcome, code=2, says="is outside the repository; the clone lacks it")
+    assert outcome.report is not None
+    assert {s["name"]: s["status"] for s in outcome.report["stages"]}["publish"] == "skipped"
+
+
 @pytest.mark.slow
 def test_a_planted_changelog_symlink_is_removed_not_followed(sandbox: Sandbox) -> None:
     sandbox.config('targets = ["linux/amd64"]\n[tool.gopipe.package]\nproviders = ["archive"]\n')

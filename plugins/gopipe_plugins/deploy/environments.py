@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -51,6 +52,26 @@ def check_settings(config: Config, settings: DeploySettings) -> None:
     for pattern in settings.allowed_refs:
         if (err := pattern_error(pattern)) is not None:
             raise ConfigError(shown, f"{STAGE_KEY}.allowed_refs", err, fix)
+    for setting, given in (
+        ("public_key", settings.public_key),
+        ("signature_ca_file", settings.signature_ca_file),
+    ):
+        if given:  # read from the repository only, and must be there
+            path = inside(config.root, given, file=shown, key=f"{STAGE_KEY}.{setting}")
+            if not path.is_file():
+                raise ConfigError(shown, f"{STAGE_KEY}.{setting}", f"{given} is not a file in the repository")
+    if settings.signature_ca_file:
+        try:
+            ssl.create_default_context().load_verify_locations(
+                cafile=str(inside(config.root, settings.signature_ca_file, file=shown, key=STAGE_KEY))
+            )
+        except (OSError, ssl.SSLError, ValueError):
+            raise ConfigError(
+                shown,
+                f"{STAGE_KEY}.signature_ca_file",
+                f"{settings.signature_ca_file}: not a PEM CA certificate",
+                "point it at the registry's CA certificate (PEM)",
+            ) from None
     providers = config.stage("deploy").providers
     for name, env in settings.environments.items():
         key = f"{STAGE_KEY}.environments.{name}"

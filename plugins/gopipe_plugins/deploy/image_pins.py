@@ -84,13 +84,17 @@ def uploaded_images(ctx: ProviderContext[Any]) -> list[ImageRef]:
 
 def require_signed(ctx: ProviderContext[Any], settings: DeploySettings, refs: list[ImageRef]) -> None:
     """Refuse, before anything is applied, an image without a signature and provenance by
-    ``public_key`` (``require_signed``; checked in the registry, cosign's tag scheme)."""
+    ``public_key`` (``require_signed``; checked in the registry: cosign's tag scheme or the
+    digest's OCI referrers, :mod:`gopipe_plugins._common.cosign_verify`)."""
     key_file = "tool.gopipe.deploy.public_key"
     path = ctx.repo_path(settings.public_key, key_file)
     try:
         key = load_public_key(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise ConfigError(ctx.config.display_file, key_file, f"{settings.public_key}: {exc}") from None
+    ca_file = None  # checked (inside the repository, a PEM CA) before the run: check_settings
+    if settings.signature_ca_file:
+        ca_file = ctx.repo_path(settings.signature_ca_file, "tool.gopipe.deploy.signature_ca_file")
     refused = []
     for ref in refs:
         host, _, repo = ref.repository.partition("/")
@@ -101,7 +105,9 @@ def require_signed(ctx: ProviderContext[Any], settings: DeploySettings, refs: li
                 f"{host} is not a loopback registry",
                 "remove signature_insecure",
             )
-        with RegistryClient(host, use_docker_config=True, insecure=settings.signature_insecure) as client:
+        with RegistryClient(
+            host, use_docker_config=True, insecure=settings.signature_insecure, ca_file=ca_file
+        ) as client:
             problems = image_problems(client, repo, ref.repository, ref.digest, key)
         if problems:
             refused.append(f"{ref.repository}@{ref.digest[:19]}: {'; '.join(problems)}")

@@ -185,11 +185,18 @@ class DeploySettings:
         DEFAULT_ALLOWED_REFS,
     )
     require_signed: bool = doc(
-        "deploy only images signed by public_key (cosign tag scheme) that carry SLSA provenance", False
+        "deploy only images signed by public_key that carry SLSA provenance "
+        "(cosign tag scheme or OCI referrers: Sigstore bundles)",
+        False,
     )
     public_key: str = doc("cosign.pub (PEM) inside the repository, for require_signed", "")
     signature_insecure: bool = doc(
         "read signatures over plain HTTP / without TLS verification; loopback registries only", False
+    )
+    signature_ca_file: str = doc(
+        "CA certificate (PEM) inside the repository, trusted besides the system store when "
+        "require_signed reads a registry with a private CA",
+        "",
     )
 
     def __post_init__(self) -> None:

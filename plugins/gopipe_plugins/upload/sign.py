@@ -3,11 +3,12 @@
 
 Key-based: an ECDSA P-256 key in cosign's format from a ``Secret`` (password from
 ``key_password`` or ``COSIGN_PASSWORD``). Runs in the upload stage next to the image pushers
-(``providers = ["registry", "sign"]``). The providers of a stage run concurrently, so it
-waits (at most ``wait`` seconds) until every ``image`` of the package stage has an
-``image-ref`` from a pusher of this stage, then signs those; it connects to each image's
-registry with its own login options. (A later publish stage is the natural home for it;
-then the wait goes away.)
+(``providers = ["registry", "sign"]``), declared to run *after* them and after
+``provenance`` (``Uploader(after=...)``: the runner starts it once their threads have
+ended, and skips it if one failed), so every ``image`` of the package stage has its
+``image-ref`` and the provenance statements exist when it starts. Staying in the upload
+stage keeps ``cd`` (package, upload, deploy) signing before deploy checks signatures. It
+connects to each image's registry with its own login options.
 
 - Images: one signature per manifest (the index and each platform manifest), stored with
   cosign's tag scheme (``<repo>:sha256-<hex>.sig``, :mod:`gopipe_plugins._common.cosign_sig`),
@@ -16,6 +17,9 @@ then the wait goes away.)
   Where the registry has the OCI 1.1 referrers API, the signature, the provenance envelope
   (``artifactType: application/vnd.in-toto+json``) and the SBOM (``application/vnd.cyclonedx+json``)
   are also pushed as referrers of each manifest, for ``oras discover``; once per key and type.
+  The same signature and attestations also go there as Sigstore bundles v0.3 (cosign v3's
+  own format, :mod:`gopipe_plugins._common.sigstore_bundle`), which ``cosign verify`` reads
+  before the tag scheme; once per key and predicate type.
 - Attestations: on the index, its SLSA provenance (the ``provenance`` provider's DSSE
   envelope, when it is selected too); on each platform manifest, a CycloneDX statement of
   its binary's SBOM; stored under ``<repo>:sha256-<hex>.att`` for ``cosign
@@ -33,8 +37,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, ClassVar, Literal
 
 from gopipe import hookimpl
@@ -47,13 +51,14 @@ from gopipe.secrets import Secret
 from gopipe.types import Uploader
 from gopipe_oci import RegistryClient, RegistryError
 from gopipe_oci.digest import INDEX_MEDIA_TYPES
-from gopipe_plugins._common import cosign_sig, dsse
+from gopipe_plugins._common import cosign_sig, dsse, sigstore_bundle
 from gopipe_plugins._common.keyless import GITHUB_ISSUER, Instance
 from gopipe_plugins._common.provenance import PREDICATE_TYPE, STATEMENT_TYPE
 from gopipe_plugins._common.registry_access import Login, connect, credentials, library_logs, register_tokens
 from gopipe_plugins.upload.signing_key import load_signing_key
 
 CONFIG_KEY = "tool.gopipe.upload.sign"
+PUSHERS = ("registry", "harbor", "ecr")
 BLOB_KINDS = ("archive", "checksums", "package")
 
 
@@ -67,7 +72,6 @@ class SignOptions(Login):
     key_password: Secret | None = doc("the key's password; default: the COSIGN_PASSWORD variable", None)
     blobs: tuple[str, ...] = doc("artifact kinds that get a .sig file", BLOB_KINDS)
     images: bool = doc("sign pushed images (index and platform manifests)", True)
-    wait: float = doc("seconds to wait for this stage's pushers to record the images", 300.0, minimum=0)
     # -- keyless (sign_keyless.py) --
     mode: Literal["key", "keyless"] = doc(
         "key: the cosign key above; keyless: Sigstore with the GitHub Actions OIDC token", "key"
@@ -104,27 +108,18 @@ def run(ctx: ProviderContext[SignOptions]) -> None:
     ctx.summary = "signed " + ", ".join(parts)
 
 
-PUSHERS = ("registry", "harbor", "ecr")
-
-
 def _pushed_images(ctx: ProviderContext[SignOptions]) -> list[Artifact]:
-    """The ``image-ref`` of every image, once this stage's pushers have recorded them."""
+    """The ``image-ref`` of every image; the pushers of this stage have finished (``after``)."""
+    refs = ctx.artifacts.of_kind("image-ref")
     pushers = [p for p in ctx.config.stage("upload").providers if p in PUSHERS]
     wanted = {a.name for a in ctx.artifacts.of_kind("image") if a.extra.get("index_digest")}
-    if not pushers or not wanted:
-        return ctx.artifacts.of_kind("image-ref")
-    deadline = time.monotonic() + ctx.options.wait
-    while True:
-        refs = ctx.artifacts.of_kind("image-ref")
-        missing = wanted - {r.name for r in refs}
-        if not missing:
-            return refs
-        if time.monotonic() >= deadline:
-            raise StageFailed(
-                f"no pushed image to sign for {', '.join(sorted(missing))} after {ctx.options.wait:.0f}s",
-                details=f"{', '.join(pushers)} did not record an image-ref (did the push fail?)",
-            )
-        time.sleep(0.2)
+    missing = wanted - {r.name for r in refs}
+    if pushers and missing:
+        raise StageFailed(
+            f"no pushed image to sign for {', '.join(sorted(missing))}",
+            details=f"{', '.join(pushers)} finished without recording an image-ref",
+        )
+    return refs
 
 
 def _sign_file(ctx: ProviderContext[SignOptions], artifact: Artifact, key: Any) -> str:
@@ -212,22 +207,16 @@ def _envelopes(
 
 
 def _provenance_of(ctx: ProviderContext[SignOptions], image: str) -> list[Artifact]:
-    """The provenance provider's signed statement for ``image``, once it has written it."""
-
-    def mine() -> list[Artifact]:
-        return [
-            a
-            for a in ctx.artifacts.of_kind("attestation")
-            if a.extra.get("of") == "image" and a.extra.get("subject") == image and a.path
-        ]
-
+    """The provenance provider's signed statement for ``image`` (it has finished: ``after``)."""
     if "provenance" not in ctx.config.stage("upload").providers:
         return []
-    deadline = time.monotonic() + ctx.options.wait
-    while not (found := mine()):
-        if time.monotonic() >= deadline:
-            raise StageFailed(f"the provenance provider recorded no signed statement for image {image}")
-        time.sleep(0.2)
+    found = [
+        a
+        for a in ctx.artifacts.of_kind("attestation")
+        if a.extra.get("of") == "image" and a.extra.get("subject") == image and a.path
+    ]
+    if not found:
+        raise StageFailed(f"the provenance provider recorded no signed statement for image {image}")
     return found
 
 
@@ -281,7 +270,7 @@ def _attach_referrers(
     subject = {"mediaType": fetched.media_type, "digest": target, "size": len(fetched.data)}
     key_id = _key_id(key)
     present = {
-        str(m.get("artifactType"))
+        _referrer_kind(m)
         for m in client.referrers(repo, target) or []
         if _annotation(m, cosign_sig.KEY_ANNOTATION) == key_id
     }
@@ -293,7 +282,11 @@ def _attach_referrers(
             cosign_sig.signature_layer(payload, cosign_sig.sign_bytes(payload, key)),
         )
     ]
+    bundles: list[tuple[str, dict[str, Any]]] = [
+        (sigstore_bundle.SIGN_PREDICATE, dsse.sign(sigstore_bundle.signature_statement(target), key))
+    ]
     for envelope, predicate in envelopes:
+        bundles.append((predicate, json.loads(envelope)))
         if predicate == cosign_sig.CYCLONEDX_PREDICATE:
             bom = dsse.verify(json.loads(envelope), key.public_key())
             data = dsse.canonical(json.loads(bom)["predicate"])
@@ -322,6 +315,36 @@ def _attach_referrers(
             subject=f"{repository}@{target}",
             artifact_type=artifact_type,
         )
+    created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for predicate, signed in bundles:
+        if f"bundle:{predicate}" in present:
+            continue
+        bundle = sigstore_bundle.make_bundle(signed, key.public_key())
+        manifest = sigstore_bundle.bundle_manifest(
+            bundle, subject, predicate, created, {cosign_sig.KEY_ANNOTATION: key_id}
+        )
+        client.upload_blob(
+            repo, cosign_sig.payload_digest(sigstore_bundle.EMPTY_CONFIG), sigstore_bundle.EMPTY_CONFIG
+        )
+        client.upload_blob(repo, cosign_sig.payload_digest(bundle), bundle)
+        pushed = client.put_manifest(
+            repo, cosign_sig.payload_digest(manifest), manifest, cosign_sig.OCI_MANIFEST
+        )
+        ctx.add_artifact(
+            "referrer",
+            f"{repository}@{pushed[:19]}",
+            subject=f"{repository}@{target}",
+            artifact_type=sigstore_bundle.BUNDLE_MEDIA_TYPE,
+            predicate_type=predicate,
+        )
+
+
+def _referrer_kind(descriptor: dict[str, object]) -> str:
+    """What a referrer of ours holds: ``bundle:<predicate type>`` for a Sigstore bundle (its
+    listed type may be the empty config's), else its artifact type."""
+    if sigstore_bundle.is_bundle_referrer(descriptor):
+        return f"bundle:{_annotation(descriptor, sigstore_bundle.PREDICATE_ANNOTATION)}"
+    return str(descriptor.get("artifactType"))
 
 
 def _annotation(descriptor: dict[str, object], name: str) -> object:
@@ -417,5 +440,6 @@ def gopipe_uploaders() -> list[Uploader[SignOptions]]:
             options=SignOptions,
             description="cosign signatures for pushed images (tag scheme) and .sig files for archives",
             check=_keyless_preflight,
+            after=(*PUSHERS, "provenance"),  # signs what they pushed and attaches what it wrote
         )
     ]

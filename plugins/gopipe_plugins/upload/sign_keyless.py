@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from typing import TYPE_CHECKING, Any
 
 from gopipe.artifacts import Artifact
@@ -287,13 +286,9 @@ def _provenance_statements(ctx: ProviderContext[SignOptions], image: str) -> lis
 
     if "provenance" not in ctx.config.stage("upload").providers:
         return []
-    # Bounded by ``wait`` while sign runs beside provenance; once the runner starts sign after
-    # it (``Uploader(after=...)``, which drops ``wait``), the statement is there at once.
-    deadline = time.monotonic() + float(getattr(ctx.options, "wait", 0.0))
-    while not (found := mine()):
-        if time.monotonic() >= deadline:
-            raise StageFailed(f"the provenance provider recorded no statement for image {image}")
-        time.sleep(0.2)
+    found = mine()  # sign runs after provenance (``Uploader(after=...)``): it is there or absent
+    if not found:
+        raise StageFailed(f"the provenance provider recorded no statement for image {image}")
     return found
 
 

@@ -85,6 +85,11 @@ class PublishSettings:
         "",
     )
     changelog: ChangelogSettings = doc("release notes", default_factory=ChangelogSettings)
+    verify: Literal["require", "warn", "off"] = doc(
+        "before upload and publish, rebuild the release in a clean clone elsewhere and compare: "
+        "'require' = a difference refuses the release, 'warn' = warn and publish, 'off' = no rebuild",
+        "require",
+    )
 
 
 @dataclass(frozen=True)

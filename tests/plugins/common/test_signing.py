@@ -107,3 +107,28 @@ def test_dsse_signs_the_pae_and_catches_a_swapped_payload_or_type() -> None:
         dsse.verify(retyped, key.public_key())
     with pytest.raises(ValueError, match="not a DSSE envelope"):
         dsse.verify({"payload": "x"}, key.public_key())
+
+
+def test_a_sigstore_bundle_holds_the_envelope_and_the_key_hint() -> None:
+    from gopipe_plugins._common import sigstore_bundle as sb
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    target = "sha256:" + "ab" * 32
+    envelope = dsse.sign(sb.signature_statement(target), key)
+    data = sb.make_bundle(envelope, key.public_key())
+    bundle = json.loads(data)
+    assert bundle["mediaType"] == sb.BUNDLE_MEDIA_TYPE and "tlogEntries" not in bundle["verificationMaterial"]
+    assert len(base64.b64decode(bundle["verificationMaterial"]["publicKey"]["hint"])) == 32
+    statement = json.loads(dsse.verify(sb.bundle_envelope(data), key.public_key()))
+    assert statement["subject"] == [{"digest": {"sha256": "ab" * 32}}]
+    assert statement["predicateType"] == sb.SIGN_PREDICATE
+    subject = {"mediaType": sb.OCI_MANIFEST, "digest": target, "size": 7}
+    manifest = json.loads(sb.bundle_manifest(data, subject, sb.SIGN_PREDICATE, "2026-01-02T03:04:05Z"))
+    assert manifest["artifactType"] == sb.BUNDLE_MEDIA_TYPE and manifest["subject"] == subject
+    assert manifest["config"]["mediaType"] == sb.EMPTY_MEDIA_TYPE and manifest["config"]["size"] == 2
+    assert manifest["annotations"][sb.CONTENT_ANNOTATION] == "dsse-envelope"
+    for bad in (b"[]", b"{}", b'{"mediaType": "x", "dsseEnvelope": {}}', b"not json"):
+        with pytest.raises(ValueError):
+            sb.bundle_envelope(bad)
+    assert sb.is_bundle_referrer({"annotations": {sb.CONTENT_ANNOTATION: "dsse-envelope"}})
+    assert not sb.is_bundle_referrer({"annotations": "not a map", "artifactType": "x"})

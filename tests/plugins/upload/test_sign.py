@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +31,8 @@ from gopipe_plugins._common.cosign_verify import image_problems, load_public_key
 pytestmark = pytest.mark.slow  # Go builds, a registry and the cosign CLI
 
 PASSWORD = "sign-test-password-1"
+SIGN_V1 = "https://sigstore.dev/cosign/sign/v1"  # the predicate of cosign v3's image signatures
+SLSA_V1 = "https://slsa.dev/provenance/v1"
 
 
 @pytest.fixture
@@ -182,21 +186,88 @@ def test_on_a_registry_with_referrers_oras_discover_lists_signature_provenance_a
     platforms = [m["digest"] for m in json.loads(layout_index.read_text())["manifests"]]
 
     def discover(digest: str) -> list[str]:
+        """Each referrer's type; a Sigstore bundle as ``bundle <predicate type>`` (the test
+        registry lists its type from the empty config, so the annotation says what it is)."""
         res = subprocess.run(
             [str(tool("oras")), "discover", "--plain-http", "--format", "json", f"{repository}@{digest}"],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         assert res.returncode == 0, res.stderr
         found = json.loads(res.stdout)
-        return sorted(str(m["artifactType"]) for m in found.get("referrers") or found.get("manifests") or [])
+        kinds = []
+        for m in found.get("referrers") or found.get("manifests") or []:
+            annotations = m.get("annotations") or {}
+            if annotations.get("dev.sigstore.bundle.content") == "dsse-envelope":
+                kinds.append(f"bundle {annotations['dev.sigstore.bundle.predicateType']}")
+            else:
+                kinds.append(str(m["artifactType"]))
+        return sorted(kinds)
 
     assert discover(index) == [
         "application/vnd.dev.cosign.artifact.sig.v1+json",
         "application/vnd.in-toto+json",
+        "bundle https://sigstore.dev/cosign/sign/v1",
+        "bundle https://slsa.dev/provenance/v1",
     ]
     for platform in platforms:
         assert discover(platform) == [
             "application/vnd.cyclonedx+json",
             "application/vnd.dev.cosign.artifact.sig.v1+json",
+            "bundle https://cyclonedx.org/bom",
+            "bundle https://sigstore.dev/cosign/sign/v1",
         ]
-    assert len(_verify_image(key, f"{repository}@{index}")) == 1  # the tag scheme is written too
+    # cosign v3 reads the bundles when the referrers API has them (and lists every bundle
+    # the key signed, attestations included, as a claim): one signature, one provenance
+    claims = _verify_image(key, f"{repository}@{index}")
+    assert sorted(c["critical"]["type"] for c in claims) == [SIGN_V1, SLSA_V1], claims  # type: ignore[index]
+
+    # cosign v3's own format: with the tag scheme gone from the registry, the real cosign
+    # still verifies every signature and attestation, from the Sigstore bundles it finds
+    # through the referrers API.
+    host, _, path = repository.partition("/")
+    for target in (index, *platforms):
+        for suffix in ("sig", "att"):  # the test registry deletes a tag by name
+            url = f"{referrers_registry.url}/v2/{path}/manifests/{sig_tag(target, suffix)}"
+            try:
+                urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 404, exc  # a platform manifest has no .att of its own
+    public = load_public_key(key.public.read_bytes())
+    with RegistryClient(host, insecure=True, use_docker_config=False) as client:
+        for target in (index, *platforms):
+            assert client.head_manifest(path, sig_tag(target)) is None
+            assert client.head_manifest(path, sig_tag(target, "att")) is None
+        # deploy's require_signed accepts the referrers alone too
+        assert image_problems(client, path, repository, index, public) == []
+        assert image_problems(client, path, repository, platforms[0], public) == [
+            "no SLSA provenance about this digest signed by the configured key"
+        ]
+        stranger = load_public_key(
+            generate_key(repo.parent / "stranger", "stranger-password-4").public.read_bytes()
+        )
+        assert image_problems(client, path, repository, index, stranger) == [
+            "no signature by the configured key",
+            "no SLSA provenance about this digest signed by the configured key",
+        ]
+    for target in (index, *platforms):
+        claims = _verify_image(key, f"{repository}@{target}")
+        (signature,) = [c for c in claims if c["critical"]["type"] == SIGN_V1]  # type: ignore[index]
+        assert signature["critical"]["image"]["docker-manifest-digest"] == target  # type: ignore[index]
+    for predicate, target in [("slsaprovenance1", index)] + [("cyclonedx", p) for p in platforms]:
+        res = cosign(
+            "verify-attestation", "--key", str(key.public), "--type", predicate,
+            "--insecure-ignore-tlog=true", "--allow-http-registry", f"{repository}@{target}",
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+    tree = cosign("tree", "--allow-http-registry", f"{repository}@{index}")
+    assert "https://slsa.dev/provenance/v1 artifacts via OCI referrer" in tree.stdout + tree.stderr
+    other = generate_key(repo.parent / "other-keys", "another-password-22")
+    res = cosign("verify", "--key", str(other.public), "--insecure-ignore-tlog=true", "--allow-http-registry",
+                 f"{repository}@{index}")  # fmt: skip
+    assert res.returncode != 0  # a bundle verifies with its signer's key only
+    # a rerun adds no second bundle of a kind for this key
+    result = gopipe_run(repo, "package", "upload")
+    assert result.exit_code == 0, result.report
+    assert discover(index).count(f"bundle {SIGN_V1}") == 1
+    written = [f.read_bytes() for f in (repo / "dist").rglob("*") if f.is_file()]
+    assert written and not any(PASSWORD.encode() in data for data in written)  # the key's password
