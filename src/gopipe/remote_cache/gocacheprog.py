@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gopipe_oci import Credentials, RegistryClient
+    from gopipe.remote_cache.store import Store
 
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_EMPTY = "application/vnd.oci.empty.v1+json"
@@ -48,6 +49,7 @@ CREATED = "org.opencontainers.image.created"
 MAX_MANIFEST = 64 << 10
 MAX_OUTPUT = 2 << 30
 CLOSE_WAIT_S = 120.0
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def _hex(b64: str) -> str:
@@ -118,59 +120,27 @@ class LocalStore:
 
 
 class Remote:
-    """The registry side: one client per thread, off for good after the first failure."""
+    """The store side (OCI or S3): one store per thread, off for good after the first failure."""
 
     def __init__(self, settings: dict[str, Any], env: dict[str, str], log: IO[str]) -> None:
         self.settings = settings
-        self.repo = str(settings["repository"])
         self.env = env
         self.log = log
         self.down = False
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._config_ready = False
-        self._clients: list[RegistryClient] = []
+        self._stores: list[Store] = []
 
-    def _credentials(self) -> Credentials | None:
-        from gopipe_oci import Credentials
+    def client(self) -> Store:
+        store: Store | None = getattr(self._local, "store", None)
+        if store is None:
+            from gopipe.remote_cache.store import open_store
 
-        s = self.settings
-        if s.get("password_env"):
-            value = self.env.get(str(s["password_env"]), "")
-        elif s.get("password_file"):
-            value = Path(str(s["password_file"])).read_text().strip()
-        else:
-            return None
-        if not value:
-            raise LookupError("the cache password is not set")
-        return Credentials(str(s.get("username", "")), value)
-
-    def client(self) -> RegistryClient:
-        client: RegistryClient | None = getattr(self._local, "client", None)
-        if client is None:
-            from gopipe_oci import RegistryClient, RetryPolicy
-
-            s = self.settings
-            creds = self._credentials()
-            client = RegistryClient(
-                str(s["host"]),
-                credentials=creds,
-                use_docker_config=creds is None,
-                insecure=bool(s.get("insecure")),
-                plain_http=bool(s.get("plain_http")),
-                ca_file=Path(s["ca_file"]) if s.get("ca_file") else None,
-                retry=RetryPolicy(
-                    max_attempts=int(s.get("max_attempts", 2)),
-                    budget=int(s.get("retry_budget", 4)),
-                    base_delay=0.2,
-                    max_delay=1.0,
-                ),
-                timeout=float(s.get("timeout", 10.0)),
-            )
-            self._local.client = client
+            store = open_store(self.settings, self.env)
+            self._local.store = store
             with self._lock:
-                self._clients.append(client)
-        return client
+                self._stores.append(store)
+        return store
 
     def fail(self, what: str, exc: BaseException) -> None:
         with self._lock:
@@ -184,40 +154,55 @@ class Remote:
         self.log.flush()
 
     def fetch(self, action: str, local: LocalStore) -> tuple[str, int, str] | None:
-        """Look ``action`` up in the registry and bring its output to disk; None on a miss."""
+        """Look ``action`` up in the store and bring its output to disk; None on a miss."""
         if self.down:
             return None
-        from gopipe_oci import OciError
+        from gopipe_oci import DigestMismatchError, NotFoundError, OciError, TooLargeError
 
         try:
-            client = self.client()
-            manifest: Any = client.get_manifest(self.repo, f"go-{action}", max_bytes=MAX_MANIFEST).json()
+            store = self.client()
+            try:
+                manifest: Any = store.get_ref(f"go-{action}", max_bytes=MAX_MANIFEST).json()
+            except ValueError:
+                return None  # not JSON: a corrupt entry is a miss
+            if not isinstance(manifest, dict):
+                return None
             layers = manifest.get("layers") or []
             notes = manifest.get("annotations") or {}
             output = str(notes.get(OUTPUT, ""))
+            if not _HEX64.fullmatch(output):
+                return None  # not an output ID: never a file name
             if len(layers) != 1 or layers[0].get("digest") != f"sha256:{output}":
                 return None  # not an entry this program wrote: a miss
-            size = int(layers[0]["size"])
-            if not 0 <= size <= MAX_OUTPUT:
+            size = layers[0]["size"]
+            if not isinstance(size, int) or not 0 <= size <= MAX_OUTPUT:
                 return None
-            tmp = local.tmp_file()
-            try:
-                client.download_blob(self.repo, f"sha256:{output}", tmp, max_bytes=size)
-                local.adopt_output(output, tmp)  # download_blob checked the sha256
-            finally:
-                tmp.unlink(missing_ok=True)
+            self.download(output, size, local)
             when = str(notes.get(CREATED) or _now())
             local.put_action(action, output, size, when)
             return output, size, when
+        except (NotFoundError, DigestMismatchError, TooLargeError):
+            return None  # a miss, or a corrupt entry (a miss too): the store is still fine
         except OciError as exc:
-            if getattr(exc, "status", None) == 404:
-                return None
             if "does not match" in str(exc) or "exceed" in str(exc) or "more than" in str(exc):
-                return None  # a corrupt entry is a miss, the registry is still fine
+                return None
             self.fail(f"get {action[:12]}", exc)
         except (OSError, ValueError, LookupError, KeyError, TypeError, AttributeError) as exc:
             self.fail(f"get {action[:12]}", exc)
         return None
+
+    def download(self, output: str, size: int, local: LocalStore) -> None:
+        """The output blob into the local store, only if its content hashes to ``output``."""
+        tmp = local.tmp_file()
+        try:
+            self.client().download_blob(f"sha256:{output}", tmp, max_bytes=size)
+            if tmp.stat().st_size != size or sha256_file(tmp) != output:
+                from gopipe_oci import DigestMismatchError
+
+                raise DigestMismatchError(f"output {output[:12]}: content does not match")
+            local.adopt_output(output, tmp)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def store(self, action: str, output: str, path: Path, size: int) -> None:
         if self.down:
@@ -225,15 +210,10 @@ class Remote:
         from gopipe_oci import OciError
 
         try:
-            client = self.client()
-            with self._lock:
-                if not self._config_ready:
-                    if not client.blob_exists(self.repo, EMPTY_DIGEST):
-                        client.upload_blob(self.repo, EMPTY_DIGEST, b"{}")
-                    self._config_ready = True
+            store = self.client()
             digest = f"sha256:{output}"
-            if not client.blob_exists(self.repo, digest):
-                client.upload_blob(self.repo, digest, path)
+            if not store.has_blob(digest):
+                store.put_blob(digest, path)
             manifest = {
                 "schemaVersion": 2,
                 "mediaType": MEDIA_MANIFEST,
@@ -243,14 +223,22 @@ class Remote:
                 "annotations": {OUTPUT: output, ACTION: action, CREATED: _now()},
             }
             data = json.dumps(manifest, sort_keys=True).encode()
-            client.put_manifest(self.repo, f"go-{action}", data, MEDIA_MANIFEST)
+            store.put_ref(f"go-{action}", data)
         except (OciError, OSError, ValueError, LookupError) as exc:
             self.fail(f"put {action[:12]}", exc)
 
     def close(self) -> None:
         with self._lock:
-            for client in self._clients:
-                client.close()
+            for store in self._stores:
+                store.close()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 class CacheProgram:

@@ -20,6 +20,7 @@ from gopipe.config import load_config
 from gopipe.errors import ConfigError
 from gopipe.remote_cache.connection import CREATED, MAX_MANIFEST_BYTES, Connection
 from gopipe.remote_cache.options import KEY, load_cache_options
+from gopipe.remote_cache.store import Ref
 from gopipe.secrets import Redactor
 from gopipe_oci import NotFoundError
 
@@ -61,26 +62,31 @@ def prune(
     limit = opts.retention
     cutoff = (now if now is not None else time.time()) - limit.max_age_days * 86400
     result = PruneResult()
-    with connection.client(os.environ, redact) as client:
-        tags = client.list_tags(connection.repository)
+    store = connection.store(os.environ, redact)
+    try:
+        tags = store.list_refs()
         for kind in KINDS:
-            entries: list[tuple[float, str, str]] = []
+            entries: list[tuple[float, str, Ref]] = []
             for tag in (t for t in tags if t.startswith(kind)):
                 try:
-                    got = client.get_manifest(connection.repository, tag, max_bytes=MAX_MANIFEST_BYTES)
+                    got = store.get_ref(tag, max_bytes=MAX_MANIFEST_BYTES)
+                    notes = got.json().get("annotations") or {}
                 except NotFoundError:
                     continue
-                notes = got.json().get("annotations") or {}
+                except (ValueError, AttributeError):
+                    notes = {}  # not an entry gopipe wrote: unknown age, pruned first
                 created = _created(str(notes.get(CREATED, ""))) if isinstance(notes, dict) else 0.0
-                entries.append((created, tag, got.digest))
-            entries.sort(reverse=True)
-            for rank, (created, tag, digest) in enumerate(entries):
+                entries.append((created, tag, got))
+            entries.sort(key=lambda e: (e[0], e[1]), reverse=True)
+            for rank, (created, tag, ref) in enumerate(entries):
                 if created >= cutoff and rank < limit.max_entries:
                     result.kept += 1
                     continue
                 say(redact(f"{'would delete' if dry_run else 'deleting'} {tag}"))
                 if not dry_run:
-                    client.delete_manifest(connection.repository, digest)
+                    store.delete_ref(tag, ref)
                 result.deleted.append(tag)
+    finally:
+        store.close()
     say(f"cache prune: kept {result.kept}, {'would delete' if dry_run else 'deleted'} {len(result.deleted)}")
     return result

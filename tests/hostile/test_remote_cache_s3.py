@@ -1,0 +1,318 @@
+"""Hostile input for ``s3://`` remote caches: bucket names, prefixes, endpoint URLs, entries
+that try to leave ``dist/`` or lie about sizes, and AWS credentials that must never show.
+
+The config cases run gopipe as a user would and must be refused before any connection. The
+entry cases write hand-made objects to moto's S3 server (a separate process, real HTTP) and
+look them up with the stores the runner and the Go cache program use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from tests.harness import procs
+from tests.harness.moto_server import Moto
+from tests.hostile.conftest import Sandbox
+
+from gopipe.cache import CachedStage
+from gopipe.remote_cache.connection import EMPTY_DIGEST, MEDIA_EMPTY, MEDIA_MANIFEST, Connection
+from gopipe.remote_cache.gocacheprog import OUTPUT, LocalStore, Remote
+from gopipe.remote_cache.options import CacheOptions
+from gopipe.remote_cache.s3store import S3Store
+from gopipe.remote_cache.stages import (
+    ARTIFACT_TYPE,
+    FINGERPRINT,
+    MEDIA_ENTRY,
+    MEDIA_FILE,
+    STAGE,
+    RemoteStageCache,
+    stage_tag,
+)
+from gopipe.remote_cache.trust import WriteDecision
+from gopipe.stages import Stage
+from gopipe_oci import TooLargeError
+
+SECRET = "aws-secret-9c1e55d0b7f24a63"
+TARGETS = 'targets = ["linux/amd64"]\n\n[tool.gopipe.cache]\n'
+
+
+@pytest.mark.parametrize(
+    "bucket",
+    ["UPPER", "ab", "-lead", "trail-", "a..b", "192.168.0.1", "under_score", "x" * 64, "bkt:9000", "b%2e"],
+)
+def test_bad_bucket_names_are_config_errors(sandbox: Sandbox, bucket: str) -> None:
+    sandbox.config(f'{TARGETS}remote = "s3://{bucket}/cache"\n')
+    outcome = sandbox.run("run", "build")
+    sandbox.check(outcome, code=2, says="tool.gopipe.cache.remote")
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    ["../escape", "a/../../b", "a/..", "a//b", "./a", "a b", "%2e%2e/x", "a\\\\..\\\\b", "-/x", "a/~x"],
+)
+def test_prefixes_with_traversal_are_config_errors(sandbox: Sandbox, prefix: str) -> None:
+    sandbox.config(f'{TARGETS}remote = "s3://team-cache/{prefix}"\n')
+    outcome = sandbox.run("run", "build")
+    sandbox.check(outcome, code=2, says="is not plain path segments")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "says"),
+    [
+        ("file:///etc/passwd", "is not an http(s) URL"),
+        ("ftp://minio.internal", "is not an http(s) URL"),
+        ("javascript:alert(1)", "is not an http(s) URL"),
+        ("gopher://127.0.0.1:70", "is not an http(s) URL"),
+        ("minio.internal:9000", "is not an http(s) URL"),
+        ("http://10.0.0.7:9000", "plain HTTP is only allowed for loopback"),
+        ("https://minio.internal:9000/bucket", "bare http(s)://host[:port]"),
+        ("https://minio.internal:9000?x=1", "bare http(s)://host[:port]"),
+        ("https://minio.internal:99999", "not a URL"),
+        (f"https://AKIA:{SECRET}@minio.internal", "credentials in endpoint_url are refused"),
+    ],
+)
+def test_bad_endpoint_urls_are_config_errors(sandbox: Sandbox, endpoint: str, says: str) -> None:
+    sandbox.config(f'{TARGETS}remote = "s3://team-cache/ci"\nendpoint_url = "{endpoint}"\n')
+    outcome = sandbox.run("run", "build")
+    sandbox.check(outcome, code=2, says=says, secrets=[SECRET])
+
+
+@pytest.mark.parametrize(
+    ("table", "says"),
+    [
+        ('username = "ci"', "take credentials from the standard AWS environment"),
+        (
+            'password = { env = "AWS_SECRET_ACCESS_KEY" }',
+            "take credentials from the standard AWS environment",
+        ),
+        ('region = "../../x"', "is not an AWS region"),
+        ("insecure = true", "only allowed for a loopback endpoint_url"),
+    ],
+)
+def test_s3_only_takes_aws_credentials(sandbox: Sandbox, table: str, says: str) -> None:
+    sandbox.config(f'{TARGETS}remote = "s3://team-cache/ci"\n{table}\n')
+    outcome = sandbox.run("run", "build", env={"AWS_SECRET_ACCESS_KEY": SECRET})
+    sandbox.check(outcome, code=2, says=says, secrets=[SECRET])
+
+
+def test_an_endpoint_url_on_an_oci_remote_is_a_config_error(sandbox: Sandbox) -> None:
+    sandbox.config(f'{TARGETS}remote = "oci://127.0.0.1:5000/c"\nendpoint_url = "https://127.0.0.1:9000"\n')
+    sandbox.check(sandbox.run("run", "build"), code=2, says="only s3:// remotes take an endpoint_url")
+
+
+@pytest.mark.slow
+def test_aws_credentials_are_never_printed_when_the_store_is_down(sandbox: Sandbox) -> None:
+    """A dead endpoint: the run succeeds, says the cache is off once, and no key shows anywhere."""
+    dead = f"http://127.0.0.1:{procs.free_port()}"
+    sandbox.config(f'{TARGETS}remote = "s3://team-cache/ci"\nendpoint_url = "{dead}"\nwrite = "always"\n')
+    env = {
+        "AWS_ACCESS_KEY_ID": "AKIAHOSTILE0000KEYID",
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_SESSION_TOKEN": SECRET + "-token",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "GITHUB_EVENT_NAME": "push",
+        "GOPIPE_GOCACHEPROG_DIR": str(sandbox.repo / "dist" / "gocacheprog"),
+    }
+    outcome = sandbox.run("run", "build", env=env)
+    sandbox.check(outcome, code=0, secrets=[SECRET, SECRET + "-token"])
+    assert "remote cache unavailable" in outcome.output
+
+
+# -- hand-made objects on moto's S3 server ---------------------------------------------------
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _bucket(moto: Moto) -> str:
+    name = f"hostile-{uuid.uuid4().hex[:12]}"
+    moto.client("s3").create_bucket(Bucket=name)
+    return name
+
+
+def _put(moto: Moto, bucket: str, key: str, body: bytes) -> None:
+    moto.client("s3").put_object(Bucket=bucket, Key=f"cache/{key}", Body=body)
+
+
+def _entry(
+    moto: Moto,
+    bucket: str,
+    key: str,
+    artifacts: list[dict[str, object]],
+    files: list[bytes],
+    sizes: list[object] | None = None,
+) -> None:
+    entry = json.dumps({"fingerprint": key, "summary": "", "artifacts": artifacts, "findings": []}).encode()
+    _put(moto, bucket, f"blobs/sha256/{_sha(entry)}", entry)
+    layers: list[dict[str, object]] = [
+        {"mediaType": MEDIA_ENTRY, "digest": f"sha256:{_sha(entry)}", "size": len(entry)}
+    ]
+    for i, data in enumerate(files):
+        _put(moto, bucket, f"blobs/sha256/{_sha(data)}", data)
+        size = sizes[i] if sizes else len(data)
+        layers.append({"mediaType": MEDIA_FILE, "digest": f"sha256:{_sha(data)}", "size": size})
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": MEDIA_MANIFEST,
+        "artifactType": ARTIFACT_TYPE,
+        "config": {"mediaType": MEDIA_EMPTY, "digest": EMPTY_DIGEST, "size": 2},
+        "layers": layers,
+        "annotations": {STAGE: "build", FINGERPRINT: key},
+    }
+    _put(moto, bucket, f"refs/{stage_tag(Stage.BUILD, key)}", json.dumps(manifest).encode())
+
+
+def _env(moto: Moto) -> dict[str, str]:
+    return {**os.environ, **{k: v for k, v in moto.env().items() if k != "AWS_ENDPOINT_URL"}}
+
+
+def _connection(moto: Moto, bucket: str) -> Connection:
+    return Connection(bucket, "cache", scheme="s3", endpoint_url=moto.endpoint_url)
+
+
+def _stage_store(moto: Moto, bucket: str, root: Path, said: list[str], **opts: int) -> RemoteStageCache:
+    return RemoteStageCache(
+        _connection(moto, bucket),
+        CacheOptions(remote=f"s3://{bucket}/cache", **opts),  # type: ignore[arg-type]
+        root=root,
+        dist=root / "dist",
+        env=_env(moto),
+        redact=lambda s: s,
+        say=said.append,
+        writes=WriteDecision(False, "test"),
+    )
+
+
+def _artifact(path: str, data: bytes) -> dict[str, object]:
+    return {"kind": "binary", "name": "x", "path": path, "sha256": _sha(data), "stage": "build"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "path", ["../outside.txt", "/tmp/gopipe-s3-escape.txt", "dist/../../x.txt", "src/x.go"]
+)
+def test_s3_keys_with_traversal_in_a_stored_entry_stay_out(tmp_path: Path, moto: Moto, path: str) -> None:
+    root = tmp_path / "repo"
+    (root / "dist").mkdir(parents=True)
+    bucket = _bucket(moto)
+    data = b"escaped\n"
+    key = _sha(path.encode())
+    _entry(moto, bucket, key, [_artifact(path, data)], [data])
+    said: list[str] = []
+    assert _stage_store(moto, bucket, root, said).lookup(Stage.BUILD, key) is None
+    assert said and "rejected" in said[-1]
+    assert not (tmp_path / "outside.txt").exists() and not Path("/tmp/gopipe-s3-escape.txt").exists()
+    assert not (root / "src").exists() and list((root / "dist").iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [-1, 16, 10**30, "4096", None, 1.5])
+def test_s3_huge_negative_and_lying_sizes_are_rejected(tmp_path: Path, moto: Moto, size: object) -> None:
+    root = tmp_path / "repo"
+    (root / "dist").mkdir(parents=True)
+    bucket = _bucket(moto)
+    data = b"x" * 4096
+    key = _sha(repr(size).encode())
+    _entry(moto, bucket, key, [_artifact("dist/f", data)], [data], sizes=[size])
+    said: list[str] = []
+    store = _stage_store(moto, bucket, root, said)
+    assert store.lookup(Stage.BUILD, key) is None
+    assert store.down is None and said and "rejected" in said[-1], said
+    assert list((root / "dist").iterdir()) == []
+
+
+@pytest.mark.slow
+def test_s3_oversized_refs_and_blobs_are_refused_before_reading(tmp_path: Path, moto: Moto) -> None:
+    bucket = _bucket(moto)
+    store = S3Store.from_settings(
+        {"host": bucket, "repository": "cache", "endpoint_url": moto.endpoint_url}, _env(moto), lambda s: s
+    )
+    _put(moto, bucket, "refs/stage-build-big", b"{" + b" " * (2 << 20) + b"}")
+    with pytest.raises(TooLargeError):
+        store.get_ref("stage-build-big", max_bytes=1 << 20)
+    blob = b"y" * 8192
+    _put(moto, bucket, f"blobs/sha256/{_sha(blob)}", blob)
+    dest = tmp_path / "out"
+    with pytest.raises(TooLargeError):
+        store.download_blob(f"sha256:{_sha(blob)}", dest, max_bytes=100)
+    assert not dest.exists() and list(tmp_path.iterdir()) == []
+    for bad in ("../../etc/passwd", "refs/../x", "", "a/b"):
+        with pytest.raises(ValueError):
+            store.get_ref(bad, max_bytes=100)
+    for digest in ("sha256:../../x", "sha256:" + "A" * 64, "md5:" + "0" * 32):
+        with pytest.raises(ValueError):
+            store.get_blob(digest, max_bytes=100)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case", ["traversal-output", "negative-size", "huge-size", "wrong-content", "two-layers", "not-json"]
+)
+def test_s3_hostile_go_cache_entries_are_misses(tmp_path: Path, moto: Moto, case: str) -> None:
+    """The Go cache program treats every bad ``go-<action>`` entry as a miss, and stays on."""
+    bucket = _bucket(moto)
+    action = _sha(case.encode())
+    body = b"go output"
+    output = _sha(body)
+    size: object = len(body)
+    digest = f"sha256:{output}"
+    layers: list[dict[str, object]] = [{"mediaType": MEDIA_FILE, "digest": digest, "size": size}]
+    notes: dict[str, str] = {OUTPUT: output}
+    _put(moto, bucket, f"blobs/sha256/{output}", b"not the output" if case == "wrong-content" else body)
+    if case == "traversal-output":
+        notes[OUTPUT] = "../../../../tmp/gopipe-go-escape"
+        layers[0]["digest"] = f"sha256:{notes[OUTPUT]}"
+    elif case == "negative-size":
+        layers[0]["size"] = -5
+    elif case == "huge-size":
+        layers[0]["size"] = 10**40
+    elif case == "two-layers":
+        layers.append(dict(layers[0]))
+    manifest = {"schemaVersion": 2, "layers": layers, "annotations": notes}
+    _put(
+        moto,
+        bucket,
+        f"refs/go-{action}",
+        b"{not json" if case == "not-json" else json.dumps(manifest).encode(),
+    )
+    log = io.StringIO()
+    settings = {"scheme": "s3", "host": bucket, "repository": "cache", "endpoint_url": moto.endpoint_url}
+    remote = Remote(settings, _env(moto), log)
+    local = LocalStore(tmp_path / "gocache")
+    assert remote.fetch(action, local) is None
+    assert not Path("/tmp/gopipe-go-escape").exists()
+    assert list((tmp_path / "gocache" / "o").iterdir()) == []
+    assert not remote.down, log.getvalue()
+    # a good entry in the same bucket still hits: the store was not turned off by the bad one
+    good = _sha(b"good")
+    manifest = {"layers": [{"digest": digest, "size": len(body)}], "annotations": {OUTPUT: output}}
+    _put(moto, bucket, f"refs/go-{good}", json.dumps(manifest).encode())
+    _put(moto, bucket, f"blobs/sha256/{output}", body)
+    found = remote.fetch(good, local)
+    assert found is not None and found[:2] == (output, len(body))
+    assert local.output_path(output).read_bytes() == body
+    remote.close()
+
+
+@pytest.mark.slow
+def test_s3_credentials_are_not_in_what_the_go_cache_program_reads(tmp_path: Path, moto: Moto) -> None:
+    """The settings file handed to GOCACHEPROG names the bucket, never a key."""
+    bucket = _bucket(moto)
+    env = {**_env(moto), "AWS_SECRET_ACCESS_KEY": SECRET}
+    conn = _connection(moto, bucket)
+    assert SECRET not in conn.to_json()
+    store = conn.store(env, lambda s: s)
+    store.put_blob(f"sha256:{_sha(b'k')}", b"k")  # the key from env works (moto accepts any)
+    assert store.has_blob(f"sha256:{_sha(b'k')}")
+    store.close()
+    said: list[str] = []
+    cache = _stage_store(moto, bucket, tmp_path, said)
+    cache.store(Stage.LINT, CachedStage("0" * 64, "", [], []), lambda o: o)  # read-only: no write
+    assert cache.stats["stored"] == 0
