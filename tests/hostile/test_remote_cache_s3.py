@@ -21,7 +21,9 @@ from tests.harness.moto_server import Moto
 from tests.hostile.conftest import Sandbox
 
 from gopipe.cache import CachedStage
-from gopipe.remote_cache.connection import EMPTY_DIGEST, MEDIA_EMPTY, MEDIA_MANIFEST, Connection
+from gopipe.remote_cache.connection import EMPTY_DIGEST, MEDIA_EMPTY, MEDIA_MANIFEST, ClientPool, Connection
+from gopipe.remote_cache.go_index import ARTIFACT_TYPE as ARTIFACT_TYPE_INDEX
+from gopipe.remote_cache.go_index import GoIndex, index_tag
 from gopipe.remote_cache.gocacheprog import OUTPUT, LocalStore, Remote
 from gopipe.remote_cache.options import CacheOptions
 from gopipe.remote_cache.s3store import S3Store
@@ -316,3 +318,57 @@ def test_s3_credentials_are_not_in_what_the_go_cache_program_reads(tmp_path: Pat
     cache = _stage_store(moto, bucket, tmp_path, said)
     cache.store(Stage.LINT, CachedStage("0" * 64, "", [], []), lambda o: o)  # read-only: no write
     assert cache.stats["stored"] == 0
+
+
+@pytest.mark.slow
+def test_a_hostile_go_cache_index_only_costs_misses(tmp_path: Path, moto: Moto) -> None:
+    """Index entries that are malformed are dropped; one whose output does not hash to its ID
+    is never prefetched nor used by the cache program; the good ones still are."""
+    bucket = _bucket(moto)
+    good_body, bad_body = b"good output", b"claims another digest"
+    good, liar = _sha(good_body), _sha(b"what the index claims")
+    _put(moto, bucket, f"blobs/sha256/{good}", good_body)
+    _put(moto, bucket, f"blobs/sha256/{liar}", bad_body)  # stored under a digest it does not have
+    a_good, a_liar = _sha(b"action good"), _sha(b"action liar")
+    entries: list[object] = [
+        [a_good, good, len(good_body)],
+        [a_liar, liar, len(bad_body)],
+        ["../../../tmp/gopipe-index-escape", good, 1],
+        [_sha(b"neg"), good, -1],
+        [_sha(b"huge"), good, 10**40],
+        [_sha(b"bool"), good, True],
+        "not an entry",
+    ]
+    body = json.dumps({"entries": entries}).encode()
+    _put(moto, bucket, f"blobs/sha256/{_sha(body)}", body)
+    manifest = {
+        "artifactType": ARTIFACT_TYPE_INDEX,
+        "layers": [{"mediaType": "x", "digest": f"sha256:{_sha(body)}", "size": len(body)}],
+    }
+    _put(moto, bucket, f"refs/{index_tag('build', 'test')}", json.dumps(manifest).encode())
+    said: list[str] = []
+    local_dir = tmp_path / "gocache"
+    index = GoIndex(
+        ClientPool(_connection(moto, bucket), _env(moto), lambda s: s),
+        local_dir,
+        index_file=tmp_path / "index.json",
+        journal=tmp_path / "journal.jsonl",
+        scope="test",
+        writes=False,
+        say=said.append,
+    )
+    assert index.stage_runs("build") == 2
+    assert index.stage_runs("build") == 0, "loaded once per run"
+    index.close()
+    local = LocalStore(local_dir)
+    assert local.get(a_good) is not None and local.get(a_liar) is None
+    assert index.stats["prefetched"] == 1 and index.stats["prefetch_failed"] == 1
+    assert not local.output_path(liar).exists() and not Path("/tmp/gopipe-index-escape").exists()
+    assert [e[0] for e in json.loads((tmp_path / "index.json").read_text())["entries"]] == [a_good, a_liar]
+    remote = Remote(
+        {"scheme": "s3", "host": bucket, "repository": "cache", "endpoint_url": moto.endpoint_url},
+        _env(moto),
+        io.StringIO(),
+    )
+    assert remote.fetch_indexed(a_liar, liar, len(bad_body), local) is None and not remote.down
+    remote.close()

@@ -59,7 +59,7 @@ def _hex(b64: str) -> str:
     return raw.hex()
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
@@ -178,7 +178,7 @@ class Remote:
             if not isinstance(size, int) or not 0 <= size <= MAX_OUTPUT:
                 return None
             self.download(output, size, local)
-            when = str(notes.get(CREATED) or _now())
+            when = str(notes.get(CREATED) or now())
             local.put_action(action, output, size, when)
             return output, size, when
         except (NotFoundError, DigestMismatchError, TooLargeError):
@@ -190,6 +190,26 @@ class Remote:
         except (OSError, ValueError, LookupError, KeyError, TypeError, AttributeError) as exc:
             self.fail(f"get {action[:12]}", exc)
         return None
+
+    def fetch_indexed(
+        self, action: str, output: str, size: int, local: LocalStore
+    ) -> tuple[str, int, str] | None:
+        """The output the run's index names for ``action``: one download, no manifest."""
+        if self.down or not 0 <= size <= MAX_OUTPUT:
+            return None
+        from gopipe_oci import DigestMismatchError, NotFoundError, OciError, TooLargeError
+
+        if not (local.output_path(output).is_file() and local.output_path(output).stat().st_size == size):
+            try:
+                self.download(output, size, local)
+            except (NotFoundError, DigestMismatchError, TooLargeError):
+                return None  # the entry-by-entry lookup decides
+            except (OciError, OSError, ValueError, LookupError) as exc:
+                self.fail(f"get {action[:12]}", exc)
+                return None
+        when = now()
+        local.put_action(action, output, size, when)
+        return output, size, when
 
     def download(self, output: str, size: int, local: LocalStore) -> None:
         """The output blob into the local store, only if its content hashes to ``output``."""
@@ -220,7 +240,7 @@ class Remote:
                 "artifactType": ARTIFACT_TYPE,
                 "config": {"mediaType": MEDIA_EMPTY, "digest": EMPTY_DIGEST, "size": 2},
                 "layers": [{"mediaType": "application/octet-stream", "digest": digest, "size": size}],
-                "annotations": {OUTPUT: output, ACTION: action, CREATED: _now()},
+                "annotations": {OUTPUT: output, ACTION: action, CREATED: now()},
             }
             data = json.dumps(manifest, sort_keys=True).encode()
             store.put_ref(f"go-{action}", data)
@@ -261,7 +281,26 @@ class CacheProgram:
         self._gets = ThreadPoolExecutor(max_workers=8, thread_name_prefix="get")
         self._puts = ThreadPoolExecutor(max_workers=4, thread_name_prefix="put")
         self._pending: list[Future[None]] = []
-        self.stats = {"get": 0, "hit": 0, "remote_hit": 0, "miss": 0, "put": 0}
+        self.stats = {"get": 0, "hit": 0, "remote_hit": 0, "index_hit": 0, "miss": 0, "put": 0}
+        self.used: list[list[object]] = []  # [action, output, size] in the order go used them
+        self._index: dict[str, tuple[str, int]] | None = None
+        self._index_lock = threading.Lock()
+
+    def _indexed(self, action: str) -> tuple[str, int] | None:
+        """What the run's Go cache index (``GOPIPE_GOCACHE_INDEX``, written by gopipe) names."""
+        with self._index_lock:
+            if self._index is None:
+                self._index = {}
+                name = os.environ.get("GOPIPE_GOCACHE_INDEX", "")
+                try:
+                    raw = json.loads(Path(name).read_text())["entries"] if name else []
+                    for item in raw:
+                        a, o, size = item
+                        if _HEX64.fullmatch(str(a)) and _HEX64.fullmatch(str(o)) and isinstance(size, int):
+                            self._index[str(a)] = (str(o), size)
+                except (OSError, ValueError, KeyError, TypeError):
+                    pass  # no index: entry by entry
+            return self._index.get(action)
 
     def _send(self, obj: dict[str, Any]) -> None:
         line = json.dumps(obj, separators=(",", ":")).encode() + b"\n"
@@ -284,16 +323,29 @@ class CacheProgram:
         found = self.local.get(action)
         if found is not None:
             self.stats["hit"] += 1
+            self._used(action, found[0], found[1])
             self._hit(rid, *found)
             return
+        if self.remote is not None and (indexed := self._indexed(action)) is not None:
+            found = self.remote.fetch_indexed(action, *indexed, self.local)
+            if found is not None:
+                self.stats["index_hit"] += 1
+                self._used(action, found[0], found[1])
+                self._hit(rid, *found)
+                return
         if self.remote is not None:
             found = self.remote.fetch(action, self.local)
             if found is not None:
                 self.stats["remote_hit"] += 1
+                self._used(action, found[0], found[1])
                 self._hit(rid, *found)
                 return
         self.stats["miss"] += 1
         self._send({"ID": rid, "Miss": True})
+
+    def _used(self, action: str, output: str, size: int) -> None:
+        with self._index_lock:
+            self.used.append([action, output, size])
 
     def _get_safely(self, rid: int, action: str) -> None:
         try:
@@ -308,8 +360,9 @@ class CacheProgram:
             self._send({"ID": rid, "Err": "gocacheprog: body does not match its OutputID"})
             return
         path = self.local.put_output(output, body)
-        self.local.put_action(action, output, len(body), _now())
+        self.local.put_action(action, output, len(body), now())
         self.stats["put"] += 1
+        self._used(action, output, len(body))
         self._send({"ID": rid, "DiskPath": str(path)})
         if self.writes and self.remote is not None:
             self._pending.append(self._puts.submit(self.remote.store, action, output, path, len(body)))
@@ -362,6 +415,15 @@ class CacheProgram:
         self._puts.shutdown(wait=False, cancel_futures=True)
         if self.remote is not None:
             self.remote.close()
+        journal = os.environ.get("GOPIPE_GOCACHE_JOURNAL")
+        if journal and self.used:  # a trusted run: gopipe turns this into the stage's index
+            line = json.dumps({"stage": os.environ.get("GOPIPE_STAGE", ""), "e": self.used}) + "\n"
+            with contextlib.suppress(OSError):
+                fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                try:
+                    os.write(fd, line.encode())  # one append: programs of parallel go commands
+                finally:
+                    os.close(fd)
         stats_file = os.environ.get("GOPIPE_GOCACHEPROG_STATS")
         if stats_file:
             with open(stats_file, "a") as fh:

@@ -37,6 +37,7 @@ from gopipe.remote_cache.connection import (
     ClientPool,
     Connection,
 )
+from gopipe.remote_cache.go_index import GoIndex
 from gopipe.remote_cache.options import CacheOptions
 from gopipe.remote_cache.store import Store
 from gopipe.remote_cache.trust import WriteDecision
@@ -87,6 +88,7 @@ class RemoteStageCache:
         self.down: str | None = None  # why the remote was turned off for this run
         self._lock = threading.Lock()
         self.stats = {"hits": 0, "misses": 0, "rejected": 0, "stored": 0, "downloaded_bytes": 0}
+        self.go_index: GoIndex | None = None  # set when Go's build cache comes from the remote
 
     # -- failure handling ---------------------------------------------------------------
     def _client(self) -> Store | None:
@@ -108,7 +110,16 @@ class RemoteStageCache:
             self.down = why
         self.say(self.redact(f"remote cache unavailable, continuing without it (only speed is lost): {why}"))
 
+    def stage_runs(self, stage: Stage) -> None:
+        """A stage missed the caches and runs: prefetch the Go cache entries it used last time."""
+        if self.go_index is not None and self.down is None:
+            self.go_index.stage_runs(stage.value)
+
     def close(self) -> None:
+        if self.go_index is not None:
+            self.go_index.writes = self.go_index.writes and self.down is None
+            self.go_index.close()
+            self.stats.update(self.go_index.stats)
         self.pool.close()
 
     # -- reads --------------------------------------------------------------------------
