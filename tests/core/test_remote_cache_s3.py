@@ -234,8 +234,13 @@ def test_s3_prune_keeps_the_newest_and_drops_the_rest(
     )
     assert f"{prefix}/refs/../notes.txt" in s3_keys(moto, bucket, prefix, "refs/")
 
+    blobs = s3_keys(moto, bucket, prefix, "blobs/")
+    assert len(blobs) == 3, "the pruned entry's blob is younger than the grace period: kept"
+    moto.client("s3").put_object(Bucket=bucket, Key=f"{prefix}/blobs/sha256/README", Body=b"not ours")
     result = prune(repo, now=time.time() + 31 * 86400, say=lambda s: None)  # a month later
     assert len(result.deleted) == 2 and s3_keys(moto, bucket, prefix, "refs/stage-") == []
+    assert result.blobs_deleted == 3, "no entry is left, so no blob is needed"
+    assert s3_keys(moto, bucket, prefix, "blobs/") == [f"{prefix}/blobs/sha256/README"]
 
 
 GO_MAIN = 'package main\n\nimport "strconv"\n\nfunc main() { println(strconv.Itoa(42)) }\n'

@@ -207,6 +207,26 @@ class S3Store:
         self._call("list refs", op)
         return names
 
+    def list_blobs(self) -> list[tuple[str, float]]:
+        """Every blob under the prefix with its last-modified time (for prune's sweep)."""
+        start = self._key("blobs", "sha256", "")
+        found: list[tuple[str, float]] = []
+
+        def op() -> None:
+            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=start)
+            for page in pages:
+                for item in page.get("Contents", []):
+                    digest = "sha256:" + str(item["Key"])[len(start) :]
+                    if _DIGEST.fullmatch(digest):
+                        found.append((digest, item["LastModified"].timestamp()))
+
+        self._call("list blobs", op)
+        return found
+
+    def delete_blob(self, digest: str) -> None:
+        key = self._blob_key(digest)
+        self._call(f"DELETE blob {digest}", lambda: self.s3.delete_object(Bucket=self.bucket, Key=key))
+
     # -- writes -----------------------------------------------------------------------------
     def put_ref(self, name: str, data: bytes) -> None:
         key = self._ref_key(name)
