@@ -359,6 +359,7 @@ def test_a_hostile_go_cache_index_only_costs_misses(tmp_path: Path, moto: Moto) 
     )
     assert index.stage_runs("build") == 2
     assert index.stage_runs("build") == 0, "loaded once per run"
+    index.drain()
     index.close()
     local = LocalStore(local_dir)
     assert local.get(a_good) is not None and local.get(a_liar) is None
@@ -372,3 +373,58 @@ def test_a_hostile_go_cache_index_only_costs_misses(tmp_path: Path, moto: Moto) 
     )
     assert remote.fetch_indexed(a_liar, liar, len(bad_body), local) is None and not remote.down
     remote.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["lying-part", "part-past-the-end", "pack-wrong-digest"])
+def test_a_hostile_go_cache_pack_only_costs_misses(tmp_path: Path, moto: Moto, case: str) -> None:
+    """The pack (a stage's outputs in one blob) is split only into outputs that hash to their
+    IDs; a malformed pack is not used at all, and its entries are fetched one by one."""
+    bucket = _bucket(moto)
+    one, two = b"first output", b"second output"
+    o1, o2 = _sha(one), _sha(two)
+    _put(moto, bucket, f"blobs/sha256/{o1}", one)
+    _put(moto, bucket, f"blobs/sha256/{o2}", two)
+    evil = b"EVIL-BYTES-OF-SAME-LENGTH"[: len(two)].ljust(len(two), b"!")
+    pack = one + (evil if case == "lying-part" else two)
+    parts: list[list[object]] = [[o1, 0, len(one)], [o2, len(one), len(two)]]
+    if case == "part-past-the-end":
+        parts.append([o2, len(pack) - 2, 10])
+    _put(moto, bucket, f"blobs/sha256/{_sha(pack)}", pack)
+    pack_digest = f"sha256:{_sha(pack)}" if case != "pack-wrong-digest" else f"sha256:{_sha(b'other')}"
+    if case == "pack-wrong-digest":
+        _put(moto, bucket, f"blobs/sha256/{_sha(b'other')}", pack)  # content is not its key
+    a1, a2 = _sha(b"a1"), _sha(b"a2")
+    index = json.dumps({"entries": [[a1, o1, len(one)], [a2, o2, len(two)]], "pack": parts}).encode()
+    _put(moto, bucket, f"blobs/sha256/{_sha(index)}", index)
+    manifest = {
+        "artifactType": ARTIFACT_TYPE_INDEX,
+        "layers": [
+            {"digest": f"sha256:{_sha(index)}", "size": len(index)},
+            {"digest": pack_digest, "size": len(pack)},
+        ],
+    }
+    _put(moto, bucket, f"refs/{index_tag('build', 'test')}", json.dumps(manifest).encode())
+    index_obj = GoIndex(
+        ClientPool(_connection(moto, bucket), _env(moto), lambda s: s),
+        tmp_path / "gocache",
+        index_file=tmp_path / "index.json",
+        journal=tmp_path / "journal.jsonl",
+        scope="test",
+        writes=False,
+        say=[].append,
+    )
+    assert index_obj.stage_runs("build") == 2
+    index_obj.drain()
+    index_obj.close()
+    local = LocalStore(tmp_path / "gocache")
+    # whatever the pack says, every output that landed is the real one
+    for output, body in ((o1, one), (o2, two)):
+        if local.output_path(output).exists():
+            assert local.output_path(output).read_bytes() == body
+    assert local.get(a1) is not None, "the good output arrives, from the pack or on its own"
+    assert b"EVIL" not in b"".join(
+        p.read_bytes() for p in (tmp_path / "gocache" / "o").rglob("*") if p.is_file()
+    )
+    if case == "lying-part":
+        assert index_obj.stats["prefetch_failed"] >= 1

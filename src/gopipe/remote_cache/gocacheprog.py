@@ -98,6 +98,12 @@ class LocalStore:
             fh.write(data)
         os.replace(tmp, dest)
 
+    def has_output(self, output: str, size: int) -> bool:
+        try:
+            return self.output_path(output).stat().st_size == size
+        except OSError:
+            return False
+
     def put_output(self, output: str, data: bytes) -> Path:
         path = self.output_path(output)
         if not (path.is_file() and path.stat().st_size == len(data)):

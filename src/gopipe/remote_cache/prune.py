@@ -53,7 +53,7 @@ def _blobs_of(store: Store, tag: str, ref: Ref) -> set[str]:
         manifest = ref.json()
         layers = manifest.get("layers") or []
         found = {str(la.get("digest")) for la in layers if isinstance(la, dict)}
-        if tag.startswith("go-index-") and len(layers) == 1:
+        if tag.startswith("go-index-") and layers:
             size = int(layers[0].get("size", 0))
             data = store.get_blob(str(layers[0]["digest"]), max_bytes=min(size, MAX_INDEX_BYTES))
             found |= {
