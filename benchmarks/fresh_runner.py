@@ -111,13 +111,18 @@ class Runner:
         cmd = [sys.executable, "-m", "gopipe.cli", "run", "build", "--plain", "--no-notify"]
         return run(cmd + (["--no-cache"] if no_cache else []), repo, self.env(trusted))
 
+    def totals(self) -> dict[str, int]:
+        """The cache programs' counters of this runner, summed over its go commands."""
+        found: dict[str, int] = {}
+        if self.stats.is_file():
+            for line in self.stats.read_text().splitlines():
+                for key, value in json.loads(line).items():
+                    found[key] = found.get(key, 0) + value
+        return found
+
     def requests(self) -> int:
-        if not self.stats.is_file():
-            return 0
-        return sum(
-            sum(json.loads(line).get(k, 0) for k in ("get", "put"))
-            for line in self.stats.read_text().splitlines()
-        )
+        totals = self.totals()
+        return totals.get("get", 0) + totals.get("put", 0)
 
 
 def median(values: list[float]) -> float:
@@ -134,6 +139,8 @@ class Round:
         self.cached = make_repo(work / "remote", f"oci+http://{registry_host}/bench-{number}")
         self.plain = make_repo(work / "plain", None)
         self.rate = 0.0
+        self.fresh_rate = 0.0
+        self.answers: dict[str, int] = {}
 
     def cold(self) -> None:
         self.note("cold", Runner(self.work, "cold").build(self.plain, no_cache=True))
@@ -145,7 +152,11 @@ class Round:
         self.rate = ci.requests() / (time.perf_counter() - start)
         self.note("same commit, remote cache", Runner(self.work, "fresh1").build(self.cached))
         edit(self.cached, self.number)
-        self.note("one file changed, remote cache", Runner(self.work, "fresh2").build(self.cached))
+        fresh = Runner(self.work, "fresh2")
+        took = fresh.build(self.cached)
+        self.note("one file changed, remote cache", took)
+        self.fresh_rate = fresh.requests() / took
+        self.answers = fresh.totals()
 
     def tarball(self) -> None:
         prev = Runner(self.work, "tar-source")
@@ -182,6 +193,8 @@ def main() -> int:
     args = parser.parse_args()
     times: dict[str, list[float]] = {}
     rates: list[float] = []
+    fresh_rates: list[float] = []
+    loads: list[float] = []
 
     def note(name: str, value: float) -> None:
         times.setdefault(name, []).append(value)
@@ -191,13 +204,18 @@ def main() -> int:
         tmp = Path(tmp_name)
         with start_registry(tmp / "registry", tls=False, auth=False) as registry:
             for number in range(args.rounds):
-                print(f"round {number + 1}/{args.rounds}", flush=True)
+                loads.append(os.getloadavg()[0])
+                print(f"round {number + 1}/{args.rounds}  (load average {loads[-1]:.1f})", flush=True)
                 rnd = Round(tmp / f"round{number}", registry.host, number, note)
                 order = [rnd.cold, rnd.remote, rnd.tarball]
                 for scenario in reversed(order) if number % 2 else order:  # alternate the order
                     scenario()
                 rnd.overhead()
                 rates.append(rnd.rate)
+                fresh_rates.append(rnd.fresh_rate)
+                answers = ", ".join(f"{k} {v}" for k, v in sorted(rnd.answers.items()))
+                print(f"  one file changed, cache program answers: {answers}", flush=True)
+                loads.append(os.getloadavg()[0])
 
     cold_s = median(times["cold"])
     same = median(times["same commit, remote cache"])
@@ -213,6 +231,8 @@ def main() -> int:
     prog = median(times["warm go build, GOCACHEPROG (local)"])
     print(f"warm go build, GOCACHEPROG / GOCACHE       {prog / warm:7.3f}   ({prog - warm:+.2f}s)")
     print(f"gocacheprog requests/s, cold build + puts  {median(rates):7.0f}")
+    print(f"gocacheprog requests/s, one file changed   {median(fresh_rates):7.0f}   (over the whole run)")
+    print(f"load average (1 min) at round starts/ends  {min(loads):.1f} .. {max(loads):.1f}")
     return 0
 
 

@@ -307,7 +307,8 @@ class ProviderContext(Generic[O_co]):
         timeout: float | None = None,
     ) -> Completed:
         """Run a command in its own process group; stderr is logged as it arrives."""
-        full_env = {**self._run.env, **(env or {})}
+        # GOPIPE_STAGE: the remote Go cache keeps one index per stage (remote_cache/go_index.py)
+        full_env = {**self._run.env, "GOPIPE_STAGE": str(self.stage), **(env or {})}
         self.log("$ " + " ".join(str(a) for a in args))
         return self.tracker.run(
             args,

@@ -205,6 +205,8 @@ class Runner:
             if self.remote is not None and (hit := self.remote.lookup(stage, key)) is not None:
                 self.cache.store(stage, hit, self.run.redactor)
                 return self._restore(stage, hit, "restored from the remote cache")
+            if self.remote is not None:
+                self.remote.stage_runs(stage)  # Go's cache entries of its last trusted run, prefetched
             result = self._execute_stage(stage)
             result.inputs = key
             if result.status == "success":

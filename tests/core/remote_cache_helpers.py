@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from tests.harness.moto_server import Moto
 from tests.harness.registry import Registry
 
 from gopipe.remote_cache.connection import Connection
@@ -90,3 +91,43 @@ def events(repo: Path, kind: str) -> list[dict[str, object]]:
         if event.get("event") == kind or event.get("type") == kind:
             found.append(event)
     return found
+
+
+def use_s3_cache(
+    repo: Path,
+    moto: Moto,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    endpoint: str = "",
+    extra: str = "",
+    go_build_cache: bool = False,
+) -> tuple[str, str]:
+    """Point ``repo``'s cache at a new bucket of ``moto`` (real HTTP); return (bucket, prefix).
+
+    The fake credentials go in the environment, as a CI job's AWS credentials would.
+    """
+    bucket = f"gopipe-cache-{uuid.uuid4().hex[:10]}"
+    moto.client("s3").create_bucket(Bucket=bucket)
+    prefix = "team/ci-cache"
+    lines = [
+        "",
+        "[tool.gopipe.cache]",
+        f'remote = "s3://{bucket}/{prefix}"',
+        f'endpoint_url = "{endpoint or moto.endpoint_url}"',
+        f"go_build_cache = {'true' if go_build_cache else 'false'}",
+    ]
+    for name, value in moto.env().items():
+        if name != "AWS_ENDPOINT_URL":
+            monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    config = repo / "pyproject.toml"
+    config.write_text(config.read_text() + "\n".join(lines) + "\n" + extra)
+    return bucket, prefix
+
+
+def s3_keys(moto: Moto, bucket: str, prefix: str, under: str) -> list[str]:
+    """The object keys below ``<prefix>/<under>`` (``refs/stage-``, ``blobs/``)."""
+    pages = (
+        moto.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/{under}")
+    )
+    return sorted(str(o["Key"]) for page in pages for o in page.get("Contents", []))

@@ -8,11 +8,13 @@ the registry is gone.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from tests.core.remote_cache_helpers import (
+    client_for,
     events,
     fresh_runner,
     stage_tags,
@@ -231,3 +233,46 @@ def test_cd_restores_the_build_ci_made_and_packages_it(
     assert _binary(cd)["sha256"] == _binary(ci)["sha256"] == _binary(local)["sha256"]
     got = sorted((a["name"], a["sha256"]) for a in cd.report["artifacts"] if a["kind"] == "archive")
     assert got == archives
+
+
+def test_a_fresh_runner_prefetches_the_go_cache_from_the_stage_index(
+    hello_repo: Path,
+    registry: Registry,
+    gopipe_run: Callable[..., RunResult],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The trusted run writes one index of the build's Go actions; a fresh runner after a
+    one-file change loads it once and gets Go's entries from disk or one direct download
+    each, instead of a manifest and a blob round trip per entry."""
+    _one_target(hello_repo)
+    repository = use_remote_cache(hello_repo, registry, monkeypatch, go_build_cache=True)
+    trusted_push(monkeypatch)
+    monkeypatch.setenv("GOPIPE_GOCACHEPROG_DIR", str(tmp_path / "runner1"))
+    first = gopipe_run(hello_repo, "build")
+    assert first.exit_code == 0
+    with client_for(registry) as client:
+        indexes = [t for t in client.list_tags(repository) if t.startswith("go-index-build-")]
+    assert len(indexes) == 1, "one index for the build stage"
+    assert events(hello_repo, "remote_cache_finished")[-1]["index_stored"] == 1
+
+    greet = hello_repo / "internal/greet/greet.go"
+    greet.write_text(greet.read_text() + "\nconst Edited = true\n")
+    fresh_runner(hello_repo)
+    monkeypatch.setenv("GITHUB_REF", "refs/heads/feature")  # a read-only run
+    monkeypatch.setenv("GOPIPE_GOCACHEPROG_DIR", str(tmp_path / "runner2"))
+    stats_file = tmp_path / "stats.jsonl"
+    monkeypatch.setenv("GOPIPE_GOCACHEPROG_STATS", str(stats_file))
+    second = gopipe_run(hello_repo, "build")
+    assert second.exit_code == 0 and second.stage("build")["cached"] is False
+    finished = events(hello_repo, "remote_cache_finished")[-1]
+    assert finished["indexed"] > 100 and finished["prefetched"] > 0, finished
+    assert finished["prefetch_failed"] == 0 and finished["index_stored"] == 0
+    totals: dict[str, int] = {}
+    for line in stats_file.read_text().splitlines():
+        for key, value in json.loads(line).items():
+            totals[key] = totals.get(key, 0) + value
+    from_index = totals["hit"] + totals["index_hit"]
+    assert from_index > 100 and totals["remote_hit"] <= from_index // 10, totals
+    binary = hello_repo / _binary(second)["path"]
+    assert _sha(binary) == _binary(second)["sha256"]

@@ -1,8 +1,9 @@
-"""One way to reach the cache's registry, shared by the stage store, the Go cache program and prune.
+"""One way to reach the cache's store, shared by the stage store, the Go cache program and prune.
 
-A :class:`Connection` is plain data (host, repository, TLS, where the password is), so the Go
-cache program, a separate process, can be handed it as JSON without the secret itself: the
-password is read from its ``{ env }`` or ``{ file }`` reference in that process too.
+A :class:`Connection` is plain data (scheme, host or bucket, repository or prefix, TLS, where
+the password is), so the Go cache program, a separate process, can be handed it as JSON
+without the secret itself: an OCI password is read from its ``{ env }`` or ``{ file }``
+reference in that process too, and S3 credentials always come from the AWS environment.
 """
 
 from __future__ import annotations
@@ -15,13 +16,28 @@ from pathlib import Path
 from typing import Any
 
 from gopipe.remote_cache.options import CacheOptions, EnvValue, parse_remote
+from gopipe.remote_cache.store import (
+    EMPTY_CONFIG,
+    EMPTY_DIGEST,
+    MEDIA_EMPTY,
+    MEDIA_MANIFEST,
+    Store,
+    open_store,
+)
 from gopipe.secrets import Secret
 from gopipe_oci import Credentials, RegistryClient, RetryPolicy
 
-MEDIA_EMPTY = "application/vnd.oci.empty.v1+json"
-MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-EMPTY_CONFIG = b"{}"
-EMPTY_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+__all__ = [
+    "CREATED",
+    "EMPTY_CONFIG",
+    "EMPTY_DIGEST",
+    "MAX_MANIFEST_BYTES",
+    "MEDIA_EMPTY",
+    "MEDIA_MANIFEST",
+    "TITLE",
+    "ClientPool",
+    "Connection",
+]
 CREATED = "org.opencontainers.image.created"
 TITLE = "org.opencontainers.image.title"
 MAX_MANIFEST_BYTES = 1 << 20
@@ -29,10 +45,16 @@ MAX_MANIFEST_BYTES = 1 << 20
 
 @dataclass(frozen=True)
 class Connection:
-    """Where the cache lives and how to log in, without any secret value."""
+    """Where the cache lives and how to log in, without any secret value.
+
+    For ``s3://`` remotes ``host`` is the bucket and ``repository`` the key prefix.
+    """
 
     host: str
     repository: str
+    scheme: str = "oci"  # "oci" or "s3"
+    endpoint_url: str = ""
+    region: str = ""
     plain_http: bool = False
     insecure: bool = False
     ca_file: str = ""
@@ -53,6 +75,9 @@ class Connection:
         return cls(
             host=remote.host,
             repository=remote.repository,
+            scheme=remote.scheme,
+            endpoint_url=opts.endpoint_url,
+            region=opts.region,
             plain_http=remote.plain_http,
             insecure=opts.insecure,
             ca_file=str((root / opts.ca_file).expanduser()) if opts.ca_file else "",
@@ -72,9 +97,20 @@ class Connection:
         data: dict[str, Any] = json.loads(text)
         return cls(**data)
 
+    @property
+    def where(self) -> str:
+        if self.scheme == "s3":
+            return f"s3://{self.host}/{self.repository}".rstrip("/")
+        return f"{'oci+http' if self.plain_http else 'oci'}://{self.host}/{self.repository}"
+
+    def store(self, env: Mapping[str, str], redact: Callable[[str], str]) -> Store:
+        """The store of this remote (S3 or OCI); LookupError/OciError when it cannot be opened."""
+        creds = self.credentials(env) if self.scheme != "s3" else None
+        return open_store(asdict(self), env, redact, oci_credentials=creds)
+
     def credentials(self, env: Mapping[str, str]) -> Credentials | None:
         """The login, or None for the Docker config; raises LookupError if a password is missing."""
-        if not (self.password_env or self.password_file):
+        if self.scheme == "s3" or not (self.password_env or self.password_file):
             return None
         if self.password_env:
             secret = Secret(env=self.password_env)
@@ -101,20 +137,20 @@ class Connection:
 
 
 class ClientPool:
-    """One registry client per thread (a client is not thread-safe), all closed together."""
+    """One store per thread (a registry client is not thread-safe), all closed together."""
 
     def __init__(self, connection: Connection, env: Mapping[str, str], redact: Callable[[str], str]) -> None:
         self.connection = connection
         self.env = dict(env)
         self.redact = redact
         self._local = threading.local()
-        self._all: list[RegistryClient] = []
+        self._all: list[Store] = []
         self._lock = threading.Lock()
 
-    def get(self) -> RegistryClient:
-        client: RegistryClient | None = getattr(self._local, "client", None)
+    def get(self) -> Store:
+        client: Store | None = getattr(self._local, "client", None)
         if client is None:
-            client = self.connection.client(self.env, self.redact)
+            client = self.connection.store(self.env, self.redact)
             self._local.client = client
             with self._lock:
                 self._all.append(client)
@@ -125,9 +161,3 @@ class ClientPool:
             for client in self._all:
                 client.close()
             self._all.clear()
-
-
-def ensure_empty_config(client: RegistryClient, repository: str) -> None:
-    """The two-byte ``{}`` config every cache manifest points at."""
-    if not client.blob_exists(repository, EMPTY_DIGEST):
-        client.upload_blob(repository, EMPTY_DIGEST, EMPTY_CONFIG)

@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gopipe_oci import Credentials, RegistryClient
+    from gopipe.remote_cache.store import Store
 
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_EMPTY = "application/vnd.oci.empty.v1+json"
@@ -48,6 +49,7 @@ CREATED = "org.opencontainers.image.created"
 MAX_MANIFEST = 64 << 10
 MAX_OUTPUT = 2 << 30
 CLOSE_WAIT_S = 120.0
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def _hex(b64: str) -> str:
@@ -57,7 +59,7 @@ def _hex(b64: str) -> str:
     return raw.hex()
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
@@ -96,6 +98,12 @@ class LocalStore:
             fh.write(data)
         os.replace(tmp, dest)
 
+    def has_output(self, output: str, size: int) -> bool:
+        try:
+            return self.output_path(output).stat().st_size == size
+        except OSError:
+            return False
+
     def put_output(self, output: str, data: bytes) -> Path:
         path = self.output_path(output)
         if not (path.is_file() and path.stat().st_size == len(data)):
@@ -118,59 +126,27 @@ class LocalStore:
 
 
 class Remote:
-    """The registry side: one client per thread, off for good after the first failure."""
+    """The store side (OCI or S3): one store per thread, off for good after the first failure."""
 
     def __init__(self, settings: dict[str, Any], env: dict[str, str], log: IO[str]) -> None:
         self.settings = settings
-        self.repo = str(settings["repository"])
         self.env = env
         self.log = log
         self.down = False
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._config_ready = False
-        self._clients: list[RegistryClient] = []
+        self._stores: list[Store] = []
 
-    def _credentials(self) -> Credentials | None:
-        from gopipe_oci import Credentials
+    def client(self) -> Store:
+        store: Store | None = getattr(self._local, "store", None)
+        if store is None:
+            from gopipe.remote_cache.store import open_store
 
-        s = self.settings
-        if s.get("password_env"):
-            value = self.env.get(str(s["password_env"]), "")
-        elif s.get("password_file"):
-            value = Path(str(s["password_file"])).read_text().strip()
-        else:
-            return None
-        if not value:
-            raise LookupError("the cache password is not set")
-        return Credentials(str(s.get("username", "")), value)
-
-    def client(self) -> RegistryClient:
-        client: RegistryClient | None = getattr(self._local, "client", None)
-        if client is None:
-            from gopipe_oci import RegistryClient, RetryPolicy
-
-            s = self.settings
-            creds = self._credentials()
-            client = RegistryClient(
-                str(s["host"]),
-                credentials=creds,
-                use_docker_config=creds is None,
-                insecure=bool(s.get("insecure")),
-                plain_http=bool(s.get("plain_http")),
-                ca_file=Path(s["ca_file"]) if s.get("ca_file") else None,
-                retry=RetryPolicy(
-                    max_attempts=int(s.get("max_attempts", 2)),
-                    budget=int(s.get("retry_budget", 4)),
-                    base_delay=0.2,
-                    max_delay=1.0,
-                ),
-                timeout=float(s.get("timeout", 10.0)),
-            )
-            self._local.client = client
+            store = open_store(self.settings, self.env)
+            self._local.store = store
             with self._lock:
-                self._clients.append(client)
-        return client
+                self._stores.append(store)
+        return store
 
     def fail(self, what: str, exc: BaseException) -> None:
         with self._lock:
@@ -184,40 +160,75 @@ class Remote:
         self.log.flush()
 
     def fetch(self, action: str, local: LocalStore) -> tuple[str, int, str] | None:
-        """Look ``action`` up in the registry and bring its output to disk; None on a miss."""
+        """Look ``action`` up in the store and bring its output to disk; None on a miss."""
         if self.down:
             return None
-        from gopipe_oci import OciError
+        from gopipe_oci import DigestMismatchError, NotFoundError, OciError, TooLargeError
 
         try:
-            client = self.client()
-            manifest: Any = client.get_manifest(self.repo, f"go-{action}", max_bytes=MAX_MANIFEST).json()
+            store = self.client()
+            try:
+                manifest: Any = store.get_ref(f"go-{action}", max_bytes=MAX_MANIFEST).json()
+            except ValueError:
+                return None  # not JSON: a corrupt entry is a miss
+            if not isinstance(manifest, dict):
+                return None
             layers = manifest.get("layers") or []
             notes = manifest.get("annotations") or {}
             output = str(notes.get(OUTPUT, ""))
+            if not _HEX64.fullmatch(output):
+                return None  # not an output ID: never a file name
             if len(layers) != 1 or layers[0].get("digest") != f"sha256:{output}":
                 return None  # not an entry this program wrote: a miss
-            size = int(layers[0]["size"])
-            if not 0 <= size <= MAX_OUTPUT:
+            size = layers[0]["size"]
+            if not isinstance(size, int) or not 0 <= size <= MAX_OUTPUT:
                 return None
-            tmp = local.tmp_file()
-            try:
-                client.download_blob(self.repo, f"sha256:{output}", tmp, max_bytes=size)
-                local.adopt_output(output, tmp)  # download_blob checked the sha256
-            finally:
-                tmp.unlink(missing_ok=True)
-            when = str(notes.get(CREATED) or _now())
+            self.download(output, size, local)
+            when = str(notes.get(CREATED) or now())
             local.put_action(action, output, size, when)
             return output, size, when
+        except (NotFoundError, DigestMismatchError, TooLargeError):
+            return None  # a miss, or a corrupt entry (a miss too): the store is still fine
         except OciError as exc:
-            if getattr(exc, "status", None) == 404:
-                return None
             if "does not match" in str(exc) or "exceed" in str(exc) or "more than" in str(exc):
-                return None  # a corrupt entry is a miss, the registry is still fine
+                return None
             self.fail(f"get {action[:12]}", exc)
         except (OSError, ValueError, LookupError, KeyError, TypeError, AttributeError) as exc:
             self.fail(f"get {action[:12]}", exc)
         return None
+
+    def fetch_indexed(
+        self, action: str, output: str, size: int, local: LocalStore
+    ) -> tuple[str, int, str] | None:
+        """The output the run's index names for ``action``: one download, no manifest."""
+        if self.down or not 0 <= size <= MAX_OUTPUT:
+            return None
+        from gopipe_oci import DigestMismatchError, NotFoundError, OciError, TooLargeError
+
+        if not (local.output_path(output).is_file() and local.output_path(output).stat().st_size == size):
+            try:
+                self.download(output, size, local)
+            except (NotFoundError, DigestMismatchError, TooLargeError):
+                return None  # the entry-by-entry lookup decides
+            except (OciError, OSError, ValueError, LookupError) as exc:
+                self.fail(f"get {action[:12]}", exc)
+                return None
+        when = now()
+        local.put_action(action, output, size, when)
+        return output, size, when
+
+    def download(self, output: str, size: int, local: LocalStore) -> None:
+        """The output blob into the local store, only if its content hashes to ``output``."""
+        tmp = local.tmp_file()
+        try:
+            self.client().download_blob(f"sha256:{output}", tmp, max_bytes=size)
+            if tmp.stat().st_size != size or sha256_file(tmp) != output:
+                from gopipe_oci import DigestMismatchError
+
+                raise DigestMismatchError(f"output {output[:12]}: content does not match")
+            local.adopt_output(output, tmp)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def store(self, action: str, output: str, path: Path, size: int) -> None:
         if self.down:
@@ -225,32 +236,35 @@ class Remote:
         from gopipe_oci import OciError
 
         try:
-            client = self.client()
-            with self._lock:
-                if not self._config_ready:
-                    if not client.blob_exists(self.repo, EMPTY_DIGEST):
-                        client.upload_blob(self.repo, EMPTY_DIGEST, b"{}")
-                    self._config_ready = True
+            store = self.client()
             digest = f"sha256:{output}"
-            if not client.blob_exists(self.repo, digest):
-                client.upload_blob(self.repo, digest, path)
+            if not store.has_blob(digest):
+                store.put_blob(digest, path)
             manifest = {
                 "schemaVersion": 2,
                 "mediaType": MEDIA_MANIFEST,
                 "artifactType": ARTIFACT_TYPE,
                 "config": {"mediaType": MEDIA_EMPTY, "digest": EMPTY_DIGEST, "size": 2},
                 "layers": [{"mediaType": "application/octet-stream", "digest": digest, "size": size}],
-                "annotations": {OUTPUT: output, ACTION: action, CREATED: _now()},
+                "annotations": {OUTPUT: output, ACTION: action, CREATED: now()},
             }
             data = json.dumps(manifest, sort_keys=True).encode()
-            client.put_manifest(self.repo, f"go-{action}", data, MEDIA_MANIFEST)
+            store.put_ref(f"go-{action}", data)
         except (OciError, OSError, ValueError, LookupError) as exc:
             self.fail(f"put {action[:12]}", exc)
 
     def close(self) -> None:
         with self._lock:
-            for client in self._clients:
-                client.close()
+            for store in self._stores:
+                store.close()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 class CacheProgram:
@@ -273,7 +287,26 @@ class CacheProgram:
         self._gets = ThreadPoolExecutor(max_workers=8, thread_name_prefix="get")
         self._puts = ThreadPoolExecutor(max_workers=4, thread_name_prefix="put")
         self._pending: list[Future[None]] = []
-        self.stats = {"get": 0, "hit": 0, "remote_hit": 0, "miss": 0, "put": 0}
+        self.stats = {"get": 0, "hit": 0, "remote_hit": 0, "index_hit": 0, "miss": 0, "put": 0}
+        self.used: list[list[object]] = []  # [action, output, size] in the order go used them
+        self._index: dict[str, tuple[str, int]] | None = None
+        self._index_lock = threading.Lock()
+
+    def _indexed(self, action: str) -> tuple[str, int] | None:
+        """What the run's Go cache index (``GOPIPE_GOCACHE_INDEX``, written by gopipe) names."""
+        with self._index_lock:
+            if self._index is None:
+                self._index = {}
+                name = os.environ.get("GOPIPE_GOCACHE_INDEX", "")
+                try:
+                    raw = json.loads(Path(name).read_text())["entries"] if name else []
+                    for item in raw:
+                        a, o, size = item
+                        if _HEX64.fullmatch(str(a)) and _HEX64.fullmatch(str(o)) and isinstance(size, int):
+                            self._index[str(a)] = (str(o), size)
+                except (OSError, ValueError, KeyError, TypeError):
+                    pass  # no index: entry by entry
+            return self._index.get(action)
 
     def _send(self, obj: dict[str, Any]) -> None:
         line = json.dumps(obj, separators=(",", ":")).encode() + b"\n"
@@ -296,16 +329,29 @@ class CacheProgram:
         found = self.local.get(action)
         if found is not None:
             self.stats["hit"] += 1
+            self._used(action, found[0], found[1])
             self._hit(rid, *found)
             return
+        if self.remote is not None and (indexed := self._indexed(action)) is not None:
+            found = self.remote.fetch_indexed(action, *indexed, self.local)
+            if found is not None:
+                self.stats["index_hit"] += 1
+                self._used(action, found[0], found[1])
+                self._hit(rid, *found)
+                return
         if self.remote is not None:
             found = self.remote.fetch(action, self.local)
             if found is not None:
                 self.stats["remote_hit"] += 1
+                self._used(action, found[0], found[1])
                 self._hit(rid, *found)
                 return
         self.stats["miss"] += 1
         self._send({"ID": rid, "Miss": True})
+
+    def _used(self, action: str, output: str, size: int) -> None:
+        with self._index_lock:
+            self.used.append([action, output, size])
 
     def _get_safely(self, rid: int, action: str) -> None:
         try:
@@ -320,8 +366,9 @@ class CacheProgram:
             self._send({"ID": rid, "Err": "gocacheprog: body does not match its OutputID"})
             return
         path = self.local.put_output(output, body)
-        self.local.put_action(action, output, len(body), _now())
+        self.local.put_action(action, output, len(body), now())
         self.stats["put"] += 1
+        self._used(action, output, len(body))
         self._send({"ID": rid, "DiskPath": str(path)})
         if self.writes and self.remote is not None:
             self._pending.append(self._puts.submit(self.remote.store, action, output, path, len(body)))
@@ -374,6 +421,15 @@ class CacheProgram:
         self._puts.shutdown(wait=False, cancel_futures=True)
         if self.remote is not None:
             self.remote.close()
+        journal = os.environ.get("GOPIPE_GOCACHE_JOURNAL")
+        if journal and self.used:  # a trusted run: gopipe turns this into the stage's index
+            line = json.dumps({"stage": os.environ.get("GOPIPE_STAGE", ""), "e": self.used}) + "\n"
+            with contextlib.suppress(OSError):
+                fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                try:
+                    os.write(fd, line.encode())  # one append: programs of parallel go commands
+                finally:
+                    os.close(fd)
         stats_file = os.environ.get("GOPIPE_GOCACHEPROG_STATS")
         if stats_file:
             with open(stats_file, "a") as fh:

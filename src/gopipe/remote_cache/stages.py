@@ -36,12 +36,13 @@ from gopipe.remote_cache.connection import (
     TITLE,
     ClientPool,
     Connection,
-    ensure_empty_config,
 )
+from gopipe.remote_cache.go_index import GoIndex
 from gopipe.remote_cache.options import CacheOptions
+from gopipe.remote_cache.store import Store
 from gopipe.remote_cache.trust import WriteDecision
 from gopipe.stages import Stage
-from gopipe_oci import NotFoundError, OciError, RegistryClient, TooLargeError
+from gopipe_oci import DigestMismatchError, NotFoundError, OciError, TooLargeError
 
 ARTIFACT_TYPE = "application/vnd.gopipe.cache.stage.v1"
 MEDIA_ENTRY = "application/vnd.gopipe.cache.entry.v1+json"
@@ -77,7 +78,6 @@ class RemoteStageCache:
         writes: WriteDecision,
     ) -> None:
         self.connection = connection
-        self.repo = connection.repository
         self.opts = opts
         self.root = root.resolve()
         self.dist = dist.resolve()
@@ -87,17 +87,20 @@ class RemoteStageCache:
         self.pool = ClientPool(connection, env, redact)
         self.down: str | None = None  # why the remote was turned off for this run
         self._lock = threading.Lock()
-        self._config_ready = False
         self.stats = {"hits": 0, "misses": 0, "rejected": 0, "stored": 0, "downloaded_bytes": 0}
+        self.go_index: GoIndex | None = None  # set when Go's build cache comes from the remote
 
     # -- failure handling ---------------------------------------------------------------
-    def _client(self) -> RegistryClient | None:
+    def _client(self) -> Store | None:
         if self.down is not None:
             return None
         try:
             return self.pool.get()
         except LookupError as exc:  # the password's variable or file is missing
             self._turn_off(f"no credentials: {exc}")
+            return None
+        except OciError as exc:  # the backend cannot be loaded (boto3 missing)
+            self._turn_off(str(exc))
             return None
 
     def _turn_off(self, why: str) -> None:
@@ -107,7 +110,16 @@ class RemoteStageCache:
             self.down = why
         self.say(self.redact(f"remote cache unavailable, continuing without it (only speed is lost): {why}"))
 
+    def stage_runs(self, stage: Stage) -> None:
+        """A stage missed the caches and runs: prefetch the Go cache entries it used last time."""
+        if self.go_index is not None and self.down is None:
+            self.go_index.stage_runs(stage.value)
+
     def close(self) -> None:
+        if self.go_index is not None:
+            self.go_index.writes = self.go_index.writes and self.down is None
+            self.go_index.close()
+            self.stats.update(self.go_index.stats)
         self.pool.close()
 
     # -- reads --------------------------------------------------------------------------
@@ -118,12 +130,12 @@ class RemoteStageCache:
             return None
         tag = stage_tag(stage, key)
         try:
-            manifest = client.get_manifest(self.repo, tag, max_bytes=MAX_MANIFEST_BYTES).json()
+            manifest = client.get_ref(tag, max_bytes=MAX_MANIFEST_BYTES).json()
             entry = self._restore(client, stage, key, manifest)
         except NotFoundError:
             self.stats["misses"] += 1
             return None
-        except TooLargeError as exc:
+        except (TooLargeError, DigestMismatchError) as exc:
             self.stats["rejected"] += 1
             self.say(self.redact(f"remote cache entry {tag} rejected, the stage runs: {exc}"))
             return None
@@ -137,7 +149,7 @@ class RemoteStageCache:
         self.stats["hits"] += 1
         return entry
 
-    def _restore(self, client: RegistryClient, stage: Stage, key: str, manifest: Any) -> CachedStage:
+    def _restore(self, client: Store, stage: Stage, key: str, manifest: Any) -> CachedStage:
         if not isinstance(manifest, dict) or manifest.get("artifactType") != ARTIFACT_TYPE:
             raise Rejected("not a gopipe stage entry")
         notes = manifest.get("annotations") or {}
@@ -150,7 +162,7 @@ class RemoteStageCache:
         if head.get("mediaType") != MEDIA_ENTRY or not _size_ok(head, MAX_ENTRY_JSON):
             raise Rejected("the entry layer is missing or larger than 16 MiB")
         try:
-            data = json.loads(client.get_blob(self.repo, str(head["digest"]), max_bytes=MAX_ENTRY_JSON))
+            data = json.loads(client.get_blob(str(head["digest"]), max_bytes=MAX_ENTRY_JSON))
             if data.get("fingerprint") != key:
                 raise Rejected("the entry names another fingerprint")
             artifacts = [Artifact(**{**a, "extra": a.get("extra", {})}) for a in data["artifacts"]]
@@ -186,7 +198,7 @@ class RemoteStageCache:
             raise Rejected(f"{rel!r} leaves {self.dist.relative_to(self.root)}/")
         return dest
 
-    def _fetch(self, client: RegistryClient, dest: Path, layer: dict[str, Any], sha: str) -> None:
+    def _fetch(self, client: Store, dest: Path, layer: dict[str, Any], sha: str) -> None:
         if dest.is_file() and not dest.is_symlink() and sha256_file(dest) == sha:
             return  # already there: a cd job whose checkout already had it, or a shared binary
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -196,13 +208,15 @@ class RemoteStageCache:
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            client.download_blob(self.repo, f"sha256:{sha}", tmp, max_bytes=int(layer["size"]))
+            client.download_blob(f"sha256:{sha}", tmp, max_bytes=int(layer["size"]))
             if sha256_file(tmp) != sha:  # download_blob checked the stream; check what landed
                 raise Rejected(f"{dest.name}: content does not match its sha256")
             mode = str((layer.get("annotations") or {}).get(MODE, "644"))
             tmp.chmod(int(mode, 8) & 0o755 if mode.isdigit() and len(mode) <= 4 else 0o644)
             self.stats["downloaded_bytes"] += tmp.stat().st_size
             os.replace(tmp, dest)
+        except (DigestMismatchError, TooLargeError) as exc:
+            raise Rejected(str(exc)) from None
         except OciError as exc:
             if "does not match" in str(exc) or "exceeds" in str(exc) or "more than" in str(exc):
                 raise Rejected(str(exc)) from None
@@ -225,12 +239,8 @@ class RemoteStageCache:
             self._turn_off(f"storing {stage.value} failed: {type(exc).__name__}: {exc}")
 
     def _push(
-        self, client: RegistryClient, stage: Stage, entry: CachedStage, redact_obj: Callable[[object], object]
+        self, client: Store, stage: Stage, entry: CachedStage, redact_obj: Callable[[object], object]
     ) -> None:
-        with self._lock:
-            if not self._config_ready:
-                ensure_empty_config(client, self.repo)
-                self._config_ready = True
         body = json.dumps(
             redact_obj(
                 {
@@ -243,8 +253,8 @@ class RemoteStageCache:
             sort_keys=True,
         ).encode()
         entry_digest = _digest(body)
-        if not client.blob_exists(self.repo, entry_digest):
-            client.upload_blob(self.repo, entry_digest, body)
+        if not client.has_blob(entry_digest):
+            client.put_blob(entry_digest, body)
         layers: list[dict[str, Any]] = [{"mediaType": MEDIA_ENTRY, "digest": entry_digest, "size": len(body)}]
         seen: set[str] = set()
         for a in entry.artifacts:
@@ -257,8 +267,8 @@ class RemoteStageCache:
             if not path.is_file() or sha256_file(path) != a.sha256:
                 return  # the file changed after the stage recorded it: store nothing
             seen.add(digest)
-            if not client.blob_exists(self.repo, digest):
-                client.upload_blob(self.repo, digest, path)
+            if not client.has_blob(digest):
+                client.put_blob(digest, path)
             mode = stat.S_IMODE(path.stat().st_mode) & 0o755
             layers.append(
                 {
@@ -281,7 +291,7 @@ class RemoteStageCache:
             },
         }
         data = json.dumps(manifest, sort_keys=True).encode()
-        client.put_manifest(self.repo, stage_tag(stage, entry.fingerprint), data, MEDIA_MANIFEST)
+        client.put_ref(stage_tag(stage, entry.fingerprint), data)
 
 
 def _digest(data: bytes) -> str:
