@@ -156,6 +156,20 @@ def test_inspection_still_lists_every_provider() -> None:
     assert sorted((s, e.name) for s, e in lazy.all()) == sorted((s, e.name) for s, e in eager.all())
 
 
+def test_a_run_without_a_registry_does_not_import_the_registry_client() -> None:
+    """``gopipe_oci`` resolves its names on first use: the run's core (the remote cache's
+    options need only ``RetryPolicy``) does not pay for the registry client, auth and TLS."""
+    code = (
+        "import sys, gopipe.lifecycle, gopipe_plugins._common.registry_access\n"
+        "print(sorted(m for m in sys.modules if m.startswith('gopipe_oci')))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'plugins'}"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    loaded = set(json.loads(out.stdout.replace("'", '"')))
+    assert "gopipe_oci.retry" in loaded
+    assert not loaded & {"gopipe_oci.registry", "gopipe_oci.auth", "gopipe_oci.transport", "gopipe_oci.image"}
+
+
 def test_every_name_gopipe_oci_exports_resolves() -> None:
     import gopipe_oci
 

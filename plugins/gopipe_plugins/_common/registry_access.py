@@ -18,13 +18,16 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from gopipe.config import doc
 from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
 from gopipe.secrets import Secret
-from gopipe_oci import Credentials, RegistryClient, RetryPolicy
+from gopipe_oci import RetryPolicy
+
+if TYPE_CHECKING:  # the client loads when a provider connects, not when options are read
+    from gopipe_oci import Credentials, RegistryClient
 
 CONFIG_FILE = "pyproject.toml"
 
@@ -139,6 +142,8 @@ def credentials(ctx: ProviderContext[Any], opts: Login) -> Credentials | None:
         raise StageFailed(f"{option_key(ctx, 'password')}: {exc}") from None
     if not user:
         raise StageFailed(f"{option_key(ctx, 'password')} is set but username is not")
+    from gopipe_oci import Credentials
+
     return Credentials(user, secret)
 
 
@@ -157,6 +162,8 @@ def connect(
         ca_path = (ctx.root / ca).expanduser()
         if not ca_path.is_file():
             raise StageFailed(f"{option_key(ctx, 'ca_file')}: {ca_path} does not exist")
+    from gopipe_oci import RegistryClient
+
     return RegistryClient(
         host,
         credentials=creds,

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from gopipe.context import RunContext
 from gopipe.errors import ConfigError
-from gopipe.remote_cache import gocacheprog
-from gopipe.remote_cache.connection import Connection
-from gopipe.remote_cache.go_index import GoIndex, index_scope
 from gopipe.remote_cache.options import CacheOptions, load_cache_options
-from gopipe.remote_cache.stages import RemoteStageCache
-from gopipe.remote_cache.trust import may_write
+
+if TYPE_CHECKING:  # the store, the OCI client and boto3 load only when a remote is configured
+    from gopipe.remote_cache.connection import Connection
+    from gopipe.remote_cache.stages import RemoteStageCache
 
 ENV_CONNECTION = "GOPIPE_CACHE_CONNECTION"
 ENV_WRITES = "GOPIPE_CACHE_WRITES"
@@ -28,6 +28,12 @@ def open_remote_cache(run: RunContext) -> RemoteStageCache | None:
         return None  # reported by the preflight check; never reached with a bad config
     if not opts.remote or not run.args.use_cache:
         return None
+    from gopipe.remote_cache import gocacheprog
+    from gopipe.remote_cache.connection import Connection
+    from gopipe.remote_cache.go_index import GoIndex, index_scope
+    from gopipe.remote_cache.stages import RemoteStageCache
+    from gopipe.remote_cache.trust import may_write
+
     connection = Connection.from_options(opts, run.root, run.env)
     writes = may_write(opts, run.env)
     run.console.line(run.redactor(f"remote cache {opts.remote}: {writes.why}"))
