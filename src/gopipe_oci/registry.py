@@ -49,7 +49,7 @@ from .errors import (
 from .layout import REF_NAME, Descriptor, Layout, LayoutWriter
 from .reference import Reference, check_tag
 from .retry import RetryPolicy, sleep_backoff
-from .transport import Response, TransientError, Transport, make_ssl_context
+from .transport import Response, TransientError, Transport, lazy_ssl_context
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -136,7 +136,7 @@ class RegistryClient:
         self.redact = redact
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self.transport = Transport(make_ssl_context(ca_file, insecure), timeout)
+        self.transport = Transport(lazy_ssl_context(ca_file, insecure), timeout)
         self.auth = Authenticator(registry, credentials, self.transport, redact)
         self._origin: str | None = None
         # repositories being pushed: ask for pull,push tokens up front, even for HEADs
