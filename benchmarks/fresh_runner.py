@@ -37,6 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import record  # noqa: E402
 from tests.harness.registry import start_registry  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "hello"
@@ -203,6 +205,9 @@ def main() -> int:
     same = median(times["same commit, remote cache"])
     one = median(times["one file changed, remote cache"])
     tar = median(times["one file changed, tarball restore"])
+    record("fresh-same", same / cold_s, cold=cold_s, remote=same)
+    record("fresh-one", one / cold_s, cold=cold_s, remote=one)
+    record("fresh-one-vs-tarball", one / tar, tarball=tar, remote=one)
     print()
     print(f"cold run (median)                          {cold_s:7.2f}s")
     print(f"same commit, remote cache / cold           {same / cold_s:7.3f}   (goal <= 0.15)")
