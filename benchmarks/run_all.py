@@ -63,7 +63,7 @@ ROWS: tuple[tuple[str, tuple[str, ...], float, str], ...] = (
 OWNER = {"build": "peers", "release": "peers", "image": "peers", "ci-warm": "ci", "ci-count1": "ci"}
 OWNER |= {"noop": "ci", "startup-ms": "startup", "fresh-same": "fresh", "fresh-one": "fresh"}
 OWNER |= {"fresh-one-vs-tarball": "fresh"}
-SHORT = {"not": "-", "stopped": "stopped", "failed": "failed", "ok": "missing"}
+SHORT = {"not selected": "-", "not run": "no time", "stopped": "stopped", "failed": "failed", "ok": "missing"}
 
 
 def run_one(bench: Bench, results: Path, seconds_left: float) -> str:
@@ -127,7 +127,7 @@ def main() -> int:
             if entry is None:
                 all_there = False
                 how = status.get(OWNER[key.split("/")[0]], "?")
-                cells.append(SHORT.get(how.split(" ")[0].rstrip(":"), how[:8]))
+                cells.append(next((v for k, v in SHORT.items() if how.startswith(k)), how[:8]))
                 continue
             value = float(entry["value"])  # type: ignore[arg-type]
             cells.append(f"{value:8.1f}" if unit == "ms" else f"{value:8.3f}")
