@@ -104,13 +104,21 @@ def main() -> int:
             gopipe = Side("nox -s ci --no-cache", [*nox, "--plain", "--no-notify", "--no-cache"], repo, env)
             shell = Side("shell script", ["bash", str(script)], repo, env)
             alternate([gopipe, shell], args.rounds)
-            ratio = report(f"{module} [{mode}]: ci --no-cache vs plain script", gopipe, shell, GOAL_NO_CACHE)
+            ratio = report(
+                f"{module} [{mode}]: ci --no-cache vs plain script",
+                gopipe,
+                shell,
+                GOAL_NO_CACHE,
+                key=f"ci-{mode}/{module}",
+            )
             summary.append(f"{module:<6} {mode:<7} ci/script {ratio:.3f} (goal <= {GOAL_NO_CACHE})")
             if mode == "warm":
                 noop = Side("nox -s ci (no-op rerun)", [*nox, "--plain", "--no-notify"], repo, env)
                 noop.once()  # fills the stage cache
                 alternate([noop], args.rounds * 2, warmup=False)
-                ratio = report(f"{module}: no-op rerun vs plain script", noop, shell, GOAL_NOOP)
+                ratio = report(
+                    f"{module}: no-op rerun vs plain script", noop, shell, GOAL_NOOP, key=f"noop/{module}"
+                )
                 summary.append(f"{module:<6} no-op   rerun/script {ratio:.3f} (goal <= {GOAL_NOOP})")
     print("summary:")
     for line in summary:

@@ -7,6 +7,7 @@ The machine may be shared, so the load average is printed with every result.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
@@ -242,8 +243,19 @@ def load() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
 
 
-def report(title: str, a: Side, b: Side, goal: float | None = None, unit: str = "s") -> float:
-    """Print both sides and the ratio of medians a/b; return the ratio."""
+RESULTS_ENV = "GOPIPE_BENCH_RESULTS"  # run_all.py: where every figure is appended as JSON
+
+
+def record(key: str, value: float, **extra: object) -> None:
+    """Append one figure (``key``: which row of the issue's goals table) for run_all.py."""
+    path = os.environ.get(RESULTS_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"key": key, "value": value, "load": os.getloadavg()[0], **extra}) + "\n")
+
+
+def report(title: str, a: Side, b: Side, goal: float | None = None, unit: str = "s", key: str = "") -> float:
+    """Print both sides and the ratio of medians a/b; return the ratio (recorded as *key*)."""
     scale, digits = (1000.0, 1) if unit == "ms" else (1.0, 2)
     ratio = a.median / b.median
     print(f"== {title}  ({load()})")
@@ -253,4 +265,6 @@ def report(title: str, a: Side, b: Side, goal: float | None = None, unit: str = 
     met = "MET" if goal is not None and ratio <= goal else "missed"
     verdict = "" if goal is None else f"  goal <= {goal:.2f}: {met}"
     print(f"   ratio {a.label} / {b.label} = {ratio:.3f}{verdict}", flush=True)
+    if key:
+        record(key, ratio, a=a.median, b=b.median, rounds=len(a.times))
     return ratio

@@ -37,6 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import record  # noqa: E402
 from tests.harness.registry import start_registry  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "hello"
@@ -187,6 +189,13 @@ class Round:
             self.note("warm go build, GOCACHEPROG (local)", run(go_build, target, prog_env))
 
 
+RATIOS = (
+    ("fresh-same", "same commit, remote cache", "cold"),
+    ("fresh-one", "one file changed, remote cache", "cold"),
+    ("fresh-one-vs-tarball", "one file changed, remote cache", "one file changed, tarball restore"),
+)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1)
@@ -199,6 +208,10 @@ def main() -> int:
     def note(name: str, value: float) -> None:
         times.setdefault(name, []).append(value)
         print(f"  {name:<40} {value:7.2f}s", flush=True)
+        # each ratio as soon as both sides exist: run_all.py keeps them if the budget stops us
+        for key, top, bottom in RATIOS:
+            if name in (top, bottom) and times.get(top) and times.get(bottom):
+                record(key, median(times[top]) / median(times[bottom]))
 
     with tempfile.TemporaryDirectory(prefix="gopipe-fresh-runner-") as tmp_name:
         tmp = Path(tmp_name)

@@ -179,7 +179,11 @@ def main() -> int:
                     "goreleaser build --snapshot", [goreleaser, "build", "--snapshot", "--clean"], repo, env
                 )
                 alternate([a, b], args.rounds)
-                ratios["build"].append(report(f"{label}: build {len(TARGETS)} targets", a, b, GOALS["build"]))
+                ratios["build"].append(
+                    report(
+                        f"{label}: build {len(TARGETS)} targets", a, b, GOALS["build"], key=f"build/{label}"
+                    )
+                )
             if "release" in wanted:
                 a = Side(
                     "gopipe run package (archive)",
@@ -195,7 +199,13 @@ def main() -> int:
                 )
                 alternate([a, b], args.rounds)
                 ratios["release"].append(
-                    report(f"{label}: build + archives + checksums", a, b, GOALS["release"])
+                    report(
+                        f"{label}: build + archives + checksums",
+                        a,
+                        b,
+                        GOALS["release"],
+                        key=f"release/{label}",
+                    )
                 )
             if "image" in wanted:
                 targets = [x for p in IMAGE_PLATFORMS for x in ("--target", p)]
@@ -214,7 +224,13 @@ def main() -> int:
                 )
                 alternate([a, b], args.rounds)
                 ratios["image"].append(
-                    report(f"{label}: 2-platform image to a local registry", a, b, GOALS["image"])
+                    report(
+                        f"{label}: 2-platform image to a local registry",
+                        a,
+                        b,
+                        GOALS["image"],
+                        key=f"image/{label}",
+                    )
                 )
     print("summary (ratio gopipe/peer per module; goal):")
     for key, values in ratios.items():

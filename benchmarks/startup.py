@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Side, alternate, bench_env, compile_bytecode, hello_repo, load, report
+from common import Side, alternate, bench_env, compile_bytecode, hello_repo, load, record, report
 
 GOAL_HELP_MS = 40.0
 
@@ -43,7 +43,8 @@ def main() -> int:
         a = Side(label, cmd, repo, env)
         b = Side("python -c pass", [py, "-c", "pass"], repo, env)
         alternate([a, b], rounds)
-        report(label, a, b, unit="ms")
+        report(label, a, b, unit="ms", key=f"startup/{label}")
+        record(f"startup-ms/{label}", a.median * 1000)
         results[label] = (a.median, b.median)
     help_ms = results["gopipe --help"][0] * 1000
     base_ms = results["gopipe --help"][1] * 1000

@@ -3,11 +3,15 @@
 Build: :func:`build_image` (Go binaries per platform -> OCI layout with an image index).
 Ship: :func:`push_layout`, :func:`pull_layout`, :func:`push_artifact` with a
 :class:`RegistryClient`. See docs/oci.md for the design and reproducibility rules.
+
+The names below are imported on first use (PEP 562): ``from gopipe_oci import RetryPolicy``
+loads the retry module only, not the HTTP, TLS and image stacks (every gopipe run reads the
+remote cache's options, which use it).
 """
 
 from __future__ import annotations
 
-from importlib import import_module
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,9 +36,7 @@ if TYPE_CHECKING:
     from .registry import Fetched, PullResult, PushResult, RegistryClient, pull_layout, push_layout
     from .retry import RetryPolicy
 
-# Names resolve on first use (PEP 562): a run that only needs `RetryPolicy` or `Reference`
-# does not pay for the registry client, auth and image builder at start-up.
-_HOME: dict[str, str] = {
+_EXPORTS: dict[str, str] = {
     "ArtifactFile": "artifact",
     "ArtifactResult": "artifact",
     "AuthError": "errors",
@@ -83,12 +85,16 @@ _HOME: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
+    module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
 
 
 __all__ = [

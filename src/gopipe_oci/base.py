@@ -57,6 +57,9 @@ class ResolvedBase:
     config: Mapping[str, Any] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    #: ``host/repository`` holding the layers that were not downloaded (their ``path`` does
+    #: not exist): a push mounts or copies them from there (:func:`.registry.push_layout`)
+    blob_source: str = ""
 
 
 class Base(Protocol):
@@ -147,10 +150,15 @@ class StaticBase:
 
 @dataclass(frozen=True)
 class RegistryBase:
-    """A base image pulled by reference (``host/repo:tag`` or ``host/repo@sha256:...``)."""
+    """A base image pulled by reference (``host/repo:tag`` or ``host/repo@sha256:...``).
+
+    ``copy_layers=False`` reads only the manifests and configs: the layers stay in the base's
+    registry (as ko leaves them), the layout written from it lacks them, and a push mounts them
+    into the target repository (same registry) or copies them registry to registry."""
 
     reference: str
     client: RegistryClient | None = None
+    copy_layers: bool = True
 
     def resolve(self, platforms: Sequence[Platform], scratch: Path) -> dict[Platform, ResolvedBase]:
         from .registry import RegistryClient
@@ -177,7 +185,7 @@ class RegistryBase:
             layers = []
             for desc, diff_id in zip(manifest["layers"], diff_ids, strict=True):
                 path = scratch / ("base-" + desc["digest"].replace(":", "-"))
-                if not path.exists():
+                if self.copy_layers and not path.exists():
                     client.download_blob(ref.repository, desc["digest"], path)
                 layers.append(_base_layer(desc, diff_id, path))
             out[plat] = ResolvedBase(
@@ -188,6 +196,7 @@ class RegistryBase:
                     "org.opencontainers.image.base.digest": fetched.digest,
                 },
                 description=f"base {ref.name_with_tag()}@{fetched.digest}",
+                blob_source="" if self.copy_layers else f"{ref.registry}/{ref.repository}",
             )
         return out
 

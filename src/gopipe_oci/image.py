@@ -70,6 +70,8 @@ class ImageResult:
     index_size: int
     images: tuple[PlatformImage, ...]
     ref_names: tuple[str, ...]
+    #: base layers left in the base's registry (not in the layout): digest → ``host/repo``
+    blob_sources: Mapping[str, str] = field(default_factory=dict)
 
     def manifest_digest(self, platform: str) -> str:
         want = Platform.parse(platform)
@@ -223,7 +225,6 @@ def build_image(
     try:
         scratch = writer.scratch()
         order = sorted(platforms)
-        bases = (base or StaticBase()).resolve(order, scratch)
 
         def app_layer(plat: Platform) -> Layer:
             uid, gid = binary_owner
@@ -236,7 +237,10 @@ def build_image(
 
         workers = max_workers or min(len(order), os.cpu_count() or 1)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            apps = dict(zip(order, pool.map(app_layer, order), strict=True))
+            building = pool.map(app_layer, order)  # compressing while the base is fetched
+            bases = (base or StaticBase()).resolve(order, scratch)
+            apps = dict(zip(order, building, strict=True))
+        sources: dict[str, str] = {}
 
         images: list[PlatformImage] = []
         manifests: list[Descriptor] = []
@@ -246,6 +250,8 @@ def build_image(
             for layer in layers:
                 if layer.path.exists():
                     writer.add_file(layer.path, layer.digest)
+                elif resolved.blob_source and layer in resolved.layers:
+                    sources[layer.digest] = resolved.blob_source
             added = ", ".join((in_image, *companions))
             cfg_json = _image_config(plat, resolved, app, cfg, in_image, added, created)
             cfg_desc, _ = writer.add_json(cfg_json, MEDIA_TYPE_CONFIG)
@@ -283,4 +289,4 @@ def build_image(
     except BaseException:
         writer.abort()
         raise
-    return ImageResult(output, index_desc.digest, index_desc.size, tuple(images), names)
+    return ImageResult(output, index_desc.digest, index_desc.size, tuple(images), names, sources)

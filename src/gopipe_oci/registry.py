@@ -22,8 +22,9 @@ import json
 import logging
 import os
 import random
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -49,7 +50,7 @@ from .errors import (
 from .layout import REF_NAME, Descriptor, Layout, LayoutWriter
 from .reference import Reference, check_tag
 from .retry import RetryPolicy, sleep_backoff
-from .transport import Response, TransientError, Transport, make_ssl_context
+from .transport import Response, TransientError, Transport, lazy_ssl_context
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -87,6 +88,7 @@ class PushResult:
     uploaded_bytes: int
     manifests: int
     retries: int
+    mounted: int = 0  # blobs mounted from another repository of the registry (not sent)
 
     def reference(self) -> str:
         return f"{self.repository}@{self.digest}"
@@ -136,7 +138,7 @@ class RegistryClient:
         self.redact = redact
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self.transport = Transport(make_ssl_context(ca_file, insecure), timeout)
+        self.transport = Transport(lazy_ssl_context(ca_file, insecure), timeout)
         self.auth = Authenticator(registry, credentials, self.transport, redact)
         self._origin: str | None = None
         # repositories being pushed: ask for pull,push tokens up front, even for HEADs
@@ -310,6 +312,23 @@ class RegistryClient:
                 raise self._error(DigestMismatchError, f"{what}: registry stored {served}", resp.status)
 
         self._with_retry(what, op)
+
+    def mount_blob(self, repo: str, digest: str, from_repo: str) -> bool:
+        """Cross-repository mount (``POST …/blobs/uploads/?mount=&from=``): the registry links a
+        blob it already holds into *repo* without the bytes being sent. ``False`` when it would
+        not (no pull access to *from_repo*, or it does not support mounts): upload then."""
+        what = f"mount of blob {digest} from {self.registry}/{from_repo} into {repo}"
+        url = f"/v2/{repo}/blobs/uploads/?mount={check_digest(digest)}&from={from_repo}"
+
+        def op() -> bool:
+            resp = self._request(what, "POST", url, repo, push=True)
+            if resp.status == 201:
+                return True
+            if resp.status == 202:  # an upload session instead of a mount; left to expire
+                return False
+            raise self._error(RegistryError, f"{what}: HTTP {resp.status}{_codes(resp)}", resp.status)
+
+        return self._with_retry(what, op)
 
     def get_blob(self, repo: str, digest: str, *, max_bytes: int | None = None) -> bytes:
         """A blob in memory, verified; *max_bytes* bounds what is read (:class:`TooLargeError`)."""
@@ -522,12 +541,18 @@ def push_layout(
     tags: Sequence[str] = (),
     client: RegistryClient | None = None,
     ref_name: str | None = None,
+    blob_sources: Mapping[str, str] | None = None,
 ) -> PushResult:
     """Push the image (index or manifest) of an OCI layout to ``host/repo[:tag]``.
 
     Blobs are HEADed first and uploaded only when missing; manifests go before the index;
     then every tag is set and read back (``Docker-Content-Digest`` must equal the local
     digest). Any failure raises; a returned result means everything is in place.
+
+    *blob_sources* names, for blobs the layout does not hold (a base built with
+    ``copy_layers=False``), the ``host/repo`` they are in: on the target's registry they are
+    mounted, or fetched through the same client and uploaded when the registry will not
+    mount; on another registry they are an error (the layout has to hold them).
     """
     ref = Reference.parse(target, default_tag="")
     if ref.digest:
@@ -558,11 +583,19 @@ def push_layout(
 
     walk(top)
     uploaded = skipped = uploaded_bytes = 0
+    mounted = 0
+    sources = dict(blob_sources or {})
     for digest, size in blobs.items():
         if cl.blob_exists(ref.repository, digest):
             skipped += 1
             continue
-        cl.upload_blob(ref.repository, digest, lay.blob_path(digest))
+        local = lay.blob_path(digest)
+        if digest in sources and not local.exists():
+            if _mount_or_copy(cl, ref.repository, digest, sources[digest]):
+                mounted += 1
+                continue
+        else:
+            cl.upload_blob(ref.repository, digest, local)
         uploaded += 1
         uploaded_bytes += size
     for desc, data in manifests:
@@ -589,7 +622,28 @@ def push_layout(
         uploaded_bytes=uploaded_bytes,
         manifests=len(manifests),
         retries=cl.retries - retries_before,
+        mounted=mounted,
     )
+
+
+def _mount_or_copy(cl: RegistryClient, repo: str, digest: str, source: str) -> bool:
+    """Put a blob the layout does not hold into *repo* from *source* (``host/repo``) on the
+    same registry: mounted (``True``), or else read from there and uploaded (``False``)."""
+    host, _, from_repo = source.partition("/")
+    if host != cl.registry or not from_repo:
+        raise RegistryError(
+            cl.redact(
+                f"blob {digest} is not in the layout; it is in {source}, another registry than "
+                f"{cl.registry}: build the image with its base layers copied into the layout"
+            )
+        )
+    if from_repo != repo and cl.mount_blob(repo, digest, from_repo):
+        return True
+    with tempfile.TemporaryDirectory(prefix="gopipe-oci-blob-") as tmp:
+        path = Path(tmp) / "blob"
+        cl.download_blob(from_repo, digest, path)  # verified against the digest
+        cl.upload_blob(repo, digest, path)
+    return False
 
 
 def pull_layout(

@@ -50,7 +50,9 @@ class TransientError(Exception):
 class Transport:
     """Keeps one keep-alive connection per origin; every failure closes it."""
 
-    ssl_context: ssl.SSLContext | None = None
+    #: a context, or a function that makes one on the first HTTPS connection (loading the
+    #: system trust store costs ~50 ms, wasted on a plain-HTTP registry)
+    ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext] | None = None
     timeout: float = 60.0
     _conns: dict[tuple[str, str], http.client.HTTPConnection] = field(default_factory=dict)
 
@@ -59,6 +61,8 @@ class Transport:
         conn = self._conns.get(key)
         if conn is None:
             if scheme == "https":
+                if callable(self.ssl_context):
+                    self.ssl_context = self.ssl_context()
                 conn = http.client.HTTPSConnection(
                     netloc, timeout=self.timeout, context=self.ssl_context, blocksize=1 << 16
                 )
@@ -211,7 +215,8 @@ def _host(netloc: str) -> str:
 
 def make_ssl_context(ca_file: Path | None, insecure: bool) -> ssl.SSLContext:
     if insecure:
-        ctx = ssl.create_default_context()
+        # verifies nothing, so the system trust store is not loaded (that is most of the cost)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         return ctx
@@ -221,3 +226,11 @@ def make_ssl_context(ca_file: Path | None, insecure: bool) -> ssl.SSLContext:
     if ca_file is not None:
         ctx.load_verify_locations(cafile=str(ca_file))
     return ctx
+
+
+def lazy_ssl_context(ca_file: Path | None, insecure: bool) -> ssl.SSLContext | Callable[[], ssl.SSLContext]:
+    """:func:`make_ssl_context`, deferred to the first HTTPS connection when that cannot fail
+    (no CA file to read): a client of a plain-HTTP registry never loads the trust store."""
+    if ca_file is not None or insecure:
+        return make_ssl_context(ca_file, insecure)
+    return lambda: make_ssl_context(None, False)

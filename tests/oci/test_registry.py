@@ -236,3 +236,65 @@ def test_plain_http_registry(plain_registry: Registry, image: ImageResult) -> No
     assert skopeo.digest(skopeo.ref(plain_registry, "acme/hello", "plain"), plain_registry) == (
         image.index_digest
     )
+
+
+def test_registry_base_by_reference_is_mounted_on_push(
+    registry: Registry,
+    plain_registry: Registry,
+    image: ImageResult,
+    go_binaries: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    with client_for(registry) as client:
+        push_layout(image.layout, f"{registry.host}/acme/refbase:1", client=client)
+        base_layers = {la.digest for img in image.images for la in img.layers}
+        kwargs: dict[str, Any] = {"name": "tool", "epoch": EPOCH + 7}
+        copied = build_image(
+            go_binaries,
+            tmp_path / "copied",
+            base=RegistryBase(f"{registry.host}/acme/refbase:1", client=client),
+            **kwargs,
+        )
+        referenced = build_image(
+            go_binaries,
+            tmp_path / "referenced",
+            base=RegistryBase(f"{registry.host}/acme/refbase:1", client=client, copy_layers=False),
+            **kwargs,
+        )
+        # the same image, byte for byte; only the layout differs (no base layers in it)
+        assert referenced.index_digest == copied.index_digest
+        assert copied.blob_sources == {}
+        assert referenced.blob_sources == dict.fromkeys(base_layers, f"{registry.host}/acme/refbase")
+        for digest in base_layers:
+            assert Layout(copied.layout).blob_path(digest).is_file()
+            assert not Layout(referenced.layout).blob_path(digest).exists()
+
+        pushed = push_layout(
+            referenced.layout,
+            f"{registry.host}/acme/refapp:1",
+            client=client,
+            blob_sources=referenced.blob_sources,
+        )
+        assert (pushed.mounted, pushed.uploaded, pushed.skipped) == (len(base_layers), 4, 0)
+        assert pushed.digest == copied.index_digest
+        pulled = pull_layout(f"{registry.host}/acme/refapp:1", tmp_path / "pulled", client=client)
+        assert pulled.digest == copied.index_digest  # every blob there, each checked on the way
+
+        # a source repository that does not hold the blob: the mount is refused (202), the
+        # copy through the client finds nothing, and the push says which blob and where
+        missing = dict.fromkeys(base_layers, f"{registry.host}/acme/empty")
+        with pytest.raises(NotFoundError):
+            push_layout(
+                referenced.layout, f"{registry.host}/acme/refapp2:1", client=client, blob_sources=missing
+            )
+
+    # another registry cannot mount from this one: a clear error, nothing half-pushed as tagged
+    plain = client_for(plain_registry)
+    with pytest.raises(RegistryError, match="another registry"):
+        push_layout(
+            referenced.layout,
+            f"{plain_registry.host}/acme/refapp:1",
+            client=plain,
+            blob_sources=referenced.blob_sources,
+        )
+    assert plain.head_manifest("acme/refapp", "1") is None

@@ -130,8 +130,13 @@ def run(ctx: ProviderContext[GoBuildOptions]) -> None:
         compile_check(ctx, go)
         return
     configured = "ldflags" in ctx.config.stage(ctx.stage).tables.get(ctx.provider, {})
-    deps = {main: list_deps(ctx, go, main) for main in mains}
-    ldflags = {main: stamped_ldflags(ctx, deps[main], configured) for main in mains}
+    # Configured ldflags need no source scan before the build: ``go list -deps`` (for the -X
+    # check afterwards) then runs beside the builds instead of ahead of them.
+    lister = ThreadPoolExecutor(max_workers=1)
+    listed = {main: lister.submit(list_deps, ctx, go, main) for main in mains}
+    lister.shutdown(wait=False)
+    deps = {} if configured else {main: future.result() for main, future in listed.items()}
+    ldflags = {main: stamped_ldflags(ctx, deps.get(main, []), configured) for main in mains}
     jobs = [(main, target) for main in mains for target in targets]
     outputs = {job: output_of(ctx, *job) for job in jobs}  # every path checked before any build
     taken: dict[Path, tuple[str, Target]] = {}
@@ -200,6 +205,7 @@ def run(ctx: ProviderContext[GoBuildOptions]) -> None:
 
     with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
         list(pool.map(lambda job: build(*job), jobs))
+    deps = {main: future.result() for main, future in listed.items()}
     missing = (
         []
         if failures
@@ -253,7 +259,8 @@ def missing_symbols(
 
     Symbols the source scan confirms need no look-up; the others are looked up with
     ``go tool nm`` in an unstripped link for the host (the linker ignores an unknown ``-X``)."""
-    unconfirmed = [s for s in stamping.x_symbols(ldflags) if s not in stamping.declared(deps, ctx.root)]
+    seen = stamping.declared(deps, ctx.root)
+    unconfirmed = [s for s in stamping.x_symbols(ldflags) if s not in seen]
     if not unconfirmed:
         return []
     opts = ctx.options

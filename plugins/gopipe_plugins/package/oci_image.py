@@ -11,6 +11,7 @@ See docs/oci.md for the builder and docs/upload.md for what happens next.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -43,6 +44,8 @@ from gopipe_plugins._common.registry_access import (
     credentials,
     library_logs,
 )
+
+BASE_LAYERS = ("auto", "copy", "reference")
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,14 @@ class OciImageOptions(Login):
     kodata: bool = doc(
         "copy the main package's kodata/ directory to /var/run/ko and set KO_DATA_PATH, as ko does", False
     )
+    base_layers: str = doc(
+        "a registry base's layers: 'copy' (downloaded into dist/oci: a complete layout), "
+        "'reference' (left in the base's registry, as ko does: the registry uploader mounts them "
+        "into the target repository, so the target must be the base's registry) or 'auto' "
+        "(reference when this run's upload stage pushes with the registry uploader to the "
+        "base's registry, else copy)",
+        "auto",
+    )
     compression_level: int = doc(
         "gzip level of the app layer, 1 (fastest, as ko and go-containerregistry) to 9 (smallest); "
         "6 takes about 4x as long as 1 for a layer about 10 % smaller",
@@ -96,6 +107,13 @@ class OciImageOptions(Login):
     )
 
     def __post_init__(self) -> None:
+        if self.base_layers not in BASE_LAYERS:
+            raise ConfigError(
+                CONFIG_FILE,
+                f"{self.CONFIG_KEY}.base_layers",
+                f"expected one of {', '.join(BASE_LAYERS)}, got {self.base_layers[:40]!r}",
+                "use 'auto' (the default), 'copy' for a complete layout or 'reference'",
+            )
         if not 1 <= self.compression_level <= 9:
             raise ConfigError(
                 CONFIG_FILE,
@@ -208,7 +226,33 @@ def make_base(ctx: ProviderContext[OciImageOptions]) -> tuple[Base, RegistryClie
     except ValueError as exc:
         raise StageFailed(f"{OciImageOptions.CONFIG_KEY}.base: {exc}") from None
     client = connect(ctx, opts, ref.registry, credentials(ctx, opts))
-    return RegistryBase(opts.base, client=client), client
+    copy = opts.base_layers == "copy" or (opts.base_layers == "auto" and not uploads_to(ctx, ref.registry))
+    return RegistryBase(opts.base, client=client, copy_layers=copy), client
+
+
+def uploads_to(ctx: ProviderContext[OciImageOptions], host: str) -> bool:
+    """Whether this run's upload stage pushes images only with the ``registry`` uploader and
+    only to *host* (written as a literal ``registry`` option): then base layers left in that
+    registry can be mounted instead of downloaded and pushed back."""
+    from gopipe.plan import make_plan
+    from gopipe.stages import Stage
+
+    try:
+        if Stage.UPLOAD not in make_plan(ctx.args.pipeline.split("+")).stages:
+            return False
+    except ConfigError:
+        return False
+    upload = ctx.config.stage(Stage.UPLOAD)
+    if [p for p in upload.providers if p in IMAGE_UPLOADERS] != ["registry"]:
+        return False
+    target = upload.tables.get("registry", {}).get("registry")
+    if isinstance(target, dict):  # { env = "NAME", default = "…" }, as the uploader reads it
+        target = ctx.env.get(str(target.get("env", "")), "") or target.get("default", "")
+    return target == host
+
+
+# uploaders that push the image artifacts' layouts (image_push.py)
+IMAGE_UPLOADERS = ("registry", "harbor", "ecr")
 
 
 KO_DATA_PATH = "/var/run/ko"
@@ -239,6 +283,12 @@ def extra_files(ctx: ProviderContext[OciImageOptions], image: str) -> dict[str, 
                     out[KO_DATA_PATH] = ctx.repo_path(kodata, "kodata")
                 break
     return out
+
+
+def remote_blobs(sources: Mapping[str, str]) -> dict[str, Any]:
+    """The base layers the layout does not hold (``base_layers`` by reference) and where the
+    upload finds them; nothing for a complete layout."""
+    return {"blob_sources": dict(sources)} if sources else {}
 
 
 def base_inputs(base: Base) -> dict[str, Any]:
@@ -322,6 +372,7 @@ def run(ctx: ProviderContext[OciImageOptions]) -> None:
                     base=opts.base or "static",
                     binaries={b: paths[b] for b in (main, *others)},
                     **base_inputs(base),
+                    **remote_blobs(res.blob_sources),
                 )
                 ctx.log(
                     f"{name}: {res.index_digest} ({', '.join(platforms)}; {res.size} bytes) "

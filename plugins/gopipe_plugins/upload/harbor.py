@@ -33,7 +33,7 @@ from gopipe.secrets import clip
 from gopipe.types import Uploader
 from gopipe_oci import Credentials, RetryPolicy, load_docker_credentials
 from gopipe_oci.retry import sleep_backoff
-from gopipe_oci.transport import Response, TransientError, Transport, make_ssl_context
+from gopipe_oci.transport import Response, TransientError, Transport, lazy_ssl_context
 from gopipe_plugins._common.registry_access import (
     Value,
     connect,
@@ -279,7 +279,7 @@ def run(ctx: ProviderContext[HarborOptions]) -> None:
     base = (resolve(ctx, opts.api_url, "api_url") or f"https://{host}").rstrip("/")
     user_creds = credentials(ctx, opts)
     ca = resolve(ctx, opts.ca_file, "ca_file")
-    transport = Transport(make_ssl_context((ctx.root / ca) if ca else None, opts.insecure), opts.timeout)
+    transport = Transport(lazy_ssl_context((ctx.root / ca) if ca else None, opts.insecure), opts.timeout)
     # the API takes the same login as the push (explicit, or the Docker config entry)
     api_creds = user_creds or load_docker_credentials(host)
     api = HarborApi(base, api_creds, transport, opts.retry, ctx.redact)

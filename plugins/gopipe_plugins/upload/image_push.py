@@ -128,7 +128,14 @@ def push_image(
     ctx.progress(f"pushing {image.name} to {where}")
     try:
         todo = [t for t in tags if client.head_manifest(repository, t) != expected]
-        result = push_layout(layout, where, tags=todo, client=client, ref_name=_ref_name(layout, expected))
+        result = push_layout(
+            layout,
+            where,
+            tags=todo,
+            client=client,
+            ref_name=_ref_name(layout, expected),
+            blob_sources=dict(image.extra.get("blob_sources") or {}),
+        )
     except RegistryError as exc:
         mapped = translate(exc, repository) if translate else None
         raise (mapped or StageFailed(f"push of {image.name} to {where} failed: {exc}")) from None
@@ -139,6 +146,7 @@ def push_image(
     ctx.log(
         f"{where}@{result.digest}: {result.uploaded} blobs uploaded "
         f"({result.uploaded_bytes} bytes), {result.skipped} already there, "
+        f"{result.mounted} mounted from the base's repository, "
         f"{result.retries} retries; tags {', '.join(tags) or '-'} "
         f"({len(tags) - len(todo)} already current)"
     )
@@ -172,6 +180,7 @@ def record(ctx: ProviderContext[Any], pushed: Pushed, **extra: Any) -> Artifact:
         uploaded=res.uploaded if res else 0,
         skipped=res.skipped if res else 0,
         uploaded_bytes=res.uploaded_bytes if res else 0,
+        mounted=res.mounted if res else 0,
         retries=res.retries if res else 0,
         platforms=dict(pushed.image.extra.get("platforms") or {}),
         **extra,

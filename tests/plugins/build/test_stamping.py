@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gopipe.testing import RunResult, make_git_repo
-from gopipe_plugins.build.stamping import file_vars, stamp_kind, string_vars, x_symbols
+from gopipe_plugins.build.stamping import Package, declared, file_vars, stamp_kind, string_vars, x_symbols
 
 
 # -- the scan ---------------------------------------------------------------------------------
@@ -82,6 +82,22 @@ def test_names_say_what_they_hold(name: str, kind: str | None) -> None:
 def test_x_symbols_in_every_spelling() -> None:
     flags = "-s -w -X main.version=1 -X=main.commit=abc -X 'example.com/m/pkg/v.REVISION=x y'"
     assert x_symbols(flags) == ["main.version", "main.commit", "example.com/m/pkg/v.REVISION"]
+
+
+def test_declared_reads_the_repository_only(tmp_path: Path) -> None:
+    """Packages outside the repository (the standard library, the module cache) are skipped
+    whole; a file of the repository's package that links outside it is not read either."""
+    repo, outside = tmp_path / "repo", tmp_path / "gomodcache" / "dep"
+    (repo / "cmd" / "app").mkdir(parents=True)
+    outside.mkdir(parents=True)
+    (repo / "cmd" / "app" / "main.go").write_text('package main\n\nvar version = "dev"\n')
+    (outside / "dep.go").write_text('package dep\n\nvar Version = "x"\n')
+    (repo / "cmd" / "app" / "linked.go").symlink_to(outside / "dep.go")
+    packages = [
+        Package("example.com/app", "main", repo / "cmd" / "app", ("main.go", "linked.go"), "example.com/app"),
+        Package("example.com/dep", "dep", outside, ("dep.go",), "example.com/dep"),
+    ]
+    assert declared(packages, repo) == {"main.version"}
 
 
 def test_a_huge_line_and_odd_bytes_do_not_break_the_scan(tmp_path: Path) -> None:
