@@ -8,10 +8,10 @@ needs syft for them) and ``--no-cache`` (GoReleaser has no stage cache); GoRelea
 equivalent ``.goreleaser.yaml`` written below. Go's own build cache is warm for both (one
 untimed warm-up each), then they alternate for N rounds; medians and the ratio are printed.
 
-GoReleaser v2 is a Go module: install it pinned for this benchmark only, e.g.
-``GOBIN=/tmp/gr go install github.com/goreleaser/goreleaser/v2@v2.13.0``, and pass its path.
+GoReleaser is the version pinned in benchmarks/tools.py (installed for benchmarks only, cached
+per version); ``--goreleaser PATH`` runs another build instead.
 
-    python benchmarks/release_snapshot.py --goreleaser /tmp/gr/goreleaser [--rounds 5]
+    python benchmarks/release_snapshot.py [--goreleaser PATH] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tools import peer
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "hello"
@@ -92,7 +96,7 @@ def timed(cmd: list[str], repo: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--goreleaser", required=True, type=Path)
+    parser.add_argument("--goreleaser", type=Path, help="default: the version pinned in tools.py")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     gopipe = [
@@ -106,7 +110,8 @@ def main() -> None:
         "--plain",
         "--no-notify",
     ]
-    goreleaser = [str(args.goreleaser), "release", "--snapshot", "--clean"]
+    exe = args.goreleaser or peer("goreleaser", EXAMPLE)
+    goreleaser = [str(exe), "release", "--snapshot", "--clean"]
     with tempfile.TemporaryDirectory(prefix="gopipe-bench-") as tmp:
         repo = prepare(Path(tmp))
         timed(gopipe, repo)  # warm-ups: Go's build cache, Python's bytecode
