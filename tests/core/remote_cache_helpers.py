@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import uuid
@@ -12,9 +13,30 @@ from tests.harness.moto_server import Moto
 from tests.harness.registry import Registry
 
 from gopipe.remote_cache.connection import Connection
+from gopipe.testing import RunResult
 from gopipe_oci import RegistryClient
 
 PASSWORD_ENV = "GOPIPE_TEST_CACHE_PASSWORD"
+
+
+ONE_TARGET = 'targets = ["linux/amd64"]'
+
+
+def one_target(repo: Path) -> None:
+    """Build for linux/amd64 only: the cache tests need one binary, not four."""
+    config = repo / "pyproject.toml"
+    text = config.read_text()
+    start = text.index("targets = [")
+    end = text.index("]", start) + 1
+    config.write_text(text[:start] + ONE_TARGET + text[end:])
+
+
+def binary_of(result: RunResult) -> dict[str, str]:
+    return next(a for a in result.report["artifacts"] if a["kind"] == "binary")
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def use_remote_cache(

@@ -7,16 +7,18 @@ the registry is gone.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from tests.core.remote_cache_helpers import (
+    binary_of,
     client_for,
     events,
     fresh_runner,
+    one_target,
+    sha256_of,
     stage_tags,
     trusted_push,
     use_remote_cache,
@@ -29,24 +31,6 @@ from gopipe.testing import RunResult
 
 pytestmark = pytest.mark.slow  # real Go builds and a real registry
 
-ONE_TARGET = 'targets = ["linux/amd64"]'
-
-
-def _one_target(repo: Path) -> None:
-    config = repo / "pyproject.toml"
-    text = config.read_text()
-    start = text.index("targets = [")
-    end = text.index("]", start) + 1
-    config.write_text(text[:start] + ONE_TARGET + text[end:])
-
-
-def _binary(result: RunResult) -> dict[str, str]:
-    return next(a for a in result.report["artifacts"] if a["kind"] == "binary")
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
 
 def test_hit_restores_the_build_and_a_change_misses(
     hello_repo: Path,
@@ -54,21 +38,21 @@ def test_hit_restores_the_build_and_a_change_misses(
     gopipe_run: Callable[..., RunResult],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _one_target(hello_repo)
+    one_target(hello_repo)
     repository = use_remote_cache(hello_repo, registry, monkeypatch)
     trusted_push(monkeypatch)
     first = gopipe_run(hello_repo, "build")
     assert first.exit_code == 0 and first.stage("build")["cached"] is False
     assert len(stage_tags(registry, repository)) == 1
-    built = _binary(first)
+    built = binary_of(first)
 
     fresh_runner(hello_repo)
     second = gopipe_run(hello_repo, "build")
     assert second.exit_code == 0
     assert second.stage("build")["cached"] is True
     assert second.stage("build")["inputs"] == first.stage("build")["inputs"]
-    restored = _binary(second)
-    assert restored["sha256"] == built["sha256"] == _sha(hello_repo / restored["path"])
+    restored = binary_of(second)
+    assert restored["sha256"] == built["sha256"] == sha256_of(hello_repo / restored["path"])
     assert (hello_repo / restored["path"]).stat().st_mode & 0o111, "the binary must stay executable"
     finished = events(hello_repo, "remote_cache_finished")[-1]
     assert finished["hits"] == 1 and finished["rejected"] == 0
@@ -94,11 +78,11 @@ def test_a_poisoned_blob_is_rejected_and_the_stage_runs(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _one_target(hello_repo)
+    one_target(hello_repo)
     use_remote_cache(hello_repo, registry, monkeypatch)
     trusted_push(monkeypatch)
     first = gopipe_run(hello_repo, "build")
-    sha = _binary(first)["sha256"]
+    sha = binary_of(first)["sha256"]
     # someone with write access to the registry's storage swaps the binary's bytes
     data = registry.root / "docker/registry/v2/blobs/sha256" / sha[:2] / sha / "data"
     original = data.read_bytes()  # the registry is shared by the session: put it back after
@@ -111,8 +95,8 @@ def test_a_poisoned_blob_is_rejected_and_the_stage_runs(
         assert second.exit_code == 0
         assert second.stage("build")["cached"] is False, "a blob that fails its digest must not be used"
         assert "rejected" in out and "does not match" in out
-        binary = hello_repo / _binary(second)["path"]
-        assert _sha(binary) == sha and b"POISONED-BY-TEST" not in binary.read_bytes()
+        binary = hello_repo / binary_of(second)["path"]
+        assert sha256_of(binary) == sha and b"POISONED-BY-TEST" not in binary.read_bytes()
         assert events(hello_repo, "remote_cache_finished")[-1]["rejected"] == 1
     finally:
         data.write_bytes(original)
@@ -126,7 +110,7 @@ def test_a_pull_request_run_reads_but_never_writes(
     monkeypatch: pytest.MonkeyPatch,
     write: str,
 ) -> None:
-    _one_target(hello_repo)
+    one_target(hello_repo)
     repository = use_remote_cache(hello_repo, registry, monkeypatch, extra=f'write = "{write}"\n')
     monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
     monkeypatch.setenv("GITHUB_REF", "refs/pull/7/merge")
@@ -143,7 +127,7 @@ def test_an_untrusted_branch_reads_and_a_tag_writes(
     gopipe_run: Callable[..., RunResult],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _one_target(hello_repo)
+    one_target(hello_repo)
     repository = use_remote_cache(hello_repo, registry, monkeypatch)
     trusted_push(monkeypatch, "refs/heads/feature")
     assert gopipe_run(hello_repo, "build").exit_code == 0
@@ -165,7 +149,7 @@ def test_the_registry_going_down_mid_run_only_costs_speed(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _one_target(hello_repo)
+    one_target(hello_repo)
     proxy = faulty_registry.proxy
     use_remote_cache(hello_repo, faulty_registry.front, monkeypatch, plain=True)
     trusted_push(monkeypatch)
@@ -190,7 +174,7 @@ def test_an_unreachable_registry_only_costs_speed(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _one_target(hello_repo)
+    one_target(hello_repo)
     dead = Registry(f"127.0.0.1:{procs.free_port()}", None, None, None, hello_repo)
     use_remote_cache(hello_repo, dead, monkeypatch, plain=True)
     trusted_push(monkeypatch)
@@ -209,7 +193,7 @@ def test_cd_restores_the_build_ci_made_and_packages_it(
 ) -> None:
     """The ci job builds and writes; the cd job of the same commit, on a new runner, restores
     the build and packages it; the archive digests match a local build-and-package."""
-    _one_target(hello_repo)
+    one_target(hello_repo)
     config = hello_repo / "pyproject.toml"
     config.write_text(
         config.read_text().replace('providers = ["oci-image", "archive"]', 'providers = ["archive"]')
@@ -230,7 +214,7 @@ def test_cd_restores_the_build_ci_made_and_packages_it(
     assert cd.exit_code == 0
     assert cd.stage("build")["cached"] is True, "cd must restore ci's build, not rebuild"
     assert cd.stage("build")["inputs"] == ci.stage("build")["inputs"]
-    assert _binary(cd)["sha256"] == _binary(ci)["sha256"] == _binary(local)["sha256"]
+    assert binary_of(cd)["sha256"] == binary_of(ci)["sha256"] == binary_of(local)["sha256"]
     got = sorted((a["name"], a["sha256"]) for a in cd.report["artifacts"] if a["kind"] == "archive")
     assert got == archives
 
@@ -245,7 +229,7 @@ def test_a_fresh_runner_prefetches_the_go_cache_from_the_stage_index(
     """The trusted run writes one index of the build's Go actions; a fresh runner after a
     one-file change loads it once and gets Go's entries from disk or one direct download
     each, instead of a manifest and a blob round trip per entry."""
-    _one_target(hello_repo)
+    one_target(hello_repo)
     repository = use_remote_cache(hello_repo, registry, monkeypatch, go_build_cache=True)
     trusted_push(monkeypatch)
     monkeypatch.setenv("GOPIPE_GOCACHEPROG_DIR", str(tmp_path / "runner1"))
@@ -274,5 +258,5 @@ def test_a_fresh_runner_prefetches_the_go_cache_from_the_stage_index(
             totals[key] = totals.get(key, 0) + value
     from_index = totals["hit"] + totals["index_hit"]
     assert from_index > 100 and totals["remote_hit"] <= from_index // 10, totals
-    binary = hello_repo / _binary(second)["path"]
-    assert _sha(binary) == _binary(second)["sha256"]
+    binary = hello_repo / binary_of(second)["path"]
+    assert sha256_of(binary) == binary_of(second)["sha256"]

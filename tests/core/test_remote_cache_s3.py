@@ -8,7 +8,6 @@ runner), and the next run must restore, reject what does not match, or carry on 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -19,7 +18,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.core.remote_cache_helpers import events, fresh_runner, s3_keys, trusted_push, use_s3_cache
+from tests.core.remote_cache_helpers import (
+    binary_of,
+    events,
+    fresh_runner,
+    one_target,
+    s3_keys,
+    sha256_of,
+    trusted_push,
+    use_s3_cache,
+)
 from tests.harness.faulty_proxy import start_faulty_proxy
 from tests.harness.moto_server import Moto
 from tests.harness.registry import Registry
@@ -37,24 +45,6 @@ from gopipe.testing import RunResult
 
 pytestmark = pytest.mark.slow  # real Go builds and a real (moto) S3 server
 
-ONE_TARGET = 'targets = ["linux/amd64"]'
-
-
-def _one_target(repo: Path) -> None:
-    config = repo / "pyproject.toml"
-    text = config.read_text()
-    start = text.index("targets = [")
-    end = text.index("]", start) + 1
-    config.write_text(text[:start] + ONE_TARGET + text[end:])
-
-
-def _binary(result: RunResult) -> dict[str, str]:
-    return next(a for a in result.report["artifacts"] if a["kind"] == "binary")
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
 
 def test_s3_hit_restores_the_build_and_a_change_misses(
     hello_repo: Path,
@@ -62,20 +52,20 @@ def test_s3_hit_restores_the_build_and_a_change_misses(
     gopipe_run: Callable[..., RunResult],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _one_target(hello_repo)
+    one_target(hello_repo)
     bucket, prefix = use_s3_cache(hello_repo, moto, monkeypatch)
     trusted_push(monkeypatch)
     first = gopipe_run(hello_repo, "build")
     assert first.exit_code == 0 and first.stage("build")["cached"] is False
     assert len(s3_keys(moto, bucket, prefix, "refs/stage-build-")) == 1
-    built = _binary(first)
+    built = binary_of(first)
     assert f"{prefix}/blobs/sha256/{built['sha256']}" in s3_keys(moto, bucket, prefix, "blobs/")
 
     fresh_runner(hello_repo)
     second = gopipe_run(hello_repo, "build")
     assert second.exit_code == 0 and second.stage("build")["cached"] is True
-    restored = _binary(second)
-    assert restored["sha256"] == built["sha256"] == _sha(hello_repo / restored["path"])
+    restored = binary_of(second)
+    assert restored["sha256"] == built["sha256"] == sha256_of(hello_repo / restored["path"])
     assert (hello_repo / restored["path"]).stat().st_mode & 0o111, "the binary must stay executable"
     assert events(hello_repo, "remote_cache_finished")[-1]["hits"] == 1
 
@@ -100,10 +90,10 @@ def test_s3_a_poisoned_object_is_rejected_and_the_stage_runs(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _one_target(hello_repo)
+    one_target(hello_repo)
     bucket, prefix = use_s3_cache(hello_repo, moto, monkeypatch)
     trusted_push(monkeypatch)
-    sha = _binary(gopipe_run(hello_repo, "build"))["sha256"]
+    sha = binary_of(gopipe_run(hello_repo, "build"))["sha256"]
     # someone with write access to the bucket swaps the binary's bytes under its digest key
     moto.client("s3").put_object(Bucket=bucket, Key=f"{prefix}/blobs/sha256/{sha}", Body=b"POISONED" * 4096)
     fresh_runner(hello_repo)
@@ -113,8 +103,8 @@ def test_s3_a_poisoned_object_is_rejected_and_the_stage_runs(
     assert second.exit_code == 0
     assert second.stage("build")["cached"] is False, "an object that fails its digest must not be used"
     assert "rejected" in out and "does not match" in out
-    binary = hello_repo / _binary(second)["path"]
-    assert _sha(binary) == sha and b"POISONED" not in binary.read_bytes()
+    binary = hello_repo / binary_of(second)["path"]
+    assert sha256_of(binary) == sha and b"POISONED" not in binary.read_bytes()
     assert events(hello_repo, "remote_cache_finished")[-1]["rejected"] == 1
 
 
@@ -124,7 +114,7 @@ def test_s3_a_pull_request_run_reads_but_never_writes(
     gopipe_run: Callable[..., RunResult],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _one_target(hello_repo)
+    one_target(hello_repo)
     bucket, prefix = use_s3_cache(
         hello_repo, moto, monkeypatch, extra='write = "always"\n', go_build_cache=True
     )
@@ -148,7 +138,7 @@ def test_s3_the_store_going_down_mid_run_only_costs_speed(
     """A proxy in front of moto lets the lookups through and drops every write."""
     backend = Registry(moto.endpoint_url.removeprefix("http://"), None, None, None, hello_repo)
     with start_faulty_proxy(backend) as proxy:
-        _one_target(hello_repo)
+        one_target(hello_repo)
         use_s3_cache(hello_repo, moto, monkeypatch, endpoint=proxy.url)
         trusted_push(monkeypatch)
         proxy.drop(method="PUT", times=None)
@@ -171,7 +161,7 @@ def test_s3_cd_restores_the_build_ci_made_and_packages_it(
     gopipe_run: Callable[..., RunResult],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _one_target(hello_repo)
+    one_target(hello_repo)
     config = hello_repo / "pyproject.toml"
     config.write_text(
         config.read_text().replace('providers = ["oci-image", "archive"]', 'providers = ["archive"]')
@@ -190,7 +180,7 @@ def test_s3_cd_restores_the_build_ci_made_and_packages_it(
     cd = gopipe_run(hello_repo, "package")
     assert cd.exit_code == 0
     assert cd.stage("build")["cached"] is True, "cd must restore ci's build, not rebuild"
-    assert _binary(cd)["sha256"] == _binary(ci)["sha256"] == _binary(local)["sha256"]
+    assert binary_of(cd)["sha256"] == binary_of(ci)["sha256"] == binary_of(local)["sha256"]
     got = sorted((a["name"], a["sha256"]) for a in cd.report["artifacts"] if a["kind"] == "archive")
     assert got == archives
 
