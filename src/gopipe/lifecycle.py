@@ -37,7 +37,7 @@ from gopipe.manager import create_manager, disabled_from_env
 from gopipe.outputs import remove_previous_outputs
 from gopipe.plan import Plan, make_plan
 from gopipe.registry import ProviderRegistry, SelectedProvider
-from gopipe.release import SNAPSHOT_SKIP, prepare_release
+from gopipe.release import LOOPBACK_UPLOADERS, SNAPSHOT_SKIP, prepare_release, snapshot_uploads
 from gopipe.release_verify import release_gates
 from gopipe.remote_cache.options import load_cache_options
 from gopipe.report import Report, StageResult
@@ -248,7 +248,10 @@ class RunSession:
             except ConfigError as exc:
                 error = exc
         if error is None and run.args.snapshot:
-            finished = {**finished, **_snapshot_skips(plan)}
+            try:
+                finished = {**finished, **_snapshot_skips(plan, config, selected)}
+            except ConfigError as exc:
+                error = exc
         if error is not None:
             error = self.explain(error) if isinstance(error, ConfigError) else error
             self.console.error(str(error))
@@ -319,11 +322,28 @@ class RunSession:
         return report
 
 
-def _snapshot_skips(plan: Plan) -> dict[Stage, StageResult]:
-    """A snapshot builds and packages everything and sends nothing anywhere."""
+def _snapshot_skips(
+    plan: Plan, config: Config, selected: Mapping[Stage, Sequence[SelectedProvider]]
+) -> dict[Stage, StageResult]:
+    """A snapshot builds and packages everything and publishes nothing; it uploads only with
+    ``snapshot_uploads = "loopback"``, and then only through uploaders that reach a registry on
+    this machine (``registry_access.connect`` refuses any other host)."""
+    skipped = [Stage.PUBLISH]
+    if snapshot_uploads(config) == "loopback":
+        senders = [p.name for p in selected.get(Stage.UPLOAD, ()) if p.name not in LOOPBACK_UPLOADERS]
+        if senders:
+            raise ConfigError(
+                config.display_file,
+                "tool.gopipe.publish.snapshot_uploads",
+                f"a loopback snapshot cannot confine {', '.join(senders)} to this machine",
+                f"use only {', '.join(sorted(LOOPBACK_UPLOADERS))} in snapshots, "
+                'or set snapshot_uploads = "none"',
+            )
+    else:
+        skipped.append(Stage.UPLOAD)
     return {
         stage: StageResult(stage.value, "skipped", error=SNAPSHOT_SKIP, summary=SNAPSHOT_SKIP)
-        for stage in (Stage.UPLOAD, Stage.PUBLISH)
+        for stage in skipped
         if stage in plan.stages
     }
 

@@ -26,10 +26,21 @@ from gopipe.stages import Stage
 from gopipe.versions import VersionTag, next_patch, normalise_prefix, version_tags
 
 if TYPE_CHECKING:
+    from gopipe.config import Config
     from gopipe.context import RunContext
 
 #: What a snapshot says instead of publishing; the report's stage summary and error.
 SNAPSHOT_SKIP = "snapshot: nothing published"
+
+#: The uploaders a ``snapshot_uploads = "loopback"`` snapshot may run: each reaches registries
+#: only through ``registry_access.connect``, which refuses a host off this machine in a snapshot.
+LOOPBACK_UPLOADERS = frozenset({"registry", "oci-artifact", "helm-chart", "sign", "provenance"})
+
+
+def snapshot_uploads(config: Config) -> str:
+    """``[tool.gopipe.publish] snapshot_uploads``: "none" (the default) or "loopback"."""
+    settings = config.stage(Stage.PUBLISH).settings
+    return settings.snapshot_uploads if isinstance(settings, PublishSettings) else "none"
 
 
 @dataclass(frozen=True)

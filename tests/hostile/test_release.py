@@ -54,6 +54,7 @@ def tag(sandbox: Sandbox, name: str = "v1.0.0") -> None:
         ("[tool.gopipe.publish]\ntag_prefix = 7\n", "tool.gopipe.publish.tag_prefix"),
         ('[tool.gopipe.publish]\nverify = "maybe"\n', "tool.gopipe.publish.verify"),
         ("[tool.gopipe.publish]\nverify = true\n", "tool.gopipe.publish.verify"),
+        ('[tool.gopipe.publish]\nsnapshot_uploads = "everywhere"\n', "tool.gopipe.publish.snapshot_uploads"),
         (
             GITHUB + 'prerelease = "maybe"\n',
             "tool.gopipe.publish.github.prerelease",
@@ -83,6 +84,20 @@ def test_release_of_a_dirty_checkout_is_refused(sandbox: Sandbox) -> None:
     (sandbox.repo / "go.mod").write_text((sandbox.repo / "go.mod").read_text() + "// edited\n")
     outcome = sandbox.run("run", "release", "--plain", "--no-notify")
     sandbox.check(outcome, code=2, says="uncommitted changes")
+
+
+@pytest.mark.parametrize("uploader", ["ecr", "s3", "harbor"])
+def test_a_loopback_snapshot_refuses_uploaders_it_cannot_confine(sandbox: Sandbox, uploader: str) -> None:
+    """ECR, S3 and Harbor's REST API reach hosts without ``registry_access.connect``, so a
+    ``snapshot_uploads = "loopback"`` snapshot refuses them before any stage runs."""
+    sandbox.config(
+        'targets = ["linux/amd64"]\n[tool.gopipe.publish]\nsnapshot_uploads = "loopback"\n'
+        f'[tool.gopipe.upload]\nproviders = ["{uploader}"]\n'
+        + ('[tool.gopipe.upload.s3]\nbucket = "releases"\n' if uploader == "s3" else "")
+    )
+    sandbox.commit()
+    outcome = sandbox.run("run", "release", "--snapshot", "--plain", "--no-notify")
+    sandbox.check(outcome, code=2, says=f"cannot confine {uploader} to this machine")
 
 
 # -- paths ----------------------------------------------------------------------------------------

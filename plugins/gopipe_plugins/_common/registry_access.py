@@ -150,7 +150,13 @@ def credentials(ctx: ProviderContext[Any], opts: Login) -> Credentials | None:
 def connect(
     ctx: ProviderContext[Any], opts: ConnectionOptions, host: str, creds: Credentials | None
 ) -> RegistryClient:
-    """A client for *host* with the provider's TLS, retry and redaction settings."""
+    """A client for *host* with the provider's TLS, retry and redaction settings; in a snapshot
+    (``snapshot_uploads = "loopback"``) only for a registry on this machine."""
+    if ctx.args.snapshot and not is_loopback(host):
+        raise StageFailed(
+            f"snapshot: {host} is not on this machine; a snapshot uploads only to loopback "
+            "registries (tool.gopipe.publish.snapshot_uploads)"
+        )
     if opts.insecure:
         try:
             check_insecure_host(host, f"tool.gopipe.{ctx.stage}.{ctx.provider}")

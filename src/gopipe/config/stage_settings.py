@@ -90,6 +90,12 @@ class PublishSettings:
         "'require' = a difference refuses the release, 'warn' = warn and publish, 'off' = no rebuild",
         "require",
     )
+    snapshot_uploads: Literal["none", "loopback"] = doc(
+        "what a --snapshot release uploads: 'none' = nothing is sent anywhere; 'loopback' = the "
+        "upload stage runs, to registries on this machine only (sign, attest and check the release "
+        "locally with cosign and oras); publish is skipped either way",
+        "none",
+    )
 
 
 @dataclass(frozen=True)

@@ -271,3 +271,91 @@ def test_on_a_registry_with_referrers_oras_discover_lists_signature_provenance_a
     assert discover(index).count(f"bundle {SIGN_V1}") == 1
     written = [f.read_bytes() for f in (repo / "dist").rglob("*") if f.is_file()]
     assert written and not any(PASSWORD.encode() in data for data in written)  # the key's password
+
+
+def _allow_loopback_snapshot_uploads(repo: Path) -> None:
+    pyproject = repo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.gopipe.publish]\nsnapshot_uploads = "loopback"\n')
+    subprocess.run(["git", "-C", str(repo), "commit", "-qam", "loopback snapshots"], check=True)
+
+
+def test_a_snapshot_release_signs_and_attests_on_a_loopback_registry(
+    signed_repo: tuple[Path, CosignKey],
+    referrers_registry: ReferrersRegistry,
+    gopipe_run: Callable[..., RunResult],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``gopipe run release --snapshot`` with ``snapshot_uploads = "loopback"``: the release's
+    images, archives and checksums are signed and attested on a registry on this machine, and
+    the real cosign (``verify``, ``verify-attestation``, ``verify-blob``) and ``oras discover``
+    accept every signature, attestation and SBOM referrer; publish still sends nothing."""
+    repo, key = signed_repo
+    _allow_loopback_snapshot_uploads(repo)
+    monkeypatch.setenv("REG_HOST", referrers_registry.host)
+    monkeypatch.setenv("COSIGN_PASSWORD", PASSWORD)
+    result = gopipe_run(repo, "release", "--snapshot")
+    assert result.exit_code == 0, result.report
+    stages = {s["name"]: s for s in result.report["stages"]}
+    assert stages["upload"]["status"] == "success" and stages["publish"]["status"] == "skipped"
+    assert result.report["git"]["version"].startswith("1.2.4-SNAPSHOT-")
+    (ref,) = artifacts(result, "image-ref")
+    repository, index = ref["extra"]["repository"], ref["extra"]["digest"]
+    (image,) = artifacts(result, "image")
+    layout_index = repo / image["path"] / "blobs" / "sha256" / index.removeprefix("sha256:")
+    platforms = [m["digest"] for m in json.loads(layout_index.read_text())["manifests"]]
+    for target in (index, *platforms):
+        assert _verify_image(key, f"{repository}@{target}")
+    for predicate, target in [("slsaprovenance1", index)] + [("cyclonedx", p) for p in platforms]:
+        res = cosign(
+            "verify-attestation", "--key", str(key.public), "--type", predicate,
+            "--insecure-ignore-tlog=true", "--allow-http-registry", f"{repository}@{target}",
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+    for platform in platforms:
+        res = subprocess.run(
+            [str(tool("oras")), "discover", "--plain-http", "--format", "json", f"{repository}@{platform}"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        found = json.loads(res.stdout)
+        types = {str(m.get("artifactType")) for m in found.get("referrers") or found.get("manifests") or []}
+        assert {"application/vnd.cyclonedx+json", "application/vnd.dev.cosign.artifact.sig.v1+json"} <= types
+    files = [a for kind in ("archive", "checksums") for a in artifacts(result, kind)]
+    assert files and all(a["snapshot"] is True for a in files)
+    for artifact in files:
+        file = repo / artifact["path"]
+        res = cosign(
+            "verify-blob", "--key", str(key.public), "--signature", f"{file}.sig",
+            "--insecure-ignore-tlog=true", str(file),
+        )  # fmt: skip
+        assert res.returncode == 0 and "Verified OK" in res.stdout + res.stderr, res.stderr
+
+
+def test_a_snapshot_uploads_nothing_by_default_and_never_off_this_machine(
+    signed_repo: tuple[Path, CosignKey],
+    plain_registry: Registry,
+    gopipe_run: Callable[..., RunResult],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without ``snapshot_uploads`` a snapshot sends nothing (upload is skipped); with
+    ``"loopback"``, a registry named by a host that is not this machine is refused before
+    any request: the upload stage fails naming the setting, and nothing is recorded as pushed
+    or signed."""
+    repo, _ = signed_repo
+    monkeypatch.setenv("REG_HOST", plain_registry.host)
+    monkeypatch.setenv("COSIGN_PASSWORD", PASSWORD)
+    result = gopipe_run(repo, "release", "--snapshot")
+    assert result.exit_code == 0, result.report
+    stages = {s["name"]: s for s in result.report["stages"]}
+    assert stages["upload"]["status"] == "skipped" and "snapshot" in stages["upload"]["summary"]
+    assert not artifacts(result, "image-ref")
+
+    _allow_loopback_snapshot_uploads(repo)
+    port = plain_registry.host.rsplit(":", 1)[1]
+    monkeypatch.setenv("REG_HOST", f"registry.example.invalid:{port}")
+    result = gopipe_run(repo, "release", "--snapshot")
+    assert result.exit_code == 1
+    upload = next(s for s in result.report["stages"] if s["name"] == "upload")
+    text = json.dumps(upload)
+    assert "not on this machine" in text and "snapshot_uploads" in text
+    assert not artifacts(result, "image-ref") and not artifacts(result, "image-signature")
