@@ -101,7 +101,7 @@ def test_defaults_and_values_of_every_kind() -> None:
         ({"labels": ["a"]}, "k.labels: expected table, got list ['a']"),
         ({"labels": {"team": 1}}, "k.labels.team: expected string, got int 1"),
         ({"limit": "7"}, "k.limit: expected integer, got str '7'"),  # Optional: the inner type's error
-        ({"either": 1.5}, "k.either: expected int | str, got float 1.5"),
+        ({"either": 1.5}, "k.either: expected integer or string, got float 1.5"),
         ({"retry": {"attempts": "x"}}, "k.retry.attempts: expected integer, got str 'x'"),
         ({"retry": 3}, "k.retry: expected a table, got int"),
         ({"mode": "quick"}, "k.mode: invalid value 'quick' (fix: choose one of: 'fast', 'safe')"),
@@ -169,6 +169,30 @@ def test_a_required_key_says_how_to_set_it() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_options(Options, {}, file="f.toml", key="k")
     assert str(caught.value) == "f.toml: k.url: required key is missing (fix: set url = <string>)"
+
+
+@dataclass(frozen=True)
+class FromEnvironment:
+    env: str
+    default: str = ""
+
+
+@dataclass(frozen=True)
+class Bucket:
+    bucket: str | FromEnvironment
+    size: int | None = None
+
+
+def test_a_required_union_key_names_its_choices_in_toml_terms() -> None:
+    """``str | FromEnv`` is 'a string or { env = "…" }', not a Python type's repr."""
+
+    with pytest.raises(ConfigError) as caught:
+        parse_options(Bucket, {}, file="f.toml", key="k")
+    assert str(caught.value) == (
+        'f.toml: k.bucket: required key is missing (fix: set bucket = <string or { env = "…" }>)'
+    )
+    with pytest.raises(ConfigError, match=r"expected integer, got str"):
+        parse_options(Bucket, {"bucket": "b", "size": "big"}, file="f.toml", key="k")
 
 
 def test_the_table_itself_must_be_a_table() -> None:

@@ -108,9 +108,18 @@ def _type_name(tp: Any) -> str:
         return "array"
     if origin in (dict, Mapping) or tp in (dict, Mapping):
         return "table"
+    if origin in (typing.Union, types.UnionType):
+        choices = [_type_name(a) for a in typing.get_args(tp) if a is not type(None)]
+        return " or ".join(dict.fromkeys(choices))  # str | FromEnv: 'string or { env = "…" }'
     if dataclasses.is_dataclass(tp):
-        return "table"
-    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(tp, str(tp))
+        required = [
+            f.name
+            for f in dataclasses.fields(tp)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
+        return "{ " + ", ".join(f'{n} = "…"' for n in required) + " }" if required else "table"
+    scalars: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
+    return scalars.get(tp) or str(getattr(tp, "__name__", tp))
 
 
 def parse_options(
