@@ -9,15 +9,15 @@ any stage runs, is the release body publishers use, and is ``{changelog}`` in no
 
 from __future__ import annotations
 
-import logging
 import re
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from gopipe.config.stage_settings import ChangelogGroup, ChangelogSettings
-from gopipe.errors import ConfigError
+from gopipe.errors import ConfigError, GopipeError
 from gopipe.git import GitInfo
 from gopipe.templates import render_template
 from gopipe.versions import VersionTag
@@ -68,16 +68,20 @@ def parse_commit(sha: str, message: str) -> Commit:
 
 def read_commits(root: Path, since: str | None, until: str = "HEAD") -> list[Commit]:
     """Commits after ``since`` (a tag; None = from the first commit) up to ``until``, newest
-    first; merge commits are left out (the commits they bring in are listed)."""
-    logging.getLogger("git").setLevel(logging.WARNING)
-    import git  # GitPython
-
-    repo = git.Repo(root, search_parent_directories=True)
+    first; merge commits are left out (the commits they bring in are listed). One ``git log``
+    with NUL/RS separators, so any message text survives."""
     rev = f"{since}..{until}" if since else until
+    res = subprocess.run(
+        ["git", "log", "--no-merges", "--format=%H%x00%B%x1e", rev, "--"],
+        cwd=root, capture_output=True, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    if res.returncode != 0:
+        raise GopipeError(f"changelog: git log {rev}: {res.stderr.decode('utf-8', 'replace').strip()[:200]}")
     commits = []
-    for c in repo.iter_commits(rev, no_merges=True):
-        message = c.message if isinstance(c.message, str) else c.message.decode("utf-8", "replace")
-        commits.append(parse_commit(c.hexsha, message))
+    for record in res.stdout.decode("utf-8", "replace").split("\x1e"):
+        sha, sep, message = record.lstrip("\n").partition("\x00")
+        if sep:
+            commits.append(parse_commit(sha, message))
     return commits
 
 

@@ -10,7 +10,7 @@ read through :mod:`gopipe.versions`, the one reading of version tags, so a modul
 
 from __future__ import annotations
 
-import logging
+import subprocess
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -53,26 +53,36 @@ class ReleaseTags:
 
 
 def read_tags(root: Path) -> tuple[list[str], set[str]]:
-    """Every tag name, and the names of the tags that point at HEAD (annotated ones peeled)."""
-    logging.getLogger("git").setLevel(logging.WARNING)
-    import git  # GitPython, as in gopipe.git
+    """Every tag name, and the names of the tags that point at HEAD (annotated ones peeled).
 
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-        head = repo.head.commit.hexsha
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+    Two plain ``git`` commands (GitPython's import alone cost ~0.2 s of every release run): the
+    names, then each ``refs/tags/NAME^{commit}`` through one ``cat-file --batch-check``, which
+    peels annotated tags fully and reports a tag of a tree or blob as missing."""
+    head = _git(root, "rev-parse", "--verify", "-q", "HEAD^{commit}").strip()
+    if not head:
         return [], set()
-    names: list[str] = []
+    names = _git(root, "for-each-ref", "--format=%(refname:strip=2)", "refs/tags").split()
+    asks = "".join(f"refs/tags/{name}^{{commit}}\n" for name in names)
+    peeled = _git(root, "cat-file", "--batch-check", stdin=asks)
+    found: list[str] = []
     at_head: set[str] = set()
-    for ref in repo.tags:
-        try:
-            sha = ref.commit.hexsha
-        except ValueError:  # a tag of a tree or blob: not a version of anything
+    for name, line in zip(names, peeled.splitlines(), strict=False):
+        sha, _, kind = line.partition(" ")
+        if not kind.startswith("commit"):  # a tag of a tree or blob: not a version of anything
             continue
-        names.append(ref.name)
+        found.append(name)
         if sha == head:
-            at_head.add(ref.name)
-    return names, at_head
+            at_head.add(name)
+    return found, at_head
+
+
+def _git(root: Path, *args: str, stdin: str | None = None) -> str:
+    """``git ARGS`` in ``root``; its output, or "" when git fails (not a repository, no HEAD)."""
+    res = subprocess.run(
+        ["git", *args], cwd=root, input=stdin, capture_output=True, text=True, check=False,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+    )  # fmt: skip
+    return res.stdout if res.returncode == 0 else ""
 
 
 def release_tags(root: Path, prefix: str, *, snapshot: bool) -> ReleaseTags:

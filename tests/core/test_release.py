@@ -91,6 +91,27 @@ def test_a_stable_release_starts_its_changelog_at_the_previous_stable_release() 
     assert previous_tag(tags, rc).name == "v1.1.0"  # type: ignore[union-attr]
 
 
+def test_tags_are_read_peeled_and_tags_of_trees_are_not_versions(history: Path, tmp_path: Path) -> None:
+    from gopipe.release import read_tags
+
+    git(history, "tag", "-a", "v1.1.1", "-m", "a tag of a tag", "v1.1.0")  # peels to HEAD
+    tree = git(history, "rev-parse", "HEAD^{tree}")
+    git(history, "tag", "v9.9.9", tree)  # a tag of a tree: not a version of anything
+    names, at_head = read_tags(history)
+    assert sorted(names) == ["v1.0.0", "v1.1.0", "v1.1.1"]
+    assert at_head == {"v1.1.0", "v1.1.1"}
+    assert read_tags(tmp_path) == ([], set())  # not a repository
+
+
+def test_commit_messages_survive_any_text(history: Path) -> None:
+    from gopipe.changelog import read_commits
+
+    commit(history, "feat: émoji ✓ and a NUL-free\x1fodd separator\n\nbody line\n")
+    (newest, *_) = read_commits(history, "v1.1.0")
+    assert newest.subject.startswith("feat: émoji ✓") and newest.type == "feat"
+    assert [c.type for c in read_commits(history, "v1.0.0")][-1] == "feat"  # oldest last
+
+
 def test_changelog_groups_breaking_first_then_features_and_fixes(history: Path) -> None:
     from gopipe.changelog import read_commits
 
