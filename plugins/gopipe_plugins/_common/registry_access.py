@@ -13,7 +13,6 @@ Passwords are :class:`~gopipe.secrets.Secret` references and never plain strings
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import threading
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
 from gopipe.secrets import Secret
 from gopipe_oci import RetryPolicy
+from gopipe_oci.reference import is_loopback
 
 if TYPE_CHECKING:  # the client loads when a provider connects, not when options are read
     from gopipe_oci import Credentials, RegistryClient
@@ -97,21 +97,6 @@ class RegistryAccess(Login):
     def __post_init__(self) -> None:
         if self.insecure and isinstance(self.registry, str) and self.registry:
             check_insecure_host(self.registry, self.CONFIG_KEY)
-
-
-def is_loopback(host: str) -> bool:
-    """``localhost``, 127.0.0.0/8 or ``[::1]``, with or without a port."""
-    name = host.strip()
-    if name.startswith("["):
-        name = name[1:].split("]", 1)[0]
-    elif name.count(":") == 1:
-        name = name.split(":", 1)[0]
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def check_insecure_host(host: str, config_key: str = "") -> None:

@@ -22,7 +22,8 @@ from typing import Any
 from gopipe.config import Config
 from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
-from gopipe_plugins._common.registry_access import is_loopback, resolve
+from gopipe_oci.reference import is_loopback
+from gopipe_plugins._common.registry_access import resolve
 
 from .options import HelmOptions
 

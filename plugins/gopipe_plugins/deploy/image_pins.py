@@ -20,8 +20,8 @@ from typing import Any
 from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
 from gopipe_oci import RegistryClient
+from gopipe_oci.reference import is_loopback
 from gopipe_plugins._common.cosign_verify import image_problems, load_public_key
-from gopipe_plugins._common.registry_access import is_loopback
 
 from .kube import Obj, key_of
 from .options import DeploySettings

@@ -30,9 +30,9 @@ from gopipe.paths import artifact_file
 from gopipe.secrets import Secret
 from gopipe.templates import render_template
 from gopipe.types import Publisher
+from gopipe_oci.reference import is_loopback
 from gopipe_oci.retry import RetryPolicy
 from gopipe_plugins._common.http import Client, DeliveryError, snippet
-from gopipe_plugins._common.registry_access import is_loopback
 
 from .github import MAX_JSON_BYTES, GitHubApi, _object, _where, repository
 

@@ -20,6 +20,7 @@ from gopipe.config import Config, doc, parse_options
 from gopipe.errors import ConfigError
 from gopipe.secrets import Secret, safe_url
 from gopipe_oci import RetryPolicy
+from gopipe_oci.reference import is_loopback
 
 KEY = "tool.gopipe.cache"
 SCHEMES = ("oci", "oci+http", "s3")
@@ -274,21 +275,6 @@ def check_endpoint_url(url: str, shown: str = "pyproject.toml") -> None:
             f"plain HTTP is only allowed for loopback endpoints, not {parts.netloc}",
             "use https://, with ca_file for a private CA",
         )
-
-
-def is_loopback(host: str) -> bool:
-    """``localhost``, 127.0.0.0/8 or ``[::1]``, with or without a port."""
-    name = host.strip()
-    if name.startswith("["):
-        name = name[1:].split("]", 1)[0]
-    elif name.count(":") == 1:
-        name = name.split(":", 1)[0]
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def ca_path(config_root: Path, opts: CacheOptions) -> Path | None:

@@ -35,7 +35,7 @@ from gopipe_oci import (
     push_layout,
     sanitize_tag,
 )
-from gopipe_plugins._common.registry_access import is_loopback
+from gopipe_oci.reference import is_loopback
 from gopipe_plugins.upload.ecr import translate
 from gopipe_plugins.upload.harbor import at_or_above
 
