@@ -144,3 +144,19 @@ def plain_registry() -> Iterator[Registry]:
     """docker-registry over plain HTTP without auth."""
     with _registry_fixture("gopipe-plain-registry-", tls=False, auth=False) as reg:
         yield reg
+
+
+def drop_referrers_index(host: str, path: str, digest: str) -> None:
+    """Delete the referrers tag-schema index of ``digest`` (the ``sha256-<hex>`` tag) from a
+    plain-HTTP docker-registry 2.8 (deletes enabled), so a client falls back to cosign's tag
+    scheme. The registry deletes manifests by digest only."""
+    import urllib.request
+
+    from gopipe_oci import RegistryClient
+    from gopipe_oci.referrers import fallback_tag
+
+    with RegistryClient(host, insecure=True, use_docker_config=False) as client:
+        listed = client.head_manifest(path, fallback_tag(digest))
+    assert listed is not None, f"no referrers index for {digest}"
+    url = f"http://{host}/v2/{path}/manifests/{listed}"
+    urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()

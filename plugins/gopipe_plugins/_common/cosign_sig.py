@@ -126,6 +126,7 @@ IN_TOTO_ARTIFACT = "application/vnd.in-toto+json"
 CYCLONEDX_ARTIFACT = "application/vnd.cyclonedx+json"
 PREDICATE_TYPE_ANNOTATION = "in-toto.io/predicate-type"
 KEY_ANNOTATION = "dev.gopipe.signing-key"  # sha256 of the signer's public key (DER)
+IDENTITY_ANNOTATION = "dev.gopipe.signing-identity"  # a keyless signer's workflow@ref
 
 
 def referrer_manifest(

@@ -26,7 +26,7 @@ import json
 from typing import Any
 
 from gopipe_oci import RegistryClient, RegistryError
-from gopipe_oci.digest import INDEX_MEDIA_TYPES
+from gopipe_oci.referrers import list_referrers
 from gopipe_plugins._common import cosign_sig, dsse, sigstore_bundle
 from gopipe_plugins._common.provenance import PREDICATE_TYPE
 
@@ -79,19 +79,7 @@ def _blob(client: RegistryClient, repo: str, layer: dict[str, Any]) -> bytes | N
 def _referrer_manifests(client: RegistryClient, repo: str, digest: str) -> list[dict[str, Any]]:
     """The manifests that refer to ``digest`` (``subject`` checked), from the referrers API or,
     where the registry has none, from the referrers tag schema (an index at ``sha256-<hex>``)."""
-    listed = client.referrers(repo, digest)
-    if listed is None:
-        tag = cosign_sig.sig_tag(digest).removesuffix(".sig")
-        if client.head_manifest(repo, tag) is None:
-            return []
-        index = client.get_manifest(repo, tag)
-        if index.media_type not in INDEX_MEDIA_TYPES:
-            return []
-        try:
-            entries = _map(json.loads(index.data)).get("manifests")
-        except ValueError:
-            return []
-        listed = [dict(m) for m in entries or [] if isinstance(m, dict)] if isinstance(entries, list) else []
+    listed, _api = list_referrers(client, repo, digest)
     found = []
     for entry in listed[:_MAX_LAYERS]:
         target = str(entry.get("digest", ""))

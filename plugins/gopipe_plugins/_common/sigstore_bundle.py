@@ -57,11 +57,15 @@ def public_key_hint(public_key: Any) -> str:
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
-def signature_statement(digest: str) -> bytes:
-    """The statement cosign v3 signs for an image: its manifest digest, the sign predicate."""
+def signature_statement(digest: str, name: str | None = None) -> bytes:
+    """The statement cosign v3 signs for an image: its manifest digest, the sign predicate.
+    ``name`` (the repository) is for signers that require a subject name (sigstore-python)."""
+    subject: dict[str, Any] = {"digest": {"sha256": digest.removeprefix("sha256:")}}
+    if name is not None:
+        subject = {"name": name, **subject}
     statement = {
         "_type": STATEMENT_V1,
-        "subject": [{"digest": {"sha256": digest.removeprefix("sha256:")}}],
+        "subject": [subject],
         "predicateType": SIGN_PREDICATE,
         "predicate": {},
     }

@@ -14,9 +14,10 @@ connects to each image's registry with its own login options.
   cosign's tag scheme (``<repo>:sha256-<hex>.sig``, :mod:`gopipe_plugins._common.cosign_sig`),
   which every registry serves and ``cosign verify --key`` reads. A signature gopipe already
   stored there with this key is kept rather than added twice; other signers' layers stay.
-  Where the registry has the OCI 1.1 referrers API, the signature, the provenance envelope
-  (``artifactType: application/vnd.in-toto+json``) and the SBOM (``application/vnd.cyclonedx+json``)
-  are also pushed as referrers of each manifest, for ``oras discover``; once per key and type.
+  The signature, the provenance envelope (``artifactType: application/vnd.in-toto+json``)
+  and the SBOM (``application/vnd.cyclonedx+json``) are also pushed as OCI 1.1 referrers of
+  each manifest, for ``oras discover`` (the registry's referrers API, or the referrers tag
+  schema where it has none: :mod:`gopipe_oci.referrers`); once per key and type.
   The same signature and attestations also go there as Sigstore bundles v0.3 (cosign v3's
   own format, :mod:`gopipe_plugins._common.sigstore_bundle`), which ``cosign verify`` reads
   before the tag scheme; once per key and predicate type.
@@ -49,7 +50,7 @@ from gopipe.errors import ConfigError, StageFailed
 from gopipe.paths import artifact_file
 from gopipe.secrets import Secret
 from gopipe.types import Uploader
-from gopipe_oci import RegistryClient, RegistryError
+from gopipe_oci import RegistryClient, RegistryError, referrers
 from gopipe_oci.digest import INDEX_MEDIA_TYPES
 from gopipe_plugins._common import cosign_sig, dsse, sigstore_bundle
 from gopipe_plugins._common.keyless import GITHUB_ISSUER, Instance
@@ -149,12 +150,11 @@ def _sign_image(ctx: ProviderContext[SignOptions], ref: Artifact, key: Any) -> i
             targets = [digest, *platforms]
             for target in targets:
                 _store_signature(client, repo, repository, target, key)
-            referrers = client.referrers(repo, digest) is not None
         except (RegistryError, OSError, ValueError) as exc:
             raise StageFailed(f"signing {repository}@{digest[:19]}: {exc}") from None
         finally:
             register_tokens(ctx, client)
-    _attest_image(ctx, ref, repo, repository, digest, platforms, key, referrers)
+    _attest_image(ctx, ref, repo, repository, digest, platforms, key)
     for target in targets:
         ctx.add_artifact(
             "image-signature",
@@ -228,7 +228,6 @@ def _attest_image(
     digest: str,
     platforms: dict[str, str],
     key: Any,
-    referrers: bool,
 ) -> None:
     by_target = _envelopes(ctx, ref, repository, digest, platforms, key)
     host = str(ref.extra.get("registry"))
@@ -236,9 +235,8 @@ def _attest_image(
         try:
             for target, envelopes in by_target.items():
                 _store_attestations(client, repo, target, envelopes, key)
-            if referrers:
-                for target in [digest, *platforms]:
-                    _attach_referrers(ctx, client, repo, repository, target, by_target.get(target, []), key)
+            for target in [digest, *platforms]:
+                _attach_referrers(ctx, client, repo, repository, target, by_target.get(target, []), key)
         except (RegistryError, OSError, ValueError) as exc:
             raise StageFailed(f"attesting {repository}@{digest[:19]}: {exc}") from None
         finally:
@@ -265,15 +263,13 @@ def _attach_referrers(
     key: Any,
 ) -> None:
     """The same signature, provenance and SBOM as OCI 1.1 referrers of ``target`` (for
-    ``oras discover`` and other referrers clients), once per signing key and artifact type."""
+    ``oras discover`` and other referrers clients; the referrers API or the tag schema,
+    :mod:`gopipe_oci.referrers`), once per signing key and artifact type."""
     fetched = client.get_manifest(repo, target)
     subject = {"mediaType": fetched.media_type, "digest": target, "size": len(fetched.data)}
     key_id = _key_id(key)
-    present = {
-        _referrer_kind(m)
-        for m in client.referrers(repo, target) or []
-        if _annotation(m, cosign_sig.KEY_ANNOTATION) == key_id
-    }
+    listed, api = referrers.list_referrers(client, repo, target)
+    present = {_referrer_kind(m) for m in listed if _annotation(m, cosign_sig.KEY_ANNOTATION) == key_id}
     payload = cosign_sig.simple_signing_payload(repository, target)
     items: list[tuple[str, bytes, dict[str, Any]]] = [
         (
@@ -306,37 +302,56 @@ def _attach_referrers(
         manifest, config = cosign_sig.referrer_manifest(artifact_type, layer, subject, key_id)
         client.upload_blob(repo, cosign_sig.payload_digest(data), data)
         client.upload_blob(repo, cosign_sig.payload_digest(config), config)
-        pushed = client.put_manifest(
-            repo, cosign_sig.payload_digest(manifest), manifest, cosign_sig.OCI_MANIFEST
-        )
+        pushed = referrers.attach(client, repo, target, manifest, cosign_sig.OCI_MANIFEST, api=api)
         ctx.add_artifact(
             "referrer",
             f"{repository}@{pushed[:19]}",
             subject=f"{repository}@{target}",
             artifact_type=artifact_type,
         )
-    created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     for predicate, signed in bundles:
-        if f"bundle:{predicate}" in present:
-            continue
-        bundle = sigstore_bundle.make_bundle(signed, key.public_key())
-        manifest = sigstore_bundle.bundle_manifest(
-            bundle, subject, predicate, created, {cosign_sig.KEY_ANNOTATION: key_id}
-        )
-        client.upload_blob(
-            repo, cosign_sig.payload_digest(sigstore_bundle.EMPTY_CONFIG), sigstore_bundle.EMPTY_CONFIG
-        )
-        client.upload_blob(repo, cosign_sig.payload_digest(bundle), bundle)
-        pushed = client.put_manifest(
-            repo, cosign_sig.payload_digest(manifest), manifest, cosign_sig.OCI_MANIFEST
-        )
-        ctx.add_artifact(
-            "referrer",
-            f"{repository}@{pushed[:19]}",
-            subject=f"{repository}@{target}",
-            artifact_type=sigstore_bundle.BUNDLE_MEDIA_TYPE,
-            predicate_type=predicate,
-        )
+        if f"bundle:{predicate}" not in present:
+            bundle = sigstore_bundle.make_bundle(signed, key.public_key())
+            attach_bundle(
+                ctx,
+                client,
+                repo,
+                repository,
+                subject,
+                bundle,
+                predicate,
+                {cosign_sig.KEY_ANNOTATION: key_id},
+                api,
+            )
+
+
+def attach_bundle(
+    ctx: ProviderContext[SignOptions],
+    client: RegistryClient,
+    repo: str,
+    repository: str,
+    subject: dict[str, Any],
+    bundle: bytes,
+    predicate: str,
+    annotations: dict[str, str],
+    api: bool,
+) -> None:
+    """Store a Sigstore bundle about ``subject`` (a descriptor) as its referrer, the way cosign
+    v3 does (:func:`sigstore_bundle.bundle_manifest`); recorded as a ``referrer`` artifact."""
+    created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    manifest = sigstore_bundle.bundle_manifest(bundle, subject, predicate, created, annotations)
+    empty = sigstore_bundle.EMPTY_CONFIG
+    client.upload_blob(repo, cosign_sig.payload_digest(empty), empty)
+    client.upload_blob(repo, cosign_sig.payload_digest(bundle), bundle)
+    target = str(subject["digest"])
+    pushed = referrers.attach(client, repo, target, manifest, cosign_sig.OCI_MANIFEST, api=api)
+    ctx.add_artifact(
+        "referrer",
+        f"{repository}@{pushed[:19]}",
+        subject=f"{repository}@{target}",
+        artifact_type=sigstore_bundle.BUNDLE_MEDIA_TYPE,
+        predicate_type=predicate,
+    )
 
 
 def _referrer_kind(descriptor: dict[str, object]) -> str:

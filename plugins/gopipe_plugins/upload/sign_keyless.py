@@ -16,6 +16,11 @@ sigstore-python does all of it (:mod:`gopipe_plugins._common.keyless`).
   about the index (it needs no key then) and a CycloneDX statement per platform manifest,
   each signed as DSSE (a Rekor ``dsse`` entry), stored as layers of ``sha256-<hex>.att``
   with the same annotations (``cosign verify-attestation --type slsaprovenance1|cyclonedx``).
+- cosign v3's form as well: Sigstore bundles as OCI 1.1 referrers of each manifest (the
+  referrers API, or the referrers tag schema on a registry without it): a signed
+  ``https://sigstore.dev/cosign/sign/v1`` statement about the digest (its own Rekor entry)
+  and each attestation's bundle. Deploy's ``require_signed`` with ``certificate_identity``
+  checks these (:mod:`gopipe_plugins._common.keyless_verify`).
 
 Outside Actions, or in a job without ``id-token: write``, this is a config error (exit 2)
 before anything is signed. A failure reaching Sigstore fails the stage with one masked line.
@@ -33,8 +38,8 @@ from gopipe.config import Config
 from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
 from gopipe.paths import artifact_file
-from gopipe_oci import RegistryClient, RegistryError
-from gopipe_plugins._common import cosign_sig, dsse, keyless
+from gopipe_oci import RegistryClient, RegistryError, referrers
+from gopipe_plugins._common import cosign_sig, dsse, keyless, sigstore_bundle
 from gopipe_plugins._common.provenance import PREDICATE_TYPE, STATEMENT_TYPE
 from gopipe_plugins._common.registry_access import connect, credentials, library_logs, register_tokens
 
@@ -172,9 +177,15 @@ def _sign_image(
                 layer, _bundle = signer.sign_image(repository, target)
                 _add_signature_layer(client, repo, repository, target, layer)
             statements = _statements(ctx, ref, repository, digest, platforms)
+            attested: dict[str, list[tuple[str, str]]] = {}
             for target, items in statements.items():
-                layers = [_attest(signer, s, p) for s, p in items]
-                _store_attestations(client, repo, target, layers, expected)
+                signed = [(_bundle_of(signer, s), p) for s, p in items]
+                _store_attestations(client, repo, target, [_layer(b, p) for b, p in signed], expected)
+                attested[target] = [(json.dumps(b), p) for b, p in signed]
+            for target in targets:
+                _attach_bundles(
+                    ctx, client, repo, repository, target, signer, attested.get(target, []), expected
+                )
         except (RegistryError, OSError, ValueError) as exc:
             raise StageFailed(f"signing {repository}@{digest[:19]}: {exc}") from None
         finally:
@@ -236,8 +247,48 @@ def _add_signature_layer(
     client.put_manifest(repo, tag, manifest, cosign_sig.OCI_MANIFEST)
 
 
-def _attest(signer: keyless.KeylessSigner, statement: bytes, predicate: str) -> tuple[bytes, dict[str, Any]]:
-    return keyless.attestation_layer(json.loads(signer.sign_statement(statement)), predicate)
+def _bundle_of(signer: keyless.KeylessSigner, statement: bytes) -> dict[str, Any]:
+    return dict(json.loads(signer.sign_statement(statement)))
+
+
+def _layer(bundle: dict[str, Any], predicate: str) -> tuple[bytes, dict[str, Any]]:
+    return keyless.attestation_layer(bundle, predicate)
+
+
+def _attach_bundles(
+    ctx: ProviderContext[SignOptions],
+    client: RegistryClient,
+    repo: str,
+    repository: str,
+    target: str,
+    signer: keyless.KeylessSigner,
+    attestations: list[tuple[str, str]],
+    expected: keyless.Identity | None,
+) -> None:
+    """cosign v3's keyless form besides the tag scheme: Sigstore bundles as OCI 1.1 referrers
+    of ``target`` (the referrers API or its tag schema) — a signed ``cosign/sign/v1``
+    statement about the digest and each attestation's bundle (the same Rekor entry as its
+    ``.att`` layer). Once per identity and predicate type: a rerun adds no second one."""
+    from gopipe_plugins.upload import sign
+
+    fetched = client.get_manifest(repo, target)
+    subject = {"mediaType": fetched.media_type, "digest": target, "size": len(fetched.data)}
+    listed, api = referrers.list_referrers(client, repo, target)
+    mine = expected.identity if expected is not None else None
+    present = {
+        sign._referrer_kind(m)
+        for m in listed
+        if mine is not None and sign._annotation(m, cosign_sig.IDENTITY_ANNOTATION) == mine
+    }
+    notes = {cosign_sig.IDENTITY_ANNOTATION: mine} if mine is not None else {}
+    wanted = [(None, sigstore_bundle.SIGN_PREDICATE), *attestations]
+    for bundle, predicate in wanted:
+        if f"bundle:{predicate}" in present:
+            continue
+        if bundle is None:
+            bundle = signer.sign_statement(sigstore_bundle.signature_statement(target, repository))
+        data = bundle.encode()
+        sign.attach_bundle(ctx, client, repo, repository, subject, data, predicate, notes, api)
 
 
 def _statements(

@@ -1,6 +1,7 @@
 """The ``sign`` uploader against a real docker-registry 2.8 (no referrers API: cosign's tag
-scheme), checked by the real cosign CLI: ``verify --key`` on the index and on each platform
-manifest, ``tree``, and ``verify-blob`` on the archives and checksums.
+scheme, and Sigstore bundles listed in the referrers tag schema), checked by the real cosign
+CLI: ``verify --key`` on the index and on each platform manifest, ``tree``, and
+``verify-blob`` on the archives and checksums.
 
 The ``provenance`` provider runs in the same stage; ``sign`` attaches its DSSE envelope and a
 CycloneDX statement of the SBOM as attestations (``cosign verify-attestation``). The key
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 from tests.harness.cosign import CosignKey, cosign, generate_key, tool
 from tests.harness.referrers_registry import ReferrersRegistry
-from tests.harness.registry import Registry
+from tests.harness.registry import Registry, drop_referrers_index
 from tests.plugins.upload.conftest import artifacts, env_ref, set_tables
 
 from gopipe.testing import RunResult
@@ -83,6 +84,20 @@ def test_images_and_files_are_signed_where_cosign_finds_them(
 
     signed = {a["extra"]["signed"] for a in artifacts(result, "image-signature")}
     assert signed == {f"{repository}@{d}" for d in (index, *platforms)}  # the index and each platform
+    # cosign v3 reads the Sigstore bundles first: without a referrers API they are listed in
+    # the referrers tag schema (an index at sha256-<hex>), as cosign v3 itself stores them
+    host, _, path = repository.partition("/")
+    for reference in sorted(signed):
+        claims = _verify_image(key, reference)
+        (signature,) = [c for c in claims if c["critical"]["type"] == SIGN_V1]  # type: ignore[index]
+        assert signature["critical"]["image"]["docker-manifest-digest"] == reference.rsplit("@", 1)[1]  # type: ignore[index]
+    assert sorted(c["critical"]["type"] for c in _verify_image(key, f"{repository}@{index}")) == [  # type: ignore[index]
+        SIGN_V1,
+        SLSA_V1,
+    ]
+    # without those indexes, cosign falls back to its tag scheme (cosign v2's storage)
+    for digest in (index, *platforms):
+        drop_referrers_index(host, path, digest)
     for reference in sorted(signed):
         (claim,) = _verify_image(key, reference)
         critical = claim["critical"]
@@ -128,6 +143,8 @@ def test_images_and_files_are_signed_where_cosign_finds_them(
     # A second run adds no second signature from the same key.
     result = gopipe_run(repo, "package", "upload")
     assert result.exit_code == 0, result.report
+    for digest in (index, *platforms):
+        drop_referrers_index(host, path, digest)  # listed again: the first run's were dropped
     assert len(_verify_image(key, f"{repository}@{index}")) == 1
     res = cosign(
         "verify-attestation", "--key", str(key.public), "--type", "cyclonedx",
@@ -136,7 +153,6 @@ def test_images_and_files_are_signed_where_cosign_finds_them(
     assert len([x for x in res.stdout.splitlines() if x.startswith("{")]) == 1  # replaced, not added
 
     # What deploy's require_signed checks, in-process, against the same registry.
-    host, _, path = repository.partition("/")
     public = load_public_key(key.public.read_bytes())
     with RegistryClient(host, insecure=True, use_docker_config=False) as client:
         assert image_problems(client, path, repository, index, public) == []

@@ -19,15 +19,17 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.harness.cosign import cosign
 from tests.harness.local_sigstore import REKOR_PATH, LocalSigstore
-from tests.harness.registry import Registry
+from tests.harness.registry import Registry, drop_referrers_index
 from tests.plugins.upload.conftest import artifacts, env_ref, set_tables
 
 from gopipe.testing import RunResult
 from gopipe_plugins._common import keyless
+from gopipe_plugins._common.sigstore_bundle import SIGN_PREDICATE as SIGN_V1
 
 pytestmark = pytest.mark.slow  # Go builds, a registry and the cosign CLI
 
@@ -126,17 +128,56 @@ def test_keyless_signatures_verify_with_cosign_by_identity_and_issuer(
     repository, index = ref["extra"]["repository"], ref["extra"]["digest"]
     signed_images = {a["extra"]["signed"] for a in artifacts(result, "image-signature")}
     assert f"{repository}@{index}" in signed_images and len(signed_images) == 3  # index + 2 platforms
+    # cosign v3 reads Sigstore bundles first. docker-registry 2.8 has no referrers API, so
+    # gopipe lists them in the referrers tag schema (an index at sha256-<hex>); cosign lists
+    # every bundle of the identity as a claim: the cosign/sign/v1 signature and attestations.
     for reference in sorted(signed_images):
-        res = cosign("verify", *_verify_args(root), "--allow-http-registry", "--output", "json", reference)
-        assert res.returncode == 0, res.stderr
-        (claim,) = json.loads(res.stdout)
+        claims = _image_claims(root, reference)
+        (signature,) = [c for c in claims if c["critical"]["type"] == SIGN_V1]
+        assert signature["critical"]["image"]["docker-manifest-digest"] == reference.rsplit("@", 1)[1]
+    res = cosign("verify", *_verify_args(root, other), "--allow-http-registry", f"{repository}@{index}")
+    assert res.returncode != 0, res.stdout
+    platforms = sorted(signed_images - {f"{repository}@{index}"})
+    _verify_attestations(root, repository, index, platforms, other)
+    attested = artifacts(result, "image-attestation")
+    assert len(attested) == 1 + len(platforms)
+    # one Rekor entry per signature: each file, each manifest (its tag-scheme signature and its
+    # signature bundle), each attestation (the .att layer and its bundle share one)
+    entries = len(bundles) + 2 * len(signed_images) + len(attested)
+    assert len(sigstore.seen(REKOR_PATH)) == entries
+
+    # A rerun of the same workflow@ref adds no second image signature and no second bundle of
+    # a type (files and attestations are signed again, the .att layers replaced, not added).
+    before = {r: _image_claims(root, r) for r in signed_images}
+    result = gopipe_run(cd_repo, "package", "upload")
+    assert result.exit_code == 0, result.report
+    assert {r: _image_claims(root, r) for r in signed_images} == before
+    assert len(sigstore.seen(REKOR_PATH)) == 2 * entries - 2 * len(signed_images)
+
+    # With the tag-schema indexes deleted, cosign falls back to the tag scheme (cosign v2's
+    # storage), which gopipe writes too: the certificate names identity and issuer.
+    host, _, path = repository.partition("/")
+    for reference in signed_images:
+        drop_referrers_index(host, path, reference.rsplit("@", 1)[1])
+    for reference in sorted(signed_images):
+        (claim,) = _image_claims(root, reference)
         assert claim["critical"]["image"]["docker-manifest-digest"] == reference.rsplit("@", 1)[1]
         assert claim["optional"]["Subject"] == IDENTITY
         assert claim["optional"]["Issuer"] == keyless.GITHUB_ISSUER
     res = cosign("verify", *_verify_args(root, other), "--allow-http-registry", f"{repository}@{index}")
     assert res.returncode != 0, res.stdout
-    # attestations: the SLSA statement on the index, a CycloneDX statement on each platform
-    platforms = sorted(signed_images - {f"{repository}@{index}"})
+    _verify_attestations(root, repository, index, platforms, other)
+
+
+def _image_claims(root: Path, reference: str) -> list[dict[str, Any]]:
+    res = cosign("verify", *_verify_args(root), "--allow-http-registry", "--output", "json", reference)
+    assert res.returncode == 0, res.stderr
+    return list(json.loads(res.stdout))
+
+
+def _verify_attestations(root: Path, repository: str, index: str, platforms: list[str], other: str) -> None:
+    """The SLSA statement on the index, a CycloneDX statement on each platform; exactly one of
+    each (a rerun replaces, never adds), and none for another identity."""
     checks = [("slsaprovenance1", f"{repository}@{index}")] + [("cyclonedx", p) for p in platforms]
     for predicate, reference in checks:
         res = cosign(
@@ -151,23 +192,3 @@ def test_keyless_signatures_verify_with_cosign_by_identity_and_issuer(
         "--allow-http-registry", f"{repository}@{index}",
     )  # fmt: skip
     assert res.returncode != 0
-    attested = artifacts(result, "image-attestation")
-    assert len(attested) == 1 + len(platforms)
-    # one Rekor entry per signature: each file, each manifest, each attestation
-    entries = len(bundles) + len(signed_images) + len(attested)
-    assert len(sigstore.seen(REKOR_PATH)) == entries
-
-    # A rerun of the same workflow@ref adds no second image signature (files and
-    # attestations are signed again, and the attestations replaced, not added).
-    result = gopipe_run(cd_repo, "package", "upload")
-    assert result.exit_code == 0, result.report
-    res = cosign(
-        "verify", *_verify_args(root), "--allow-http-registry", "--output", "json", f"{repository}@{index}"
-    )
-    assert res.returncode == 0 and len(json.loads(res.stdout)) == 1, res.stdout
-    res = cosign(
-        "verify-attestation", *_verify_args(root), "--type", "slsaprovenance1", "--allow-http-registry",
-        f"{repository}@{index}",
-    )  # fmt: skip
-    assert len([x for x in res.stdout.splitlines() if x.startswith("{")]) == 1
-    assert len(sigstore.seen(REKOR_PATH)) == 2 * entries - len(signed_images)
