@@ -4,16 +4,17 @@ The public Sigstore cannot be reached from here. To check what gopipe produces w
 verifiers (``cosign verify-blob --bundle --trusted-root``, sigstore-python), this server does
 what the two services do, by their published formats, with keys of its own:
 
-- **Fulcio** ``POST /api/v2/signingCert``: checks the CSR's self-signature, takes the identity
-  from the OIDC token's ``job_workflow_ref`` (``https://github.com/<ref>``, as Fulcio does for
-  GitHub's issuer; the token's signature is not checked: it is the test's own), and issues a
-  10-minute leaf for the CSR's key: empty subject, critical URI SAN, code-signing EKU, the
+- **Fulcio** ``POST /api/v2/signingCert``: checks the CSR's self-signature (sigstore-python)
+  or the proof of possession (cosign), takes the identity from the OIDC token's
+  ``job_workflow_ref`` (``https://github.com/<ref>``, as Fulcio does for GitHub's issuer; the
+  token's signature is not checked: it is the test's own), and issues a 10-minute leaf for
+  the key: empty subject, critical URI SAN, code-signing EKU, the
   issuer in Fulcio's extensions ``1.3.6.1.4.1.57264.1.1`` (raw) and ``.1.8`` (UTF8String), and
   one embedded precertificate SCT (RFC 6962) signed by its CT log key.
 - **Rekor v1** ``POST /api/v1/log/entries``: canonicalizes the proposed entry (RFC 8785),
   appends it to a log of its own, and answers with the entry, its signed entry timestamp
   (ECDSA over the canonical ``{body, integratedTime, logID, logIndex}``) and an inclusion
-  proof with a signed checkpoint (a signed note), each log entry being its own tree of size 1.
+  proof with a signed checkpoint (a signed note) over the whole log (an RFC 6962 Merkle tree).
 
 The trusted root it publishes (:meth:`trusted_root_json`) is sigstore's ``TrustedRoot`` JSON;
 :meth:`trust_config_json` wraps it with a signing config naming this server.
@@ -32,6 +33,7 @@ from typing import Any
 
 import rfc8785
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
@@ -77,6 +79,36 @@ def _public_key_json(key: ec.EllipticCurvePrivateKey) -> dict[str, Any]:
         "keyDetails": "PKIX_ECDSA_P256_SHA_256",
         "validFor": {"start": _SINCE},
     }
+
+
+def _leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def _split(n: int) -> int:
+    """The largest power of two below ``n`` (RFC 6962's k)."""
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return k
+
+
+def _tree_hash(leaves: list[bytes]) -> bytes:
+    """RFC 6962 MTH over leaf hashes."""
+    if len(leaves) == 1:
+        return leaves[0]
+    k = _split(len(leaves))
+    return hashlib.sha256(b"\x01" + _tree_hash(leaves[:k]) + _tree_hash(leaves[k:])).digest()
+
+
+def _audit_path(m: int, leaves: list[bytes]) -> list[bytes]:
+    """RFC 6962 PATH(m, D[n]): the inclusion proof of leaf ``m``, leaf to root."""
+    if len(leaves) == 1:
+        return []
+    k = _split(len(leaves))
+    if m < k:
+        return [*_audit_path(m, leaves[:k]), _tree_hash(leaves[k:])]
+    return [*_audit_path(m - k, leaves[k:]), _tree_hash(leaves[:k])]
 
 
 def _canonical_entry(proposed: dict[str, Any]) -> dict[str, Any]:
@@ -129,6 +161,10 @@ class LocalSigstore(SigstoreEndpoints):
             .sign(self.ca_key, hashes.SHA256())
         )
         self.entries: list[dict[str, Any]] = []
+        # RFC 6962 leaf hashes of the whole log; one entry of its own first, so the entries
+        # gopipe and cosign make have nonzero indexes (protobuf JSON omits a zero logIndex,
+        # which sigstore-python then refuses, and no real log has an entry 0 to offer)
+        self.leaves: list[bytes] = [_leaf_hash(b"gopipe-test-rekor genesis")]
         self._log_lock = threading.Lock()
         super().__init__(request_token, workflow_ref)
 
@@ -195,24 +231,46 @@ class LocalSigstore(SigstoreEndpoints):
                     return queued.pop(0)
             handler = self._fulcio if seen.path == FULCIO_PATH else self._rekor
             status, body = handler(seen)
-            return Reply(status, json.dumps(body).encode(), {"Content-Type": "application/json"})
+            headers = {"Content-Type": "application/json"}
+            if seen.path == REKOR_PATH and status == 201:  # Rekor names the new entry's UUID
+                (uuid,) = body
+                headers |= {"ETag": uuid, "Location": f"{REKOR_PATH}/{uuid}"}
+            return Reply(status, json.dumps(body).encode(), headers)
         return super().answer(seen)
 
     def _fulcio(self, seen: Seen) -> tuple[int, dict[str, Any]]:
-        token = seen.headers.get("authorization", "").removeprefix("Bearer ")
+        """Both forms of Fulcio's ``CreateSigningCertificateRequest``: a CSR (sigstore-python),
+        or ``publicKeyRequest`` with a proof of possession, the key's signature over the
+        token's ``sub`` (cosign); the token in the ``Authorization`` header or in the body's
+        ``credentials.oidcIdentityToken``."""
         try:
+            request = json.loads(seen.body)
+            token = seen.headers.get("authorization", "").removeprefix("Bearer ")
+            token = (request.get("credentials") or {}).get("oidcIdentityToken") or token
             claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
-            pem = base64.b64decode(json.loads(seen.body)["certificateSigningRequest"])
-            csr = x509.load_pem_x509_csr(pem)
-        except (ValueError, KeyError, IndexError):
+            if "publicKeyRequest" in request:
+                key_request = request["publicKeyRequest"]
+                public = serialization.load_pem_public_key(key_request["publicKey"]["content"].encode())
+                proof = base64.b64decode(key_request["proofOfPossession"])
+            else:
+                csr = x509.load_pem_x509_csr(base64.b64decode(request["certificateSigningRequest"]))
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             return 400, {"code": 3, "message": "malformed request"}
-        if not csr.is_signature_valid:
+        if "publicKeyRequest" in request:
+            try:
+                assert isinstance(public, ec.EllipticCurvePublicKey)
+                public.verify(proof, str(claims["sub"]).encode(), ec.ECDSA(hashes.SHA256()))
+            except (AssertionError, InvalidSignature, KeyError):
+                return 400, {"code": 3, "message": "proof of possession invalid"}
+        elif not csr.is_signature_valid:
             return 400, {"code": 3, "message": "CSR signature invalid"}
+        else:
+            public = csr.public_key()
         identity = f"https://github.com/{claims['job_workflow_ref']}"
         issuer = str(claims["iss"])
-        leaf = self._issue(csr.public_key(), identity, issuer)
+        leaf = self._issue(public, identity, issuer)
         chain = [c.public_bytes(serialization.Encoding.PEM).decode() for c in (leaf, self.ca_cert)]
-        return 201, {"signedCertificateEmbeddedSct": {"chain": {"certificates": chain}}}
+        return 200, {"signedCertificateEmbeddedSct": {"chain": {"certificates": chain}}}
 
     def _issue(self, public: Any, identity: str, issuer: str) -> x509.Certificate:
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -272,7 +330,7 @@ class LocalSigstore(SigstoreEndpoints):
             return 400, {"code": 400, "message": "malformed entry"}
         body = rfc8785.dumps(_canonical_entry(proposed))
         with self._log_lock:
-            index = len(self.entries)
+            index = len(self.leaves)
             integrated = int(time.time())
             log_id = _key_id(self.rekor_key).hex()
             body_b64 = base64.b64encode(body).decode()
@@ -280,9 +338,12 @@ class LocalSigstore(SigstoreEndpoints):
                 {"body": body_b64, "integratedTime": integrated, "logID": log_id, "logIndex": index}
             )
             set_sig = self.rekor_key.sign(promise, ec.ECDSA(hashes.SHA256()))
-            root = hashlib.sha256(b"\x00" + body).digest()  # a tree of one leaf
+            self.leaves.append(_leaf_hash(body))
+            size = len(self.leaves)
+            root = _tree_hash(self.leaves)
+            path = _audit_path(index, self.leaves)
             origin = "gopipe-test-rekor - 1"
-            note = f"{origin}\n1\n{base64.b64encode(root).decode()}\n"
+            note = f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
             note_sig = self.rekor_key.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
             hint = _key_id(self.rekor_key)[:4]
             checkpoint = f"{note}\n— {origin.split(' ')[0]} {base64.b64encode(hint + note_sig).decode()}\n"
@@ -295,10 +356,10 @@ class LocalSigstore(SigstoreEndpoints):
                     "signedEntryTimestamp": base64.b64encode(set_sig).decode(),
                     "inclusionProof": {
                         "checkpoint": checkpoint,
-                        "hashes": [],
-                        "logIndex": 0,
+                        "hashes": [h.hex() for h in path],
+                        "logIndex": index,
                         "rootHash": root.hex(),
-                        "treeSize": 1,
+                        "treeSize": size,
                     },
                 },
             }

@@ -23,6 +23,7 @@ above 16 MiB are skipped.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from gopipe_oci import RegistryClient, RegistryError
@@ -31,6 +32,7 @@ from gopipe_plugins._common import cosign_sig, dsse, sigstore_bundle
 from gopipe_plugins._common.provenance import PREDICATE_TYPE
 
 _MAX_LAYERS = 64
+VerifyBundle = Callable[[bytes], "dict[str, Any] | None"]  # bundle bytes -> its verified statement
 _MAX_BYTES = 16 << 20
 
 
@@ -76,7 +78,7 @@ def _blob(client: RegistryClient, repo: str, layer: dict[str, Any]) -> bytes | N
     return data if cosign_sig.payload_digest(data) == digest else None
 
 
-def _referrer_manifests(client: RegistryClient, repo: str, digest: str) -> list[dict[str, Any]]:
+def referrer_manifests(client: RegistryClient, repo: str, digest: str) -> list[dict[str, Any]]:
     """The manifests that refer to ``digest`` (``subject`` checked), from the referrers API or,
     where the registry has none, from the referrers tag schema (an index at ``sha256-<hex>``)."""
     listed, _api = list_referrers(client, repo, digest)
@@ -104,26 +106,35 @@ def _referrer_layers(manifest: dict[str, Any], media_type: str) -> list[dict[str
     return [dict(x) for x in layers[:_MAX_LAYERS] if isinstance(x, dict) and x.get("mediaType") == media_type]
 
 
-def _bundle_statements(
-    client: RegistryClient, repo: str, manifests: list[dict[str, Any]], key: Any
+def bundle_statements(
+    client: RegistryClient, repo: str, manifests: list[dict[str, Any]], verify: VerifyBundle
 ) -> list[dict[str, Any]]:
-    """The in-toto statements of the Sigstore bundles among ``manifests`` that ``key`` signed."""
+    """The in-toto statements of the Sigstore bundles among ``manifests`` that ``verify``
+    accepts (it returns the verified statement, or ``None``)."""
     statements = []
     for manifest in manifests:
         for layer in _referrer_layers(manifest, sigstore_bundle.BUNDLE_MEDIA_TYPE):
             data = _blob(client, repo, layer)
-            if data is None:
-                continue
-            try:
-                statement = json.loads(dsse.verify(sigstore_bundle.bundle_envelope(data), key))
-            except ValueError:
-                continue
-            if isinstance(statement, dict):
+            statement = verify(data) if data is not None else None
+            if statement is not None:
                 statements.append(statement)
     return statements
 
 
-def _about(statement: dict[str, Any], digest: str) -> bool:
+def key_verifier(key: Any) -> VerifyBundle:
+    """A :data:`VerifyBundle` for bundles signed by ``key`` (no certificate, no log)."""
+
+    def verify(data: bytes) -> dict[str, Any] | None:
+        try:
+            statement = json.loads(dsse.verify(sigstore_bundle.bundle_envelope(data), key))
+        except ValueError:
+            return None
+        return statement if isinstance(statement, dict) else None
+
+    return verify
+
+
+def about(statement: dict[str, Any], digest: str) -> bool:
     subjects = statement.get("subject")
     if not isinstance(subjects, list):
         return False
@@ -180,10 +191,10 @@ def signature_problem(
     if found[0] is None:
         return None
     if referrers is None:
-        referrers = _referrer_manifests(client, repo, digest)
-    for statement in _bundle_statements(client, repo, referrers, key):
+        referrers = referrer_manifests(client, repo, digest)
+    for statement in bundle_statements(client, repo, referrers, key_verifier(key)):
         if statement.get("predicateType") == sigstore_bundle.SIGN_PREDICATE:
-            if _about(statement, digest):
+            if about(statement, digest):
                 return None
             found.append(ELSEWHERE)
     legacy = [
@@ -221,19 +232,19 @@ def provenance_problem(
             statement = _map(json.loads(dsse.verify(_map(json.loads(data)), key)))
         except ValueError:
             continue
-        if statement.get("predicateType") == PREDICATE_TYPE and _about(statement, digest):
+        if statement.get("predicateType") == PREDICATE_TYPE and about(statement, digest):
             return None
     if referrers is None:
-        referrers = _referrer_manifests(client, repo, digest)
-    for statement in _bundle_statements(client, repo, referrers, key):
-        if statement.get("predicateType") == PREDICATE_TYPE and _about(statement, digest):
+        referrers = referrer_manifests(client, repo, digest)
+    for statement in bundle_statements(client, repo, referrers, key_verifier(key)):
+        if statement.get("predicateType") == PREDICATE_TYPE and about(statement, digest):
             return None
     return NO_PROVENANCE
 
 
 def image_problems(client: RegistryClient, repo: str, repository: str, digest: str, key: Any) -> list[str]:
     try:
-        referrers = _referrer_manifests(client, repo, digest)
+        referrers = referrer_manifests(client, repo, digest)
         found = [
             signature_problem(client, repo, repository, digest, key, referrers),
             provenance_problem(client, repo, digest, key, referrers),

@@ -49,6 +49,8 @@ CHAIN_ANNOTATION = "dev.sigstore.cosign/chain"
 BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle"
 FULCIO_ISSUER_OID = "1.3.6.1.4.1.57264.1.1"  # the OIDC issuer, raw bytes (Fulcio's v1 extension)
 Instance = Literal["production", "staging"]
+# an https URL without spaces, quotes or control characters: what cosign's identity/issuer flags take
+HTTPS_URL = re.compile(r"https://[^\s\"'<>\\\x00-\x1f\x7f]+")
 MESSAGE_LIMIT = 300  # characters of a library message kept in an error line
 
 Redact = Callable[[str], str]

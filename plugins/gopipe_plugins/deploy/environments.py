@@ -17,12 +17,14 @@ image digests, previous revision, outcome, duration …), also when it failed.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from gopipe.config import Config
@@ -31,6 +33,7 @@ from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
 from gopipe.paths import inside
 from gopipe.stages import Stage
+from gopipe_plugins._common.keyless import GITHUB_ISSUER, HTTPS_URL
 
 from .options import DeploySettings, Environment
 from .refs import check_ref, explain_patterns, pattern_error, pull_request
@@ -39,6 +42,73 @@ STAGE_KEY = "tool.gopipe.deploy"
 DEFAULT_ENVIRONMENT = "default"
 # An environment's name is a directory name under dist/gopipe/deploy/ and a label in reports.
 ENVIRONMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+def check_signer(shown: str, settings: DeploySettings) -> None:
+    """``require_signed`` names one signer: a key, or a keyless identity (exact or a pattern)
+    with an https issuer, as ``cosign verify`` takes them."""
+    if settings.require_signed and not (settings.public_key or settings.keyless):
+        raise ConfigError(
+            shown,
+            f"{STAGE_KEY}.require_signed",
+            "require_signed needs public_key or certificate_identity",
+            'set public_key = "cosign.pub", or certificate_identity = "https://github.com/OWNER/REPO/'
+            '.github/workflows/gopipe-cd.yml@refs/tags/v1.2.3" for keyless signatures',
+        )
+    if settings.certificate_identity and settings.certificate_identity_regexp:
+        raise ConfigError(
+            shown,
+            f"{STAGE_KEY}.certificate_identity_regexp",
+            "certificate_identity and certificate_identity_regexp are both set",
+            "keep one of them",
+        )
+    if settings.public_key and settings.keyless:
+        raise ConfigError(
+            shown,
+            f"{STAGE_KEY}.public_key",
+            "public_key and a keyless certificate identity are both set; require_signed checks one signer",
+            "remove public_key (keyless) or certificate_identity (key)",
+        )
+    if settings.certificate_identity_regexp:
+        try:
+            re.compile(settings.certificate_identity_regexp)
+        except re.error as exc:
+            raise ConfigError(
+                shown,
+                f"{STAGE_KEY}.certificate_identity_regexp",
+                f"not a regular expression ({exc})",
+                "e.g. '^https://github.com/OWNER/REPO/.github/workflows/gopipe-cd.yml@refs/tags/v'",
+            ) from None
+    if settings.keyless and not HTTPS_URL.fullmatch(settings.certificate_oidc_issuer):
+        raise ConfigError(
+            shown,
+            f"{STAGE_KEY}.certificate_oidc_issuer",
+            f"{settings.certificate_oidc_issuer!r} is not an https URL",
+            GITHUB_ISSUER,
+        )
+
+
+_TRUST_MEDIA_TYPES = (
+    "application/vnd.dev.sigstore.trustedroot",
+    "application/vnd.dev.sigstore.clienttrustconfig",
+)
+_TRUST_LIMIT = 4 << 20
+
+
+def check_trusted_root(shown: str, path: Path, settings: DeploySettings) -> None:
+    """``trusted_root`` is a Sigstore ``TrustedRoot`` or ``ClientTrustConfig`` JSON (by its
+    ``mediaType``); sigstore-python reads the rest when deploy checks signatures."""
+    key = f"{STAGE_KEY}.trusted_root"
+    fix = "point it at a trusted_root.json (cosign verify --trusted-root) or a sign trust_config"
+    try:
+        with path.open("rb") as f:
+            data = f.read(_TRUST_LIMIT + 1)
+        doc = json.loads(data) if len(data) <= _TRUST_LIMIT else None
+    except (OSError, ValueError):
+        doc = None
+    media_type = doc.get("mediaType") if isinstance(doc, dict) else None
+    if not isinstance(media_type, str) or not media_type.startswith(_TRUST_MEDIA_TYPES):
+        raise ConfigError(shown, key, f"{settings.trusted_root}: not a Sigstore TrustedRoot JSON", fix)
 
 
 def check_settings(config: Config, settings: DeploySettings) -> None:
@@ -52,14 +122,20 @@ def check_settings(config: Config, settings: DeploySettings) -> None:
     for pattern in settings.allowed_refs:
         if (err := pattern_error(pattern)) is not None:
             raise ConfigError(shown, f"{STAGE_KEY}.allowed_refs", err, fix)
+    check_signer(shown, settings)
     for setting, given in (
         ("public_key", settings.public_key),
         ("signature_ca_file", settings.signature_ca_file),
+        ("trusted_root", settings.trusted_root),
     ):
         if given:  # read from the repository only, and must be there
             path = inside(config.root, given, file=shown, key=f"{STAGE_KEY}.{setting}")
             if not path.is_file():
                 raise ConfigError(shown, f"{STAGE_KEY}.{setting}", f"{given} is not a file in the repository")
+    if settings.trusted_root:
+        check_trusted_root(
+            shown, inside(config.root, settings.trusted_root, file=shown, key=STAGE_KEY), settings
+        )
     if settings.signature_ca_file:
         try:
             ssl.create_default_context().load_verify_locations(

@@ -13,7 +13,8 @@ that guess is wrong or ambiguous (the same image pushed to two registries).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,9 @@ from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
 from gopipe_oci import RegistryClient
 from gopipe_oci.reference import is_loopback
+from gopipe_plugins._common import keyless_verify
 from gopipe_plugins._common.cosign_verify import image_problems, load_public_key
+from gopipe_plugins._common.keyless import KeylessError, KeylessUsageError
 
 from .kube import Obj, key_of
 from .options import DeploySettings
@@ -83,15 +86,13 @@ def uploaded_images(ctx: ProviderContext[Any]) -> list[ImageRef]:
 
 
 def require_signed(ctx: ProviderContext[Any], settings: DeploySettings, refs: list[ImageRef]) -> None:
-    """Refuse, before anything is applied, an image without a signature and provenance by
-    ``public_key`` (``require_signed``; checked in the registry: cosign's tag scheme or the
-    digest's OCI referrers, :mod:`gopipe_plugins._common.cosign_verify`)."""
-    key_file = "tool.gopipe.deploy.public_key"
-    path = ctx.repo_path(settings.public_key, key_file)
-    try:
-        key = load_public_key(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(ctx.config.display_file, key_file, f"{settings.public_key}: {exc}") from None
+    """Refuse, before anything is applied, an image without a signature and provenance by the
+    configured signer, checked in the registry: ``public_key`` (cosign's tag scheme or the
+    digest's OCI referrers, :mod:`gopipe_plugins._common.cosign_verify`) or a keyless
+    ``certificate_identity[_regexp]`` (Sigstore bundles among the referrers,
+    :mod:`gopipe_plugins._common.keyless_verify`)."""
+    check = _keyless_check(ctx, settings) if settings.keyless else _key_check(ctx, settings)
+    signer = settings.public_key or _identity_policy(settings).describe()
     ca_file = None  # checked (inside the repository, a PEM CA) before the run: check_settings
     if settings.signature_ca_file:
         ca_file = ctx.repo_path(settings.signature_ca_file, "tool.gopipe.deploy.signature_ca_file")
@@ -108,17 +109,59 @@ def require_signed(ctx: ProviderContext[Any], settings: DeploySettings, refs: li
         with RegistryClient(
             host, use_docker_config=True, insecure=settings.signature_insecure, ca_file=ca_file
         ) as client:
-            problems = image_problems(client, repo, ref.repository, ref.digest, key)
+            problems = check(client, repo, ref)
         if problems:
             refused.append(f"{ref.repository}@{ref.digest[:19]}: {'; '.join(problems)}")
         else:
-            ctx.log(f"{ref.repository}@{ref.digest}: signed and attested by {settings.public_key}")
+            ctx.log(f"{ref.repository}@{ref.digest}: signed and attested by {signer}")
     if refused:
         raise StageFailed(
             f"deploy refused (require_signed): {refused[0]}"
             + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""),
             details="\n".join(refused),
         )
+
+
+Check = Callable[[RegistryClient, str, ImageRef], list[str]]
+
+
+def _key_check(ctx: ProviderContext[Any], settings: DeploySettings) -> Check:
+    key_file = "tool.gopipe.deploy.public_key"
+    path = ctx.repo_path(settings.public_key, key_file)
+    try:
+        key = load_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(ctx.config.display_file, key_file, f"{settings.public_key}: {exc}") from None
+    return lambda client, repo, ref: image_problems(client, repo, ref.repository, ref.digest, key)
+
+
+def _identity_policy(settings: DeploySettings) -> keyless_verify.IdentityPolicy:
+    pattern = settings.certificate_identity_regexp
+    return keyless_verify.IdentityPolicy(
+        issuer=settings.certificate_oidc_issuer,
+        identity=settings.certificate_identity or None,
+        pattern=re.compile(pattern) if pattern else None,
+    )
+
+
+def _keyless_check(ctx: ProviderContext[Any], settings: DeploySettings) -> Check:
+    root = (
+        ctx.repo_path(settings.trusted_root, "tool.gopipe.deploy.trusted_root")
+        if settings.trusted_root
+        else None
+    )
+    try:
+        verifier = keyless_verify.load_verifier(root)
+    except KeylessUsageError as exc:
+        raise ConfigError(
+            ctx.config.display_file, "tool.gopipe.deploy.certificate_identity", str(exc)
+        ) from None
+    except KeylessError as exc:
+        if root is not None:  # the repository's file is bad: a config error
+            raise ConfigError(ctx.config.display_file, "tool.gopipe.deploy.trusted_root", str(exc)) from None
+        raise StageFailed(f"deploy refused (require_signed): {exc}") from None
+    trust = keyless_verify.KeylessTrust(verifier, _identity_policy(settings))
+    return lambda client, repo, ref: keyless_verify.image_problems(client, repo, ref.digest, trust)
 
 
 def _last(repository: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from gopipe.config import doc
 from gopipe.secrets import Secret
+from gopipe_plugins._common.keyless import GITHUB_ISSUER
 from gopipe_plugins._common.registry_access import Value
 
 #: Refs that may deploy when neither the stage nor the environment says otherwise.
@@ -185,11 +186,29 @@ class DeploySettings:
         DEFAULT_ALLOWED_REFS,
     )
     require_signed: bool = doc(
-        "deploy only images signed by public_key that carry SLSA provenance "
-        "(cosign tag scheme or OCI referrers: Sigstore bundles)",
+        "deploy only images signed by public_key, or keyless by certificate_identity[_regexp], "
+        "that carry SLSA provenance (cosign tag scheme or OCI referrers: Sigstore bundles)",
         False,
     )
     public_key: str = doc("cosign.pub (PEM) inside the repository, for require_signed", "")
+    certificate_identity: str = doc(
+        "require_signed keyless: the signer's certificate identity (cosign's "
+        "--certificate-identity), e.g. https://github.com/OWNER/REPO/.github/workflows/gopipe-cd.yml@refs/tags/v1.2.3",
+        "",
+    )
+    certificate_identity_regexp: str = doc(
+        "require_signed keyless: a regular expression the identity must contain a match of "
+        "(cosign's --certificate-identity-regexp; anchor it with ^...$)",
+        "",
+    )
+    certificate_oidc_issuer: str = doc(
+        "require_signed keyless: the OIDC issuer the certificate must name", GITHUB_ISSUER
+    )
+    trusted_root: str = doc(
+        "require_signed keyless: a Sigstore TrustedRoot or ClientTrustConfig JSON inside the "
+        "repository (a private instance); default: Sigstore's public production root",
+        "",
+    )
     signature_insecure: bool = doc(
         "read signatures over plain HTTP / without TLS verification; loopback registries only", False
     )
@@ -199,6 +218,7 @@ class DeploySettings:
         "",
     )
 
-    def __post_init__(self) -> None:
-        if self.require_signed and not self.public_key:
-            raise ValueError('require_signed needs public_key = "path/to/cosign.pub"')
+    @property
+    def keyless(self) -> bool:
+        """Whether require_signed checks a keyless identity rather than a key."""
+        return bool(self.certificate_identity or self.certificate_identity_regexp)

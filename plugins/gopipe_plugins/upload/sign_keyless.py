@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from typing import TYPE_CHECKING, Any
 
 from gopipe.artifacts import Artifact
@@ -47,17 +46,15 @@ if TYPE_CHECKING:
     from gopipe_plugins.upload.sign import SignOptions
 
 CONFIG_KEY = "tool.gopipe.upload.sign"
-# an https URL without spaces, quotes or control characters: what cosign's flags take
-_URL = re.compile(r"https://[^\s\"'<>\\\x00-\x1f\x7f]+")
 
 
 def check_identity_options(file: str, identity: str | None, issuer: str) -> None:
     """``identity``/``issuer`` are what a consumer passes to ``cosign verify``: https URLs."""
-    if not _URL.fullmatch(issuer):
+    if not keyless.HTTPS_URL.fullmatch(issuer):
         raise ConfigError(
             file, f"{CONFIG_KEY}.issuer", f"{issuer!r} is not an https URL", keyless.GITHUB_ISSUER
         )
-    if identity is not None and not (_URL.fullmatch(identity) and "@" in identity):
+    if identity is not None and not (keyless.HTTPS_URL.fullmatch(identity) and "@" in identity):
         fix = "https://github.com/OWNER/REPO/.github/workflows/gopipe-cd.yml@refs/tags/v1.2.3"
         raise ConfigError(file, f"{CONFIG_KEY}.identity", f"{identity!r} is not a workflow@ref URL", fix)
 

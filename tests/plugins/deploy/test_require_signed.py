@@ -9,7 +9,11 @@ shows gopipe accepts what cosign itself writes, in each of cosign's storage form
 - cosign v3's default, Sigstore bundles as OCI 1.1 referrers, on the registry with the
   referrers API (no ``.sig`` tag exists there);
 - the same bundles on docker-registry 2.8 with TLS from a private CA and a login, where
-  cosign falls back to the referrers tag schema and gopipe needs ``signature_ca_file``.
+  cosign falls back to the referrers tag schema and gopipe needs ``signature_ca_file``;
+- keyless: ``cosign sign``/``attest`` with an Actions-shaped OIDC token against the local
+  Fulcio and Rekor of ``tests/harness/local_sigstore.py`` (the public Sigstore cannot be
+  reached from here), checked by ``certificate_identity[_regexp]`` and the issuer against
+  that instance's trusted root.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from pathlib import Path
 import pytest
 from tests.harness.cosign import CosignKey, cosign, generate_key, offline_signing_config, tool
 from tests.harness.k8s import ControlPlane
+from tests.harness.local_sigstore import LocalSigstore
 from tests.harness.referrers_registry import ReferrersRegistry
 from tests.harness.registry import Registry
+from tests.harness.sigstore_endpoints import job_token
 from tests.plugins.deploy.conftest import Deploy, get_json, tools
 
 pytestmark = pytest.mark.slow  # a control plane, a registry and the cosign/oras CLIs
@@ -217,3 +223,104 @@ def test_a_registry_with_a_private_ca_needs_signature_ca_file(
     ok = deploy(config, refs={"hello": reference})
     assert ok.exit_code == 0, ok.error
     assert registry.password not in "".join(ok.outputs().values())  # the login is never written
+
+
+WORKFLOW_REF = "octo/hello/.github/workflows/gopipe-cd.yml@refs/tags/v1.2.3"
+IDENTITY = f"https://github.com/{WORKFLOW_REF}"
+ISSUER = "https://token.actions.githubusercontent.com"
+
+
+def _keyless_sign(sigstore: LocalSigstore, reference: str, tmp_path: Path, workflow_ref: str) -> None:
+    """cosign v3 keyless: an ephemeral key, a Fulcio certificate for the token's workflow,
+    Rekor entries; Sigstore bundles as referrers (or the referrers tag schema)."""
+    (tmp_path / "signing-config.json").write_text(
+        json.dumps(json.loads(sigstore.trust_config_json())["signingConfig"])
+    )
+    (tmp_path / "root.json").write_text(sigstore.trusted_root_json())
+    common = [
+        "--identity-token", job_token("sigstore", workflow_ref),
+        "--signing-config", str(tmp_path / "signing-config.json"),
+        "--trusted-root", str(tmp_path / "root.json"),
+        "--allow-http-registry", "-y",
+    ]  # fmt: skip
+    signed = cosign("sign", *common, reference)
+    assert signed.returncode == 0, signed.stderr
+    attested = cosign(
+        "attest", *common, "--type", "slsaprovenance1", "--predicate", str(_predicate(tmp_path)), reference
+    )
+    assert attested.returncode == 0, attested.stderr
+
+
+@pytest.mark.parametrize("where", ["referrers-api", "tag-schema"])
+def test_keyless_signatures_are_checked_by_identity_and_issuer(
+    deploy: Deploy,
+    deploy_repo: Path,
+    k8s_cluster: ControlPlane,
+    k8s_namespace: str,
+    referrers_registry: ReferrersRegistry,
+    plain_registry: Registry,
+    tmp_path: Path,
+    where: str,
+) -> None:
+    """A keyless signature counts only when its certificate chains to the trusted root, is in
+    its Rekor log, and names the configured identity and issuer; another workflow's does not."""
+    sigstore = LocalSigstore("deploy-keyless-request-token", WORKFLOW_REF)
+    try:
+        registry: Registry | ReferrersRegistry = (
+            referrers_registry if where == "referrers-api" else plain_registry
+        )
+        digest = _push(registry, tmp_path)
+        reference = f"{registry.host}/hello@{digest}"
+        (deploy_repo / "sigstore").mkdir()
+        (deploy_repo / "sigstore" / "trusted_root.json").write_text(sigstore.trusted_root_json())
+        config = {
+            "providers": ["kubectl"],
+            "kubectl": {**tools(k8s_cluster), "namespace": k8s_namespace},
+            "require_signed": True,
+            "certificate_identity": IDENTITY,
+            "certificate_oidc_issuer": ISSUER,
+            "trusted_root": "sigstore/trusted_root.json",
+            "signature_insecure": True,
+        }
+        unsigned = deploy(config, refs={"hello": reference})
+        assert unsigned.exit_code == 1, unsigned.error
+        assert (
+            "no signature by the configured identity" in unsigned.error
+            and "no SLSA provenance" in unsigned.error
+        )
+
+        # signed by another workflow of the same repository: refused, and the reason is named
+        _keyless_sign(sigstore, reference, tmp_path, WORKFLOW_REF.replace("gopipe-cd.yml", "other.yml"))
+        other = deploy(config, refs={"hello": reference})
+        assert other.exit_code == 1 and "no signature by the configured identity" in other.error, other.error
+        assert "other.yml" in other.error  # the rejected certificate's identity, in the reason
+        assert get_json(k8s_cluster, "-n", k8s_namespace, "deployments")["items"] == []  # nothing applied
+
+        _keyless_sign(sigstore, reference, tmp_path, WORKFLOW_REF)
+        ok = deploy(config, refs={"hello": reference})
+        assert ok.exit_code == 0, ok.error
+        dep = get_json(k8s_cluster, "-n", k8s_namespace, "deployment/hello")
+        assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == reference
+
+        # a pattern, as cosign's --certificate-identity-regexp
+        by_pattern = {k: v for k, v in config.items() if k != "certificate_identity"}
+        by_pattern["certificate_identity_regexp"] = (
+            r"^https://github\.com/octo/hello/\.github/workflows/gopipe-cd\.yml@refs/tags/v"
+        )
+        assert deploy(by_pattern, refs={"hello": reference}).exit_code == 0
+        by_pattern["certificate_identity_regexp"] = r"^https://github\.com/octo/other/"
+        assert deploy(by_pattern, refs={"hello": reference}).exit_code == 1
+        # the right identity from another issuer does not count
+        wrong_issuer = {**config, "certificate_oidc_issuer": "https://accounts.example.test"}
+        refused = deploy(wrong_issuer, refs={"hello": reference})
+        assert refused.exit_code == 1 and "no signature by the configured identity" in refused.error
+        # nor does the same signature against another instance's trusted root
+        stranger = LocalSigstore("another-request-token", WORKFLOW_REF)
+        try:
+            (deploy_repo / "sigstore" / "trusted_root.json").write_text(stranger.trusted_root_json())
+        finally:
+            stranger.close()
+        untrusted = deploy(config, refs={"hello": reference})
+        assert untrusted.exit_code == 1 and "rejected" in untrusted.error, untrusted.error
+    finally:
+        sigstore.close()

@@ -28,7 +28,8 @@ from tests.harness.registry import Registry, drop_referrers_index
 from tests.plugins.upload.conftest import artifacts, env_ref, set_tables
 
 from gopipe.testing import RunResult
-from gopipe_plugins._common import keyless
+from gopipe_oci import RegistryClient
+from gopipe_plugins._common import keyless, keyless_verify
 from gopipe_plugins._common.sigstore_bundle import SIGN_PREDICATE as SIGN_V1
 
 pytestmark = pytest.mark.slow  # Go builds, a registry and the cosign CLI
@@ -146,6 +147,24 @@ def test_keyless_signatures_verify_with_cosign_by_identity_and_issuer(
     entries = len(bundles) + 2 * len(signed_images) + len(attested)
     assert len(sigstore.seen(REKOR_PATH)) == entries
 
+    # deploy's require_signed with certificate_identity accepts them (in-process, the same check)
+    host, _, path = repository.partition("/")
+    verifier = keyless_verify.load_verifier(root)
+    trust = keyless_verify.KeylessTrust(
+        verifier, keyless_verify.IdentityPolicy(keyless.GITHUB_ISSUER, IDENTITY)
+    )
+    stranger = keyless_verify.KeylessTrust(
+        verifier, keyless_verify.IdentityPolicy(keyless.GITHUB_ISSUER, other)
+    )
+    with RegistryClient(host, insecure=True, use_docker_config=False) as client:
+        assert keyless_verify.image_problems(client, path, index, trust) == []
+        assert keyless_verify.image_problems(client, path, platforms[0].rsplit("@", 1)[1], trust) == [
+            keyless_verify.NO_PROVENANCE
+        ]
+        refused = keyless_verify.image_problems(client, path, index, stranger)
+        assert refused[:2] == [keyless_verify.NO_SIGNATURE, keyless_verify.NO_PROVENANCE], refused
+        assert IDENTITY in refused[2]  # why: the certificate names this workflow, not the other
+
     # A rerun of the same workflow@ref adds no second image signature and no second bundle of
     # a type (files and attestations are signed again, the .att layers replaced, not added).
     before = {r: _image_claims(root, r) for r in signed_images}
@@ -156,7 +175,6 @@ def test_keyless_signatures_verify_with_cosign_by_identity_and_issuer(
 
     # With the tag-schema indexes deleted, cosign falls back to the tag scheme (cosign v2's
     # storage), which gopipe writes too: the certificate names identity and issuer.
-    host, _, path = repository.partition("/")
     for reference in signed_images:
         drop_referrers_index(host, path, reference.rsplit("@", 1)[1])
     for reference in sorted(signed_images):
