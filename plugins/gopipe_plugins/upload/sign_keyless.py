@@ -8,6 +8,9 @@ sigstore-python does all of it (:mod:`gopipe_plugins._common.keyless`).
 
 - Files (``blobs``): ``<file>.sigstore.json``, the Sigstore bundle, for ``cosign
   verify-blob --bundle`` and ``sigstore verify github``.
+- The ``provenance`` provider's statements about files (binaries, archives, packages):
+  ``<stem>.intoto.sigstore.json`` beside each, a DSSE bundle for ``cosign
+  verify-blob-attestation --bundle … --type slsaprovenance1 <file>``.
 - Images: the index and each platform manifest get cosign's simple-signing payload signed,
   stored as a layer of ``<repo>:sha256-<hex>.sig`` with the certificate and Rekor entry in
   cosign's annotations (``cosign verify --certificate-identity … --certificate-oidc-issuer …``).
@@ -108,10 +111,17 @@ def run_keyless(ctx: ProviderContext[SignOptions]) -> None:
                 for a in ctx.artifacts.of_kind(kind)
                 if a.path
             ]
+            statements = [
+                _sign_provenance(ctx, a, signer, expected)
+                for a in ctx.artifacts.of_kind("provenance")
+                if a.path and a.extra.get("of") != "image"  # an image's goes to its registry
+            ]
             manifests = _sign_images(ctx, signer, expected) if opts.images else 0
     except keyless.KeylessError as exc:
         raise StageFailed(str(exc)) from None
     parts = [f"{len(files)} file{'s' * (len(files) != 1)}"]
+    if statements:
+        parts.append(f"{len(statements)} provenance statement{'s' * (len(statements) != 1)}")
     if opts.images:
         parts.append(f"{manifests} image manifest{'s' * (manifests != 1)}")
     ctx.summary = "signed keyless " + ", ".join(parts)
@@ -136,6 +146,24 @@ def _sign_file(
         scheme="sigstore-bundle",
         signed_sha256=cosign_sig.payload_digest(data).removeprefix("sha256:"),
         **_identity_extra(expected),
+    )
+    return out.name
+
+
+def _sign_provenance(
+    ctx: ProviderContext[SignOptions], artifact: Artifact, signer: keyless.KeylessSigner, expected: Any
+) -> str:
+    """The ``provenance`` provider's statement about a file, signed keyless as DSSE: its
+    Sigstore bundle ``<stem>.intoto.sigstore.json`` beside it, for ``cosign
+    verify-blob-attestation --bundle … --type slsaprovenance1 <file>``."""
+    path = artifact_file(ctx.root, artifact)
+    name = path.name.removesuffix(".json") + keyless.BUNDLE_SUFFIX
+    out = ctx.dist_path(os.path.relpath(path.with_name(name), ctx.dist), "provenance")
+    statement = dsse.canonical(json.loads(path.read_text(encoding="utf-8")))
+    out.write_text(signer.sign_statement(statement) + "\n", encoding="utf-8")
+    extra = {k: v for k, v in artifact.extra.items() if k in ("subject", "subject_sha256", "of")}
+    ctx.add_artifact(
+        "attestation", out.name, out, scheme="sigstore-bundle", **extra, **_identity_extra(expected)
     )
     return out.name
 

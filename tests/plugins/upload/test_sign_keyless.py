@@ -125,6 +125,24 @@ def test_keyless_signatures_verify_with_cosign_by_identity_and_issuer(
     )  # fmt: skip
     assert res.returncode != 0 and "no matching CertificateIdentity" in res.stderr
 
+    # the provenance provider's statements about files, signed keyless as DSSE bundles
+    provenance = [
+        a for a in artifacts(result, "attestation") if a["extra"].get("scheme") == "sigstore-bundle"
+    ]
+    archives = {a["name"]: cd_repo / a["path"] for a in artifacts(result, "archive")}
+    assert set(archives) <= {a["extra"]["subject"] for a in provenance}
+    for statement in provenance:
+        assert statement["extra"]["identity"] == IDENTITY
+        if statement["extra"]["subject"] not in archives:
+            continue
+        subject = archives[statement["extra"]["subject"]]
+        check = ["--bundle", str(cd_repo / statement["path"]), "--type", "slsaprovenance1"]
+        res = cosign("verify-blob-attestation", *check, *_verify_args(root), str(subject))
+        assert res.returncode == 0 and "Verified OK" in res.stdout + res.stderr, res.stderr
+        other_file = next(f for n, f in archives.items() if n != statement["extra"]["subject"])
+        res = cosign("verify-blob-attestation", *check, *_verify_args(root), str(other_file))
+        assert res.returncode != 0  # the statement is about its own file only
+
     (ref,) = artifacts(result, "image-ref")
     repository, index = ref["extra"]["repository"], ref["extra"]["digest"]
     signed_images = {a["extra"]["signed"] for a in artifacts(result, "image-signature")}
@@ -142,9 +160,10 @@ def test_keyless_signatures_verify_with_cosign_by_identity_and_issuer(
     _verify_attestations(root, repository, index, platforms, other)
     attested = artifacts(result, "image-attestation")
     assert len(attested) == 1 + len(platforms)
-    # one Rekor entry per signature: each file, each manifest (its tag-scheme signature and its
-    # signature bundle), each attestation (the .att layer and its bundle share one)
-    entries = len(bundles) + 2 * len(signed_images) + len(attested)
+    # one Rekor entry per signature: each file and file statement, each manifest (its
+    # tag-scheme signature and its signature bundle), each attestation (the .att layer and
+    # its bundle share one)
+    entries = len(bundles) + len(provenance) + 2 * len(signed_images) + len(attested)
     assert len(sigstore.seen(REKOR_PATH)) == entries
 
     # deploy's require_signed with certificate_identity accepts them (in-process, the same check)
