@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from gopipe_oci import RegistryClient, RegistryError
 from gopipe_plugins._common import cosign_verify, sigstore_bundle
-from gopipe_plugins._common.keyless import KeylessError, KeylessUsageError, one_line
+from gopipe_plugins._common.keyless import KeylessError, KeylessUsageError, Redact, one_line
 from gopipe_plugins._common.provenance import PREDICATE_TYPE
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ class KeylessTrust:
 
     verifier: Verifier
     policy: IdentityPolicy
+    redact: Redact = str  # the run's masking, applied before a reason is cut to length
     rejected: list[str] = field(default_factory=list)
 
     def statement(self, data: bytes) -> dict[str, Any] | None:
@@ -103,12 +104,12 @@ class KeylessTrust:
                 raise ValueError(f"payload type {payload_type}")
             statement = json.loads(payload)
         except Exception as exc:  # the library's errors have no common base; a registry's bytes are hostile
-            self.rejected.append(one_line(str(exc) or type(exc).__name__, lambda s: s, 200))
+            self.rejected.append(one_line(str(exc) or type(exc).__name__, self.redact, 200))
             return None
         return statement if isinstance(statement, dict) else None
 
 
-def load_verifier(trusted_root: Path | None) -> Verifier:
+def load_verifier(trusted_root: Path | None, redact: Redact = str) -> Verifier:
     """A sigstore verifier for the root at ``trusted_root`` (``TrustedRoot`` or
     ``ClientTrustConfig`` JSON), or for Sigstore's public production root."""
     try:
@@ -128,7 +129,7 @@ def load_verifier(trusted_root: Path | None) -> Verifier:
     except Exception as exc:  # TUF, JSON and model errors alike: one line
         where = trusted_root.name if trusted_root is not None else "Sigstore's production trusted root"
         raise KeylessError(
-            f"cannot load {where}: {one_line(str(exc) or type(exc).__name__, lambda s: s)}"
+            f"cannot load {where}: {one_line(str(exc) or type(exc).__name__, redact)}"
         ) from None
 
 

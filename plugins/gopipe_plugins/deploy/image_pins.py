@@ -151,7 +151,7 @@ def _keyless_check(ctx: ProviderContext[Any], settings: DeploySettings) -> Check
         else None
     )
     try:
-        verifier = keyless_verify.load_verifier(root)
+        verifier = keyless_verify.load_verifier(root, ctx.redact)
     except KeylessUsageError as exc:
         raise ConfigError(
             ctx.config.display_file, "tool.gopipe.deploy.certificate_identity", str(exc)
@@ -160,7 +160,7 @@ def _keyless_check(ctx: ProviderContext[Any], settings: DeploySettings) -> Check
         if root is not None:  # the repository's file is bad: a config error
             raise ConfigError(ctx.config.display_file, "tool.gopipe.deploy.trusted_root", str(exc)) from None
         raise StageFailed(f"deploy refused (require_signed): {exc}") from None
-    trust = keyless_verify.KeylessTrust(verifier, _identity_policy(settings))
+    trust = keyless_verify.KeylessTrust(verifier, _identity_policy(settings), ctx.redact)
     return lambda client, repo, ref: keyless_verify.image_problems(client, repo, ref.digest, trust)
 
 
