@@ -22,7 +22,6 @@ from gopipe.context import ProviderContext
 from gopipe.errors import ConfigError, StageFailed
 from gopipe_oci import RegistryClient
 from gopipe_oci.reference import is_loopback
-from gopipe_plugins._common import keyless_verify
 from gopipe_plugins._common.cosign_verify import image_problems, load_public_key
 from gopipe_plugins._common.keyless import KeylessError, KeylessUsageError
 
@@ -91,8 +90,7 @@ def require_signed(ctx: ProviderContext[Any], settings: DeploySettings, refs: li
     digest's OCI referrers, :mod:`gopipe_plugins._common.cosign_verify`) or a keyless
     ``certificate_identity[_regexp]`` (Sigstore bundles among the referrers,
     :mod:`gopipe_plugins._common.keyless_verify`)."""
-    check = _keyless_check(ctx, settings) if settings.keyless else _key_check(ctx, settings)
-    signer = settings.public_key or _identity_policy(settings).describe()
+    check, signer = _keyless_check(ctx, settings) if settings.keyless else _key_check(ctx, settings)
     ca_file = None  # checked (inside the repository, a PEM CA) before the run: check_settings
     if settings.signature_ca_file:
         ca_file = ctx.repo_path(settings.signature_ca_file, "tool.gopipe.deploy.signature_ca_file")
@@ -122,29 +120,31 @@ def require_signed(ctx: ProviderContext[Any], settings: DeploySettings, refs: li
         )
 
 
-Check = Callable[[RegistryClient, str, ImageRef], list[str]]
+Check = Callable[[RegistryClient, str, ImageRef], list[str]]  # what an image lacks, if anything
 
 
-def _key_check(ctx: ProviderContext[Any], settings: DeploySettings) -> Check:
+def _key_check(ctx: ProviderContext[Any], settings: DeploySettings) -> tuple[Check, str]:
     key_file = "tool.gopipe.deploy.public_key"
     path = ctx.repo_path(settings.public_key, key_file)
     try:
         key = load_public_key(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise ConfigError(ctx.config.display_file, key_file, f"{settings.public_key}: {exc}") from None
-    return lambda client, repo, ref: image_problems(client, repo, ref.repository, ref.digest, key)
+    return (
+        lambda client, repo, ref: image_problems(client, repo, ref.repository, ref.digest, key),
+        settings.public_key,
+    )
 
 
-def _identity_policy(settings: DeploySettings) -> keyless_verify.IdentityPolicy:
+def _keyless_check(ctx: ProviderContext[Any], settings: DeploySettings) -> tuple[Check, str]:
+    from gopipe_plugins._common import keyless_verify  # sigstore-python, only when asked for
+
     pattern = settings.certificate_identity_regexp
-    return keyless_verify.IdentityPolicy(
+    policy = keyless_verify.IdentityPolicy(
         issuer=settings.certificate_oidc_issuer,
         identity=settings.certificate_identity or None,
         pattern=re.compile(pattern) if pattern else None,
     )
-
-
-def _keyless_check(ctx: ProviderContext[Any], settings: DeploySettings) -> Check:
     root = (
         ctx.repo_path(settings.trusted_root, "tool.gopipe.deploy.trusted_root")
         if settings.trusted_root
@@ -160,8 +160,10 @@ def _keyless_check(ctx: ProviderContext[Any], settings: DeploySettings) -> Check
         if root is not None:  # the repository's file is bad: a config error
             raise ConfigError(ctx.config.display_file, "tool.gopipe.deploy.trusted_root", str(exc)) from None
         raise StageFailed(f"deploy refused (require_signed): {exc}") from None
-    trust = keyless_verify.KeylessTrust(verifier, _identity_policy(settings), ctx.redact)
-    return lambda client, repo, ref: keyless_verify.image_problems(client, repo, ref.digest, trust)
+    trust = keyless_verify.KeylessTrust(verifier, policy, ctx.redact)
+    return lambda client, repo, ref: keyless_verify.image_problems(
+        client, repo, ref.digest, trust
+    ), policy.describe()
 
 
 def _last(repository: str) -> str:

@@ -98,7 +98,7 @@ def run(ctx: ProviderContext[SignOptions]) -> None:
     key = load_signing_key(ctx, opts.key, opts.key_password, CONFIG_KEY)
     files = [_sign_file(ctx, a, key) for kind in opts.blobs for a in ctx.artifacts.of_kind(kind) if a.path]
     manifests = 0
-    refs = _pushed_images(ctx) if opts.images else []
+    refs = pushed_images(ctx) if opts.images else []
     if refs:
         with library_logs(ctx):
             for ref in refs:
@@ -109,7 +109,7 @@ def run(ctx: ProviderContext[SignOptions]) -> None:
     ctx.summary = "signed " + ", ".join(parts)
 
 
-def _pushed_images(ctx: ProviderContext[SignOptions]) -> list[Artifact]:
+def pushed_images(ctx: ProviderContext[SignOptions]) -> list[Artifact]:
     """The ``image-ref`` of every image; the pushers of this stage have finished (``after``)."""
     refs = ctx.artifacts.of_kind("image-ref")
     pushers = [p for p in ctx.config.stage("upload").providers if p in PUSHERS]
@@ -146,7 +146,7 @@ def _sign_image(ctx: ProviderContext[SignOptions], ref: Artifact, key: Any) -> i
     repo = repository[len(host) + 1 :]
     with connect(ctx, ctx.options, host, credentials(ctx, ctx.options)) as client:
         try:
-            platforms = _platform_manifests(client, repo, digest)
+            platforms = platform_manifests(client, repo, digest)
             targets = [digest, *platforms]
             for target in targets:
                 _store_signature(client, repo, repository, target, key)
@@ -155,16 +155,30 @@ def _sign_image(ctx: ProviderContext[SignOptions], ref: Artifact, key: Any) -> i
         finally:
             register_tokens(ctx, client)
     _attest_image(ctx, ref, repo, repository, digest, platforms, key)
+    record_signatures(ctx, ref, repository, targets, "cosign-tag")
+    return len(targets)
+
+
+def record_signatures(
+    ctx: ProviderContext[SignOptions],
+    ref: Artifact,
+    repository: str,
+    targets: list[str],
+    scheme: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """One ``image-signature`` artifact and log line per signed manifest (both modes)."""
+    how = " keyless" if scheme.endswith("-keyless") else ""
     for target in targets:
         ctx.add_artifact(
             "image-signature",
             f"{ref.name}@{target[:19]}",
             reference=f"{repository}:{cosign_sig.sig_tag(target)}",
             signed=f"{repository}@{target}",
-            scheme="cosign-tag",
+            scheme=scheme,
+            **(extra or {}),
         )
-        ctx.log(f"signed {repository}@{target} -> :{cosign_sig.sig_tag(target)}")
-    return len(targets)
+        ctx.log(f"signed{how} {repository}@{target} -> :{cosign_sig.sig_tag(target)}")
 
 
 def _envelopes(
@@ -269,7 +283,7 @@ def _attach_referrers(
     subject = {"mediaType": fetched.media_type, "digest": target, "size": len(fetched.data)}
     key_id = _key_id(key)
     listed, api = referrers.list_referrers(client, repo, target)
-    present = {_referrer_kind(m) for m in listed if _annotation(m, cosign_sig.KEY_ANNOTATION) == key_id}
+    present = {referrer_kind(m) for m in listed if annotation(m, cosign_sig.KEY_ANNOTATION) == key_id}
     payload = cosign_sig.simple_signing_payload(repository, target)
     items: list[tuple[str, bytes, dict[str, Any]]] = [
         (
@@ -354,15 +368,15 @@ def attach_bundle(
     )
 
 
-def _referrer_kind(descriptor: dict[str, object]) -> str:
+def referrer_kind(descriptor: dict[str, object]) -> str:
     """What a referrer of ours holds: ``bundle:<predicate type>`` for a Sigstore bundle (its
     listed type may be the empty config's), else its artifact type."""
     if sigstore_bundle.is_bundle_referrer(descriptor):
-        return f"bundle:{_annotation(descriptor, sigstore_bundle.PREDICATE_ANNOTATION)}"
+        return f"bundle:{annotation(descriptor, sigstore_bundle.PREDICATE_ANNOTATION)}"
     return str(descriptor.get("artifactType"))
 
 
-def _annotation(descriptor: dict[str, object], name: str) -> object:
+def annotation(descriptor: dict[str, object], name: str) -> object:
     annotations = descriptor.get("annotations")
     return annotations.get(name) if isinstance(annotations, dict) else None
 
@@ -405,7 +419,7 @@ def _signed_by(client: RegistryClient, repo: str, layer: dict[str, Any], key: An
     return True
 
 
-def _platform_manifests(client: RegistryClient, repo: str, digest: str) -> dict[str, str]:
+def platform_manifests(client: RegistryClient, repo: str, digest: str) -> dict[str, str]:
     """The index's platform manifests: digest -> ``os/arch`` (empty for a single manifest)."""
     top = client.get_manifest(repo, digest)
     if top.media_type not in INDEX_MEDIA_TYPES:

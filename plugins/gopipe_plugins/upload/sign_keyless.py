@@ -171,11 +171,11 @@ def _sign_provenance(
 def _sign_images(ctx: ProviderContext[SignOptions], signer: keyless.KeylessSigner, expected: Any) -> int:
     from gopipe_plugins.upload import sign  # the key path's image discovery, shared
 
-    refs = sign._pushed_images(ctx)
+    refs = sign.pushed_images(ctx)
     count = 0
     with library_logs(ctx):
         for ref in refs:
-            count += _sign_image(ctx, ref, signer, expected, sign._platform_manifests)
+            count += _sign_image(ctx, ref, signer, expected)
     return count
 
 
@@ -184,8 +184,9 @@ def _sign_image(
     ref: Artifact,
     signer: keyless.KeylessSigner,
     expected: Any,
-    platform_manifests: Any,
 ) -> int:
+    from gopipe_plugins.upload import sign
+
     host = str(ref.extra.get("registry") or "")
     repository = str(ref.extra.get("repository") or "")
     digest = str(ref.extra.get("digest") or "")
@@ -194,7 +195,7 @@ def _sign_image(
     repo = repository[len(host) + 1 :]
     with connect(ctx, ctx.options, host, credentials(ctx, ctx.options)) as client:
         try:
-            platforms: dict[str, str] = platform_manifests(client, repo, digest)
+            platforms: dict[str, str] = sign.platform_manifests(client, repo, digest)
             targets = [digest, *platforms]
             for target in targets:
                 if expected is not None and _signed_as(client, repo, repository, target, expected):
@@ -226,16 +227,7 @@ def _sign_image(
                 scheme="cosign-tag-keyless",
                 **_identity_extra(expected),
             )
-    for target in targets:
-        ctx.add_artifact(
-            "image-signature",
-            f"{ref.name}@{target[:19]}",
-            reference=f"{repository}:{cosign_sig.sig_tag(target)}",
-            signed=f"{repository}@{target}",
-            scheme="cosign-tag-keyless",
-            **_identity_extra(expected),
-        )
-        ctx.log(f"signed keyless {repository}@{target} -> :{cosign_sig.sig_tag(target)}")
+    sign.record_signatures(ctx, ref, repository, targets, "cosign-tag-keyless", _identity_extra(expected))
     return len(targets)
 
 
@@ -301,9 +293,9 @@ def _attach_bundles(
     listed, api = referrers.list_referrers(client, repo, target)
     mine = expected.identity if expected is not None else None
     present = {
-        sign._referrer_kind(m)
+        sign.referrer_kind(m)
         for m in listed
-        if mine is not None and sign._annotation(m, cosign_sig.IDENTITY_ANNOTATION) == mine
+        if mine is not None and sign.annotation(m, cosign_sig.IDENTITY_ANNOTATION) == mine
     }
     notes = {cosign_sig.IDENTITY_ANNOTATION: mine} if mine is not None else {}
     wanted = [(None, sigstore_bundle.SIGN_PREDICATE), *attestations]
