@@ -93,3 +93,26 @@ def test_monorepo_workflows_pass_actionlint_zizmor_and_schema(
     assert init_github(mono)[0] == 0
     files = sorted((mono / WORKFLOW_DIR).glob("*.yml"))
     validate_workflows(files, actionlint, check_jsonschema, zizmor)
+
+
+def test_a_module_that_signs_keyless_gives_the_cd_jobs_the_oidc_token(mono: Path) -> None:
+    """``nox -s cd`` at the top runs every module in the cd job, so a module's own
+    ``mode = "keyless"`` (not the top's) is enough for ``id-token: write`` and ``gopipe[keyless]``;
+    ci jobs never get the token."""
+    assert init_github(mono)[0] == 0
+    assert "id-token" not in (mono / WORKFLOW_DIR / CD_FILE).read_text()  # nobody signs keyless yet
+    config = mono / "services/web/pyproject.toml"
+    config.write_text(
+        config.read_text()
+        + '[tool.gopipe.package]\nproviders = ["archive"]\n'
+        + '[tool.gopipe.upload]\nproviders = ["sign"]\n[tool.gopipe.upload.sign]\nmode = "keyless"\n'
+    )
+    git(mono, "commit", "-qam", "web signs keyless")
+    assert init_github(mono)[0] == 0
+    cd = _load(mono / WORKFLOW_DIR / CD_FILE)["jobs"]
+    signing = {j for j, job in cd.items() if "id-token" in (job.get("permissions") or {})}
+    assert signing and all(cd[j]["permissions"] == {"contents": "read", "id-token": "write"} for j in signing)
+    assert all(set(cd[j]["needs"]) >= {"modules", "module", "ci"} for j in signing)  # the deploy jobs only
+    assert "gopipe[keyless]==" in (mono / WORKFLOW_DIR / CD_FILE).read_text()
+    ci = _load(mono / WORKFLOW_DIR / CI_FILE)["jobs"]
+    assert all("id-token" not in (job.get("permissions") or {}) for job in ci.values())

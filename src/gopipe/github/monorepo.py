@@ -16,6 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gopipe.config import Config
+from gopipe.config.layers import layered_config, module_layers
+from gopipe.config.loader import read_tool_table
 from gopipe.github.yaml import Block
 from gopipe.modules import Workspace, discover
 from gopipe.monorepo import wants_modules
@@ -49,6 +51,20 @@ def workflow_workspace(config: Config) -> Workspace | None:
         return None
     workspace = discover(config.root)
     return workspace if workspace.is_multi else None
+
+
+def module_configs(config: Config) -> list[Config]:
+    """Each module's config (the top's tables layered with its own) when ``config`` is the top
+    of a multi-module repository, else none: what ``nox -s cd`` at the top runs each with."""
+    workspace = workflow_workspace(config)
+    if workspace is None:
+        return []
+    root_raw, _ = read_tool_table(config.file)
+    configs = []
+    for module in workspace.modules:
+        layers = module_layers(config.file, root_raw, module.path, module.dir)
+        configs.append(layered_config(module.dir, layers, present=True)[0])
+    return configs
 
 
 def monorepo_ci_workflow(b: _Builder, base: dict[str, Any]) -> dict[str, Any]:

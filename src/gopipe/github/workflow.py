@@ -87,13 +87,17 @@ def permissions(*scopes: str, reasons: Mapping[str, str] | None = None) -> dict[
 
 
 def signs_keyless(config: Config) -> bool:
-    """Whether a stage's ``sign`` provider signs keyless (``mode = "keyless"``): its job then
-    needs the OIDC token. The raw tables are read: ``src/`` does not import the plugin."""
-    for stage in Stage:
-        selected = config.stage(stage)
-        table = selected.entries.get("sign")
-        if "sign" in selected.providers and isinstance(table, Mapping) and table.get("mode") == "keyless":
-            return True
+    """Whether a stage's ``sign`` provider signs keyless (``mode = "keyless"``), in this config
+    or, at the top of a multi-module repository, in any module's: the cd job then needs the
+    OIDC token. The raw tables are read: ``src/`` does not import the plugin."""
+    from gopipe.github.monorepo import module_configs
+
+    for each in (config, *module_configs(config)):
+        for stage in Stage:
+            selected = each.stage(stage)
+            table = selected.entries.get("sign")
+            if "sign" in selected.providers and isinstance(table, Mapping) and table.get("mode") == "keyless":
+                return True
     return False
 
 
@@ -144,7 +148,8 @@ class _Builder:
         self.branch = default_branch
         self.layout = layout
         self.pins: Mapping[str, ActionPin] = opts.actions
-        self.install = _install_command(config, opts)
+        self.keyless = signs_keyless(config)  # the cd jobs sign: an OIDC token, gopipe[keyless]
+        self.install = _install_command(config, opts, keyless=self.keyless)
         self.caches = True  # False while building cd's jobs: a release run restores no cache
 
     def without_caches(self) -> _Builder:
@@ -307,7 +312,7 @@ def secret_refs(value: Any) -> set[str]:
     return found
 
 
-def _install_command(config: Config, opts: GithubOptions) -> str:
+def _install_command(config: Config, opts: GithubOptions, *, keyless: bool) -> str:
     """``pip install`` of exactly this gopipe and the config's ``requires``."""
     requires = parse_requires(config)
     for requirement in requires:
@@ -320,7 +325,7 @@ def _install_command(config: Config, opts: GithubOptions) -> str:
                 f"{str(requirement)!r} excludes gopipe {gopipe.__version__}, which generates the workflows",
                 f"pip install {shlex.quote(str(requirement))}, then run gopipe init --github again",
             )
-    extras = "[keyless]" if signs_keyless(config) else ""  # sigstore, for the signing job
+    extras = "[keyless]" if keyless else ""  # sigstore, for the signing job
     own = opts.gopipe_requirement or f"gopipe{extras}=={gopipe.__version__}"
     packages = [own, *(str(r) for r in requires if r.name.lower() != "gopipe")]
     return "python -m pip install --disable-pip-version-check " + " ".join(shlex.quote(p) for p in packages)
@@ -536,7 +541,7 @@ _SCANNED_EVENTS = "github.event_name == 'pull_request' || github.event_name == '
 def cd_workflow(b: _Builder) -> dict[str, Any]:
     opts, layout = b.opts, b.layout
     aws = bool(opts.aws_role)
-    keyless = signs_keyless(b.config)  # the cd jobs run upload, where sign runs
+    keyless = b.keyless  # the cd jobs run upload, where sign runs
     oidc = aws or keyless
     # Without deploy providers cd packages and uploads, from the refs that could deploy.
     targets = deploy_targets(b.config)
